@@ -1,0 +1,145 @@
+// Package annotations names the sidecar.mesher.io/* annotations and parses
+// their values. Each parser returns an error that says what is allowed, so the
+// caller only has to add where the value came from.
+package annotations
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// The annotations a workload or pod template can carry.
+const (
+	Prefix           = "sidecar.mesher.io/"
+	Inject           = Prefix + "inject"
+	DiscoveryType    = Prefix + "discoveryType"
+	ServicePorts     = Prefix + "servicePorts"
+	ServiceName      = Prefix + "serviceName"
+	AppID            = Prefix + "appId"
+	ProxyCPU         = Prefix + "proxyCPU"
+	ProxyMemory      = Prefix + "proxyMemory"
+	ProxyCPULimit    = Prefix + "proxyCPULimit"
+	ProxyMemoryLimit = Prefix + "proxyMemoryLimit"
+	NativeSidecar    = Prefix + "nativeSidecar"
+	ProxyEnv         = Prefix + "proxyEnv"
+	// Status records what the injector added, so a re-run can strip exactly that.
+	Status = Prefix + "status"
+)
+
+// SeedStatus is the value the original go-mesh webhook wrote into Status.
+const SeedStatus = "injected"
+
+// Settings lists the annotations a user sets (Status is the injector's own).
+func Settings() []string {
+	return []string{Inject, DiscoveryType, ServicePorts, ServiceName, AppID,
+		ProxyCPU, ProxyMemory, ProxyCPULimit, ProxyMemoryLimit, NativeSidecar, ProxyEnv}
+}
+
+// ParseBool reads a yes/no annotation: yes, y, true, on mean true and no, n,
+// false, off mean false, in any case (the seeds documented "yes" and "y";
+// Kubernetes users write "true").
+func ParseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "y", "true", "on":
+		return true, nil
+	case "no", "n", "false", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a yes/no value: allowed values are yes, y, true or no, n, false (any case)", v)
+}
+
+// NativeMode is how the sidecar is placed in the pod.
+type NativeMode string
+
+const (
+	// NativeAuto makes Job and CronJob pods use a native sidecar, others a regular container.
+	NativeAuto NativeMode = "auto"
+	// NativeOn always uses a restartable init container.
+	NativeOn NativeMode = "true"
+	// NativeOff always uses a regular container.
+	NativeOff NativeMode = "false"
+)
+
+// ParseNativeMode reads auto, or a yes/no value.
+func ParseNativeMode(v string) (NativeMode, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "auto") {
+		return NativeAuto, nil
+	}
+	b, err := ParseBool(v)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a native sidecar mode: allowed values are auto, true or false", v)
+	}
+	if b {
+		return NativeOn, nil
+	}
+	return NativeOff, nil
+}
+
+// servicePortProtocols are mesher's invocation protocol names; SERVICE_PORTS
+// keys outside these silently never match in mesher.
+var servicePortProtocols = [...]string{"rest", "grpc", "dubbo"}
+
+// ParseServicePorts validates mesher's SERVICE_PORTS value
+// ("proto:port[,proto:port...]") and returns it normalised (no blanks). Every
+// entry must split into exactly two parts on ':' or mesher exits at start.
+func ParseServicePorts(v string) (string, error) {
+	entries := strings.Split(v, ",")
+	seen := make(map[int]string, len(entries))
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		proto, portText, ok := strings.Cut(e, ":")
+		if !ok || strings.Contains(portText, ":") || proto == "" || portText == "" {
+			return "", fmt.Errorf("%q is not proto:port[,proto:port...] (entry %q): for example rest:8080,grpc:9090", v, e)
+		}
+		if !knownProtocol(proto) {
+			hint := ""
+			if p := strings.ToLower(proto); p == "http" || p == "https" || p == "h2c" {
+				hint = fmt.Sprintf("; HTTP services use rest (rest:%s)", portText)
+			}
+			return "", fmt.Errorf("%q: protocol %q is not one of rest, grpc, dubbo%s", v, proto, hint)
+		}
+		port, err := strconv.Atoi(portText)
+		if err != nil || port < 1 || port > 65535 {
+			return "", fmt.Errorf("%q: port %q is not a number from 1 to 65535", v, portText)
+		}
+		if prev, dup := seen[port]; dup {
+			return "", fmt.Errorf("%q: port %d is listed twice (%s and %s)", v, port, prev, e)
+		}
+		seen[port] = e
+		out = append(out, proto+":"+strconv.Itoa(port))
+	}
+	return strings.Join(out, ","), nil
+}
+
+func knownProtocol(p string) bool {
+	for _, k := range servicePortProtocols {
+		if p == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseQuantity validates a CPU or memory quantity ("100m", "0.5", "128Mi") and
+// returns it as written: the user's spelling is kept, only its validity checked.
+func ParseQuantity(v string) (string, error) {
+	q, err := resource.ParseQuantity(strings.TrimSpace(v))
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid quantity (for example 100m or 0.5 for CPU, 128Mi or 1Gi for memory)", v)
+	}
+	if q.Sign() <= 0 {
+		return "", fmt.Errorf("%q must be greater than zero", v)
+	}
+	return strings.TrimSpace(v), nil
+}
+
+// CompareQuantities returns -1, 0 or 1 as a is less than, equal to or greater
+// than b. Both must already be valid.
+func CompareQuantities(a, b string) int {
+	qa, qb := resource.MustParse(a), resource.MustParse(b)
+	return qa.Cmp(qb)
+}

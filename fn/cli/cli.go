@@ -1,0 +1,375 @@
+// Package cli is the command line: plain manifests in (files, folders or
+// stdin), injected manifests out, like `istioctl kube-inject`, with one report
+// line per resource on stderr. A ResourceList on stdin is handed to the KRM
+// function instead, which is how kpt and kustomize run the same binary.
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/batch"
+	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/krm"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
+)
+
+// MaxInputBytes bounds what one run reads, so a runaway input fails clearly
+// instead of exhausting the machine.
+const MaxInputBytes = 256 << 20
+
+// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
+var version = "dev"
+
+// Main runs the command and returns its exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("inject-mesher", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "function config file: a MesherInjection object or a ConfigMap")
+	recursive := fs.Bool("recursive", false, "descend into sub-folders of folder arguments")
+	fs.BoolVar(recursive, "R", false, "short for --recursive")
+	quiet := fs.Bool("quiet", false, "do not print the per-resource report on stderr")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	var sets [][2]string
+	for _, k := range config.Keys() {
+		name := k[0]
+		fs.Func(name, k[1], func(v string) error {
+			sets = append(sets, [2]string{name, v})
+			return nil
+		})
+	}
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "inject-mesher", version)
+		return 0
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		data, err := readLimited(stdin, "standard input")
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return 1
+		}
+		if krm.IsResourceList(data) {
+			if *configFile != "" || len(sets) > 0 {
+				fmt.Fprintln(stderr, "error: a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
+				return 1
+			}
+			return krm.Run(data, stdout)
+		}
+		return inject([]input{{name: "<stdin>", data: data}}, *configFile, sets, *quiet, stdout, stderr)
+	}
+	inputs, err := readPaths(paths, *recursive, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	return inject(inputs, *configFile, sets, *quiet, stdout, stderr)
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `inject-mesher injects the Apache ServiceComb mesher sidecar into pod templates
+annotated sidecar.mesher.io/inject: "yes".
+
+Usage:
+  inject-mesher [flags] FILE|DIR|- ...    inject manifests, print them on stdout
+  inject-mesher [flags] < app.yaml        the same, from stdin
+  kpt fn eval DIR --exec inject-mesher -- image=...    as a KRM function
+                                          (a ResourceList on stdin)
+
+The report (one line per resource) goes to stderr. On any error nothing is
+written to stdout and the exit code is 1.
+
+Flags:
+`)
+	fs.PrintDefaults()
+}
+
+type input struct {
+	name string
+	data []byte
+}
+
+func readLimited(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %v", name, err)
+	}
+	if len(data) > MaxInputBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB, the most inject-mesher reads in one run", name, MaxInputBytes>>20)
+	}
+	return data, nil
+}
+
+// readPaths reads files, folders (their .yaml, .yml and .json files, sorted)
+// and "-" for stdin.
+func readPaths(paths []string, recursive bool, stdin io.Reader) ([]input, error) {
+	var inputs []input
+	total := 0
+	add := func(name string, r io.Reader) error {
+		data, err := readLimited(r, name)
+		if err != nil {
+			return err
+		}
+		if total += len(data); total > MaxInputBytes {
+			return fmt.Errorf("the inputs are larger than %d MiB together, the most inject-mesher reads in one run", MaxInputBytes>>20)
+		}
+		inputs = append(inputs, input{name: name, data: data})
+		return nil
+	}
+	addFile := func(path string) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return add(path, f)
+	}
+	for _, p := range paths {
+		if p == "-" {
+			if err := add("<stdin>", stdin); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			if err := addFile(p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != p && (!recursive || strings.HasPrefix(d.Name(), ".")) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".yaml", ".yml", ".json":
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json file", p)
+		}
+		for _, f := range files {
+			if err := addFile(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return inputs, nil
+}
+
+func loadConfig(file string, sets [][2]string) (*config.Config, error) {
+	cfg := config.Default()
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		root, err := manifest.ParseDocument(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)
+		}
+		c, errs := config.FromObject(root)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%s: %v", file, errs)
+		}
+		cfg = c
+	}
+	for _, s := range sets {
+		if err := cfg.Set(s[0], s[1]); err != nil {
+			return nil, fmt.Errorf("--%s: %v", s[0], err)
+		}
+	}
+	if errs := cfg.Check(); len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+func inject(inputs []input, configFile string, sets [][2]string, quiet bool, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(configFile, sets)
+	if err != nil {
+		fmt.Fprintln(stderr, "error: config:", err)
+		return 1
+	}
+	src := newDocSource(inputs)
+	out := batch.Run(src, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) })
+	if !quiet || out.Failed() {
+		report(stderr, out)
+	}
+	if out.Failed() {
+		return 1
+	}
+	var buf bytes.Buffer
+	err = out.Write(func(b []byte) error {
+		buf.Write(b)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+		return nil
+	}, func(cm *yaml.Node) ([]byte, error) {
+		body, err := yaml.Marshal(cm)
+		return append([]byte("---\n"), body...), err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	_, _ = stdout.Write(buf.Bytes())
+	return 0
+}
+
+// report prints one line per resource, then the detail of warnings and errors.
+func report(w io.Writer, out *batch.Output) {
+	for _, e := range out.Entries {
+		if e.Ref.Kind == "" {
+			continue
+		}
+		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), e.Ref.Name, e.Action)
+		if e.Reason != "" && e.Action == engine.Skipped {
+			line += ": " + e.Reason
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, g := range out.Generated {
+		state := "generated"
+		if g.Raw != nil {
+			state = "unchanged"
+		}
+		fmt.Fprintf(w, "configmap/%s %s\n", g.Need.Backend.ConfigMapName(), state)
+	}
+	for _, r := range out.Results {
+		if r.Severity == fn.Info {
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", r.Severity, describe(r))
+	}
+}
+
+func describe(r *fn.Result) string {
+	var parts []string
+	if r.File != nil && r.File.Path != "" {
+		parts = append(parts, r.File.Path)
+	}
+	if r.ResourceRef != nil {
+		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+r.ResourceRef.Name)
+	}
+	if r.Field != nil && r.Field.Path != "" {
+		parts = append(parts, r.Field.Path)
+	}
+	parts = append(parts, r.Message)
+	return strings.Join(parts, ": ")
+}
+
+// docSource serves the documents of the input files. It holds the parsed
+// tree of the document being processed only: the batch runner parses,
+// processes and encodes one document at a time.
+type docSource struct {
+	docs   []doc
+	cur    *yaml.Node
+	curDoc int
+}
+
+type doc struct {
+	file string
+	// index is the document's position in its file, for results.
+	index int
+	sep   []byte
+	body  []byte
+	kind  string
+	node  *yaml.Node
+}
+
+func newDocSource(inputs []input) *docSource {
+	s := &docSource{curDoc: -1}
+	for fi, in := range inputs {
+		parts := manifest.SplitDocuments(in.data)
+		for di, d := range parts {
+			sep := d.Sep
+			if di == 0 && fi > 0 && len(sep) == 0 {
+				// Files are joined into one stream: each starts a document.
+				sep = []byte("---\n")
+			}
+			s.docs = append(s.docs, doc{file: in.name, index: di, sep: sep, body: d.Body, kind: manifest.SniffDocumentKind(d.Body)})
+		}
+		if fi < len(inputs)-1 && len(in.data) > 0 && in.data[len(in.data)-1] != '\n' {
+			last := &s.docs[len(s.docs)-1]
+			last.body = append(append([]byte{}, last.body...), '\n')
+		}
+	}
+	return s
+}
+
+func (s *docSource) Len() int          { return len(s.docs) }
+func (s *docSource) Kind(i int) string { return s.docs[i].kind }
+func (s *docSource) ValidateAll() bool { return true }
+func (s *docSource) Raw(i int) []byte {
+	d := s.docs[i]
+	if len(d.sep) == 0 {
+		return d.body
+	}
+	return append(append([]byte{}, d.sep...), d.body...)
+}
+
+func (s *docSource) Parse(i int) (*yaml.Node, error) {
+	var docNode yaml.Node
+	if err := yaml.Unmarshal(s.docs[i].body, &docNode); err != nil {
+		return nil, err
+	}
+	if docNode.Kind != yaml.DocumentNode || len(docNode.Content) == 0 {
+		return nil, nil
+	}
+	s.cur, s.curDoc = &docNode, i
+	return docNode.Content[0], nil
+}
+
+func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
+	if s.curDoc != i {
+		return nil, fmt.Errorf("document %d is not the one being processed", i)
+	}
+	docNode := s.cur
+	s.cur, s.curDoc = nil, -1
+	body, err := manifest.EncodeDocument(docNode, s.docs[i].body)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte{}, s.docs[i].sep...), body...), nil
+}
+
+func (s *docSource) Locate(i int, _ *yaml.Node) *fn.File {
+	return &fn.File{Path: s.docs[i].file, Index: s.docs[i].index}
+}

@@ -1,0 +1,406 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/sidecar"
+	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+)
+
+// SkipReason says why a workload that asks for the sidecar does not get it.
+type SkipReason string
+
+const (
+	SkipHostNetwork         SkipReason = "hostNetwork"
+	SkipSystemNamespace     SkipReason = "system namespace"
+	SkipHandWrittenSidecar  SkipReason = "hand-written sidecar-mesher container"
+	SkipSeedInjected        SkipReason = "already injected by the sidecar-injector webhook"
+	SkipNamespaceNotEnabled SkipReason = "namespace not enabled"
+)
+
+// explain says what a skip reason means for the user.
+func (r SkipReason) explain(w *workload) string {
+	switch r {
+	case SkipHostNetwork:
+		return "the pod uses hostNetwork: true, where mesher's fixed ports 30101, 30102 and 40101 would clash on the node"
+	case SkipSystemNamespace:
+		return fmt.Sprintf("namespace %s is a Kubernetes system namespace", w.ref.Namespace)
+	case SkipHandWrittenSidecar:
+		return fmt.Sprintf("the pod already has a container named %s that inject-mesher did not add; it is left as written", sidecar.ContainerName)
+	case SkipSeedInjected:
+		return fmt.Sprintf("%s: %s says the old sidecar-injector webhook injected this pod; remove that annotation and its sidecar to let inject-mesher manage it", annotations.Status, annotations.SeedStatus)
+	case SkipNamespaceNotEnabled:
+		ns := w.ref.Namespace
+		if ns == "" {
+			ns = "(none set)"
+		}
+		return fmt.Sprintf("requireNamespaceLabel is on and namespace %s is neither labelled %s=%s nor listed in enabledNamespaces", ns, NamespaceLabel, NamespaceLabelEnabled)
+	}
+	return string(r)
+}
+
+func systemNamespace(ns string) bool {
+	return ns == "kube-system" || ns == "kube-public" || ns == "kube-node-lease"
+}
+
+// workload is one pod template and the object that holds it.
+type workload struct {
+	obj  *yaml.Node
+	ref  fn.ResourceRef
+	tmpl podtemplate.Template
+}
+
+func (w *workload) spec() *yaml.Node { return n.Get(w.tmpl.Node, "spec") }
+
+// setting is a value read from an annotation or label, and where it was found.
+type setting struct {
+	value, field string
+	present      bool
+	fromWorkload bool
+}
+
+// annotation reads a sidecar.mesher.io/* annotation from the pod template,
+// falling back to the workload's own metadata, where users often put it.
+func (w *workload) annotation(key string) setting {
+	return w.metaValue("annotations", key)
+}
+
+func (w *workload) label(key string) setting { return w.metaValue("labels", key) }
+
+func (w *workload) metaValue(section, key string) setting {
+	if v, ok := n.Scalar(w.tmpl.Node, "metadata", section, key); ok {
+		return setting{value: v, field: w.tmpl.Field(fmt.Sprintf("metadata.%s[%s]", section, key)), present: true}
+	}
+	if w.tmpl.Path != "" {
+		if v, ok := n.Scalar(w.obj, "metadata", section, key); ok {
+			return setting{value: v, field: fmt.Sprintf("metadata.%s[%s]", section, key), present: true, fromWorkload: true}
+		}
+	}
+	return setting{}
+}
+
+// problems collects the error results of one workload.
+type problems struct {
+	w       *workload
+	results fn.Results
+}
+
+func (p *problems) add(field, value, msg string) {
+	ref := p.w.ref
+	r := &fn.Result{Severity: fn.Error, Message: msg, ResourceRef: &ref, Field: &fn.Field{Path: field}}
+	if value != "" {
+		r.Field.CurrentValue = value
+	}
+	p.results = append(p.results, r)
+}
+
+// annotationError reports a bad annotation value with the parser's explanation.
+func (p *problems) annotationError(key string, s setting, err error) {
+	p.add(s.field, s.value, fmt.Sprintf("invalid %s: %v", key, err))
+}
+
+// plan is everything one injection adds, rendered and hashed.
+type plan struct {
+	spec        sidecar.Spec
+	container   *yaml.Node
+	volume      *yaml.Node
+	pullSecrets []string
+	// env lists, per app container, the variables to add.
+	env     map[string][]string
+	envKeys []string
+	hash    string
+	// fromWorkload names the annotations read from the workload's metadata.
+	fromWorkload []string
+}
+
+// skipReason applies the skip rules to a workload that asks for the sidecar.
+func (in *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipReason {
+	switch {
+	case systemNamespace(w.ref.Namespace):
+		return SkipSystemNamespace
+	case scalarIs(w.spec(), "hostNetwork", "true"):
+		return SkipHostNetwork
+	case in.cfg.RequireNamespaceLabel && !nsEnabled:
+		return SkipNamespaceNotEnabled
+	}
+	for _, list := range []string{"containers", "initContainers"} {
+		if n.NamedIndex(n.Get(w.spec(), list), sidecar.ContainerName) >= 0 && (ours == nil || !ours.lists(sidecar.ContainerName)) {
+			return SkipHandWrittenSidecar
+		}
+	}
+	return ""
+}
+
+func scalarIs(m *yaml.Node, key, want string) bool {
+	v, ok := n.Scalar(m, key)
+	return ok && strings.EqualFold(v, want)
+}
+
+// resolve reads the workload's annotations and labels into a sidecar plan, or
+// reports every problem it finds.
+func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
+	cfg := in.cfg
+	p := &problems{w: w}
+	pl := &plan{}
+	read := func(key string) setting {
+		s := w.annotation(key)
+		if s.present && s.fromWorkload {
+			pl.fromWorkload = append(pl.fromWorkload, key)
+		}
+		return s
+	}
+	s := sidecar.Spec{
+		Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Backend: cfg.DiscoveryType,
+		AppID: cfg.AppID, Resources: cfg.Resources, RunAsNonRoot: cfg.RunAsNonRoot, RunAsUser: cfg.RunAsUser,
+	}
+	if v := read(annotations.DiscoveryType); v.present {
+		b, err := sidecar.ParseBackend(v.value)
+		if err != nil {
+			p.annotationError(annotations.DiscoveryType, v, err)
+		}
+		s.Backend = b
+	}
+	if s.Backend == sidecar.ServiceCenter {
+		s.RegistryAddress = cfg.ServiceCenterAddress
+	}
+	if v := read(annotations.ServicePorts); v.present && strings.TrimSpace(v.value) != "" {
+		ports, err := annotations.ParseServicePorts(v.value)
+		if err != nil {
+			p.annotationError(annotations.ServicePorts, v, err)
+		}
+		s.ServicePorts = ports
+	}
+	s.ServiceName = w.ref.Name
+	if v := read(annotations.ServiceName); v.present {
+		s.ServiceName = strings.TrimSpace(v.value)
+		if s.ServiceName == "" {
+			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.ServiceName))
+		}
+	} else if v := firstLabel(w, "app", "app.kubernetes.io/name"); v != "" {
+		s.ServiceName = v
+	}
+	s.Version = cfg.DefaultVersion
+	if v := firstLabel(w, "version", "app.kubernetes.io/version"); v != "" {
+		s.Version = v
+	}
+	if v := read(annotations.AppID); v.present {
+		s.AppID = strings.TrimSpace(v.value)
+		if s.AppID == "" {
+			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.AppID))
+		}
+	}
+	for _, q := range []struct {
+		key string
+		dst *string
+	}{
+		{annotations.ProxyCPU, &s.Resources.CPURequest},
+		{annotations.ProxyMemory, &s.Resources.MemoryRequest},
+		{annotations.ProxyCPULimit, &s.Resources.CPULimit},
+		{annotations.ProxyMemoryLimit, &s.Resources.MemoryLimit},
+	} {
+		if v := read(q.key); v.present {
+			val, err := annotations.ParseQuantity(v.value)
+			if err != nil {
+				p.annotationError(q.key, v, err)
+				continue
+			}
+			*q.dst = val
+		}
+	}
+	if len(p.results) == 0 {
+		checkRequestBelowLimit(p, w, s.Resources.CPURequest, s.Resources.CPULimit, annotations.ProxyCPU, annotations.ProxyCPULimit, "CPU")
+		checkRequestBelowLimit(p, w, s.Resources.MemoryRequest, s.Resources.MemoryLimit, annotations.ProxyMemory, annotations.ProxyMemoryLimit, "memory")
+	}
+	mode := cfg.NativeSidecar
+	if v := read(annotations.NativeSidecar); v.present {
+		m, err := annotations.ParseNativeMode(v.value)
+		if err != nil {
+			p.annotationError(annotations.NativeSidecar, v, err)
+		}
+		mode = m
+	}
+	switch mode {
+	case annotations.NativeOn:
+		s.Native = true
+	case annotations.NativeAuto:
+		// Job pods must complete; a regular sidecar container would keep them running.
+		s.Native = w.ref.Kind == "Job" || w.ref.Kind == "CronJob"
+	}
+	proxyEnv := cfg.ProxyEnv
+	if v := read(annotations.ProxyEnv); v.present {
+		b, err := annotations.ParseBool(v.value)
+		if err != nil {
+			p.annotationError(annotations.ProxyEnv, v, err)
+		}
+		proxyEnv = b
+	}
+	in.checkConflicts(p, w, ours)
+	if len(p.results) > 0 {
+		return nil, p.results
+	}
+	pl.spec = s
+	pl.container = s.Container()
+	pl.volume = s.Volume()
+	pl.pullSecrets = missingPullSecrets(w, cfg.ImagePullSecrets, ours)
+	if proxyEnv {
+		pl.env, pl.envKeys = proxyEnvAdditions(w, ours)
+	}
+	pl.hash = pl.digest()
+	return pl, nil
+}
+
+func checkRequestBelowLimit(p *problems, w *workload, req, limit, reqKey, limitKey, what string) {
+	if annotations.CompareQuantities(req, limit) > 0 {
+		s := w.annotation(reqKey)
+		field := s.field
+		if field == "" {
+			field = w.annotation(limitKey).field
+		}
+		p.add(field, req, fmt.Sprintf("the sidecar's %s request %s is above its %s limit %s: raise %s too, or lower the request", what, req, what, limit, limitKey))
+	}
+}
+
+func firstLabel(w *workload, keys ...string) string {
+	for _, k := range keys {
+		if v := w.label(k); v.present && strings.TrimSpace(v.value) != "" {
+			return strings.TrimSpace(v.value)
+		}
+	}
+	return ""
+}
+
+// checkConflicts reports app containers that already listen on mesher's fixed
+// ports, and a volume named like the injector's that the injector did not add.
+func (in *Injector) checkConflicts(p *problems, w *workload, ours *Status) {
+	reserved := map[int]string{}
+	for _, port := range sidecar.Ports() {
+		reserved[port.Number] = port.Name
+	}
+	for _, list := range []string{"containers", "initContainers"} {
+		seq := n.Get(w.spec(), list)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, c := range seq.Content {
+			name, _ := n.Scalar(c, "name")
+			if name == sidecar.ContainerName && ours != nil && ours.lists(name) {
+				continue
+			}
+			ports := n.Get(c, "ports")
+			if ports == nil || ports.Kind != yaml.SequenceNode {
+				continue
+			}
+			for j, port := range ports.Content {
+				v, _ := n.Scalar(port, "containerPort")
+				num, err := strconv.Atoi(v)
+				if err != nil {
+					continue
+				}
+				if what, taken := reserved[num]; taken {
+					p.add(w.tmpl.Field(fmt.Sprintf("spec.%s[%d].ports[%d].containerPort", list, i, j)), v,
+						fmt.Sprintf("container %q already uses port %d, which the mesher sidecar needs (%s); mesher's ports 30101, 30102 and 40101 are fixed", name, num, what))
+				}
+			}
+		}
+	}
+	if i := n.NamedIndex(n.Get(w.spec(), "volumes"), sidecar.VolumeName); i >= 0 && (ours == nil || !contains(ours.Volumes, sidecar.VolumeName)) {
+		p.add(w.tmpl.Field(fmt.Sprintf("spec.volumes[%d].name", i)), sidecar.VolumeName,
+			fmt.Sprintf("the pod already has a volume named %s that inject-mesher did not add: rename it", sidecar.VolumeName))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// missingPullSecrets are the config's pull secrets the pod does not already
+// have on its own (those the injector added count as missing: they are re-added).
+func missingPullSecrets(w *workload, want []string, ours *Status) []string {
+	have := map[string]bool{}
+	if seq := n.Get(w.spec(), "imagePullSecrets"); seq != nil && seq.Kind == yaml.SequenceNode {
+		for _, s := range seq.Content {
+			if name, ok := n.Scalar(s, "name"); ok {
+				have[name] = true
+			}
+		}
+	}
+	if ours != nil {
+		for _, s := range ours.ImagePullSecrets {
+			delete(have, s)
+		}
+	}
+	var out []string
+	for _, s := range want {
+		if !have[s] {
+			have[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// proxyEnvAdditions lists, per app container that sets neither http_proxy nor
+// HTTP_PROXY itself, the two variables to add.
+func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string) {
+	seq := n.Get(w.spec(), "containers")
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	out := map[string][]string{}
+	var order []string
+	for _, c := range seq.Content {
+		name, _ := n.Scalar(c, "name")
+		if name == sidecar.ContainerName {
+			continue
+		}
+		var added []string
+		if ours != nil {
+			added = ours.Env[name]
+		}
+		sets := false
+		if env := n.Get(c, "env"); env != nil && env.Kind == yaml.SequenceNode {
+			for _, e := range env.Content {
+				v, _ := n.Scalar(e, "name")
+				if (v == "http_proxy" || v == "HTTP_PROXY") && !contains(added, v) {
+					sets = true
+				}
+			}
+		}
+		if !sets {
+			out[name] = []string{"http_proxy", "HTTP_PROXY"}
+			order = append(order, name)
+		}
+	}
+	return out, order
+}
+
+// digest hashes everything the injection would add; an equal hash in the
+// status annotation means the pod already has exactly this sidecar.
+func (pl *plan) digest() string {
+	env := n.Map()
+	for _, c := range pl.envKeys {
+		n.Set(env, c, n.StrSeq(pl.env[c]...))
+	}
+	doc := n.Map("container", pl.container, "native", pl.spec.Native, "volume", pl.volume,
+		"imagePullSecrets", n.StrSeq(pl.pullSecrets...), "env", env)
+	text, err := yaml.String(doc)
+	if err != nil {
+		panic(err) // nodes built by package sidecar always encode
+	}
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:8])
+}

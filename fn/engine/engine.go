@@ -1,0 +1,198 @@
+// Package engine injects the mesher sidecar into one Kubernetes object at a
+// time, editing its YAML node tree in place. It decides (the rules in
+// decide.go), renders (package sidecar) and patches (patch.go); it knows
+// nothing about ResourceLists, files or admission requests, so the KRM
+// function, the command line and a webhook can all drive it.
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/sidecar"
+	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+)
+
+// Action is what happened to one object, as the command line reports it.
+type Action string
+
+const (
+	Injected   Action = "injected"
+	Upgraded   Action = "upgraded"
+	Uninjected Action = "uninjected"
+	Unchanged  Action = "unchanged"
+	Skipped    Action = "skipped"
+	Failed     Action = "failed"
+)
+
+// Entry is the outcome for one object.
+type Entry struct {
+	Ref    fn.ResourceRef
+	Action Action
+	// Reason says why an object was skipped or failed; empty otherwise.
+	Reason string
+}
+
+// Need is a ConfigMap that injected pods mount: one per namespace and backend.
+type Need struct {
+	Namespace string
+	Backend   sidecar.Backend
+}
+
+// Outcome is what Process did to one object (several for a v1 List).
+type Outcome struct {
+	Entries []Entry
+	Results fn.Results
+	// Changed reports whether the node tree was edited.
+	Changed bool
+	// Needs lists the ConfigMaps the object's pods mount after processing.
+	Needs []Need
+}
+
+// Failed reports whether any result is an error.
+func (o *Outcome) Failed() bool { return o.Results.ExitCode() != 0 }
+
+func (o *Outcome) merge(p Outcome) {
+	o.Entries = append(o.Entries, p.Entries...)
+	o.Results = append(o.Results, p.Results...)
+	o.Changed = o.Changed || p.Changed
+	o.Needs = append(o.Needs, p.Needs...)
+}
+
+// Injector holds the resolved config and the namespaces where injection is on
+// by default. It is read-only once built and safe for concurrent use.
+type Injector struct {
+	cfg     *config.Config
+	table   podtemplate.Table
+	enabled map[string]bool
+}
+
+// NamespaceLabel is the label that turns injection on for a whole namespace.
+const (
+	NamespaceLabel        = "sidecar-injector"
+	NamespaceLabelEnabled = "enabled"
+)
+
+// New returns an Injector. labelled are the namespaces found labelled
+// sidecar-injector=enabled in the input; the config's enabledNamespaces add to them.
+func New(cfg *config.Config, labelled []string) *Injector {
+	in := &Injector{cfg: cfg, table: podtemplate.NewTable(cfg.PodTemplatePaths), enabled: map[string]bool{}}
+	for _, ns := range append(append([]string{}, labelled...), cfg.EnabledNamespaces...) {
+		in.enabled[ns] = true
+	}
+	return in
+}
+
+// Config returns the injector's config.
+func (in *Injector) Config() *config.Config { return in.cfg }
+
+// IsWorkloadKind reports whether objects of this kind can hold a pod template
+// (v1 List included): everything else passes through unparsed.
+func (in *Injector) IsWorkloadKind(kind string) bool {
+	return kind == "List" || in.table.HasKind(kind)
+}
+
+// IsEnabledNamespace reports whether a Namespace object turns injection on.
+func IsEnabledNamespace(obj *yaml.Node) (string, bool) {
+	api, _ := n.Scalar(obj, "apiVersion")
+	kind, _ := n.Scalar(obj, "kind")
+	name, _ := n.Scalar(obj, "metadata", "name")
+	label, _ := n.Scalar(obj, "metadata", "labels", NamespaceLabel)
+	return name, api == "v1" && kind == "Namespace" && label == NamespaceLabelEnabled
+}
+
+// Ref identifies an object for results.
+func Ref(obj *yaml.Node) fn.ResourceRef {
+	api, _ := n.Scalar(obj, "apiVersion")
+	kind, _ := n.Scalar(obj, "kind")
+	name, _ := n.Scalar(obj, "metadata", "name")
+	ns, _ := n.Scalar(obj, "metadata", "namespace")
+	return fn.ResourceRef{APIVersion: api, Kind: kind, Name: name, Namespace: ns}
+}
+
+// IsLocalConfig reports whether obj is marked client-side only.
+func IsLocalConfig(obj *yaml.Node) bool {
+	v, _ := n.Scalar(obj, "metadata", "annotations", "config.kubernetes.io/local-config")
+	return strings.EqualFold(v, "true")
+}
+
+// Process injects, upgrades, uninjects or skips the object's pod templates.
+func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
+	defer func() {
+		// No panic reaches the user: a bug becomes an error result on the object.
+		if r := recover(); r != nil {
+			ref := Ref(obj)
+			out = Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Reason: "internal error"}},
+				Results: fn.Results{{Severity: fn.Error, ResourceRef: &ref,
+					Message: fmt.Sprintf("internal error while injecting (please report it): %v", r)}}}
+		}
+	}()
+	if obj == nil || obj.Kind != yaml.MappingNode {
+		return failure(fn.ResourceRef{}, "", "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata")
+	}
+	ref := Ref(obj)
+	if ref.APIVersion == "" || ref.Kind == "" {
+		return failure(ref, "", "", "not a Kubernetes object: apiVersion and kind are required")
+	}
+	if ref.APIVersion == "v1" && ref.Kind == "List" {
+		items := n.Get(obj, "items")
+		if items != nil && items.Kind == yaml.SequenceNode {
+			for _, it := range items.Content {
+				out.merge(in.Process(it))
+			}
+		}
+		return out
+	}
+	unchanged := Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}}
+	loc, ok := in.table.Lookup(ref.APIVersion, ref.Kind)
+	if !ok || IsLocalConfig(obj) {
+		return unchanged
+	}
+	if ref.Name == "" {
+		return failure(ref, "metadata.name", "", "metadata.name is required")
+	}
+	tmpl, ok := loc.Find(obj)
+	if !ok {
+		return unchanged
+	}
+	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl})
+}
+
+func failure(ref fn.ResourceRef, field, value, msg string) Outcome {
+	r := &fn.Result{Severity: fn.Error, Message: msg}
+	if ref.Kind != "" {
+		r.ResourceRef = &ref
+	}
+	if field != "" {
+		r.Field = &fn.Field{Path: field}
+		if value != "" {
+			r.Field.CurrentValue = value
+		}
+	}
+	return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Reason: msg}}, Results: fn.Results{r}}
+}
+
+// NeedsFrom lists distinct needs in a stable order.
+func NeedsFrom(needs []Need) []Need {
+	seen := map[Need]bool{}
+	var out []Need
+	for _, nd := range needs {
+		if !seen[nd] {
+			seen[nd] = true
+			out = append(out, nd)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Backend < out[j].Backend
+	})
+	return out
+}

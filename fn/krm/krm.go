@@ -1,0 +1,304 @@
+// Package krm speaks the KRM Functions Specification: it reads a ResourceList,
+// finds the function config, runs the batch injector over the items as raw
+// text, and writes the list back with results, keeping the input's item order
+// (the SDK's own writer sorts items by kind and name).
+package krm
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/batch"
+	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
+	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+)
+
+// Annotations orchestrators set on items.
+const (
+	pathAnnotation        = "internal.config.kubernetes.io/path"
+	legacyPathAnnotation  = "config.kubernetes.io/path"
+	indexAnnotation       = "internal.config.kubernetes.io/index"
+	legacyIndexAnnotation = "config.kubernetes.io/index"
+)
+
+var resourceListKind = regexp.MustCompile(`(?m)^kind:[ \t]*["']?ResourceList["']?[ \t]*(#.*)?\r?$|"kind"\s*:\s*"ResourceList"`)
+
+// IsResourceList reports whether data looks like a ResourceList rather than
+// plain manifests: its top-level kind is ResourceList.
+func IsResourceList(data []byte) bool {
+	// Look at the first document only: a later one could hold anything.
+	if docs := manifest.SplitDocuments(data); len(docs) > 0 {
+		for _, d := range docs {
+			if !manifest.IsBlank(d.Body) {
+				return resourceListKind.Match(d.Body)
+			}
+		}
+	}
+	return false
+}
+
+// Run processes one ResourceList and writes the resulting list to w. It
+// returns the exit code: 1 when any result is an error.
+func Run(data []byte, w io.Writer) int {
+	l, err := read(data)
+	if err != nil {
+		return writeFailure(w, "config.kubernetes.io/v1", fn.Results{{Severity: fn.Error, Message: err.Error()}})
+	}
+	cfg, cfgResults := readConfig(l.functionConfig)
+	if cfg == nil {
+		return writeFailure(w, l.apiVersion, cfgResults)
+	}
+	newInjector := func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }
+	out := batch.Run(l.source, newInjector)
+	if out.Failed() && l.split != nil && hasParseErrors(out) {
+		// The fast split may have cut an item in the wrong place (a quoted
+		// scalar running over lines); parse the whole list to know.
+		if whole, err := readWhole(data); err == nil {
+			l = whole
+			out = batch.Run(l.source, newInjector)
+		}
+	}
+	if out.Failed() {
+		return writeFailure(w, l.apiVersion, out.Results)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
+	if out.Chunks == nil && len(out.Generated) == 0 {
+		buf.WriteString("items: []\n")
+	} else {
+		buf.WriteString("items:\n")
+	}
+	err = out.Write(func(b []byte) error {
+		buf.Write(b)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+		return nil
+	}, func(cm *yaml.Node) ([]byte, error) {
+		setGeneratedPath(cm)
+		return manifest.EncodeItem(cm, l.indent)
+	})
+	if err != nil {
+		return writeFailure(w, l.apiVersion, fn.Results{{Severity: fn.Error, Message: err.Error()}})
+	}
+	if l.functionConfigRaw != nil {
+		buf.Write(l.functionConfigRaw)
+	}
+	writeResults(&buf, out.Results)
+	_, _ = w.Write(buf.Bytes())
+	return out.Results.ExitCode()
+}
+
+func hasParseErrors(out *batch.Output) bool {
+	for _, e := range out.Entries {
+		if e.Action == engine.Failed && e.Reason == "not valid YAML" {
+			return true
+		}
+	}
+	return false
+}
+
+// setGeneratedPath gives a new ConfigMap a file of its own in a kpt package.
+func setGeneratedPath(cm *yaml.Node) {
+	name, _ := n.Scalar(cm, "metadata", "name")
+	ns, _ := n.Scalar(cm, "metadata", "namespace")
+	path := name + ".yaml"
+	if ns != "" {
+		path = name + "." + ns + ".yaml"
+	}
+	annots := n.GetPath(cm, "metadata", "annotations")
+	n.Set(annots, pathAnnotation, n.Str(path))
+	n.Set(annots, legacyPathAnnotation, n.Str(path))
+}
+
+// list is a ResourceList ready for the batch runner.
+type list struct {
+	apiVersion        string
+	functionConfig    *yaml.Node
+	functionConfigRaw []byte
+	source            batch.Source
+	split             *manifest.RawList
+	indent            int
+}
+
+func read(data []byte) (*list, error) {
+	split, err := manifest.SplitResourceList(data)
+	if err != nil {
+		return readWhole(data)
+	}
+	l := &list{split: split, indent: max(split.ItemsIndent, 0)}
+	header := map[string]*yaml.Node{}
+	for _, key := range []string{"apiVersion", "kind", "functionConfig"} {
+		raw := split.Field(key)
+		if raw == nil {
+			continue
+		}
+		node, err := manifest.ParseDocument(raw)
+		if err != nil {
+			return nil, fmt.Errorf("the ResourceList's %s is not valid YAML: %v", key, err)
+		}
+		header[key] = n.Get(node, key)
+	}
+	if err := l.setHeader(header); err != nil {
+		return nil, err
+	}
+	l.functionConfigRaw = split.Field("functionConfig")
+	l.source = &splitSource{l: split}
+	return l, nil
+}
+
+func readWhole(data []byte) (*list, error) {
+	root, err := manifest.ParseDocument(data)
+	if err != nil {
+		return nil, fmt.Errorf("the input is not valid YAML: %v", err)
+	}
+	if root == nil || root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the input is not a ResourceList: expected an object with apiVersion, kind: ResourceList and items")
+	}
+	l := &list{}
+	if err := l.setHeader(map[string]*yaml.Node{"apiVersion": n.Get(root, "apiVersion"), "kind": n.Get(root, "kind"), "functionConfig": n.Get(root, "functionConfig")}); err != nil {
+		return nil, err
+	}
+	if fc := n.Get(root, "functionConfig"); fc != nil {
+		b, err := yaml.Marshal(n.Map("functionConfig", fc))
+		if err != nil {
+			return nil, err
+		}
+		l.functionConfigRaw = b
+	}
+	src := &nodeSource{}
+	if items := n.Get(root, "items"); items != nil && items.Tag != yaml.NodeTagNull {
+		if items.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("the ResourceList's items is not a list")
+		}
+		src.items = items.Content
+	}
+	l.source = src
+	return l, nil
+}
+
+func (l *list) setHeader(h map[string]*yaml.Node) error {
+	kind := scalar(h["kind"])
+	api := scalar(h["apiVersion"])
+	if kind != "ResourceList" {
+		return fmt.Errorf("the input is not a ResourceList: kind is %q", kind)
+	}
+	if api != "config.kubernetes.io/v1" && api != "config.kubernetes.io/v1beta1" {
+		return fmt.Errorf("unsupported ResourceList apiVersion %q: config.kubernetes.io/v1 and v1beta1 are supported", api)
+	}
+	l.apiVersion = api
+	if fc := h["functionConfig"]; fc != nil && fc.Tag != yaml.NodeTagNull {
+		l.functionConfig = fc
+	}
+	return nil
+}
+
+func scalar(node *yaml.Node) string {
+	if node == nil || node.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return node.Value
+}
+
+// readConfig reads the function config, turning problems into results on it.
+func readConfig(obj *yaml.Node) (*config.Config, fn.Results) {
+	cfg, errs := config.FromObject(obj)
+	if len(errs) == 0 {
+		return cfg, nil
+	}
+	var results fn.Results
+	for _, e := range errs {
+		r := &fn.Result{Severity: fn.Error, Message: "function config: " + e.Error()}
+		if obj != nil && obj.Kind == yaml.MappingNode {
+			ref := engine.Ref(obj)
+			r.ResourceRef = &ref
+			r.File = locate(obj)
+			if e.Field != "" {
+				r.Field = &fn.Field{Path: e.Field}
+				if e.Value != "" {
+					r.Field.CurrentValue = e.Value
+				}
+			}
+		}
+		results = append(results, r)
+	}
+	return nil, results
+}
+
+func locate(obj *yaml.Node) *fn.File {
+	if obj == nil {
+		return nil
+	}
+	path, ok := n.Scalar(obj, "metadata", "annotations", pathAnnotation)
+	if !ok {
+		path, ok = n.Scalar(obj, "metadata", "annotations", legacyPathAnnotation)
+	}
+	if !ok {
+		return nil
+	}
+	f := &fn.File{Path: path}
+	idx, ok := n.Scalar(obj, "metadata", "annotations", indexAnnotation)
+	if !ok {
+		idx, _ = n.Scalar(obj, "metadata", "annotations", legacyIndexAnnotation)
+	}
+	f.Index, _ = strconv.Atoi(idx)
+	return f
+}
+
+// writeFailure writes a ResourceList carrying only the results: the
+// orchestrator writes nothing when the function fails.
+func writeFailure(w io.Writer, apiVersion string, results fn.Results) int {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\nitems: []\n", apiVersion)
+	writeResults(&buf, results)
+	_, _ = w.Write(buf.Bytes())
+	return 1
+}
+
+func writeResults(buf *bytes.Buffer, results fn.Results) {
+	if len(results) == 0 {
+		return
+	}
+	b, err := yaml.Marshal(map[string]fn.Results{"results": results})
+	if err != nil {
+		fmt.Fprintf(buf, "results:\n- message: %q\n  severity: error\n", err.Error())
+		return
+	}
+	buf.Write(b)
+}
+
+type splitSource struct{ l *manifest.RawList }
+
+func (s *splitSource) Len() int                               { return len(s.l.Items) }
+func (s *splitSource) Raw(i int) []byte                       { return s.l.Items[i].Raw }
+func (s *splitSource) Kind(i int) string                      { return s.l.Items[i].Kind }
+func (s *splitSource) Parse(i int) (*yaml.Node, error)        { return manifest.ParseItem(s.l.Items[i].Raw) }
+func (s *splitSource) Locate(_ int, node *yaml.Node) *fn.File { return locate(node) }
+func (s *splitSource) ValidateAll() bool                      { return false }
+func (s *splitSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
+	return manifest.EncodeItem(node, max(s.l.ItemsIndent, 0))
+}
+
+// nodeSource serves items of a list that was parsed whole.
+type nodeSource struct{ items []*yaml.Node }
+
+func (s *nodeSource) Len() int { return len(s.items) }
+func (s *nodeSource) Raw(i int) []byte {
+	b, _ := manifest.EncodeItem(s.items[i], 0)
+	return b
+}
+func (s *nodeSource) Kind(i int) string                      { return "" }
+func (s *nodeSource) Parse(i int) (*yaml.Node, error)        { return s.items[i], nil }
+func (s *nodeSource) Locate(_ int, node *yaml.Node) *fn.File { return locate(node) }
+func (s *nodeSource) ValidateAll() bool                      { return false }
+func (s *nodeSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
+	return manifest.EncodeItem(node, 0)
+}

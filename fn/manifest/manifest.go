@@ -1,0 +1,355 @@
+// Package manifest splits YAML text into the pieces the injector works on one
+// at a time, without parsing what it does not need to: the documents of a
+// multi-document stream, and the items of a KRM ResourceList. Pieces keep their
+// original bytes, so an object nobody changed is written back byte for byte.
+package manifest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Document is one document of a YAML stream.
+type Document struct {
+	// Sep is the document's "---" line (with its newline), empty for a first
+	// document that has none.
+	Sep []byte
+	// Body is the text after Sep, up to the next "---" line.
+	Body []byte
+}
+
+// SplitDocuments splits a stream on its "---" lines. A "---" at the start of
+// a line is always a document marker in YAML, even inside a block scalar, so
+// this split is exact.
+func SplitDocuments(data []byte) []Document {
+	var docs []Document
+	cur := Document{}
+	start := 0
+	for pos := 0; pos < len(data); {
+		end := bytes.IndexByte(data[pos:], '\n')
+		lineEnd := len(data)
+		if end >= 0 {
+			lineEnd = pos + end + 1
+		}
+		if isDocStart(data[pos:lineEnd]) {
+			cur.Body = data[start:pos]
+			if pos > 0 || len(cur.Sep) > 0 {
+				docs = append(docs, cur)
+			}
+			cur = Document{Sep: data[pos:lineEnd]}
+			start = lineEnd
+		}
+		pos = lineEnd
+	}
+	cur.Body = data[start:]
+	docs = append(docs, cur)
+	return docs
+}
+
+func isDocStart(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := line[3:]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+}
+
+// IsBlank reports whether a document holds nothing but blanks and comments.
+func IsBlank(body []byte) bool {
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseDocument parses one document's body into its root node (nil when the
+// document is empty).
+func ParseDocument(body []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+// EncodeDocument writes a document root back as YAML, keeping the sequence
+// indentation style the original text used.
+func EncodeDocument(root *yaml.Node, original []byte) ([]byte, error) {
+	style := yaml.SequenceIndentStyle(yaml.DeriveSeqIndentStyle(string(original)))
+	return yaml.MarshalWithOptions(root, &yaml.EncoderOptions{SeqIndent: style})
+}
+
+// RawList is a ResourceList split into its top-level fields, with the items
+// as separate chunks of text.
+type RawList struct {
+	// Fields are the top-level fields other than items, each with its raw text
+	// (key line included), in input order.
+	Fields []RawField
+	// Items are the item chunks; each starts with its "- " line.
+	Items []RawItem
+	// ItemsIndent is the column of the items' "-".
+	ItemsIndent int
+}
+
+// RawField is one top-level field of the list.
+type RawField struct {
+	Key string
+	Raw []byte
+}
+
+// RawItem is one item of the list, as text.
+type RawItem struct {
+	Raw []byte
+	// Kind is the item's kind read from the text without parsing, or "" when
+	// it could not be read that way.
+	Kind string
+}
+
+// Field returns the raw text of a top-level field, or nil.
+func (l *RawList) Field(key string) []byte {
+	for _, f := range l.Fields {
+		if f.Key == key {
+			return f.Raw
+		}
+	}
+	return nil
+}
+
+// ErrNotSplittable means the text is not laid out the way the fast path reads
+// (a block mapping with a block sequence of items, as kpt and kustomize write
+// it); the caller then parses the whole list instead.
+var ErrNotSplittable = fmt.Errorf("not a block-style ResourceList")
+
+// SplitResourceList splits a ResourceList document into its fields and items.
+func SplitResourceList(data []byte) (*RawList, error) {
+	l := &RawList{ItemsIndent: -1}
+	lines := splitLines(data)
+	i := 0
+	// Leading comments, blank lines and a "---" may precede the mapping.
+	for i < len(lines) && (isBlankOrComment(lines[i]) || isDocStart(lines[i])) {
+		i++
+	}
+	for i < len(lines) {
+		line := lines[i]
+		if isBlankOrComment(line) {
+			i++
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' || line[0] == '-' || line[0] == '{' || line[0] == '[' || isDocStart(line) || bytes.HasPrefix(line, []byte("...")) {
+			return nil, ErrNotSplittable
+		}
+		key, rest, ok := topLevelKey(line)
+		if !ok {
+			return nil, ErrNotSplittable
+		}
+		// The field runs to the next line that starts at column 0 and is not a
+		// comment (or, for items, a "-" entry at column 0).
+		j := i + 1
+		for j < len(lines) && !startsTopLevel(lines[j]) {
+			j++
+		}
+		if key != "items" {
+			l.Fields = append(l.Fields, RawField{Key: key, Raw: join(lines[i:j])})
+			i = j
+			continue
+		}
+		rest = strings.TrimSpace(stripComment(rest))
+		if rest == "[]" || rest == "null" || rest == "~" {
+			i = j
+			continue
+		}
+		if rest != "" {
+			return nil, ErrNotSplittable
+		}
+		if err := l.splitItems(lines[i+1 : j]); err != nil {
+			return nil, err
+		}
+		i = j
+	}
+	return l, nil
+}
+
+func (l *RawList) splitItems(lines [][]byte) error {
+	var cur [][]byte
+	flush := func() {
+		if len(cur) > 0 {
+			raw := join(cur)
+			l.Items = append(l.Items, RawItem{Raw: raw, Kind: sniffKind(cur, l.ItemsIndent)})
+		}
+	}
+	for _, line := range lines {
+		indent := indentOf(line)
+		if !isBlankOrComment(line) && isEntry(line[indent:]) && (l.ItemsIndent < 0 || indent == l.ItemsIndent) {
+			if l.ItemsIndent < 0 {
+				l.ItemsIndent = indent
+			}
+			flush()
+			cur = [][]byte{line}
+			continue
+		}
+		if cur == nil {
+			if isBlankOrComment(line) {
+				continue
+			}
+			return ErrNotSplittable
+		}
+		cur = append(cur, line)
+	}
+	flush()
+	return nil
+}
+
+// sniffKind reads `kind:` from the item's own mapping level. It only ever
+// saves a parse: an item whose kind it cannot read is parsed to find out.
+func sniffKind(lines [][]byte, seqIndent int) string {
+	first := strings.TrimSpace(string(lines[0][seqIndent+1:]))
+	if v, ok := strings.CutPrefix(first, "kind:"); ok {
+		return scalarText(v)
+	}
+	prefix := strings.Repeat(" ", seqIndent+2) + "kind:"
+	for _, line := range lines[1:] {
+		if v, ok := strings.CutPrefix(string(line), prefix); ok {
+			return scalarText(v)
+		}
+	}
+	return ""
+}
+
+func scalarText(v string) string {
+	v = strings.TrimSpace(stripComment(v))
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		v = v[1 : len(v)-1]
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return ""
+		}
+	}
+	return v
+}
+
+func stripComment(s string) string {
+	if i := strings.Index(s, " #"); i >= 0 {
+		return s[:i]
+	}
+	if strings.HasPrefix(s, "#") {
+		return ""
+	}
+	return s
+}
+
+// ParseItem parses one item chunk ("- ..." text) into the item's node.
+func ParseItem(raw []byte) (*yaml.Node, error) {
+	root, err := ParseDocument(raw)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil || root.Kind != yaml.SequenceNode || len(root.Content) != 1 {
+		return nil, ErrNotSplittable
+	}
+	return root.Content[0], nil
+}
+
+// EncodeItem writes an item node back as a "- ..." chunk indented to the list's column.
+func EncodeItem(item *yaml.Node, indent int) ([]byte, error) {
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: []*yaml.Node{item}}
+	b, err := yaml.Marshal(seq)
+	if err != nil || indent == 0 {
+		return b, err
+	}
+	return Indent(b, indent), nil
+}
+
+// Indent prefixes every non-empty line with n spaces. A uniform shift keeps
+// block scalars' meaning, since their indentation is relative.
+func Indent(b []byte, n int) []byte {
+	pad := bytes.Repeat([]byte(" "), n)
+	var out bytes.Buffer
+	for _, line := range splitLines(b) {
+		if len(bytes.TrimSpace(line)) > 0 {
+			out.Write(pad)
+		}
+		out.Write(line)
+	}
+	return out.Bytes()
+}
+
+func splitLines(data []byte) [][]byte {
+	var lines [][]byte
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			lines = append(lines, data)
+			break
+		}
+		lines = append(lines, data[:i+1])
+		data = data[i+1:]
+	}
+	return lines
+}
+
+// join returns the bytes spanned by consecutive lines: they are slices of one
+// buffer, so this is a re-slice, not a copy.
+func join(lines [][]byte) []byte {
+	if len(lines) == 0 {
+		return nil
+	}
+	first, last := lines[0], lines[len(lines)-1]
+	return first[:cap(first)-cap(last)+len(last)]
+}
+
+func isBlankOrComment(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	return len(t) == 0 || t[0] == '#'
+}
+
+func indentOf(line []byte) int {
+	i := 0
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	return i
+}
+
+func isEntry(s []byte) bool {
+	return len(s) > 0 && s[0] == '-' && (len(s) == 1 || s[1] == ' ' || s[1] == '\n' || s[1] == '\r')
+}
+
+// startsTopLevel: a block sequence may sit at column 0 under its key, so a
+// "-" entry there continues the field rather than starting the next one.
+func startsTopLevel(line []byte) bool {
+	return !isBlankOrComment(line) && line[0] != ' ' && line[0] != '\t' && !isEntry(line)
+}
+
+// topLevelKey reads a plain `key:` at column 0.
+func topLevelKey(line []byte) (key, rest string, ok bool) {
+	s := strings.TrimRight(string(line), "\r\n")
+	k, r, found := strings.Cut(s, ":")
+	if !found || k == "" || strings.ContainsAny(k, " \t\"'{}[],#&*!|>%@`") {
+		return "", "", false
+	}
+	if r != "" && r[0] != ' ' && r[0] != '\t' {
+		return "", "", false
+	}
+	return k, r, true
+}
+
+// SniffDocumentKind reads a document's top-level `kind:` without parsing, or
+// returns "" when it cannot be read that way.
+func SniffDocumentKind(body []byte) string {
+	for _, line := range splitLines(body) {
+		if v, ok := strings.CutPrefix(string(line), "kind:"); ok {
+			return scalarText(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,179 @@
+// Package yamlnode builds and edits yaml.v3 node trees in place. Everything the
+// injector writes goes through it, so that what it adds is quoted the way
+// Kubernetes (a YAML 1.1 reader) will read it, and what it does not own is left
+// exactly as it was parsed.
+package yamlnode
+
+import (
+	"strconv"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Str is a string scalar. Values that a YAML 1.1 reader would take for a bool,
+// number or null ("yes", "on", "1.0", "~") are double-quoted: kubectl and the API
+// server read YAML 1.1 and would otherwise refuse the object.
+func Str(v string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
+	if yaml.IsValueNonString(v) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// Int is an integer scalar.
+func Int(v int) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagInt, Value: strconv.Itoa(v)}
+}
+
+// Bool is a boolean scalar.
+func Bool(v bool) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: strconv.FormatBool(v)}
+}
+
+// Map is a block mapping of alternating keys and values; a nil value is skipped,
+// which lets callers write optional fields inline.
+func Map(kv ...any) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
+	for i := 0; i+1 < len(kv); i += 2 {
+		var v *yaml.Node
+		switch x := kv[i+1].(type) {
+		case *yaml.Node:
+			v = x
+		case string:
+			v = Str(x)
+		case int:
+			v = Int(x)
+		case bool:
+			v = Bool(x)
+		}
+		if v == nil {
+			continue
+		}
+		m.Content = append(m.Content, Str(kv[i].(string)), v)
+	}
+	return m
+}
+
+// Seq is a block sequence.
+func Seq(items ...*yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: items}
+}
+
+// StrSeq is a block sequence of strings.
+func StrSeq(items ...string) *yaml.Node {
+	s := Seq()
+	for _, v := range items {
+		s.Content = append(s.Content, Str(v))
+	}
+	return s
+}
+
+// Get returns the value of key in mapping m, or nil. Aliases are not followed:
+// the injector never needs to look through them and following them is how alias
+// bombs blow up.
+func Get(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// GetPath follows keys from m, returning nil when any step is missing.
+func GetPath(m *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		m = Get(m, k)
+		if m == nil {
+			return nil
+		}
+	}
+	return m
+}
+
+// Scalar returns the value of a scalar under key, and whether there was one.
+func Scalar(m *yaml.Node, keys ...string) (string, bool) {
+	n := GetPath(m, keys...)
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	return n.Value, true
+}
+
+// Set sets key in mapping m to v, replacing an existing value in place (so the
+// key keeps its position and comments) or appending the pair.
+func Set(m *yaml.Node, key string, v *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = v
+			return
+		}
+	}
+	m.Content = append(m.Content, Str(key), v)
+}
+
+// Delete removes key from mapping m and reports whether it was there.
+func Delete(m *yaml.Node, key string) bool {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Ensure returns the value of key in m, creating it with the given kind when
+// absent. created reports whether it had to be created.
+func Ensure(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created bool) {
+	if n = Get(m, key); n != nil && n.Kind == kind {
+		return n, false
+	}
+	tag := yaml.NodeTagMap
+	if kind == yaml.SequenceNode {
+		tag = yaml.NodeTagSeq
+	}
+	n = &yaml.Node{Kind: kind, Tag: tag}
+	Set(m, key, n)
+	return n, true
+}
+
+// IsEmpty reports whether a mapping or sequence has no entries.
+func IsEmpty(n *yaml.Node) bool {
+	return n != nil && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) == 0
+}
+
+// NamedIndex returns the index of the element of sequence s whose name is name,
+// or -1.
+func NamedIndex(s *yaml.Node, name string) int {
+	if s == nil || s.Kind != yaml.SequenceNode {
+		return -1
+	}
+	for i, el := range s.Content {
+		if v, ok := Scalar(el, "name"); ok && v == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// RemoveAt removes element i of sequence s.
+func RemoveAt(s *yaml.Node, i int) {
+	s.Content = append(s.Content[:i], s.Content[i+1:]...)
+}
+
+// FlowToBlockIfEmpty makes an empty flow-style collection (`volumes: []`)
+// block style before the injector appends to it, so the added multi-line
+// entries read naturally. A non-empty flow collection keeps the user's style.
+func FlowToBlockIfEmpty(n *yaml.Node) {
+	if n != nil && len(n.Content) == 0 && n.Style&yaml.FlowStyle != 0 {
+		n.Style &^= yaml.FlowStyle
+	}
+}
