@@ -216,7 +216,11 @@ func readConfig(obj *yaml.Node) (*config.Config, fn.Results) {
 	}
 	var results fn.Results
 	for _, e := range errs {
-		r := &fn.Result{Severity: fn.Error, Message: "function config: " + e.Error()}
+		msg := e.Message
+		if e.Field == "" || obj == nil || obj.Kind != yaml.MappingNode {
+			msg = e.Error()
+		}
+		r := &fn.Result{Severity: fn.Error, Message: "function config: " + msg}
 		if obj != nil && obj.Kind == yaml.MappingNode {
 			ref := engine.Ref(obj)
 			r.ResourceRef = &ref
