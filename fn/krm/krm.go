@@ -71,7 +71,7 @@ func Run(data []byte, w io.Writer) int {
 	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
-	if out.Chunks == nil && len(out.Generated) == 0 {
+	if len(out.Chunks) == 0 && len(out.Generated) == 0 {
 		buf.WriteString("items: []\n")
 	} else {
 		buf.WriteString("items:\n")
