@@ -158,6 +158,8 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 		}
 		return s
 	}
+	// Read only to report it: processTemplate already decided on it.
+	read(annotations.Inject)
 	s := sidecar.Spec{
 		Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Backend: cfg.DiscoveryType,
 		AppID: cfg.AppID, Resources: cfg.Resources, RunAsNonRoot: cfg.RunAsNonRoot, RunAsUser: cfg.RunAsUser,
