@@ -33,7 +33,15 @@ const MaxInputBytes = 256 << 20
 var version = "dev"
 
 // Main runs the command and returns its exit code.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// No panic reaches the user as a stack trace; nothing partial is on stdout,
+		// which is only written once everything succeeded.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "error: internal error (please report it): %v\n", r)
+			code = 1
+		}
+	}()
 	fs := flag.NewFlagSet("inject-mesher", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "function config file: a MesherInjection object or a ConfigMap")
