@@ -11,13 +11,29 @@ export PATH := $(TOOLS):$(PATH)
 
 LDFLAGS := -s -w -X github.com/inject-mesher/inject-mesher/fn/cli.version=$(VERSION)
 
-.PHONY: all build test unit e2e tools demo clean fmt vet
+IMAGE ?= localhost/inject-mesher:dev
+# podman (from Debian: `make podman`) or docker, whichever is present.
+CONTAINER_TOOL ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
+# podman reads the project's own settings (runc, cgroupfs) instead of /etc.
+export CONTAINERS_CONF ?= $(CURDIR)/build/containers.conf
+
+.PHONY: all build test unit e2e tools demo clean fmt vet image podman
 
 all: build
 
 ## build: the function binary, statically linked, at bin/inject-mesher
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/inject-mesher ./fn/cmd/inject-mesher
+
+## image: the function's container image (static binary on scratch, user nobody); prints its size
+image: build
+	@test -n "$(CONTAINER_TOOL)" || { echo "no podman or docker: run 'make podman' (Debian) first"; exit 1; }
+	$(CONTAINER_TOOL) build -q -t $(IMAGE) . >/dev/null
+	@echo "image $(IMAGE): $$($(CONTAINER_TOOL) image inspect $(IMAGE) --format '{{.Size}}') bytes"
+
+## podman: install podman and runc from Debian when missing (needs root, as on CI)
+podman:
+	@command -v podman >/dev/null && command -v runc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null; }
 
 ## tools: a standalone kustomize (kubectl's built-in one silently skips exec functions)
 tools: $(KUSTOMIZE)
