@@ -132,28 +132,24 @@ func apply(w *workload, pl *plan) {
 	}
 	spec := w.spec()
 	if pl.spec.Native {
-		inits, c := n.Ensure(spec, "initContainers", yaml.SequenceNode)
+		inits, c := n.EnsureAppendable(spec, "initContainers", yaml.SequenceNode)
 		created("spec.initContainers", c)
-		n.FlowToBlockIfEmpty(inits)
 		// First, so the proxy is up before the app's own init containers run.
 		inits.Content = append([]*yaml.Node{pl.container}, inits.Content...)
 		st.InitContainers = []string{sidecar.ContainerName}
 	} else {
-		containers, c := n.Ensure(spec, "containers", yaml.SequenceNode)
+		containers, c := n.EnsureAppendable(spec, "containers", yaml.SequenceNode)
 		created("spec.containers", c)
-		n.FlowToBlockIfEmpty(containers)
 		containers.Content = append(containers.Content, pl.container)
 		st.Containers = []string{sidecar.ContainerName}
 	}
-	volumes, c := n.Ensure(spec, "volumes", yaml.SequenceNode)
+	volumes, c := n.EnsureAppendable(spec, "volumes", yaml.SequenceNode)
 	created("spec.volumes", c)
-	n.FlowToBlockIfEmpty(volumes)
 	volumes.Content = append(volumes.Content, pl.volume)
 	st.Volumes = []string{sidecar.VolumeName}
 	if len(pl.pullSecrets) > 0 {
-		secrets, c := n.Ensure(spec, "imagePullSecrets", yaml.SequenceNode)
+		secrets, c := n.EnsureAppendable(spec, "imagePullSecrets", yaml.SequenceNode)
 		created("spec.imagePullSecrets", c)
-		n.FlowToBlockIfEmpty(secrets)
 		for _, s := range pl.pullSecrets {
 			secrets.Content = append(secrets.Content, n.Map("name", s))
 		}
@@ -164,9 +160,8 @@ func apply(w *workload, pl *plan) {
 		containers := n.Get(spec, "containers")
 		for _, name := range pl.envKeys {
 			ctr := containers.Content[n.NamedIndex(containers, name)]
-			env, c := n.Ensure(ctr, "env", yaml.SequenceNode)
+			env, c := n.EnsureAppendable(ctr, "env", yaml.SequenceNode)
 			created("spec.containers."+name+".env", c)
-			n.FlowToBlockIfEmpty(env)
 			for _, v := range pl.env[name] {
 				env.Content = append(env.Content, n.Map("name", v, "value", sidecar.ProxyURL))
 			}
@@ -175,9 +170,8 @@ func apply(w *workload, pl *plan) {
 	}
 	meta, c := n.Ensure(w.tmpl.Node, "metadata", yaml.MappingNode)
 	created("metadata", c)
-	annots, c := n.Ensure(meta, "annotations", yaml.MappingNode)
+	annots, c := n.EnsureAppendable(meta, "annotations", yaml.MappingNode)
 	created("metadata.annotations", c)
-	n.FlowToBlockIfEmpty(annots)
 	status := n.Str(st.String())
 	// Single quotes keep the JSON readable: no backslash before every quote.
 	status.Style = yaml.SingleQuotedStyle
@@ -208,6 +202,24 @@ func strip(w *workload, s *Status) {
 	for _, path := range created {
 		deleteIfEmpty(w.tmpl.Node, strings.Split(path, "."))
 	}
+	restoreFlow(w, s)
+}
+
+// restoreFlow gives back their `[]` or `{}` to the collections that were
+// empty before the injection appended to them.
+func restoreFlow(w *workload, s *Status) {
+	spec := w.spec()
+	for _, key := range []string{"containers", "initContainers", "volumes", "imagePullSecrets"} {
+		n.FlowIfEmpty(spec, key)
+	}
+	if containers := n.Get(spec, "containers"); containers != nil {
+		for name := range s.Env {
+			if i := n.NamedIndex(containers, name); i >= 0 {
+				n.FlowIfEmpty(containers.Content[i], "env")
+			}
+		}
+	}
+	n.FlowIfEmpty(n.Get(w.tmpl.Node, "metadata"), "annotations")
 }
 
 func removeNamed(seq *yaml.Node, names []string) {

@@ -169,11 +169,47 @@ func RemoveAt(s *yaml.Node, i int) {
 	s.Content = append(s.Content[:i], s.Content[i+1:]...)
 }
 
-// FlowToBlockIfEmpty makes an empty flow-style collection (`volumes: []`)
-// block style before the injector appends to it, so the added multi-line
-// entries read naturally. A non-empty flow collection keeps the user's style.
-func FlowToBlockIfEmpty(n *yaml.Node) {
-	if n != nil && len(n.Content) == 0 && n.Style&yaml.FlowStyle != 0 {
+// EnsureAppendable is Ensure for a collection the injector is about to append
+// to. An empty flow collection (`volumes: []   # none yet`) becomes block
+// style, so the added multi-line entries read naturally, and its line comment
+// moves to the key: left on a block collection the encoder would print it
+// after the next key, or drop it. A non-empty flow collection keeps the
+// user's style.
+func EnsureAppendable(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created bool) {
+	n, created = Ensure(m, key, kind)
+	if len(n.Content) == 0 && n.Style&yaml.FlowStyle != 0 {
 		n.Style &^= yaml.FlowStyle
+		if k := keyNode(m, key); k != nil && k.LineComment == "" {
+			k.LineComment, n.LineComment = n.LineComment, ""
+		}
 	}
+	return n, created
+}
+
+// FlowIfEmpty undoes EnsureAppendable once the injector's entries are gone
+// again: a collection that is empty now was `[]` or `{}` before (a block
+// collection cannot be empty), so it goes back to flow style with its line
+// comment. An empty block collection would also encode as a stray `[]` under
+// a commented key.
+func FlowIfEmpty(m *yaml.Node, key string) {
+	n := Get(m, key)
+	if !IsEmpty(n) || n.Style&yaml.FlowStyle != 0 {
+		return
+	}
+	n.Style |= yaml.FlowStyle
+	if k := keyNode(m, key); k != nil && n.LineComment == "" {
+		n.LineComment, k.LineComment = k.LineComment, ""
+	}
+}
+
+func keyNode(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i]
+		}
+	}
+	return nil
 }
