@@ -168,8 +168,13 @@ func apply(w *workload, pl *plan) {
 			st.Env[name] = pl.env[name]
 		}
 	}
-	meta, c := n.Ensure(w.tmpl.Node, "metadata", yaml.MappingNode)
-	created("metadata", c)
+	meta := n.Get(w.tmpl.Node, "metadata")
+	if meta == nil || meta.Kind != yaml.MappingNode {
+		// Before spec, where every pod template keeps it.
+		meta = n.Map()
+		n.SetBefore(w.tmpl.Node, "metadata", meta, "spec")
+		created("metadata", true)
+	}
 	annots, c := n.EnsureAppendable(meta, "annotations", yaml.MappingNode)
 	created("metadata.annotations", c)
 	status := n.Str(st.String())

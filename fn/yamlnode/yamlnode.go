@@ -116,6 +116,22 @@ func Set(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, Str(key), v)
 }
 
+// SetBefore is Set, except that a new key goes just before the key before
+// (when present), so that added fields land where people expect them.
+func SetBefore(m *yaml.Node, key string, v *yaml.Node, before string) {
+	if Get(m, key) != nil {
+		Set(m, key, v)
+		return
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == before {
+			m.Content = append(m.Content[:i], append([]*yaml.Node{Str(key), v}, m.Content[i:]...)...)
+			return
+		}
+	}
+	Set(m, key, v)
+}
+
 // Delete removes key from mapping m and reports whether it was there.
 func Delete(m *yaml.Node, key string) bool {
 	if m == nil || m.Kind != yaml.MappingNode {
