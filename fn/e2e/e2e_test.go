@@ -186,6 +186,44 @@ func TestKptEval(t *testing.T) {
 		mustContain(t, "kpt's output", r.stderr, "[FAIL]", "[error] v1/ConfigMap/function-input", "data.discoveryType", `"bogus"`, "sc", "pilot")
 	})
 
+	t.Run("bad resource names file, resource and field", func(t *testing.T) {
+		bad := filepath.Join(work, "bad-pkg")
+		copyDir(t, fixture("kpt-eval", "pkg"), bad)
+		copyDir(t, fixture("cli", "bad.yaml"), filepath.Join(bad, "bad.yaml"))
+		before := snapshot(t, bad)
+		resultsDir := t.TempDir()
+		r := run(t, work, nil, kpt, "fn", "eval", bad, "--results-dir", resultsDir, "--exec", binPath, "--", "discoveryType=pilot")
+		if r.code == 0 {
+			t.Fatalf("kpt fn eval exited 0 on servicePorts http:9999:\n%s", r.stderr)
+		}
+		if d := diffSnapshots(before, snapshot(t, bad)); d != "" {
+			t.Errorf("a failed eval changed the package (web.yaml must not be injected either):\n%s", d)
+		}
+		mustContain(t, "kpt's output", r.stderr, "[error] apps/v1/Deployment/shop/broken spec.template.metadata.annotations[sidecar.mesher.io/servicePorts]", "rest:9999")
+		results := readFile(t, filepath.Join(resultsDir, "results.yaml"))
+		mustContain(t, "kpt's results.yaml", results, "path: bad.yaml", "currentValue: http:9999", "name: broken", "severity: error")
+	})
+
+	t.Run("typed config with --fn-config", func(t *testing.T) {
+		typed := filepath.Join(work, "typed-pkg")
+		copyDir(t, fixture("kpt-eval", "pkg"), typed)
+		cfg := filepath.Join(work, "mesher.yaml")
+		copyDir(t, fixture("kpt-render", "pkg", "mesher.yaml"), cfg)
+		r := run(t, work, nil, kpt, "fn", "eval", typed, "--fn-config", cfg, "--exec", binPath)
+		if r.code != 0 {
+			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+		}
+		now := snapshot(t, typed)
+		web := findDoc(t, parseDocs(t, now["web.yaml"]), "Deployment", "web")
+		wantEnv(t, checkInjected(t, web, "servicecomb/mesher-sidecar:1.6.3", "sc"), map[string]string{"APP_ID": "orders-app"})
+		if got := str(sidecarOf(t, web), "resources", "limits", "memory"); got != "192Mi" {
+			t.Errorf("memory limit %q, want 192Mi from the typed config", got)
+		}
+		if _, ok := now["mesher.yaml"]; ok {
+			t.Errorf("the --fn-config file was written into the package")
+		}
+	})
+
 	t.Run("switching backend drops the unused ConfigMap", func(t *testing.T) {
 		r := eval("image=example/mesher:1.6.3", "discoveryType=sc")
 		if r.code != 0 {
@@ -319,6 +357,28 @@ func TestKptRender(t *testing.T) {
 		r = render("--allow-exec")
 		if d := diffSnapshots(now, snapshot(t, pkg)); r.code != 0 || d != "" {
 			t.Errorf("render after the upgrade is not a no-op (exit %d):\n%s", r.code, d)
+		}
+	})
+
+	t.Run("inject no removes exactly what was injected", func(t *testing.T) {
+		optOut := func(text string) string {
+			return strings.Replace(text, "        sidecar.mesher.io/servicePorts: rest:8080,grpc:9090\n",
+				"        sidecar.mesher.io/servicePorts: rest:8080,grpc:9090\n        sidecar.mesher.io/inject: \"no\"\n", 1)
+		}
+		ordersFile := filepath.Join(pkg, "orders.yaml")
+		writeFile(t, ordersFile, optOut(readFile(t, ordersFile)))
+		r := render("--allow-exec")
+		if r.code != 0 {
+			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+		}
+		mustContain(t, "kpt's output", r.stderr, "removed the mesher sidecar")
+		// The input plus the one annotation line, byte for byte.
+		want := optOut(input["orders.yaml"])
+		if got := readFile(t, ordersFile); got != want {
+			t.Errorf("uninject did not give back the original:\n%s", lineDiff(want, got))
+		}
+		if got := globFiles(t, pkg, "mesher-config-*.yaml"); len(got) != 0 {
+			t.Errorf("the generated ConfigMap is no longer used but kpt still has %v", got)
 		}
 	})
 }
