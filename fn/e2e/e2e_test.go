@@ -327,6 +327,24 @@ func TestKptRender(t *testing.T) {
 		t.Errorf("ConfigMap namespace %q, want orders", ns)
 	}
 
+	t.Run("bad config names the config file and field", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "orders")
+		copyDir(t, pkg, bad)
+		cfg := filepath.Join(bad, "mesher.yaml")
+		writeFile(t, cfg, readFile(t, cfg)+"proxyEnvv: true\n")
+		before := snapshot(t, bad)
+		resultsDir := t.TempDir()
+		r := run(t, elsewhere, nil, kpt, "fn", "render", "--allow-exec", "--results-dir", resultsDir, bad)
+		if r.code == 0 {
+			t.Fatalf("kpt fn render exited 0 with an unknown config key:\n%s", r.stderr)
+		}
+		if d := diffSnapshots(before, snapshot(t, bad)); d != "" {
+			t.Errorf("a failed render changed the package:\n%s", d)
+		}
+		mustContain(t, "kpt's output", r.stderr, "[error] fn.mesher.io/v1alpha1/MesherInjection/mesher proxyEnvv", `unknown field "proxyEnvv"`, "proxyEnv")
+		mustContain(t, "kpt's results.yaml", readFile(t, filepath.Join(resultsDir, "results.yaml")), "path: mesher.yaml", "path: proxyEnvv")
+	})
+
 	t.Run("second render changes nothing", func(t *testing.T) {
 		r := render("--allow-exec")
 		if r.code != 0 {
@@ -433,6 +451,22 @@ func TestKustomize(t *testing.T) {
 	t.Run("deterministic", func(t *testing.T) {
 		if r2 := build(); r2.code != 0 || r2.stdout != r.stdout {
 			t.Errorf("a second build differs (exit %d):\n%s", r2.code, lineDiff(r.stdout, r2.stdout))
+		}
+	})
+
+	t.Run("its own output as input comes back unchanged", func(t *testing.T) {
+		again := filepath.Join(t.TempDir(), "again")
+		copyDir(t, dir, again)
+		if err := os.Remove(filepath.Join(again, "inject-mesher")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(binPath, filepath.Join(again, "inject-mesher")); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(again, "app.yaml"), r.stdout)
+		r2 := run(t, again, nil, kustomize, "build", "--enable-alpha-plugins", "--enable-exec", again)
+		if r2.code != 0 || r2.stdout != r.stdout {
+			t.Errorf("kustomize on its own output is not a no-op (exit %d):\n%s%s", r2.code, r2.stderr, lineDiff(r.stdout, r2.stdout))
 		}
 	})
 
