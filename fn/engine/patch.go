@@ -125,31 +125,34 @@ func (in *Injector) intact(w *workload, s *Status) bool {
 // apply adds the plan to the pod template and records it in the status annotation.
 func apply(w *workload, pl *plan) {
 	st := &Status{Hash: pl.hash}
-	created := func(path string, was bool) {
-		if was {
+	// appendable returns the collection at path (relative to the template),
+	// noting in the status whether it had to be created or made block style.
+	appendable := func(parent *yaml.Node, key, path string, kind yaml.Kind) *yaml.Node {
+		c, created, wasFlow := n.EnsureBlock(parent, key, kind)
+		if created {
 			st.Created = append(st.Created, path)
 		}
+		if wasFlow {
+			st.Flow = append(st.Flow, path)
+		}
+		return c
 	}
 	spec := w.spec()
 	if pl.spec.Native {
-		inits, c := n.EnsureAppendable(spec, "initContainers", yaml.SequenceNode)
-		created("spec.initContainers", c)
+		inits := appendable(spec, "initContainers", "spec.initContainers", yaml.SequenceNode)
 		// First, so the proxy is up before the app's own init containers run.
 		inits.Content = append([]*yaml.Node{pl.container}, inits.Content...)
 		st.InitContainers = []string{sidecar.ContainerName}
 	} else {
-		containers, c := n.EnsureAppendable(spec, "containers", yaml.SequenceNode)
-		created("spec.containers", c)
+		containers := appendable(spec, "containers", "spec.containers", yaml.SequenceNode)
 		containers.Content = append(containers.Content, pl.container)
 		st.Containers = []string{sidecar.ContainerName}
 	}
-	volumes, c := n.EnsureAppendable(spec, "volumes", yaml.SequenceNode)
-	created("spec.volumes", c)
+	volumes := appendable(spec, "volumes", "spec.volumes", yaml.SequenceNode)
 	volumes.Content = append(volumes.Content, pl.volume)
 	st.Volumes = []string{sidecar.VolumeName}
 	if len(pl.pullSecrets) > 0 {
-		secrets, c := n.EnsureAppendable(spec, "imagePullSecrets", yaml.SequenceNode)
-		created("spec.imagePullSecrets", c)
+		secrets := appendable(spec, "imagePullSecrets", "spec.imagePullSecrets", yaml.SequenceNode)
 		for _, s := range pl.pullSecrets {
 			secrets.Content = append(secrets.Content, n.Map("name", s))
 		}
@@ -160,8 +163,7 @@ func apply(w *workload, pl *plan) {
 		containers := n.Get(spec, "containers")
 		for _, name := range pl.envKeys {
 			ctr := containers.Content[n.NamedIndex(containers, name)]
-			env, c := n.EnsureAppendable(ctr, "env", yaml.SequenceNode)
-			created("spec.containers."+name+".env", c)
+			env := appendable(ctr, "env", "spec.containers."+name+".env", yaml.SequenceNode)
 			for _, v := range pl.env[name] {
 				env.Content = append(env.Content, n.Map("name", v, "value", sidecar.ProxyURL))
 			}
@@ -173,10 +175,9 @@ func apply(w *workload, pl *plan) {
 		// Before spec, where every pod template keeps it.
 		meta = n.Map()
 		n.SetBefore(w.tmpl.Node, "metadata", meta, "spec")
-		created("metadata", true)
+		st.Created = append(st.Created, "metadata")
 	}
-	annots, c := n.EnsureAppendable(meta, "annotations", yaml.MappingNode)
-	created("metadata.annotations", c)
+	annots := appendable(meta, "annotations", "metadata.annotations", yaml.MappingNode)
 	status := n.Str(st.String())
 	// Single quotes keep the JSON readable: no backslash before every quote.
 	status.Style = yaml.SingleQuotedStyle
@@ -184,7 +185,8 @@ func apply(w *workload, pl *plan) {
 }
 
 // strip removes exactly what the status lists, then the fields the injection
-// created if they are empty again.
+// created if they are empty again, and gives back their flow style to the
+// collections it made block style.
 func strip(w *workload, s *Status) {
 	spec := w.spec()
 	removeNamed(n.Get(spec, "containers"), s.Containers)
@@ -205,26 +207,33 @@ func strip(w *workload, s *Status) {
 		return strings.Count(created[i], ".") > strings.Count(created[j], ".")
 	})
 	for _, path := range created {
-		deleteIfEmpty(w.tmpl.Node, strings.Split(path, "."))
-	}
-	restoreFlow(w, s)
-}
-
-// restoreFlow gives back their `[]` or `{}` to the collections that were
-// empty before the injection appended to them.
-func restoreFlow(w *workload, s *Status) {
-	spec := w.spec()
-	for _, key := range []string{"containers", "initContainers", "volumes", "imagePullSecrets"} {
-		n.FlowIfEmpty(spec, key)
-	}
-	if containers := n.Get(spec, "containers"); containers != nil {
-		for name := range s.Env {
-			if i := n.NamedIndex(containers, name); i >= 0 {
-				n.FlowIfEmpty(containers.Content[i], "env")
+		if parent, key := walk(w.tmpl.Node, path); parent != nil {
+			if v := n.Get(parent, key); v != nil && n.IsEmpty(v) {
+				n.Delete(parent, key)
 			}
 		}
 	}
-	n.FlowIfEmpty(n.Get(w.tmpl.Node, "metadata"), "annotations")
+	for _, path := range appendedTo(s) {
+		parent, key := walk(w.tmpl.Node, path)
+		if parent == nil {
+			continue
+		}
+		// An empty collection was `[]` or `{}` (a block one cannot be empty),
+		// whatever the status says; left block style under a commented key it
+		// would encode as a stray `[]` on a line of its own.
+		if contains(s.Flow, path) || n.IsEmpty(n.Get(parent, key)) {
+			n.RestoreFlow(parent, key)
+		}
+	}
+}
+
+// appendedTo lists the collections an injection may have appended to.
+func appendedTo(s *Status) []string {
+	paths := []string{"spec.containers", "spec.initContainers", "spec.volumes", "spec.imagePullSecrets", "metadata.annotations"}
+	for name := range s.Env {
+		paths = append(paths, "spec.containers."+name+".env")
+	}
+	return paths
 }
 
 func removeNamed(seq *yaml.Node, names []string) {
@@ -235,26 +244,27 @@ func removeNamed(seq *yaml.Node, names []string) {
 	}
 }
 
-// deleteIfEmpty walks path (a sequence step matches an element by name) and
-// deletes the last key if its value is empty.
-func deleteIfEmpty(node *yaml.Node, path []string) {
+// walk follows a dot-separated path of the status (a step into a sequence
+// matches an element by name) and returns the mapping holding its last key.
+func walk(node *yaml.Node, path string) (*yaml.Node, string) {
+	steps := strings.Split(path, ".")
 	parent := node
-	for _, step := range path[:len(path)-1] {
+	for _, step := range steps[:len(steps)-1] {
 		if parent == nil {
-			return
+			return nil, ""
 		}
 		if parent.Kind == yaml.SequenceNode {
 			i := n.NamedIndex(parent, step)
 			if i < 0 {
-				return
+				return nil, ""
 			}
 			parent = parent.Content[i]
 			continue
 		}
 		parent = n.Get(parent, step)
 	}
-	last := path[len(path)-1]
-	if v := n.Get(parent, last); v != nil && n.IsEmpty(v) {
-		n.Delete(parent, last)
+	if parent == nil || parent.Kind != yaml.MappingNode {
+		return nil, ""
 	}
+	return parent, steps[len(steps)-1]
 }

@@ -185,31 +185,29 @@ func RemoveAt(s *yaml.Node, i int) {
 	s.Content = append(s.Content[:i], s.Content[i+1:]...)
 }
 
-// EnsureAppendable is Ensure for a collection the injector is about to append
-// to. An empty flow collection (`volumes: []   # none yet`) becomes block
-// style, so the added multi-line entries read naturally, and its line comment
-// moves to the key: left on a block collection the encoder would print it
-// after the next key, or drop it. A non-empty flow collection keeps the
-// user's style.
-func EnsureAppendable(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created bool) {
+// EnsureBlock is Ensure for a collection the injector is about to append
+// to. A flow collection (`volumes: []`, `containers: [{name: web}]`) becomes
+// block style, so the added multi-line entries read naturally, while the
+// user's own entries keep their flow style; wasFlow reports it, so that
+// RestoreFlow can undo it. Its line comment moves to the key: left on a block
+// collection the encoder would print it after the next key.
+func EnsureBlock(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created, wasFlow bool) {
 	n, created = Ensure(m, key, kind)
-	if len(n.Content) == 0 && n.Style&yaml.FlowStyle != 0 {
-		n.Style &^= yaml.FlowStyle
-		if k := keyNode(m, key); k != nil && k.LineComment == "" {
-			k.LineComment, n.LineComment = n.LineComment, ""
-		}
+	if n.Style&yaml.FlowStyle == 0 {
+		return n, created, false
 	}
-	return n, created
+	n.Style &^= yaml.FlowStyle
+	if k := keyNode(m, key); k != nil && k.LineComment == "" {
+		k.LineComment, n.LineComment = n.LineComment, ""
+	}
+	return n, created, true
 }
 
-// FlowIfEmpty undoes EnsureAppendable once the injector's entries are gone
-// again: a collection that is empty now was `[]` or `{}` before (a block
-// collection cannot be empty), so it goes back to flow style with its line
-// comment. An empty block collection would also encode as a stray `[]` under
-// a commented key.
-func FlowIfEmpty(m *yaml.Node, key string) {
+// RestoreFlow undoes EnsureBlock: the collection under key is flow style
+// again, with its line comment.
+func RestoreFlow(m *yaml.Node, key string) {
 	n := Get(m, key)
-	if !IsEmpty(n) || n.Style&yaml.FlowStyle != 0 {
+	if n == nil || (n.Kind != yaml.SequenceNode && n.Kind != yaml.MappingNode) {
 		return
 	}
 	n.Style |= yaml.FlowStyle

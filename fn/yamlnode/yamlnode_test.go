@@ -16,6 +16,7 @@ func TestEnsureAppendableRoundTrip(t *testing.T) {
 		{"flow seq with comment", "volumes: [] # none yet\n", "volumes: # none yet\n  - a\n", yaml.SequenceNode},
 		{"flow map", "annotations: {}\n", "annotations:\n  a: a\n", yaml.MappingNode},
 		{"absent", "x: 1\n", "x: 1\nvolumes:\n  - a\n", yaml.SequenceNode},
+		{"non-empty flow seq", "volumes: [{name: b}] # mine\n", "volumes: # mine\n  - {name: b}\n  - a\n", yaml.SequenceNode},
 		{"block seq keeps its comment", "volumes: # mine\n  - b\n", "volumes: # mine\n  - b\n  - a\n", yaml.SequenceNode},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -28,7 +29,7 @@ func TestEnsureAppendableRoundTrip(t *testing.T) {
 			if tc.kind == yaml.MappingNode {
 				key = "annotations"
 			}
-			c, _ := EnsureAppendable(m, key, tc.kind)
+			c, _, wasFlow := EnsureBlock(m, key, tc.kind)
 			if tc.kind == yaml.MappingNode {
 				c.Content = append(c.Content, Str("a"), Str("a"))
 			} else {
@@ -42,7 +43,9 @@ func TestEnsureAppendableRoundTrip(t *testing.T) {
 			} else {
 				c.Content = c.Content[:len(c.Content)-1]
 			}
-			FlowIfEmpty(m, key)
+			if wasFlow {
+				RestoreFlow(m, key)
+			}
 			want := tc.in
 			if tc.name == "absent" {
 				want = "x: 1\nvolumes: []\n" // created fields are the caller's to delete
