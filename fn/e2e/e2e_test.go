@@ -618,7 +618,7 @@ func TestCLI(t *testing.T) {
 		if got := str(sidecarOf(t, web), "imagePullPolicy"); got != "Always" {
 			t.Errorf("imagePullPolicy %q, want Always", got)
 		}
-		if got := mustYAML(t, web["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["imagePullSecrets"]); !strings.Contains(got, "name: regcred") {
+		if got := mustYAML(t, get(web, "spec", "template", "spec", "imagePullSecrets")); !strings.Contains(got, "name: regcred") {
 			t.Errorf("imagePullSecrets from the config missing: %s", got)
 		}
 		if strings.Contains(r.stdout, "MesherInjection") {
