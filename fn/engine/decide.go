@@ -77,15 +77,31 @@ func (w *workload) annotation(key string) setting {
 func (w *workload) label(key string) setting { return w.metaValue("labels", key) }
 
 func (w *workload) metaValue(section, key string) setting {
-	if v, ok := n.Scalar(w.tmpl.Node, "metadata", section, key); ok {
-		return setting{value: v, field: w.tmpl.Field(fmt.Sprintf("metadata.%s[%s]", section, key)), present: true}
+	if v := n.GetPath(w.tmpl.Node, "metadata", section, key); v != nil {
+		return setting{value: text(v), field: w.tmpl.Field(fmt.Sprintf("metadata.%s[%s]", section, key)), present: true}
 	}
 	if w.tmpl.Path != "" {
-		if v, ok := n.Scalar(w.obj, "metadata", section, key); ok {
-			return setting{value: v, field: fmt.Sprintf("metadata.%s[%s]", section, key), present: true, fromWorkload: true}
+		if v := n.GetPath(w.obj, "metadata", section, key); v != nil {
+			return setting{value: text(v), field: fmt.Sprintf("metadata.%s[%s]", section, key), present: true, fromWorkload: true}
 		}
 	}
 	return setting{}
+}
+
+// text is a scalar's value, or a list or map written on one line, so that a
+// value that is not a string fails validation and shows up in the message
+// instead of passing for an absent annotation.
+func text(v *yaml.Node) string {
+	if v.Kind == yaml.ScalarNode {
+		return v.Value
+	}
+	flow := *v
+	flow.Style |= yaml.FlowStyle
+	s, err := yaml.String(&flow)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(s)
 }
 
 // problems collects the error results of one workload.
