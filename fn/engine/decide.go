@@ -205,6 +205,10 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 		}
 	} else if v := firstLabel(w, "app", "app.kubernetes.io/name"); v != "" {
 		s.ServiceName = v
+	} else if s.ServiceName == "" {
+		// A pod made from generateName gets a different name in every replica:
+		// no name to fall back on that consumers could call.
+		p.add("metadata.name", "", fmt.Sprintf("no service name: the object has no metadata.name; set the app label or %s", annotations.ServiceName))
 	}
 	s.Version = cfg.DefaultVersion
 	if v := firstLabel(w, "version", "app.kubernetes.io/version"); v != "" {

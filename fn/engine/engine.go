@@ -154,9 +154,6 @@ func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
 	if !ok || IsLocalConfig(obj) {
 		return unchanged
 	}
-	if ref.Name == "" {
-		return failure(ref, "metadata.name", "", "metadata.name is required")
-	}
 	tmpl, ok := loc.Find(obj)
 	if !ok {
 		return unchanged
