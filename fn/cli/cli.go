@@ -80,7 +80,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 				fmt.Fprintln(stderr, "error: a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
 				return 1
 			}
-			return krm.Run(data, stdout)
+			return krm.Run(data, stdout, stderr)
 		}
 		return inject([]input{{name: "<stdin>", data: data}}, *configFile, sets, *quiet, stdout, stderr)
 	}

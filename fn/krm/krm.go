@@ -46,15 +46,20 @@ func IsResourceList(data []byte) bool {
 }
 
 // Run processes one ResourceList and writes the resulting list to w. It
-// returns the exit code: 1 when any result is an error.
-func Run(data []byte, w io.Writer) int {
+// returns the exit code: 1 when any result is an error. Error results also go
+// to stderr, one line each: kustomize drops a failing function's stdout and
+// shows only its stderr.
+func Run(data []byte, w, stderr io.Writer) int {
+	fail := func(apiVersion string, results fn.Results) int {
+		return writeFailure(w, stderr, apiVersion, results)
+	}
 	l, err := read(data)
 	if err != nil {
-		return writeFailure(w, "config.kubernetes.io/v1", fn.Results{{Severity: fn.Error, Message: err.Error()}})
+		return fail("config.kubernetes.io/v1", fn.Results{{Severity: fn.Error, Message: err.Error()}})
 	}
 	cfg, cfgResults := readConfig(l.functionConfig)
 	if cfg == nil {
-		return writeFailure(w, l.apiVersion, cfgResults)
+		return fail(l.apiVersion, cfgResults)
 	}
 	newInjector := func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }
 	out := batch.Run(l.source, newInjector)
@@ -67,7 +72,7 @@ func Run(data []byte, w io.Writer) int {
 		}
 	}
 	if out.Failed() {
-		return writeFailure(w, l.apiVersion, out.Results)
+		return fail(l.apiVersion, out.Results)
 	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
@@ -87,7 +92,7 @@ func Run(data []byte, w io.Writer) int {
 		return manifest.EncodeItem(cm, l.indent)
 	})
 	if err != nil {
-		return writeFailure(w, l.apiVersion, fn.Results{{Severity: fn.Error, Message: err.Error()}})
+		return fail(l.apiVersion, fn.Results{{Severity: fn.Error, Message: err.Error()}})
 	}
 	if l.functionConfigRaw != nil {
 		buf.Write(l.functionConfigRaw)
@@ -257,12 +262,23 @@ func locate(obj *yaml.Node) *fn.File {
 	return f
 }
 
-// writeFailure writes a ResourceList carrying only the results: the
-// orchestrator writes nothing when the function fails.
-func writeFailure(w io.Writer, apiVersion string, results fn.Results) int {
+// writeFailure writes a ResourceList carrying only the errors and warnings:
+// the orchestrator writes nothing when the function fails, so "injected"
+// notes would mislead.
+func writeFailure(w, stderr io.Writer, apiVersion string, results fn.Results) int {
+	var kept fn.Results
+	for _, r := range results {
+		if r.Severity == fn.Info {
+			continue
+		}
+		kept = append(kept, r)
+		if r.Severity == fn.Error {
+			fmt.Fprintln(stderr, "error:", r.String())
+		}
+	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\nitems: []\n", apiVersion)
-	writeResults(&buf, results)
+	writeResults(&buf, kept)
 	_, _ = w.Write(buf.Bytes())
 	return 1
 }

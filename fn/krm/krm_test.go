@@ -2,6 +2,7 @@ package krm_test
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -168,7 +169,7 @@ func TestIsResourceList(t *testing.T) {
 func run(t *testing.T, in string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
-	code := krm.Run([]byte(in), &out)
+	code := krm.Run([]byte(in), &out, io.Discard)
 	return out.String(), code
 }
 

@@ -19,6 +19,7 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -80,7 +81,7 @@ func runCase(t *testing.T, dir string) {
 	// The KRM function on the same objects.
 	list := resourceList(t, "input.yaml", "config.yaml")
 	var out bytes.Buffer
-	krmCode := krm.Run(list, &out)
+	krmCode := krm.Run(list, &out, io.Discard)
 	if (krmCode == 0) != (code == 0) {
 		t.Errorf("KRM exit code %d but command line exit code %d:\n%s", krmCode, code, out.String())
 	}
@@ -92,7 +93,7 @@ func runCase(t *testing.T, dir string) {
 			t.Errorf("KRM items differ from the command line's output:\n got %v\nwant %v", got, want)
 		}
 		var out2 bytes.Buffer
-		if krm.Run(out.Bytes(), &out2); !bytes.Equal(stripResults(out2.Bytes()), stripResults(out.Bytes())) {
+		if krm.Run(out.Bytes(), &out2, io.Discard); !bytes.Equal(stripResults(out2.Bytes()), stripResults(out.Bytes())) {
 			t.Errorf("second KRM run is not a no-op:\n%s", lineDiff(out.Bytes(), out2.Bytes()))
 		}
 	}

@@ -89,4 +89,3 @@ func setInjectNo(obj *yaml.Node) bool {
 	n.Set(annots, annotations.Inject, n.Str("no"))
 	return true
 }
-
