@@ -505,13 +505,10 @@ func TestKustomize(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("a failed build printed resources:\n%s", r.stdout)
 		}
-		// BUG (see the e2e report): in KRM mode the function puts its error
-		// results only in the ResourceList on stdout. kpt prints them;
-		// kustomize discards that list on failure and shows only the
-		// function's stderr, so the user gets "couldn't execute function:
-		// exit status 1" and nothing naming the config field.
+		// kustomize discards a failing function's ResourceList and shows
+		// only its stderr, so the error results must be there too.
 		if !strings.Contains(r.stderr, "discoveryType") || !strings.Contains(r.stderr, "bogus") {
-			t.Errorf("BUG: kustomize user cannot see why the function failed: stderr does not name the field discoveryType and the value bogus:\n%s", r.stderr)
+			t.Errorf("a kustomize user cannot see why the function failed: stderr does not name the field discoveryType and the value bogus:\n%s", r.stderr)
 		}
 	})
 }
