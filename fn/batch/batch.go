@@ -44,6 +44,10 @@ type Output struct {
 	Generated []Generated
 	Entries   []engine.Entry
 	Results   fn.Results
+	// Removed are generated ConfigMaps of the input that no pod mounts any more.
+	Removed []engine.Need
+	// Kept are generated ConfigMaps handed back untouched because generation is off.
+	Kept []engine.Need
 }
 
 // Generated is one ConfigMap the function emits.
@@ -206,12 +210,16 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 	// mount, unless the user wrote their own. An up-to-date one keeps its text.
 	if !in.Config().GenerateConfigMaps {
 		// Turning generation off hands the ConfigMaps back to the user as they are.
-		for _, p := range generated {
+		for need, p := range generated {
 			out.Chunks[p.index] = src.Raw(p.index)
+			out.Kept = append(out.Kept, need)
 		}
+		out.Kept = engine.NeedsFrom(out.Kept)
 		return out
 	}
+	wanted := map[engine.Need]bool{}
 	for _, need := range engine.NeedsFrom(needs) {
+		wanted[need] = true
 		if userOwned[need] {
 			continue
 		}
@@ -227,9 +235,30 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 				g.Raw = src.Raw(p.index)
 			}
 		}
+		if g.Raw == nil {
+			out.Results = append(out.Results, configMapResult(need, "generated ConfigMap %s for the mesher sidecars in namespace %s"))
+		}
 		out.Generated = append(out.Generated, g)
 	}
+	for need := range generated {
+		if !wanted[need] && !userOwned[need] {
+			out.Removed = append(out.Removed, need)
+		}
+	}
+	out.Removed = engine.NeedsFrom(out.Removed)
+	for _, need := range out.Removed {
+		out.Results = append(out.Results, configMapResult(need, "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more"))
+	}
 	return out
+}
+
+func configMapResult(need engine.Need, format string) *fn.Result {
+	ns := need.Namespace
+	if ns == "" {
+		ns = "(none set)"
+	}
+	ref := fn.ResourceRef{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
+	return &fn.Result{Severity: fn.Info, ResourceRef: &ref, Message: fmt.Sprintf(format, ref.Name, ns)}
 }
 
 // visit calls f on obj, or on each item of a v1 List.

@@ -267,18 +267,39 @@ func report(w io.Writer, out *batch.Output) {
 		if e.Ref.Kind == "" {
 			continue
 		}
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), e.Ref.Name, e.Action)
+		name := e.Ref.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), name, e.Action)
 		if e.Reason != "" && e.Action == engine.Skipped {
 			line += ": " + e.Reason
 		}
+		if e.Note != "" {
+			line += " (note: " + e.Note + ")"
+		}
 		fmt.Fprintln(w, line)
+	}
+	// Generated ConfigMaps name their namespace: there is one per namespace.
+	configMap := func(need engine.Need, state, why string) {
+		line := fmt.Sprintf("configmap/%s %s", need.Backend.ConfigMapName(), state)
+		if need.Namespace != "" {
+			line += " in namespace " + need.Namespace
+		}
+		fmt.Fprintln(w, line+why)
 	}
 	for _, g := range out.Generated {
 		state := "generated"
 		if g.Raw != nil {
 			state = "unchanged"
 		}
-		fmt.Fprintf(w, "configmap/%s %s\n", g.Need.Backend.ConfigMapName(), state)
+		configMap(g.Need, state, "")
+	}
+	for _, need := range out.Removed {
+		configMap(need, "removed", ": no injected pod mounts it")
+	}
+	for _, need := range out.Kept {
+		configMap(need, "unchanged", " (generateConfigMaps is off)")
 	}
 	for _, r := range out.Results {
 		if r.Severity == fn.Info {

@@ -37,6 +37,9 @@ type Entry struct {
 	Action Action
 	// Reason says why an object was skipped or failed; empty otherwise.
 	Reason string
+	// Note is advice for the user on an object that was processed, such as
+	// annotations found on the workload instead of its pod template.
+	Note string
 }
 
 // Need is a ConfigMap that injected pods mount: one per namespace and backend.

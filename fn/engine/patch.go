@@ -69,11 +69,13 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 	}
 	apply(w, pl)
 	msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, pl.spec.Backend, placement(pl.spec.Native))
+	var note string
 	if len(pl.fromWorkload) > 0 {
-		msg += fmt.Sprintf("; %s read from the %s's own metadata.annotations: move them to %s so the pods carry them",
+		note = fmt.Sprintf("%s read from the %s's own metadata.annotations: move them to %s so the pods carry them",
 			strings.Join(pl.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
+		msg += "; " + note
 	}
-	return Outcome{Entries: []Entry{{Ref: ref, Action: action}}, Changed: true, Needs: need, Results: fn.Results{info(ref, msg)}}
+	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note}}, Changed: true, Needs: need, Results: fn.Results{info(ref, msg)}}
 }
 
 func placement(native bool) string {

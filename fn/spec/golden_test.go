@@ -195,9 +195,16 @@ func splitOutput(t *testing.T, out []byte) ([]any, []byte) {
 					if len(a) == 0 {
 						delete(meta, "annotations")
 					}
+					if len(meta) == 0 {
+						// Only the test itself had put metadata there (a List without any).
+						delete(m, "metadata")
+					}
 				}
 			}
 		}
+	}
+	if rl.Items == nil {
+		rl.Items = []any{}
 	}
 	if rl.Results == nil {
 		return rl.Items, nil
@@ -212,7 +219,7 @@ func splitOutput(t *testing.T, out []byte) ([]any, []byte) {
 // objects returns the documents of a manifest stream as plain values.
 func objects(t *testing.T, data []byte) []any {
 	t.Helper()
-	var out []any
+	out := []any{}
 	for _, d := range manifest.SplitDocuments(data) {
 		if manifest.IsBlank(d.Body) {
 			continue
