@@ -48,6 +48,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 			why = fmt.Sprintf("namespace %q no longer enables injection", ref.Namespace)
 		}
 		strip(w, ours)
+		quoteMetadataStrings(w)
 		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected}}, Changed: true,
 			Results: fn.Results{info(ref, "removed the mesher sidecar: "+why)}}
 	}
@@ -68,6 +69,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		action, verb = Upgraded, "upgraded"
 	}
 	apply(w, pl)
+	quoteMetadataStrings(w)
 	msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, pl.spec.Backend, placement(pl.spec.Native))
 	var note string
 	if len(pl.fromWorkload) > 0 {
@@ -95,6 +97,7 @@ func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
 	out := Outcome{Entries: []Entry{{Ref: w.ref, Action: Skipped, Reason: string(reason)}}}
 	if ours != nil {
 		strip(w, ours)
+		quoteMetadataStrings(w)
 		out.Changed = true
 		msg += "; removed the sidecar injected earlier"
 	}
@@ -269,4 +272,30 @@ func walk(node *yaml.Node, path string) (*yaml.Node, string) {
 		return nil, ""
 	}
 	return parent, steps[len(steps)-1]
+}
+
+// quoteMetadataStrings double-quotes label and annotation values that a YAML
+// 1.1 reader (kubectl, the API server) would take for a bool, number or null,
+// such as an unquoted `sidecar.mesher.io/inject: yes`. Labels and annotations
+// are strings by definition, so this only ever fixes an object the API server
+// would refuse; it is done on objects the function edits anyway.
+func quoteMetadataStrings(w *workload) {
+	metas := []*yaml.Node{n.Get(w.tmpl.Node, "metadata")}
+	if w.tmpl.Path != "" {
+		metas = append(metas, n.Get(w.obj, "metadata"))
+	}
+	for _, meta := range metas {
+		for _, section := range []string{"labels", "annotations"} {
+			m := n.Get(meta, section)
+			if m == nil || m.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 1; i < len(m.Content); i += 2 {
+				v := m.Content[i]
+				if v.Kind == yaml.ScalarNode && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && yaml.IsYaml1_1NonString(v) {
+					v.Tag, v.Style = yaml.NodeTagString, yaml.DoubleQuotedStyle
+				}
+			}
+		}
+	}
 }
