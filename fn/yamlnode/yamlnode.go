@@ -6,6 +6,7 @@ package yamlnode
 
 import (
 	"strconv"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -15,10 +16,29 @@ import (
 // server read YAML 1.1 and would otherwise refuse the object.
 func Str(v string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
-	if yaml.IsValueNonString(v) {
+	if NeedsQuotes(v) {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n
+}
+
+// NeedsQuotes reports whether a YAML 1.1 reader would take v, written plain,
+// for something other than a string. A value starting with a letter can only
+// be a bool or null word; only the rest (numbers, dates, ".inf", "~") pay for
+// kyaml's full check, which parses the value with a YAML 1.1 parser: the
+// injector writes thousands of scalars per run and nearly all are words.
+func NeedsQuotes(v string) bool {
+	if v == "" {
+		return false
+	}
+	if c := v[0]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		switch strings.ToLower(v) {
+		case "y", "yes", "n", "no", "true", "false", "on", "off", "null":
+			return true
+		}
+		return false
+	}
+	return yaml.IsValueNonString(v)
 }
 
 // Int is an integer scalar.

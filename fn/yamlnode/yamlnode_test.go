@@ -65,3 +65,18 @@ func encode(t *testing.T, doc *yaml.Node) string {
 	}
 	return string(b)
 }
+
+// NeedsQuotes agrees with kyaml's YAML 1.1 check on every value the injector
+// writes and on the values YAML 1.1 reads as non-strings.
+func TestNeedsQuotesAgreesWithYAML11(t *testing.T) {
+	for _, v := range []string{
+		"yes", "Yes", "YES", "y", "Y", "no", "N", "true", "False", "on", "OFF", "null", "~",
+		"1", "1.0", "0.5", "1e3", "0x1F", "0o17", "017", "1_000", ".inf", "-.Inf", ".nan", "1:20", "2001-12-14",
+		"web", "yesterday", "nothing", "onion", "TCP", "IfNotPresent", "100m", "128Mi", "rest:8080",
+		"http://127.0.0.1:30101", "/tmp", "0.0.1", "1.2.3", "-", "", "sidecar-mesher", "RuntimeDefault",
+	} {
+		if got, want := NeedsQuotes(v), yaml.IsValueNonString(v); got != want {
+			t.Errorf("NeedsQuotes(%q) = %v, YAML 1.1 says %v", v, got, want)
+		}
+	}
+}
