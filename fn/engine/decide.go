@@ -2,8 +2,10 @@ package engine
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 
@@ -419,10 +421,22 @@ func (pl *plan) digest() string {
 	}
 	doc := n.Map("container", pl.container, "native", pl.spec.Native, "volume", pl.volume,
 		"imagePullSecrets", n.StrSeq(pl.pullSecrets...), "env", env)
-	text, err := yaml.String(doc)
-	if err != nil {
-		panic(err) // nodes built by package sidecar always encode
+	h := sha256.New()
+	hashNode(h, doc)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// hashNode feeds a node tree's structure and values to h: cheaper than
+// encoding it to YAML, and as unambiguous (every value is length-prefixed).
+func hashNode(h hash.Hash, node *yaml.Node) {
+	var hdr [9]byte
+	hdr[0] = byte(node.Kind)
+	binary.LittleEndian.PutUint64(hdr[1:], uint64(len(node.Value)))
+	h.Write(hdr[:])
+	h.Write([]byte(node.Value))
+	binary.LittleEndian.PutUint64(hdr[1:], uint64(len(node.Content)))
+	h.Write(hdr[1:])
+	for _, c := range node.Content {
+		hashNode(h, c)
 	}
-	sum := sha256.Sum256([]byte(text))
-	return hex.EncodeToString(sum[:8])
 }
