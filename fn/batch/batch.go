@@ -35,76 +35,35 @@ type Source interface {
 	ValidateAll() bool
 }
 
-// Output is the result of a run.
+// Output is what a run did, for the report and the results; the text itself
+// went to the writer as it was produced.
 type Output struct {
-	// Chunks are the objects' texts in input order; dropped objects are nil.
-	Chunks [][]byte
-	// Generated are the ConfigMaps to append, with their original text when an
-	// identical generated ConfigMap was in the input.
+	// Generated are the ConfigMaps appended after the objects.
 	Generated []Generated
 	Entries   []engine.Entry
 	Results   fn.Results
 	// Removed are generated ConfigMaps of the input that no pod mounts any more.
 	Removed []engine.Need
-	// Kept are generated ConfigMaps handed back untouched because generation is off.
-	Kept []engine.Need
+	// Written counts the objects written, generated ones included.
+	Written int
 }
 
 // Generated is one ConfigMap the function emits.
 type Generated struct {
 	Need engine.Need
-	Node *yaml.Node
-	// Raw is the input's own text for this ConfigMap when it was already up to date.
-	Raw []byte
-	// Index is where the input had it, -1 when new.
-	Index int
+	// Unchanged is true when the input had the same generated ConfigMap: its
+	// text is written back as it was.
+	Unchanged bool
 }
 
 // Failed reports whether any result is an error.
 func (o *Output) Failed() bool { return o.Results.ExitCode() != 0 }
 
-// Write emits the objects in order through write: kept and injected objects
-// at their places, a regenerated ConfigMap where the input had it, new ones at
-// the end. encode renders a generated ConfigMap that has no text yet.
-func (o *Output) Write(write func([]byte) error, encode func(*yaml.Node) ([]byte, error)) error {
-	inPlace := map[int]Generated{}
-	var appended []Generated
-	for _, g := range o.Generated {
-		if g.Index >= 0 {
-			inPlace[g.Index] = g
-		} else {
-			appended = append(appended, g)
-		}
-	}
-	emit := func(g Generated) error {
-		b := g.Raw
-		if b == nil {
-			var err error
-			if b, err = encode(g.Node); err != nil {
-				return err
-			}
-		}
-		return write(b)
-	}
-	for i, c := range o.Chunks {
-		if g, ok := inPlace[i]; ok {
-			if err := emit(g); err != nil {
-				return err
-			}
-			continue
-		}
-		if c != nil {
-			if err := write(c); err != nil {
-				return err
-			}
-		}
-	}
-	for _, g := range appended {
-		if err := emit(g); err != nil {
-			return err
-		}
-	}
-	return nil
+// Writer receives the output in order: write takes each object's text as soon
+// as it is known; encode renders a generated ConfigMap's node as text.
+type Writer struct {
+	Write  func([]byte) error
+	Encode func(*yaml.Node) ([]byte, error)
 }
 
 // prior is a mesher ConfigMap found in the input.
@@ -113,14 +72,15 @@ type prior struct {
 	node  *yaml.Node
 }
 
-// Run injects every object of src. labelled namespaces come from the input's
-// Namespace objects; newInjector builds the injector once they are known.
-func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Output {
-	out := &Output{Chunks: make([][]byte, src.Len())}
+// Run injects every object of src and writes the result through w, one
+// object at a time, in input order; generated ConfigMaps come last (an
+// up-to-date one as the input's own text). labelled namespaces come from the
+// input's Namespace objects; newInjector builds the injector once they are known.
+func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Writer) *Output {
+	out := &Output{}
 	var labelled []string
 	userOwned := map[engine.Need]bool{}
 	generated := map[engine.Need]prior{}
-	drop := map[int]bool{}
 
 	// Pass 1: Namespaces, mesher ConfigMaps, and whatever could not be sniffed.
 	for i := 0; i < src.Len(); i++ {
@@ -140,7 +100,6 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 			if need, gen, ok := engine.MesherConfigMap(obj); ok {
 				if gen && obj == node {
 					generated[need] = prior{index: i, node: node}
-					drop[i] = true
 				} else {
 					// Hand-written, or inside a List where it cannot be regenerated alone.
 					userOwned[need] = true
@@ -152,6 +111,22 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 		return out
 	}
 	in := newInjector(labelled)
+	regenerate := in.Config().GenerateConfigMaps
+	drop := map[int]bool{}
+	for _, p := range generated {
+		// Written again after the objects if still used. With generation off
+		// they stay where they are, handed back to the user as they are.
+		drop[p.index] = regenerate
+	}
+
+	write := func(b []byte) bool {
+		if err := w.Write(b); err != nil {
+			out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("writing the output: %v", err)})
+			return false
+		}
+		out.Written++
+		return true
+	}
 
 	// Pass 2: one object at a time.
 	var needs []engine.Need
@@ -159,64 +134,17 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 		if drop[i] {
 			continue
 		}
-		kind := src.Kind(i)
-		if kind != "" && !in.IsWorkloadKind(kind) {
-			if src.ValidateAll() {
-				node, err := src.Parse(i)
-				if err != nil {
-					out.parseError(src, i, err)
-					continue
-				}
-				visit(node, func(obj *yaml.Node) {
-					out.Entries = append(out.Entries, engine.Entry{Ref: engine.Ref(obj), Action: engine.Unchanged})
-				})
-			}
-			out.Chunks[i] = src.Raw(i)
-			continue
+		text, ok := out.process(src, i, in, &needs)
+		if ok && !write(text) {
+			return out
 		}
-		node, err := src.Parse(i)
-		if err != nil {
-			out.parseError(src, i, err)
-			continue
-		}
-		if node == nil {
-			out.Chunks[i] = src.Raw(i)
-			continue
-		}
-		o := in.Process(node)
-		file := src.Locate(i, node)
-		for _, r := range o.Results {
-			if r.File == nil && file != nil {
-				r.File = file
-			}
-		}
-		out.Entries = append(out.Entries, o.Entries...)
-		out.Results = append(out.Results, o.Results...)
-		needs = append(needs, o.Needs...)
-		if !o.Changed {
-			out.Chunks[i] = src.Raw(i)
-			continue
-		}
-		b, err := src.Encode(i, node)
-		if err != nil {
-			out.Results = append(out.Results, &fn.Result{Severity: fn.Error, File: file,
-				Message: fmt.Sprintf("cannot write the injected object back as YAML: %v", err)})
-			continue
-		}
-		out.Chunks[i] = b
+	}
+	if !regenerate {
+		return out
 	}
 
 	// Generated ConfigMaps: one per namespace and backend that injected pods
-	// mount, unless the user wrote their own. An up-to-date one keeps its text.
-	if !in.Config().GenerateConfigMaps {
-		// Turning generation off hands the ConfigMaps back to the user as they are.
-		for need, p := range generated {
-			out.Chunks[p.index] = src.Raw(p.index)
-			out.Kept = append(out.Kept, need)
-		}
-		out.Kept = engine.NeedsFrom(out.Kept)
-		return out
-	}
+	// mount, unless the user wrote their own.
 	wanted := map[engine.Need]bool{}
 	for _, need := range engine.NeedsFrom(needs) {
 		wanted[need] = true
@@ -228,15 +156,19 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 			out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err)})
 			continue
 		}
-		g := Generated{Need: need, Node: cm, Index: -1}
-		if p, ok := generated[need]; ok {
-			g.Index = p.index
-			if engine.SameData(p.node, cm) {
-				g.Raw = src.Raw(p.index)
+		g := Generated{Need: need}
+		var text []byte
+		if p, ok := generated[need]; ok && engine.SameData(p.node, cm) {
+			g.Unchanged, text = true, src.Raw(p.index)
+		} else {
+			if text, err = w.Encode(cm); err != nil {
+				out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err)})
+				continue
 			}
-		}
-		if g.Raw == nil {
 			out.Results = append(out.Results, configMapResult(need, "generated ConfigMap %s for the mesher sidecars in namespace %s"))
+		}
+		if !write(text) {
+			return out
 		}
 		out.Generated = append(out.Generated, g)
 	}
@@ -250,6 +182,53 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector) *Outp
 		out.Results = append(out.Results, configMapResult(need, "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more"))
 	}
 	return out
+}
+
+// process injects object i and returns the text to write for it; false when
+// nothing is to be written (an error, recorded in the results).
+func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engine.Need) ([]byte, bool) {
+	kind := src.Kind(i)
+	if kind != "" && !in.IsWorkloadKind(kind) {
+		if src.ValidateAll() {
+			node, err := src.Parse(i)
+			if err != nil {
+				out.parseError(src, i, err)
+				return nil, false
+			}
+			visit(node, func(obj *yaml.Node) {
+				out.Entries = append(out.Entries, engine.Entry{Ref: engine.Ref(obj), Action: engine.Unchanged})
+			})
+		}
+		return src.Raw(i), true
+	}
+	node, err := src.Parse(i)
+	if err != nil {
+		out.parseError(src, i, err)
+		return nil, false
+	}
+	if node == nil {
+		return src.Raw(i), true
+	}
+	o := in.Process(node)
+	file := src.Locate(i, node)
+	for _, r := range o.Results {
+		if r.File == nil && file != nil {
+			r.File = file
+		}
+	}
+	out.Entries = append(out.Entries, o.Entries...)
+	out.Results = append(out.Results, o.Results...)
+	*needs = append(*needs, o.Needs...)
+	if !o.Changed {
+		return src.Raw(i), true
+	}
+	b, err := src.Encode(i, node)
+	if err != nil {
+		out.Results = append(out.Results, &fn.Result{Severity: fn.Error, File: file,
+			Message: fmt.Sprintf("cannot write the injected object back as YAML: %v", err)})
+		return nil, false
+	}
+	return b, true
 }
 
 func configMapResult(need engine.Need, format string) *fn.Result {

@@ -6,6 +6,7 @@ package cli
 
 import (
 	"bytes"
+	"compress/flate"
 	"errors"
 	"flag"
 	"fmt"
@@ -234,30 +235,42 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 		fmt.Fprintln(stderr, "error: config:", err)
 		return 1
 	}
+	// Nothing may reach stdout unless the whole run succeeds, so the output is
+	// held until the end: compressed, since injected YAML is repetitive and
+	// thousands of workloads would otherwise cost their whole text in memory.
+	var held bytes.Buffer
+	z, _ := flate.NewWriter(&held, flate.BestSpeed) // a valid level: cannot fail
 	src := newDocSource(inputs)
-	out := batch.Run(src, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) })
+	out := batch.Run(src, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }, batch.Writer{
+		Write: func(b []byte) error {
+			if _, err := z.Write(b); err != nil {
+				return err
+			}
+			if len(b) > 0 && b[len(b)-1] != '\n' {
+				_, err := z.Write([]byte{'\n'})
+				return err
+			}
+			return nil
+		},
+		Encode: func(cm *yaml.Node) ([]byte, error) {
+			body, err := yaml.Marshal(cm)
+			return append([]byte("---\n"), body...), err
+		},
+	})
 	if !quiet || out.Failed() {
 		report(stderr, out)
 	}
 	if out.Failed() {
 		return 1
 	}
-	var buf bytes.Buffer
-	err = out.Write(func(b []byte) error {
-		buf.Write(b)
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			buf.WriteByte('\n')
-		}
-		return nil
-	}, func(cm *yaml.Node) ([]byte, error) {
-		body, err := yaml.Marshal(cm)
-		return append([]byte("---\n"), body...), err
-	})
-	if err != nil {
+	if err := z.Close(); err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
-	_, _ = stdout.Write(buf.Bytes())
+	if _, err := io.Copy(stdout, flate.NewReader(&held)); err != nil {
+		fmt.Fprintln(stderr, "error: writing the output:", err)
+		return 1
+	}
 	return 0
 }
 
@@ -290,16 +303,13 @@ func report(w io.Writer, out *batch.Output) {
 	}
 	for _, g := range out.Generated {
 		state := "generated"
-		if g.Raw != nil {
+		if g.Unchanged {
 			state = "unchanged"
 		}
 		configMap(g.Need, state, "")
 	}
 	for _, need := range out.Removed {
 		configMap(need, "removed", ": no injected pod mounts it")
-	}
-	for _, need := range out.Kept {
-		configMap(need, "unchanged", " (generateConfigMaps is off)")
 	}
 	for _, r := range out.Results {
 		if r.Severity == fn.Info {

@@ -5,6 +5,7 @@
 package krm
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -45,13 +46,21 @@ func IsResourceList(data []byte) bool {
 	return false
 }
 
+// spillAt is how much output is held back before it streams. Below it, a run
+// can still start over (the fast split cut an item wrongly: hand-written
+// lists only, which are small) and a failed run writes its results alone;
+// above it, memory stays flat however long the list.
+const spillAt = 4 << 20
+
 // Run processes one ResourceList and writes the resulting list to w. It
 // returns the exit code: 1 when any result is an error. Error results also go
 // to stderr, one line each: kustomize drops a failing function's stdout and
 // shows only its stderr.
 func Run(data []byte, w, stderr io.Writer) int {
+	out := bufio.NewWriterSize(w, 64<<10)
+	defer out.Flush()
 	fail := func(apiVersion string, results fn.Results) int {
-		return writeFailure(w, stderr, apiVersion, results)
+		return writeFailure(out, stderr, apiVersion, results)
 	}
 	l, err := read(data)
 	if err != nil {
@@ -61,46 +70,99 @@ func Run(data []byte, w, stderr io.Writer) int {
 	if cfg == nil {
 		return fail(l.apiVersion, cfgResults)
 	}
-	newInjector := func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }
-	out := batch.Run(l.source, newInjector)
-	if out.Failed() && l.split != nil && hasParseErrors(out) {
+	s := &sink{w: out}
+	run := func(l *list) *batch.Output {
+		s.reset()
+		fmt.Fprintf(s, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
+		items := 0
+		res := batch.Run(l.source, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }, batch.Writer{
+			Write: func(b []byte) error {
+				if items == 0 {
+					s.WriteString("items:\n")
+				}
+				items++
+				s.Write(b)
+				if len(b) > 0 && b[len(b)-1] != '\n' {
+					s.WriteString("\n")
+				}
+				return s.err
+			},
+			Encode: func(cm *yaml.Node) ([]byte, error) {
+				setGeneratedPath(cm)
+				return manifest.EncodeItem(cm, l.indent)
+			},
+		})
+		if items == 0 {
+			s.WriteString("items: []\n")
+		}
+		return res
+	}
+	res := run(l)
+	if res.Failed() && l.split != nil && hasParseErrors(res) && !s.streaming {
 		// The fast split may have cut an item in the wrong place (a quoted
 		// scalar running over lines); parse the whole list to know.
 		if whole, err := readWhole(data); err == nil {
 			l = whole
-			out = batch.Run(l.source, newInjector)
+			res = run(l)
 		}
 	}
-	if out.Failed() {
-		return fail(l.apiVersion, out.Results)
-	}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
-	if len(out.Chunks) == 0 && len(out.Generated) == 0 {
-		buf.WriteString("items: []\n")
-	} else {
-		buf.WriteString("items:\n")
-	}
-	err = out.Write(func(b []byte) error {
-		buf.Write(b)
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			buf.WriteByte('\n')
+	if res.Failed() {
+		if !s.streaming {
+			return fail(l.apiVersion, res.Results)
 		}
-		return nil
-	}, func(cm *yaml.Node) ([]byte, error) {
-		setGeneratedPath(cm)
-		return manifest.EncodeItem(cm, l.indent)
-	})
-	if err != nil {
-		return fail(l.apiVersion, fn.Results{{Severity: fn.Error, Message: err.Error()}})
+		// Items already went out: end the list with the errors. The
+		// orchestrator writes nothing, as the exit code says.
+		writeResults(s, failureResults(stderr, res.Results))
+		return 1
 	}
 	if l.functionConfigRaw != nil {
-		buf.Write(l.functionConfigRaw)
+		s.Write(l.functionConfigRaw)
 	}
-	writeResults(&buf, out.Results)
-	_, _ = w.Write(buf.Bytes())
-	return out.Results.ExitCode()
+	writeResults(s, res.Results)
+	if !s.streaming {
+		s.spill()
+	}
+	if s.err != nil {
+		fmt.Fprintln(stderr, "error: writing the output:", s.err)
+		return 1
+	}
+	return 0
 }
+
+// sink holds the output back until spillAt, then streams it.
+type sink struct {
+	w         *bufio.Writer
+	held      bytes.Buffer
+	streaming bool
+	err       error
+}
+
+func (s *sink) Write(b []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.streaming {
+		_, s.err = s.w.Write(b)
+		return len(b), s.err
+	}
+	s.held.Write(b)
+	if s.held.Len() > spillAt {
+		s.spill()
+	}
+	return len(b), s.err
+}
+
+func (s *sink) WriteString(v string) { _, _ = s.Write([]byte(v)) }
+
+// spill writes out what was held and streams from now on.
+func (s *sink) spill() {
+	s.streaming = true
+	_, s.err = s.w.Write(s.held.Bytes())
+	s.held = bytes.Buffer{}
+}
+
+// reset forgets what was held, to start over.
+func (s *sink) reset() { s.held.Reset() }
 
 func hasParseErrors(out *batch.Output) bool {
 	for _, e := range out.Entries {
@@ -265,7 +327,15 @@ func locate(obj *yaml.Node) *fn.File {
 // writeFailure writes a ResourceList carrying only the errors and warnings:
 // the orchestrator writes nothing when the function fails, so "injected"
 // notes would mislead.
-func writeFailure(w, stderr io.Writer, apiVersion string, results fn.Results) int {
+func writeFailure(w io.Writer, stderr io.Writer, apiVersion string, results fn.Results) int {
+	fmt.Fprintf(w, "apiVersion: %s\nkind: ResourceList\nitems: []\n", apiVersion)
+	writeResults(w, failureResults(stderr, results))
+	return 1
+}
+
+// failureResults keeps the errors and warnings of a failed run, and prints
+// the errors on stderr.
+func failureResults(stderr io.Writer, results fn.Results) fn.Results {
 	var kept fn.Results
 	for _, r := range results {
 		if r.Severity == fn.Info {
@@ -276,23 +346,23 @@ func writeFailure(w, stderr io.Writer, apiVersion string, results fn.Results) in
 			fmt.Fprintln(stderr, "error:", r.String())
 		}
 	}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "apiVersion: %s\nkind: ResourceList\nitems: []\n", apiVersion)
-	writeResults(&buf, kept)
-	_, _ = w.Write(buf.Bytes())
-	return 1
+	return kept
 }
 
-func writeResults(buf *bytes.Buffer, results fn.Results) {
+// writeResults writes the results one at a time: marshalling ten thousand of
+// them as one tree would cost more memory than processing the items did.
+func writeResults(w io.Writer, results fn.Results) {
 	if len(results) == 0 {
 		return
 	}
-	b, err := yaml.Marshal(map[string]fn.Results{"results": results})
-	if err != nil {
-		fmt.Fprintf(buf, "results:\n- message: %q\n  severity: error\n", err.Error())
-		return
+	_, _ = io.WriteString(w, "results:\n")
+	for _, r := range results {
+		b, err := yaml.Marshal([]*fn.Result{r})
+		if err != nil {
+			b = []byte(fmt.Sprintf("- message: %q\n  severity: error\n", "cannot write a result: "+err.Error()))
+		}
+		_, _ = w.Write(b)
 	}
-	buf.Write(b)
 }
 
 type splitSource struct{ l *manifest.RawList }
