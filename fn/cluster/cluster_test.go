@@ -44,10 +44,12 @@ func outputs(t *testing.T) []string {
 	return files
 }
 
-// isManifests: results files and reports are not objects to apply.
+// isManifests: results files (the function's, or kpt's FunctionResultList)
+// and reports are not objects to apply.
 func isManifests(path string) bool {
 	data, err := os.ReadFile(path)
-	return err == nil && !bytes.HasPrefix(bytes.TrimSpace(data), []byte("results:")) && bytes.Contains(data, []byte("apiVersion:"))
+	return err == nil && !bytes.HasPrefix(bytes.TrimSpace(data), []byte("results:")) &&
+		!bytes.Contains(data, []byte("\nkind: FunctionResultList\n")) && bytes.Contains(data, []byte("apiVersion:"))
 }
 
 var createdDryRun = regexp.MustCompile(`(?m) (created|configured|unchanged) \(server dry run\)$`)
