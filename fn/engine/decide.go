@@ -267,6 +267,9 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 		}
 		proxyEnv = b
 	}
+	if proxyEnv {
+		checkContainerNames(p, w)
+	}
 	in.checkConflicts(p, w, ours)
 	if len(p.results) > 0 {
 		return nil, p.results
@@ -349,6 +352,28 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkContainerNames reports app containers without a name, or with the name
+// of another: proxyEnv records the variables it adds per container name, so
+// it could neither find nor strip them again (and Kubernetes refuses both).
+func checkContainerNames(p *problems, w *workload) {
+	seq := n.Get(w.spec(), "containers")
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return
+	}
+	seen := map[string]bool{}
+	for i, c := range seq.Content {
+		name, ok := n.Scalar(c, "name")
+		field := w.tmpl.Field(fmt.Sprintf("spec.containers[%d].name", i))
+		switch {
+		case !ok || name == "":
+			p.add(field, "", fmt.Sprintf("container %d has no name: proxyEnv adds its variables per container name (and Kubernetes requires one)", i))
+		case seen[name]:
+			p.add(field, name, fmt.Sprintf("two containers are named %q: proxyEnv adds its variables per container name (and Kubernetes requires distinct names)", name))
+		}
+		seen[name] = true
+	}
 }
 
 // missingPullSecrets are the config's pull secrets the pod does not already
