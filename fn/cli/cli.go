@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -33,8 +34,26 @@ const MaxInputBytes = 256 << 20
 // version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
 var version = "dev"
 
+// Program is the command line with its process-wide settings.
+type Program struct {
+	// LimitMemory sets the Go runtime's soft memory limit to the input's size
+	// plus a margin (unless GOMEMLIMIT is set), so the garbage collector keeps
+	// the footprint near what is live rather than doubling it. The binary sets
+	// it; tests that call Main in-process leave their runtime alone.
+	LimitMemory bool
+}
+
+// memoryMargin is what the function needs beyond its input: one object's
+// trees, the results, the held-back output.
+const memoryMargin = 40 << 20
+
+// Main runs the command with no process-wide settings.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return Program{}.Main(args, stdin, stdout, stderr)
+}
+
 // Main runs the command and returns its exit code.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		// No panic reaches the user as a stack trace; nothing partial is on stdout,
 		// which is only written once everything succeeded.
@@ -76,6 +95,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			fmt.Fprintln(stderr, "error:", err)
 			return 1
 		}
+		p.limitMemory(len(data))
 		if krm.IsResourceList(data) {
 			if *configFile != "" || len(sets) > 0 {
 				fmt.Fprintln(stderr, "error: a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
@@ -90,7 +110,18 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
+	total := 0
+	for _, in := range inputs {
+		total += len(in.data)
+	}
+	p.limitMemory(total)
 	return inject(inputs, *configFile, sets, *quiet, stdout, stderr)
+}
+
+func (p Program) limitMemory(input int) {
+	if p.LimitMemory && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(input) + memoryMargin)
+	}
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {
@@ -117,12 +148,32 @@ type input struct {
 }
 
 func readLimited(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v", name, err)
+	// Read in blocks joined once at the end: a buffer that doubles its way up
+	// would hold (and copy) up to twice the input, and the input is most of
+	// what the function keeps in memory.
+	const block = 1 << 20
+	var blocks [][]byte
+	total := 0
+	for {
+		b := make([]byte, block)
+		n, err := io.ReadFull(r, b)
+		blocks = append(blocks, b[:n])
+		if total += n; total > MaxInputBytes {
+			return nil, fmt.Errorf("%s is larger than %d MiB, the most inject-mesher reads in one run", name, MaxInputBytes>>20)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %v", name, err)
+		}
 	}
-	if len(data) > MaxInputBytes {
-		return nil, fmt.Errorf("%s is larger than %d MiB, the most inject-mesher reads in one run", name, MaxInputBytes>>20)
+	if len(blocks) == 1 {
+		return blocks[0], nil
+	}
+	data := make([]byte, 0, total)
+	for _, b := range blocks {
+		data = append(data, b...)
 	}
 	return data, nil
 }
