@@ -47,6 +47,9 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		if !inject.present {
 			why = fmt.Sprintf("namespace %q no longer enables injection", ref.Namespace)
 		}
+		if o, shared := sharedNodes(w); shared {
+			return o
+		}
 		strip(w, ours)
 		quoteMetadataStrings(w)
 		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected}}, Changed: true,
@@ -62,6 +65,9 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 	need := []Need{{Namespace: ref.Namespace, Backend: pl.spec.Backend}}
 	if ours != nil && ours.Hash == pl.hash && in.intact(w, ours) {
 		return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}, Needs: need}
+	}
+	if o, shared := sharedNodes(w); shared {
+		return o
 	}
 	action, verb := Injected, "injected"
 	if ours != nil {
@@ -96,6 +102,9 @@ func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
 	msg := "skipped: " + reason.explain(w)
 	out := Outcome{Entries: []Entry{{Ref: w.ref, Action: Skipped, Reason: string(reason)}}}
 	if ours != nil {
+		if o, shared := sharedNodes(w); shared {
+			return o
+		}
 		strip(w, ours)
 		quoteMetadataStrings(w)
 		out.Changed = true
@@ -272,6 +281,69 @@ func walk(node *yaml.Node, path string) (*yaml.Node, string) {
 		return nil, ""
 	}
 	return parent, steps[len(steps)-1]
+}
+
+// sharedNodes refuses to edit a pod template whose edited parts carry a
+// YAML anchor or are an alias: an edit of an anchored node shows up
+// everywhere it is aliased (another workload of a List, say), and an alias
+// node is not the mapping or sequence it stands for. The nodes checked are
+// those the injection changes: the path to the template, its metadata, its
+// spec's container, volume and pull-secret lists and their entries, and the
+// containers' env. (Quoting a label or annotation value a YAML 1.1 reader
+// would misread changes no value, so anchored labels, a common way to keep
+// a selector in step with them, are fine.)
+func sharedNodes(w *workload) (Outcome, bool) {
+	type at struct {
+		node  *yaml.Node
+		field string
+	}
+	var nodes []at
+	add := func(node *yaml.Node, field string) {
+		if node != nil {
+			nodes = append(nodes, at{node, field})
+		}
+	}
+	addEntries := func(node *yaml.Node, field string) {
+		add(node, field)
+		if node != nil && node.Kind == yaml.SequenceNode {
+			for i, el := range node.Content {
+				add(el, fmt.Sprintf("%s[%d]", field, i))
+			}
+		}
+	}
+	cur, field := w.obj, ""
+	add(cur, "(the object)")
+	if w.tmpl.Path != "" {
+		for _, step := range strings.Split(w.tmpl.Path, ".") {
+			cur = n.Get(cur, step)
+			field = strings.TrimPrefix(field+"."+step, ".")
+			add(cur, field)
+		}
+	}
+	meta := n.Get(w.tmpl.Node, "metadata")
+	add(meta, w.tmpl.Field("metadata"))
+	add(n.Get(meta, "annotations"), w.tmpl.Field("metadata.annotations"))
+	spec := w.spec()
+	add(spec, w.tmpl.Field("spec"))
+	for _, list := range []string{"containers", "initContainers", "volumes", "imagePullSecrets"} {
+		addEntries(n.Get(spec, list), w.tmpl.Field("spec."+list))
+	}
+	if seq := n.Get(spec, "containers"); seq != nil && seq.Kind == yaml.SequenceNode {
+		for i, c := range seq.Content {
+			addEntries(n.Get(c, "env"), w.tmpl.Field(fmt.Sprintf("spec.containers[%d].env", i)))
+		}
+	}
+	for _, x := range nodes {
+		if x.node.Kind == yaml.AliasNode || x.node.Anchor != "" {
+			name := x.node.Anchor
+			if x.node.Kind == yaml.AliasNode {
+				name = x.node.Value
+			}
+			return failure(w.ref, x.field, "", fmt.Sprintf(
+				"uses the YAML anchor or alias %q: inject-mesher edits this part of the pod template in place, which would change every place the anchor is used; write it out in full", name)), true
+		}
+	}
+	return Outcome{}, false
 }
 
 // quoteMetadataStrings double-quotes label and annotation values that a YAML
