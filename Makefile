@@ -40,6 +40,10 @@ image: build
 podman:
 	@command -v podman >/dev/null && command -v runc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null; }
 
+## strace: install strace from Debian when missing (needs root, as on CI); the no-network/no-stray-file test runs the binary under it
+strace:
+	@command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
+
 ## tools: a standalone kustomize (kubectl's built-in one silently skips exec functions)
 tools: $(KUSTOMIZE)
 
@@ -47,12 +51,23 @@ $(KUSTOMIZE):
 	GOBIN=$(TOOLS) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 ## test: everything CI runs: vet, unit and golden tests, end-to-end runs with real kpt and kustomize
-test: vet build tools
+test: vet build tools strace
 	$(GO) test -count=1 ./...
 
 ## unit: the Go tests without building tools (end-to-end tests skip what is missing)
 unit:
 	$(GO) test ./...
+
+## fuzz: run each fuzz target for FUZZTIME, one after another (make test replays the seed corpora in testdata/fuzz)
+FUZZTIME ?= 20s
+.PHONY: fuzz strace
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseServicePorts$$' -fuzztime=$(FUZZTIME) ./fn/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzParseBool$$' -fuzztime=$(FUZZTIME) ./fn/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzParseNativeMode$$' -fuzztime=$(FUZZTIME) ./fn/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzParseQuantity$$' -fuzztime=$(FUZZTIME) ./fn/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzResourceList$$' -fuzztime=$(FUZZTIME) ./fn/krm
+	$(GO) test -run='^$$' -fuzz='^FuzzPlainYAML$$' -fuzztime=$(FUZZTIME) ./fn/cli
 
 vet:
 	@out=$$(gofmt -l fn); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

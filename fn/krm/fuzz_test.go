@@ -1,0 +1,240 @@
+package krm_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/krm"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
+)
+
+// FuzzResourceList hands arbitrary bytes to the KRM function. Whatever it
+// gets, it must not panic, must finish, must answer with a ResourceList
+// (items and results) and exit 0 or 1; when it exits 0, running it again on
+// its own output gives the same items.
+//
+// Seeds: every file of testdata/fuzz/FuzzResourceList/ at the top of the
+// repository, and every golden input wrapped in a ResourceList with its
+// config as functionConfig (crashers Go finds land in this package's
+// testdata/fuzz/FuzzResourceList/ and are replayed by `go test` too).
+func FuzzResourceList(f *testing.F) {
+	for _, seed := range seeds(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		code, out, stderr := runBounded(t, data)
+		if code != 0 && code != 1 {
+			t.Fatalf("exit code %d, want 0 or 1", code)
+		}
+		list, err := parseList(out)
+		if err != nil {
+			t.Fatalf("exit %d, output is not a ResourceList: %v\n%s", code, err, out)
+		}
+		if bytes.Contains(out, []byte("internal error")) {
+			t.Fatalf("a panic was caught:\n%s", out)
+		}
+		if code == 1 && len(stderr) == 0 {
+			t.Fatalf("exit 1 without a word on stderr:\n%s", out)
+		}
+		if code != 0 {
+			if !hasError(list.results) {
+				t.Fatalf("exit 1 without an error result:\n%s", out)
+			}
+			return
+		}
+		if hasError(list.results) {
+			t.Fatalf("exit 0 with an error result:\n%s", out)
+		}
+		code2, out2, stderr2 := runBounded(t, out)
+		if code2 != 0 {
+			t.Fatalf("the function failed (exit %d) on its own output:\n%s\n--- output ---\n%s", code2, stderr2, out)
+		}
+		list2, err := parseList(out2)
+		if err != nil {
+			t.Fatalf("second output is not a ResourceList: %v\n%s", err, out2)
+		}
+		if !sameNode(list.items, list2.items) {
+			t.Fatalf("a second run changed the items:\n--- first ---\n%s\n--- second ---\n%s", out, out2)
+		}
+	})
+}
+
+// runBounded runs the function, failing the test if it takes more than 20 s
+// (a generous bound: the fuzzer's inputs are small).
+func runBounded(t *testing.T, data []byte) (int, []byte, []byte) {
+	t.Helper()
+	var out, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- krm.Run(data, &out, &stderr) }()
+	select {
+	case code := <-done:
+		return code, out.Bytes(), stderr.Bytes()
+	case <-time.After(20 * time.Second):
+		t.Fatalf("krm.Run did not finish within 20 s on %q", clip(data))
+		return 0, nil, nil
+	}
+}
+
+type parsedList struct {
+	items, results *yaml.Node
+}
+
+// parseList checks that out is one YAML document holding a ResourceList with
+// an items sequence and, if any, a results sequence of severity+message.
+// It parses into nodes, which never expands aliases.
+func parseList(out []byte) (*parsedList, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		return nil, fmt.Errorf("more than one document (%v)", err)
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("not a mapping")
+	}
+	root := doc.Content[0]
+	l := &parsedList{}
+	fields := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		fields[root.Content[i].Value] = root.Content[i+1]
+	}
+	if v := fields["kind"]; v == nil || v.Value != "ResourceList" {
+		return nil, fmt.Errorf("kind is not ResourceList")
+	}
+	if v := fields["apiVersion"]; v == nil || (v.Value != "config.kubernetes.io/v1" && v.Value != "config.kubernetes.io/v1beta1") {
+		return nil, fmt.Errorf("apiVersion is not config.kubernetes.io/v1 or v1beta1")
+	}
+	if l.items = fields["items"]; l.items == nil || l.items.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("no items sequence")
+	}
+	if l.results = fields["results"]; l.results != nil {
+		if l.results.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("results is not a sequence")
+		}
+		for _, r := range l.results.Content {
+			if r.Kind != yaml.MappingNode || field(r, "severity") == nil || field(r, "message") == nil {
+				return nil, fmt.Errorf("a result without severity or message")
+			}
+		}
+	}
+	return l, nil
+}
+
+func field(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func hasError(results *yaml.Node) bool {
+	if results == nil {
+		return false
+	}
+	for _, r := range results.Content {
+		if s := field(r, "severity"); s != nil && s.Value == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// sameNode compares two trees by kind, tag, value, style and anchor,
+// ignoring comments and positions.
+func sameNode(a, b *yaml.Node) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Anchor != b.Anchor || a.Style != b.Style || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(b []byte) []byte {
+	if len(b) > 200 {
+		return b[:200]
+	}
+	return b
+}
+
+// seeds are the corpus files and the golden inputs as ResourceLists.
+func seeds(f *testing.F) [][]byte {
+	var out [][]byte
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "FuzzResourceList", "*"))
+	if len(files) == 0 {
+		f.Fatal("no seed corpus in testdata/fuzz/FuzzResourceList")
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	dirs, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "golden", "*"))
+	for _, dir := range dirs {
+		input, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
+		if err != nil {
+			continue
+		}
+		cfg, _ := os.ReadFile(filepath.Join(dir, "config.yaml"))
+		out = append(out, wrap(input, cfg))
+	}
+	return out
+}
+
+// wrap makes a ResourceList of a manifest stream as text, the way a person
+// would write it: each document an item, the config as functionConfig.
+func wrap(input, cfg []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
+	for _, d := range manifest.SplitDocuments(input) {
+		if manifest.IsBlank(d.Body) {
+			continue
+		}
+		b.Write(indentAs(d.Body, "- ", "  "))
+	}
+	if len(cfg) > 0 {
+		b.WriteString("functionConfig:\n")
+		b.Write(indentAs(cfg, "  ", "  "))
+	}
+	return b.Bytes()
+}
+
+func indentAs(body []byte, first, rest string) []byte {
+	var b bytes.Buffer
+	for i, line := range bytes.SplitAfter(body, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		switch {
+		case i == 0:
+			b.WriteString(first)
+		case len(bytes.TrimSpace(line)) > 0:
+			b.WriteString(rest)
+		}
+		b.Write(line)
+	}
+	if b.Len() > 0 && b.Bytes()[b.Len()-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
