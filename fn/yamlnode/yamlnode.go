@@ -32,11 +32,22 @@ func NeedsQuotes(v string) bool {
 		return false
 	}
 	if c := v[0]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-		switch strings.ToLower(v) {
-		case "y", "yes", "n", "no", "true", "false", "on", "off", "null":
-			return true
+		if len(v) > len("false") {
+			return false
+		}
+		for _, word := range [...]string{"y", "yes", "n", "no", "true", "false", "on", "off", "null"} {
+			if strings.EqualFold(v, word) {
+				return true
+			}
 		}
 		return false
+	}
+	// A number, date, time, .inf or .nan uses only these characters; "100m" or "128Mi"
+	// cannot be one.
+	for i := 0; i < len(v); i++ {
+		if !strings.ContainsRune("0123456789abcdefABCDEF_+-.:xXoObBtTzZiInN ~", rune(v[i])) {
+			return false
+		}
 	}
 	return yaml.IsValueNonString(v)
 }

@@ -80,3 +80,11 @@ func TestNeedsQuotesAgreesWithYAML11(t *testing.T) {
 		}
 	}
 }
+
+func TestNeedsQuotesQuantitiesAndTimes(t *testing.T) {
+	for _, v := range []string{"100m", "128Mi", "0.5", "1Gi", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "12:30:00", "+1", "-1.5e+3", "0b1010", "1_000_000", "~", "1 2", "30101"} {
+		if got, want := NeedsQuotes(v), yaml.IsValueNonString(v); got != want {
+			t.Errorf("NeedsQuotes(%q) = %v, YAML 1.1 says %v", v, got, want)
+		}
+	}
+}
