@@ -22,7 +22,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/build/containers.conf
 KUBE_VERSION ?= 1.33.4
 KUBE_VERSION_OLDEST ?= 1.29.15
 
-.PHONY: all build test unit e2e tools demo clean fmt vet image podman etcd e2e-cluster e2e-cluster-oldest
+.PHONY: all build test unit e2e tools demo clean fmt vet image podman etcd e2e-cluster e2e-cluster-oldest bench timecmd
 
 all: build
 
@@ -84,6 +84,14 @@ e2e-cluster: etcd
 ## e2e-cluster-oldest: the same against the oldest supported minor, $(KUBE_VERSION_OLDEST)
 e2e-cluster-oldest: etcd
 	KUBE_APISERVER=$$(./hack/build-kube-apiserver.sh $(KUBE_VERSION_OLDEST) | tail -n1) $(GO) test -count=1 -v ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+## bench: corpora of 100, 1,000 and 10,000 workloads; the function beside the kyaml and streaming floors (wall, CPU, peak RSS, ratios)
+bench: timecmd
+	$(GO) run ./fn/bench/cmd/benchtable
+	$(GO) test -run '^$$' -bench . -benchmem ./fn/engine/ ./fn/krm/
+
+timecmd:
+	@test -x /usr/bin/time || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 
 ## demo: build and run the function on the manual example
 demo: build

@@ -1,0 +1,174 @@
+// Command benchtable is `make bench`: it builds the function and the two
+// floors from this module (so all three use the same library versions),
+// generates corpora of 100, 1,000 and 10,000 workloads, runs each program on
+// each corpus several times, and prints wall time, CPU time and peak memory
+// (the OS's figures for each process, through /usr/bin/time) side by side with the ratios the targets
+// are stated in. It prints; it asserts nothing: timings on shared machines
+// are for reading, not for failing builds.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/inject-mesher/inject-mesher/fn/bench/corpus"
+)
+
+type program struct{ name, pkg, bin string }
+
+type sample struct {
+	wall, cpu time.Duration
+	rssKB     int64
+}
+
+func main() {
+	dir := flag.String("dir", ".cache/bench", "where binaries and corpora go")
+	runs := flag.Int("runs", 5, "runs per program and corpus (the median is shown)")
+	sizes := flag.String("sizes", "100,1000,10000", "corpus sizes in workloads")
+	flag.Parse()
+	if err := run(*dir, *runs, *sizes); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string, runs int, sizeList string) error {
+	progs := []*program{
+		{name: "inject-mesher", pkg: "./fn/cmd/inject-mesher"},
+		{name: "kyaml floor (parse all, write all)", pkg: "./fn/bench/cmd/kyaml-noop"},
+		{name: "streaming floor (item by item, no injection)", pkg: "./fn/bench/cmd/stream-noop"},
+	}
+	for _, p := range progs {
+		p.bin = filepath.Join(dir, "bin", filepath.Base(p.pkg))
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", p.bin, p.pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %v\n%s", p.pkg, err, out)
+		}
+	}
+	var sizes []int
+	for _, s := range strings.Split(sizeList, ",") {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			return fmt.Errorf("size %q: %v", s, err)
+		}
+		sizes = append(sizes, n)
+	}
+	fmt.Printf("inject-mesher benchmark, %s, GOMAXPROCS from %d cores, median of %d runs\n\n", time.Now().UTC().Format("2006-01-02"), numCPU(), runs)
+	fmt.Println("| workloads | input | program | wall | CPU | peak RSS | µs/workload |")
+	fmt.Println("|---:|---:|---|---:|---:|---:|---:|")
+	results := map[int]map[string]sample{}
+	for _, n := range sizes {
+		path := filepath.Join(dir, fmt.Sprintf("corpus-%d.yaml", n))
+		if err := writeCorpus(path, n); err != nil {
+			return err
+		}
+		info, _ := os.Stat(path)
+		results[n] = map[string]sample{}
+		for _, p := range progs {
+			s, err := measure(p.bin, path, runs)
+			if err != nil {
+				return fmt.Errorf("%s on %d workloads: %v", p.name, n, err)
+			}
+			results[n][p.name] = s
+			fmt.Printf("| %d | %.1f MB | %s | %s | %s | %.0f MiB | %.0f |\n", n, float64(info.Size())/1e6, p.name,
+				s.wall.Round(time.Millisecond), s.cpu.Round(time.Millisecond), float64(s.rssKB)/1024, float64(s.wall.Microseconds())/float64(n))
+		}
+	}
+	largest := sizes[len(sizes)-1]
+	r := results[largest]
+	fn, ky, st := r[progs[0].name], r[progs[1].name], r[progs[2].name]
+	fmt.Printf("\nAt %d workloads:\n", largest)
+	fmt.Printf("- wall vs the kyaml floor:     %.2f x (target at most 0.6 x)\n", ratio(fn.wall, ky.wall))
+	fmt.Printf("- wall vs the streaming floor: %.2f x (target at most 2 x)\n", ratio(fn.wall, st.wall))
+	fmt.Printf("- peak memory: %.0f MiB (target at most 64 MiB); kyaml floor %.0f MiB\n", float64(fn.rssKB)/1024, float64(ky.rssKB)/1024)
+	first, last := results[sizes[0]][progs[0].name], results[largest][progs[0].name]
+	fmt.Printf("- time per workload: %.0f µs at %d, %.0f µs at %d\n",
+		float64(first.wall.Microseconds())/float64(sizes[0]), sizes[0], float64(last.wall.Microseconds())/float64(largest), largest)
+
+	one := filepath.Join(dir, "corpus-1.yaml")
+	if err := writeCorpus(one, 1); err != nil {
+		return err
+	}
+	s, err := measure(progs[0].bin, one, 21)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("- start-up on a one-workload list: %s wall, %.0f MiB (target under 20 ms)\n", s.wall.Round(100*time.Microsecond), float64(s.rssKB)/1024)
+	return nil
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func writeCorpus(path string, n int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := corpus.Workloads(&buf, n, 1); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// measure runs bin on the corpus runs times and returns the median wall and
+// CPU time and the median peak RSS.
+func measure(bin, input string, runs int) (sample, error) {
+	var samples []sample
+	for i := 0; i < runs; i++ {
+		in, err := os.Open(input)
+		if err != nil {
+			return sample{}, err
+		}
+		// Peak memory through /usr/bin/time: rusage taken here would count the
+		// forked child while it still shared this process's pages.
+		cmd := exec.Command("/usr/bin/time", "-f", "\n%U %S %M", bin)
+		cmd.Stdin = in
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		cmd.Stdout = devnull
+		start := time.Now()
+		err = cmd.Run()
+		wall := time.Since(start)
+		in.Close()
+		devnull.Close()
+		if err != nil {
+			return sample{}, fmt.Errorf("%v: %s", err, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		var user, sys float64
+		var rss int64
+		if _, err := fmt.Sscan(lines[len(lines)-1], &user, &sys, &rss); err != nil {
+			return sample{}, fmt.Errorf("reading /usr/bin/time's figures %q: %v", lines[len(lines)-1], err)
+		}
+		samples = append(samples, sample{wall: wall, cpu: time.Duration((user + sys) * float64(time.Second)), rssKB: rss})
+	}
+	med := func(less func(a, b sample) bool) sample {
+		s := append([]sample{}, samples...)
+		sort.Slice(s, func(i, j int) bool { return less(s[i], s[j]) })
+		return s[len(s)/2]
+	}
+	return sample{
+		wall:  med(func(a, b sample) bool { return a.wall < b.wall }).wall,
+		cpu:   med(func(a, b sample) bool { return a.cpu < b.cpu }).cpu,
+		rssKB: med(func(a, b sample) bool { return a.rssKB < b.rssKB }).rssKB,
+	}, nil
+}
+
+func numCPU() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	var n int
+	fmt.Sscan(string(out), &n)
+	return n
+}
