@@ -64,6 +64,8 @@ func (o *Output) Failed() bool { return o.Results.ExitCode() != 0 }
 type Writer struct {
 	Write  func([]byte) error
 	Encode func(*yaml.Node) ([]byte, error)
+	// Locate, when set, says which file a generated ConfigMap goes to, for results.
+	Locate func(engine.Need) *fn.File
 }
 
 // prior is a mesher ConfigMap found in the input.
@@ -165,7 +167,11 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 				out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err)})
 				continue
 			}
-			out.Results = append(out.Results, configMapResult(need, "generated ConfigMap %s for the mesher sidecars in namespace %s"))
+			r := configMapResult(need, "generated ConfigMap %s for the mesher sidecars in namespace %s")
+			if w.Locate != nil {
+				r.File = w.Locate(need)
+			}
+			out.Results = append(out.Results, r)
 		}
 		if !write(text) {
 			return out

@@ -91,6 +91,9 @@ func Run(data []byte, w, stderr io.Writer) int {
 				setGeneratedPath(cm)
 				return manifest.EncodeItem(cm, l.indent)
 			},
+			Locate: func(need engine.Need) *fn.File {
+				return &fn.File{Path: generatedPath(need.Backend.ConfigMapName(), need.Namespace)}
+			},
 		})
 		if items == 0 {
 			s.WriteString("items: []\n")
@@ -173,14 +176,20 @@ func hasParseErrors(out *batch.Output) bool {
 	return false
 }
 
+// generatedPath is the file of its own a generated ConfigMap gets in a kpt
+// package: mesher-config-sc.yaml, or mesher-config-sc.<namespace>.yaml.
+func generatedPath(name, ns string) string {
+	if ns == "" {
+		return name + ".yaml"
+	}
+	return name + "." + ns + ".yaml"
+}
+
 // setGeneratedPath gives a new ConfigMap a file of its own in a kpt package.
 func setGeneratedPath(cm *yaml.Node) {
 	name, _ := n.Scalar(cm, "metadata", "name")
 	ns, _ := n.Scalar(cm, "metadata", "namespace")
-	path := name + ".yaml"
-	if ns != "" {
-		path = name + "." + ns + ".yaml"
-	}
+	path := generatedPath(name, ns)
 	annots := n.GetPath(cm, "metadata", "annotations")
 	n.Set(annots, pathAnnotation, n.Str(path))
 	n.Set(annots, legacyPathAnnotation, n.Str(path))
