@@ -124,10 +124,26 @@ func knownProtocol(p string) bool {
 	return false
 }
 
+// Bounds on a quantity's text. The Kubernetes parser takes any exponent, and
+// its cost grows with it: "1e-170000000" takes minutes to parse, and
+// comparing "2e170000000" with another quantity minutes more (a fuzzer
+// found it). No CPU or memory amount needs more.
+const (
+	maxQuantityLen      = 64
+	maxQuantityExponent = 99
+)
+
 // ParseQuantity validates a CPU or memory quantity ("100m", "0.5", "128Mi") and
 // returns it as written: the user's spelling is kept, only its validity checked.
 func ParseQuantity(v string) (string, error) {
-	q, err := resource.ParseQuantity(strings.TrimSpace(v))
+	t := strings.TrimSpace(v)
+	if len(t) > maxQuantityLen {
+		return "", fmt.Errorf("%q is not a valid quantity: longer than %d characters", v, maxQuantityLen)
+	}
+	if exp, ok := decimalExponent(t); ok && (exp > maxQuantityExponent || exp < -maxQuantityExponent) {
+		return "", fmt.Errorf("%q is not a valid quantity: the exponent is beyond ±%d", v, maxQuantityExponent)
+	}
+	q, err := resource.ParseQuantity(t)
 	if err != nil {
 		return "", fmt.Errorf("%q is not a valid quantity (for example 100m or 0.5 for CPU, 128Mi or 1Gi for memory)", v)
 	}
@@ -135,6 +151,25 @@ func ParseQuantity(v string) (string, error) {
 		return "", fmt.Errorf("%q must be greater than zero", v)
 	}
 	return strings.TrimSpace(v), nil
+}
+
+// decimalExponent reads the "e<n>"/"E<n>" suffix of a quantity, if it has one.
+// ("E" alone is the exa suffix: it needs digits after it to be an exponent.)
+func decimalExponent(t string) (int, bool) {
+	i := strings.LastIndexAny(t, "eE")
+	if i < 0 || i == len(t)-1 {
+		return 0, false
+	}
+	digits := strings.TrimLeft(t[i+1:], "+-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	digits = strings.TrimLeft(digits, "0")
+	if len(digits) > 9 {
+		return maxQuantityExponent + 1, true // far beyond either bound
+	}
+	n, _ := strconv.Atoi(digits) // at most 9 digits: cannot fail
+	return n, true
 }
 
 // CompareQuantities returns -1, 0 or 1 as a is less than, equal to or greater

@@ -3,6 +3,7 @@ package annotations
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseBool(t *testing.T) {
@@ -73,6 +74,24 @@ func TestParseQuantity(t *testing.T) {
 	for _, in := range []string{"100m", "0.5", "2", "128Mi", "1Gi", " 1G "} {
 		if got, err := ParseQuantity(in); err != nil || got != strings.TrimSpace(in) {
 			t.Errorf("ParseQuantity(%q) = %q, %v; want it back as written", in, got, err)
+		}
+	}
+	for _, in := range []string{"1e99", "1E-99", "2E", "1Ei", "1e+09"} {
+		if _, err := ParseQuantity(in); err != nil {
+			t.Errorf("ParseQuantity(%q): %v", in, err)
+		}
+	}
+	// Exponents whose cost explodes (minutes for these), and absurd lengths.
+	for _, in := range []string{"2e170000000", "1e-170000000", "02e170000000", "1E100", "1e-0000000000100", strings.Repeat("1", 65)} {
+		done := make(chan error, 1)
+		go func() { _, err := ParseQuantity(in); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("ParseQuantity(%q) accepted an absurd quantity", in)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ParseQuantity(%q) did not return within 10 s", in)
 		}
 	}
 	for _, in := range []string{"half", "12 MB", "", "0", "-100m", "1.5.0"} {
