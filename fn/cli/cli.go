@@ -436,14 +436,11 @@ func (s *docSource) Raw(i int) []byte {
 }
 
 func (s *docSource) Parse(i int) (*yaml.Node, error) {
-	var docNode yaml.Node
-	if err := yaml.Unmarshal(s.docs[i].body, &docNode); err != nil {
+	docNode, err := manifest.ParseDocumentNode(s.docs[i].body)
+	if docNode == nil || err != nil {
 		return nil, err
 	}
-	if docNode.Kind != yaml.DocumentNode || len(docNode.Content) == 0 {
-		return nil, nil
-	}
-	s.cur, s.curDoc = &docNode, i
+	s.cur, s.curDoc = docNode, i
 	return docNode.Content[0], nil
 }
 

@@ -7,6 +7,7 @@ package manifest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -71,14 +72,57 @@ func IsBlank(body []byte) bool {
 // ParseDocument parses one document's body into its root node (nil when the
 // document is empty).
 func ParseDocument(body []byte) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(body, &doc); err != nil {
+	doc, err := ParseDocumentNode(body)
+	if doc == nil || err != nil {
 		return nil, err
+	}
+	return doc.Content[0], nil
+}
+
+// ParseDocumentNode parses one document's body into its document node (nil
+// when the document is empty). Text after the document is an error, not
+// silently dropped: yaml.Unmarshal reads the first document and ignores
+// the rest, so `{"kind": "Pod"}0`, or `a: 1` then `...` then `b: 2`, would
+// have lost what follows.
+func ParseDocumentNode(body []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(body))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err == io.EOF {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, err
+	case !isEmptyDocument(&next):
+		return nil, fmt.Errorf("a second YAML document follows the first (after a \"...\" line?): one document was expected here")
+	default:
+		// Only empty documents may follow ("---" at the very end).
+		for {
+			if err := dec.Decode(&next); err == io.EOF {
+				break
+			} else if err != nil {
+				return nil, err
+			} else if !isEmptyDocument(&next) {
+				return nil, fmt.Errorf("a second YAML document follows the first: one document was expected here")
+			}
+		}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
-	return doc.Content[0], nil
+	return &doc, nil
+}
+
+func isEmptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	c := doc.Content[0]
+	return len(doc.Content) == 1 && c.Kind == yaml.ScalarNode && c.Tag == yaml.NodeTagNull && c.Value == ""
 }
 
 // EncodeDocument writes a document root back as YAML, keeping the sequence
