@@ -374,6 +374,10 @@ func writeResults(w io.Writer, results fn.Results) {
 	}
 }
 
+// splitSource serves the items of a list split as text. Every item is
+// parsed, those that pass through too: the split reads only the layout, so a
+// hand-written list with a broken item would otherwise come out broken with
+// exit 0 (found by fuzzing; it costs about 6% on the 10,000-workload bench).
 type splitSource struct{ l *manifest.RawList }
 
 func (s *splitSource) Len() int                               { return len(s.l.Items) }
@@ -381,7 +385,7 @@ func (s *splitSource) Raw(i int) []byte                       { return s.l.Items
 func (s *splitSource) Kind(i int) string                      { return s.l.Items[i].Kind }
 func (s *splitSource) Parse(i int) (*yaml.Node, error)        { return manifest.ParseItem(s.l.Items[i].Raw) }
 func (s *splitSource) Locate(_ int, node *yaml.Node) *fn.File { return locate(node) }
-func (s *splitSource) ValidateAll() bool                      { return false }
+func (s *splitSource) ValidateAll() bool                      { return true }
 func (s *splitSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
 	return manifest.EncodeItem(node, max(s.l.ItemsIndent, 0))
 }
