@@ -120,6 +120,10 @@ func Run(data []byte, w, stderr io.Writer) int {
 	}
 	if l.functionConfigRaw != nil {
 		s.Write(l.functionConfigRaw)
+		if !bytes.HasSuffix(l.functionConfigRaw, []byte("\n")) {
+			// The last line of an input without a final newline.
+			s.WriteString("\n")
+		}
 	}
 	writeResults(s, res.Results)
 	if !s.streaming {
