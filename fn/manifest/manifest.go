@@ -85,6 +85,11 @@ func ParseDocument(body []byte) (*yaml.Node, error) {
 // the rest, so `{"kind": "Pod"}0`, or `a: 1` then `...` then `b: 2`, would
 // have lost what follows.
 func ParseDocumentNode(body []byte) (*yaml.Node, error) {
+	if bytes.HasPrefix(body, []byte("\xff\xfe")) || bytes.HasPrefix(body, []byte("\xfe\xff")) {
+		// yaml.v3 would read it, but the raw splitting (and the rest of the
+		// stream, written back as it was) assumes UTF-8.
+		return nil, fmt.Errorf("the text is UTF-16 (it starts with a byte order mark): inject-mesher reads UTF-8 YAML only")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(body))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err == io.EOF {
