@@ -119,7 +119,64 @@ func ParseDocumentNode(body []byte) (*yaml.Node, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
+	if err := duplicateKeys(doc.Content[0]); err != nil {
+		return nil, err
+	}
 	return &doc, nil
+}
+
+// duplicateKeys reports a mapping that has a key twice. yaml.v3 refuses them
+// when it decodes into Go values, as kubectl does, but not into nodes, and
+// the injector would read the first of two inject annotations where the API
+// server keeps the last.
+func duplicateKeys(node *yaml.Node) error {
+	switch node.Kind {
+	case yaml.MappingNode:
+		c := node.Content
+		if len(c) <= 32 {
+			// Small mappings, nearly all of them: no allocation.
+			for i := 0; i+1 < len(c); i += 2 {
+				for j := i + 2; j+1 < len(c); j += 2 {
+					if sameKey(c[i], c[j]) {
+						return duplicateError(c[i], c[j])
+					}
+				}
+			}
+		} else {
+			seen := make(map[string]*yaml.Node, len(c)/2)
+			for i := 0; i+1 < len(c); i += 2 {
+				if c[i].Kind != yaml.ScalarNode || c[i].Value == "<<" {
+					continue
+				}
+				if prev, ok := seen[c[i].Value]; ok && sameKey(prev, c[i]) {
+					return duplicateError(prev, c[i])
+				}
+				seen[c[i].Value] = c[i]
+			}
+		}
+		for i := 1; i < len(c); i += 2 {
+			if err := duplicateKeys(c[i]); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for _, el := range node.Content {
+			if err := duplicateKeys(el); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sameKey: two scalar keys with one value and one tag (1 and "1" differ);
+// merge keys (<<) may repeat.
+func sameKey(a, b *yaml.Node) bool {
+	return a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value && a.Value != "<<" && a.ShortTag() == b.ShortTag()
+}
+
+func duplicateError(first, again *yaml.Node) error {
+	return fmt.Errorf("line %d: mapping key %q already defined at line %d", again.Line, again.Value, first.Line)
 }
 
 func isEmptyDocument(doc *yaml.Node) bool {
