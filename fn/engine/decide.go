@@ -68,6 +68,8 @@ type setting struct {
 	value, field string
 	present      bool
 	fromWorkload bool
+	// notString: the value is a list or map (Kubernetes wants a string).
+	notString bool
 }
 
 // annotation reads a sidecar.mesher.io/* annotation from the pod template,
@@ -80,20 +82,35 @@ func (w *workload) label(key string) setting { return w.metaValue("labels", key)
 
 func (w *workload) metaValue(section, key string) setting {
 	if v := n.GetPath(w.tmpl.Node, "metadata", section, key); v != nil {
-		return setting{value: text(v), field: w.tmpl.Field(fmt.Sprintf("metadata.%s[%s]", section, key)), present: true}
+		return setting{value: text(v), field: w.tmpl.Field(fmt.Sprintf("metadata.%s[%s]", section, key)), present: true, notString: !isScalar(v)}
 	}
 	if w.tmpl.Path != "" {
 		if v := n.GetPath(w.obj, "metadata", section, key); v != nil {
-			return setting{value: text(v), field: fmt.Sprintf("metadata.%s[%s]", section, key), present: true, fromWorkload: true}
+			return setting{value: text(v), field: fmt.Sprintf("metadata.%s[%s]", section, key), present: true, fromWorkload: true, notString: !isScalar(v)}
 		}
 	}
 	return setting{}
+}
+
+func isScalar(v *yaml.Node) bool {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	return v.Kind == yaml.ScalarNode
 }
 
 // text is a scalar's value, or a list or map written on one line, so that a
 // value that is not a string fails validation and shows up in the message
 // instead of passing for an absent annotation.
 func text(v *yaml.Node) string {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		// What the alias stands for when it is a string (one step: an anchor
+		// is never an alias); the alias as written when it is not.
+		if v.Alias.Kind == yaml.ScalarNode {
+			return v.Alias.Value
+		}
+		return "*" + v.Value
+	}
 	if v.Kind == yaml.ScalarNode {
 		return v.Value
 	}
@@ -174,6 +191,12 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 		if s.present && s.fromWorkload {
 			pl.fromWorkload = append(pl.fromWorkload, key)
 		}
+		if s.notString {
+			// Annotations are strings: a list or map is no value at all,
+			// whatever text it would make (the API server refuses it).
+			p.add(s.field, clip(s.value), fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key))
+			s.present = false
+		}
 		return s
 	}
 	// Read only to report it: processTemplate already decided on it.
@@ -205,7 +228,7 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 		if s.ServiceName == "" {
 			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.ServiceName))
 		}
-	} else if v := firstLabel(w, "app", "app.kubernetes.io/name"); v != "" {
+	} else if v := firstLabel(p, w, "app", "app.kubernetes.io/name"); v != "" {
 		s.ServiceName = v
 	} else if s.ServiceName == "" {
 		// A pod made from generateName gets a different name in every replica:
@@ -213,7 +236,7 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 		p.add("metadata.name", "", fmt.Sprintf("no service name: the object has no metadata.name; set the app label or %s", annotations.ServiceName))
 	}
 	s.Version = cfg.DefaultVersion
-	if v := firstLabel(w, "version", "app.kubernetes.io/version"); v != "" {
+	if v := firstLabel(p, w, "version", "app.kubernetes.io/version"); v != "" {
 		s.Version = v
 	}
 	if v := read(annotations.AppID); v.present {
@@ -296,9 +319,14 @@ func checkRequestBelowLimit(p *problems, w *workload, req, limit, reqKey, limitK
 	}
 }
 
-func firstLabel(w *workload, keys ...string) string {
+func firstLabel(p *problems, w *workload, keys ...string) string {
 	for _, k := range keys {
-		if v := w.label(k); v.present && strings.TrimSpace(v.value) != "" {
+		v := w.label(k)
+		if v.notString {
+			p.add(v.field, clip(v.value), fmt.Sprintf("invalid label %s: a label value is a string, not a list or map", k))
+			return ""
+		}
+		if v.present && strings.TrimSpace(v.value) != "" {
 			return strings.TrimSpace(v.value)
 		}
 	}

@@ -127,8 +127,13 @@ func GetPath(m *yaml.Node, keys ...string) *yaml.Node {
 }
 
 // Scalar returns the value of a scalar under key, and whether there was one.
+// A value that is an alias of a scalar reads as that scalar (one step, so no
+// expansion): `hostNetwork: *on` means what the anchor says.
 func Scalar(m *yaml.Node, keys ...string) (string, bool) {
 	n := GetPath(m, keys...)
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
 	if n == nil || n.Kind != yaml.ScalarNode {
 		return "", false
 	}

@@ -88,3 +88,19 @@ func TestNeedsQuotesQuantitiesAndTimes(t *testing.T) {
 		}
 	}
 }
+
+// A scalar reached through an alias reads as the anchored scalar; an alias of
+// a collection is no scalar (and is never expanded).
+func TestScalarThroughAlias(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("a: &t true\nb: *t\nl: &l [1, 2]\nc: *l\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	m := doc.Content[0]
+	if v, ok := Scalar(m, "b"); !ok || v != "true" {
+		t.Errorf("Scalar(b) = %q, %v; want the anchored true", v, ok)
+	}
+	if v, ok := Scalar(m, "c"); ok {
+		t.Errorf("Scalar(c) = %q, want no scalar for an alias of a list", v)
+	}
+}
