@@ -946,13 +946,25 @@ func run(t *testing.T, dir string, stdin []byte, name string, args ...string) re
 
 func runEnv(t *testing.T, dir string, stdin []byte, env []string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	return command{dir: dir, stdin: stdin, env: append(os.Environ(), env...), timeout: 60 * time.Second}.run(t, name, args...)
+}
+
+// command is one process a test runs, with exactly the environment given.
+type command struct {
+	dir     string
+	stdin   []byte
+	env     []string
+	timeout time.Duration
+}
+
+func (c command) run(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), c.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Dir, cmd.Env = c.dir, c.env
+	if c.stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.stdin)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -966,7 +978,7 @@ func runEnv(t *testing.T, dir string, stdin []byte, env []string, name string, a
 		}
 		code = ee.ExitCode()
 	}
-	t.Logf("$ %s %s  # exit %d in %s", filepath.Base(name), strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond))
+	t.Logf("$ %s %s  # in %s, exit %d in %s", filepath.Base(name), strings.ReplaceAll(strings.Join(args, " "), "\n", "; "), c.dir, code, time.Since(start).Round(time.Millisecond))
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
 }
 

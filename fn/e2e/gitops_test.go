@@ -17,12 +17,10 @@ package e2e
 // UPDATE_GOLDEN=1 rewrites the .expected/ files: read them before committing.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -49,23 +47,7 @@ func gitopsKustomize(t *testing.T) string {
 // from the test process), as argocd-cmp-server and CI runners do.
 func gitopsExec(t *testing.T, dir string, env []string, timeout time.Duration, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ctx.Err() != nil {
-			t.Fatalf("running %s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-		}
-		code = ee.ExitCode()
-	}
-	t.Logf("$ %s %s  # in %s, exit %d", filepath.Base(name), strings.ReplaceAll(strings.Join(args, " "), "\n", "; "), dir, code)
-	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return command{dir: dir, env: env, timeout: timeout}.run(t, name, args...)
 }
 
 // gitopsOnlyObjects checks that a generate command printed nothing but
