@@ -454,7 +454,12 @@ func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append([]byte{}, s.docs[i].sep...), body...), nil
+	sep := s.docs[i].sep
+	if len(sep) > 0 && sep[len(sep)-1] != '\n' {
+		// "--- {...}" written again: the encoded body starts a line of its own.
+		sep = []byte("---\n")
+	}
+	return append(append([]byte{}, sep...), body...), nil
 }
 
 func (s *docSource) Locate(i int, _ *yaml.Node) *fn.File {

@@ -16,7 +16,8 @@ import (
 // Document is one document of a YAML stream.
 type Document struct {
 	// Sep is the document's "---" line (with its newline), empty for a first
-	// document that has none.
+	// document that has none. When the line goes on with the document's text
+	// ("--- {...}"), Sep is only "--- " and does not end in a newline.
 	Sep []byte
 	// Body is the text after Sep, up to the next "---" line.
 	Body []byte
@@ -40,14 +41,30 @@ func SplitDocuments(data []byte) []Document {
 			if pos > 0 || len(cur.Sep) > 0 {
 				docs = append(docs, cur)
 			}
-			cur = Document{Sep: data[pos:lineEnd]}
-			start = lineEnd
+			// The marker line may carry the document's start ("--- {...}",
+			// "--- |"): that goes to the body, only "--- " stays the marker.
+			sepEnd := contentOnMarker(data[pos:lineEnd])
+			cur = Document{Sep: data[pos : pos+sepEnd]}
+			start = pos + sepEnd
 		}
 		pos = lineEnd
 	}
 	cur.Body = data[start:]
 	docs = append(docs, cur)
 	return docs
+}
+
+// contentOnMarker returns where the document's own text starts on a "---"
+// line: the line's end when nothing but blanks or a comment follows.
+func contentOnMarker(line []byte) int {
+	i := 3
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if i == len(line) || line[i] == '#' || line[i] == '\n' || line[i] == '\r' {
+		return len(line)
+	}
+	return i
 }
 
 func isDocStart(line []byte) bool {
