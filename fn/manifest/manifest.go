@@ -75,6 +75,23 @@ func isDocStart(line []byte) bool {
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
 }
 
+// onlyDocumentEnds reports whether a body holds nothing but "..." lines,
+// blanks and comments: an empty document ("---" then "..."), which yaml.v3
+// refuses to parse on its own.
+func onlyDocumentEnds(body []byte) bool {
+	ends := false
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		switch {
+		case bytes.Equal(t, []byte("...")) && bytes.HasPrefix(line, []byte("...")):
+			ends = true
+		case len(t) > 0 && t[0] != '#':
+			return false
+		}
+	}
+	return ends
+}
+
 // IsBlank reports whether a document holds nothing but blanks and comments.
 func IsBlank(body []byte) bool {
 	for _, line := range bytes.Split(body, []byte("\n")) {
@@ -106,6 +123,9 @@ func ParseDocumentNode(body []byte) (*yaml.Node, error) {
 		// yaml.v3 would read it, but the raw splitting (and the rest of the
 		// stream, written back as it was) assumes UTF-8.
 		return nil, fmt.Errorf("the text is UTF-16 (it starts with a byte order mark): inject-mesher reads UTF-8 YAML only")
+	}
+	if onlyDocumentEnds(body) {
+		return nil, nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(body))
 	var doc yaml.Node
