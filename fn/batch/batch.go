@@ -66,6 +66,10 @@ type Writer struct {
 	Encode func(*yaml.Node) ([]byte, error)
 	// Locate, when set, says which file a generated ConfigMap goes to, for results.
 	Locate func(engine.Need) *fn.File
+	// FailuresOnly keeps only the entries of objects that failed: for a
+	// caller that prints no per-object report (the KRM function), so that
+	// memory does not grow with every item that passes through.
+	FailuresOnly bool
 }
 
 // prior is a mesher ConfigMap found in the input.
@@ -136,7 +140,11 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 		if drop[i] {
 			continue
 		}
+		before := len(out.Entries)
 		text, ok := out.process(src, i, in, &needs)
+		if w.FailuresOnly {
+			out.dropSucceeded(before)
+		}
 		if ok && !write(text) {
 			return out
 		}
@@ -235,6 +243,18 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 		return nil, false
 	}
 	return b, true
+}
+
+// dropSucceeded forgets the entries added since from of objects that did not fail.
+func (out *Output) dropSucceeded(from int) {
+	kept := out.Entries[:from]
+	for _, e := range out.Entries[from:] {
+		if e.Action == engine.Failed {
+			kept = append(kept, e)
+		}
+	}
+	clear(out.Entries[len(kept):])
+	out.Entries = kept
 }
 
 func configMapResult(need engine.Need, format string) *fn.Result {

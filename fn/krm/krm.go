@@ -94,6 +94,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 			Locate: func(need engine.Need) *fn.File {
 				return &fn.File{Path: generatedPath(need.Backend.ConfigMapName(), need.Namespace)}
 			},
+			FailuresOnly: true,
 		})
 		if items == 0 {
 			s.WriteString("items: []\n")
