@@ -47,6 +47,12 @@ type Program struct {
 // trees, the results, the held-back output.
 const memoryMargin = 40 << 20
 
+// objectMargin is what each object of the input keeps live during a run: its
+// place in the split, its line in the report. Without it a limit below what
+// is live makes the collector run without pause: 100 MB of 600,000 small
+// objects took 31 s instead of 11 s (and a plain-YAML one 40 s instead of 12).
+const objectMargin = 512
+
 // Main runs the command with no process-wide settings.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return Program{}.Main(args, stdin, stdout, stderr)
@@ -95,7 +101,7 @@ func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			fmt.Fprintln(stderr, "error:", err)
 			return 1
 		}
-		p.limitMemory(len(data))
+		p.limitMemory(len(data), countObjects(data))
 		if krm.IsResourceList(data) {
 			if *configFile != "" || len(sets) > 0 {
 				fmt.Fprintln(stderr, "error: a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
@@ -110,18 +116,25 @@ func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
-	total := 0
+	total, objects := 0, 0
 	for _, in := range inputs {
 		total += len(in.data)
+		objects += countObjects(in.data)
 	}
-	p.limitMemory(total)
+	p.limitMemory(total, objects)
 	return inject(inputs, *configFile, sets, *quiet, stdout, stderr)
 }
 
-func (p Program) limitMemory(input int) {
+func (p Program) limitMemory(input, objects int) {
 	if p.LimitMemory && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(input) + memoryMargin)
+		debug.SetMemoryLimit(int64(input) + memoryMargin + int64(objects)*objectMargin)
 	}
+}
+
+// countObjects estimates the objects in the input by its "kind:" keys (a few
+// nested ones count too: the margin only grows).
+func countObjects(data []byte) int {
+	return bytes.Count(data, []byte("kind:"))
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {
