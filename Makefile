@@ -51,7 +51,7 @@ $(KUSTOMIZE):
 	GOBIN=$(TOOLS) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 ## test: everything CI runs: vet, unit and golden tests, end-to-end runs with real kpt and kustomize
-test: vet build tools podman strace timecmd
+test: vet build tools podman strace
 	$(GO) test -count=1 ./...
 
 ## unit: the Go tests without building tools (end-to-end tests skip what is missing)
