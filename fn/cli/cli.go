@@ -449,6 +449,9 @@ func (s *docSource) Raw(i int) []byte {
 }
 
 func (s *docSource) Parse(i int) (*yaml.Node, error) {
+	if len(s.docs[i].sep) > 0 && manifest.OnlyDocumentEnds(s.docs[i].body) {
+		return nil, nil // "---" then "...": an empty document
+	}
 	docNode, err := manifest.ParseDocumentNode(s.docs[i].body)
 	if docNode == nil || err != nil {
 		return nil, err

@@ -215,6 +215,7 @@ func TestHostilePlainYAML(t *testing.T) {
 		{name: "empty input", in: "", same: true},
 		{name: "--- alone", in: "---\n", same: true},
 		{name: "--- then ...", in: "---\n...\n", same: true},
+		{name: "... alone", in: "...\n", err: "did not find expected node content"},
 		{name: "comments only", in: "# nothing here\n---\n# nor here\n", same: true},
 		{name: "UTF-16", in: "\xff\xfea\x00:\x00 \x001\x00\n\x00", err: "UTF-16"},
 		{name: "a ResourceList with no items", in: "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n", out: "items: []\n"},

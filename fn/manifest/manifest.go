@@ -75,10 +75,11 @@ func isDocStart(line []byte) bool {
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
 }
 
-// onlyDocumentEnds reports whether a body holds nothing but "..." lines,
-// blanks and comments: an empty document ("---" then "..."), which yaml.v3
-// refuses to parse on its own.
-func onlyDocumentEnds(body []byte) bool {
+// OnlyDocumentEnds reports whether a body holds nothing but "..." lines,
+// blanks and comments. After a "---" line that is an empty document, which
+// yaml.v3 refuses to parse on its own; without one yaml.v3 refuses it in a
+// stream too, so it stays an error there.
+func OnlyDocumentEnds(body []byte) bool {
 	ends := false
 	for _, line := range bytes.Split(body, []byte("\n")) {
 		t := bytes.TrimSpace(line)
@@ -123,9 +124,6 @@ func ParseDocumentNode(body []byte) (*yaml.Node, error) {
 		// yaml.v3 would read it, but the raw splitting (and the rest of the
 		// stream, written back as it was) assumes UTF-8.
 		return nil, fmt.Errorf("the text is UTF-16 (it starts with a byte order mark): inject-mesher reads UTF-8 YAML only")
-	}
-	if onlyDocumentEnds(body) {
-		return nil, nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(body))
 	var doc yaml.Node
