@@ -38,17 +38,28 @@ func Settings() []string {
 		ProxyCPU, ProxyMemory, ProxyCPULimit, ProxyMemoryLimit, NativeSidecar, ProxyEnv}
 }
 
-// ParseBool reads a yes/no annotation: yes, y, true, on mean true and no, n,
-// false, off mean false, in any case (the seeds documented "yes" and "y";
-// Kubernetes users write "true").
+// ParseBool reads a yes/no annotation: yes, y, true mean true and no, n,
+// false mean false, in any case (the seeds documented "yes" and "y";
+// Kubernetes users write "true"). Anything else is an error, not a silent no.
 func ParseBool(v string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "yes", "y", "true", "on":
+	case "yes", "y", "true":
 		return true, nil
-	case "no", "n", "false", "off":
+	case "no", "n", "false":
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not a yes/no value: allowed values are yes, y, true or no, n, false (any case)", v)
+}
+
+// IsYAML11True reports whether a scalar is true the way Kubernetes reads a
+// bool field, with YAML 1.1's spellings: `hostNetwork: yes` is true to the
+// API server even though yaml.v3 reads it as the string "yes".
+func IsYAML11True(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "y", "on":
+		return true
+	}
+	return false
 }
 
 // NativeMode is how the sidecar is placed in the pod.
@@ -70,17 +81,13 @@ func ParseNativeMode(v string) (NativeMode, error) {
 	}
 	b, err := ParseBool(v)
 	if err != nil {
-		return "", fmt.Errorf("%q is not a native sidecar mode: allowed values are auto, true or false", v)
+		return "", fmt.Errorf("%q is not a native sidecar mode: allowed values are auto, or yes/y/true, no/n/false", v)
 	}
 	if b {
 		return NativeOn, nil
 	}
 	return NativeOff, nil
 }
-
-// servicePortProtocols are mesher's invocation protocol names; SERVICE_PORTS
-// keys outside these silently never match in mesher.
-var servicePortProtocols = [...]string{"rest", "grpc", "dubbo"}
 
 // ParseServicePorts validates mesher's SERVICE_PORTS value
 // ("proto:port[,proto:port...]") and returns it normalised (no blanks). Every
@@ -115,11 +122,12 @@ func ParseServicePorts(v string) (string, error) {
 	return strings.Join(out, ","), nil
 }
 
+// knownProtocol: SERVICE_PORTS keys are mesher's invocation protocol names;
+// any other key silently never matches in mesher.
 func knownProtocol(p string) bool {
-	for _, k := range servicePortProtocols {
-		if p == k {
-			return true
-		}
+	switch p {
+	case "rest", "grpc", "dubbo":
+		return true
 	}
 	return false
 }

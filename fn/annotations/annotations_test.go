@@ -29,7 +29,7 @@ func TestParseNativeMode(t *testing.T) {
 			t.Errorf("ParseNativeMode(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ParseNativeMode("sometimes"); err == nil || !strings.Contains(err.Error(), "auto, true or false") {
+	if _, err := ParseNativeMode("sometimes"); err == nil || !strings.Contains(err.Error(), "auto, or yes/y/true, no/n/false") {
 		t.Errorf("ParseNativeMode(sometimes) error = %v, want the allowed values", err)
 	}
 }

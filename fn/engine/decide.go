@@ -162,7 +162,7 @@ func (in *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipRe
 	switch {
 	case systemNamespace(w.ref.Namespace):
 		return SkipSystemNamespace
-	case scalarIs(w.spec(), "hostNetwork", "true"):
+	case isTrue(w.spec(), "hostNetwork"):
 		return SkipHostNetwork
 	case in.cfg.RequireNamespaceLabel && !nsEnabled:
 		return SkipNamespaceNotEnabled
@@ -175,9 +175,10 @@ func (in *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipRe
 	return ""
 }
 
-func scalarIs(m *yaml.Node, key, want string) bool {
+// isTrue reads a bool field as the API server does (YAML 1.1: yes, on, true).
+func isTrue(m *yaml.Node, key string) bool {
 	v, ok := n.Scalar(m, key)
-	return ok && strings.EqualFold(v, want)
+	return ok && annotations.IsYAML11True(v)
 }
 
 // resolve reads the workload's annotations and labels into a sidecar plan, or

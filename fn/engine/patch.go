@@ -18,11 +18,9 @@ import (
 func (in *Injector) processTemplate(w *workload) Outcome {
 	ref := w.ref
 	statusText, hasStatus := n.Scalar(w.tmpl.Node, "metadata", "annotations", annotations.Status)
-	if hasStatus && statusText == annotations.SeedStatus {
-		return in.skip(w, nil, SkipSeedInjected)
-	}
+	seedInjected := hasStatus && statusText == annotations.SeedStatus
 	var ours *Status
-	if hasStatus {
+	if hasStatus && !seedInjected {
 		s, err := parseStatus(statusText)
 		if err != nil {
 			return failure(ref, w.tmpl.Field("metadata.annotations["+annotations.Status+"]"), clip(statusText), "invalid "+annotations.Status+": "+err.Error())
@@ -45,7 +43,10 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		}
 		why := fmt.Sprintf("%s is %q", annotations.Inject, inject.value)
 		if !inject.present {
-			why = fmt.Sprintf("namespace %q no longer enables injection", ref.Namespace)
+			why = fmt.Sprintf("it has no %s annotation", annotations.Inject)
+			if ref.Namespace != "" {
+				why += fmt.Sprintf(" and namespace %s does not enable injection", ref.Namespace)
+			}
 		}
 		if o, shared := sharedNodes(w); shared {
 			return o
@@ -54,6 +55,10 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		quoteMetadataStrings(w)
 		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected}}, Changed: true,
 			Results: fn.Results{info(ref, "removed the mesher sidecar: "+why)}}
+	}
+	if seedInjected {
+		// Only a pod that asks for the sidecar hears about the old webhook's mark.
+		return in.skip(w, nil, SkipSeedInjected)
 	}
 	if reason := in.skipReason(w, ours, nsEnabled); reason != "" {
 		return in.skip(w, ours, reason)
