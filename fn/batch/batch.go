@@ -76,6 +76,9 @@ type Writer struct {
 type prior struct {
 	index int
 	node  *yaml.Node
+	// copies are further generated ConfigMaps for the same namespace and
+	// backend, as concatenating separately injected files gives.
+	copies []int
 }
 
 // Run injects every object of src and writes the result through w, one
@@ -105,7 +108,13 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 			}
 			if need, gen, ok := engine.MesherConfigMap(obj); ok {
 				if gen && obj == node {
-					generated[need] = prior{index: i, node: node}
+					if p, seen := generated[need]; seen {
+						// Copies from separate renders: all are dropped, one is written.
+						p.copies = append(p.copies, i)
+						generated[need] = p
+					} else {
+						generated[need] = prior{index: i, node: node}
+					}
 				} else {
 					// Hand-written, or inside a List where it cannot be regenerated alone.
 					userOwned[need] = true
@@ -123,6 +132,9 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 		// Written again after the objects if still used. With generation off
 		// they stay where they are, handed back to the user as they are.
 		drop[p.index] = regenerate
+		for _, c := range p.copies {
+			drop[c] = regenerate
+		}
 	}
 
 	write := func(b []byte) bool {
@@ -168,7 +180,7 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 		}
 		g := Generated{Need: need}
 		var text []byte
-		if p, ok := generated[need]; ok && engine.SameData(p.node, cm) {
+		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
 			g.Unchanged, text = true, src.Raw(p.index)
 		} else {
 			if text, err = w.Encode(cm); err != nil {
@@ -193,7 +205,10 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 	}
 	out.Removed = engine.NeedsFrom(out.Removed)
 	for _, need := range out.Removed {
-		out.Results = append(out.Results, configMapResult(need, "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more"))
+		r := configMapResult(need, "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
+		p := generated[need]
+		r.File = src.Locate(p.index, p.node)
+		out.Results = append(out.Results, r)
 	}
 	return out
 }
@@ -209,9 +224,20 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 				out.parseError(src, i, err)
 				return nil, false
 			}
+			ok := true
 			visit(node, func(obj *yaml.Node) {
-				out.Entries = append(out.Entries, engine.Entry{Ref: engine.Ref(obj), Action: engine.Unchanged})
+				ref := engine.Ref(obj)
+				if obj.Kind != yaml.MappingNode || ref.APIVersion == "" || ref.Kind == "" {
+					// What the engine says of any object it is given, said here too.
+					out.fail(src.Locate(i, nil), ref, "not a Kubernetes object: apiVersion and kind are required")
+					ok = false
+					return
+				}
+				out.Entries = append(out.Entries, engine.Entry{Ref: ref, Action: engine.Unchanged})
 			})
+			if !ok {
+				return nil, false
+			}
 		}
 		return src.Raw(i), true
 	}
@@ -282,6 +308,15 @@ func visit(obj *yaml.Node, f func(*yaml.Node)) {
 		return
 	}
 	f(obj)
+}
+
+func (o *Output) fail(file *fn.File, ref fn.ResourceRef, msg string) {
+	r := &fn.Result{Severity: fn.Error, File: file, Message: msg}
+	if ref.Kind != "" {
+		r.ResourceRef = &ref
+	}
+	o.Results = append(o.Results, r)
+	o.Entries = append(o.Entries, engine.Entry{Ref: ref, Action: engine.Failed, Reason: msg})
 }
 
 func (o *Output) parseError(src Source, i int, err error) {
