@@ -77,24 +77,27 @@ func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	var sets [][2]string
 	for _, k := range config.Keys() {
-		name := k[0]
-		fs.Func(name, k[1], func(v string) error {
-			sets = append(sets, [2]string{name, v})
-			return nil
-		})
+		fs.Var(keyFlag{name: k[0], boolean: config.IsBool(k[0]), sets: &sets}, k[0], k[1])
 	}
 	fs.Usage = func() { usage(fs, stderr) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	// Flags may come after file names too (`inject-mesher app.yaml --discoveryType=pilot`).
+	var paths []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 1
 		}
-		return 2
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		paths, rest = append(paths, rest[0]), rest[1:]
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, "inject-mesher", version)
 		return 0
 	}
-	paths := fs.Args()
 	if len(paths) == 0 {
 		data, err := readLimited(stdin, "standard input")
 		if err != nil {
@@ -136,6 +139,17 @@ func (p Program) limitMemory(input, objects int) {
 func countObjects(data []byte) int {
 	return bytes.Count(data, []byte("kind:"))
 }
+
+// keyFlag is a config key given as a flag, applied in the order given.
+type keyFlag struct {
+	name    string
+	boolean bool
+	sets    *[][2]string
+}
+
+func (f keyFlag) String() string     { return "" }
+func (f keyFlag) IsBoolFlag() bool   { return f.boolean }
+func (f keyFlag) Set(v string) error { *f.sets = append(*f.sets, [2]string{f.name, v}); return nil }
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, `inject-mesher injects the Apache ServiceComb mesher sidecar into pod templates
@@ -344,11 +358,7 @@ func report(w io.Writer, out *batch.Output) {
 		if e.Ref.Kind == "" {
 			continue
 		}
-		name := e.Ref.Name
-		if name == "" {
-			name = "(unnamed)"
-		}
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), name, e.Action)
+		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), nameOf(e.Ref), e.Action)
 		if e.Reason != "" && e.Action == engine.Skipped {
 			line += ": " + e.Reason
 		}
@@ -383,13 +393,21 @@ func report(w io.Writer, out *batch.Output) {
 	}
 }
 
+// nameOf is how the report names an object; one with only a generateName has none yet.
+func nameOf(ref fn.ResourceRef) string {
+	if ref.Name == "" {
+		return "(unnamed)"
+	}
+	return ref.Name
+}
+
 func describe(r *fn.Result) string {
 	var parts []string
 	if r.File != nil && r.File.Path != "" {
 		parts = append(parts, r.File.Path)
 	}
 	if r.ResourceRef != nil {
-		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+r.ResourceRef.Name)
+		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+nameOf(*r.ResourceRef))
 	}
 	if r.Field != nil && r.Field.Path != "" {
 		parts = append(parts, r.Field.Path)

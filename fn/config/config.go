@@ -123,6 +123,8 @@ func (es Errors) Error() string {
 type key struct {
 	name  string
 	usage string
+	// boolean keys take yes/no values; on the command line a bare --key means yes.
+	boolean bool
 	// set parses the ConfigMap/flag form.
 	set func(c *Config, v string) error
 	// setNode parses the typed form; nil means the typed form is a scalar read by set.
@@ -169,8 +171,8 @@ func keys() []key {
 			c.NativeSidecar = m
 			return err
 		}},
-		{name: "proxyEnv", usage: "set http_proxy/HTTP_PROXY on app containers", set: boolSetter(func(c *Config) *bool { return &c.ProxyEnv })},
-		{name: "requireNamespaceLabel", usage: "inject only in enabled namespaces", set: boolSetter(func(c *Config) *bool { return &c.RequireNamespaceLabel })},
+		{name: "proxyEnv", boolean: true, usage: "set http_proxy/HTTP_PROXY on app containers", set: boolSetter(func(c *Config) *bool { return &c.ProxyEnv })},
+		{name: "requireNamespaceLabel", boolean: true, usage: "inject only in enabled namespaces", set: boolSetter(func(c *Config) *bool { return &c.RequireNamespaceLabel })},
 		{name: "enabledNamespaces", usage: "comma-separated namespaces injected by default", set: listSetter(func(c *Config, v []string) error {
 			for _, ns := range v {
 				if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
@@ -180,7 +182,7 @@ func keys() []key {
 			c.EnabledNamespaces = v
 			return nil
 		}), setNode: listNode("enabledNamespaces")},
-		{name: "generateConfigMaps", usage: "emit the mesher ConfigMaps", set: boolSetter(func(c *Config) *bool { return &c.GenerateConfigMaps })},
+		{name: "generateConfigMaps", boolean: true, usage: "emit the mesher ConfigMaps", set: boolSetter(func(c *Config) *bool { return &c.GenerateConfigMaps })},
 		{name: "imagePullSecrets", usage: "comma-separated pull secrets for injected pods", set: listSetter(func(c *Config, v []string) error {
 			for _, s := range v {
 				if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
@@ -205,7 +207,7 @@ func keys() []key {
 			}
 			return nil
 		}, setNode: podTemplatePathsNode},
-		{name: "runAsNonRoot", usage: "sidecar securityContext.runAsNonRoot", set: func(c *Config, v string) error {
+		{name: "runAsNonRoot", boolean: true, usage: "sidecar securityContext.runAsNonRoot", set: func(c *Config, v string) error {
 			b, err := annotations.ParseBool(v)
 			c.RunAsNonRoot = &b
 			return err
@@ -248,6 +250,16 @@ func TypedKeys() []string {
 		}
 	}
 	return out
+}
+
+// IsBool reports whether a scalar key takes a yes/no value.
+func IsBool(name string) bool {
+	for _, k := range keys() {
+		if k.name == name {
+			return k.boolean
+		}
+	}
+	return false
 }
 
 // Set applies one key=value, as from a ConfigMap or a flag, to c.
