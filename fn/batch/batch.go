@@ -7,6 +7,7 @@ package batch
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -323,4 +324,29 @@ func (o *Output) parseError(src Source, i int, err error) {
 	o.Results = append(o.Results, &fn.Result{Severity: fn.Error, File: src.Locate(i, nil),
 		Message: fmt.Sprintf("not valid YAML: %v", err)})
 	o.Entries = append(o.Entries, engine.Entry{Action: engine.Failed, Reason: "not valid YAML"})
+}
+
+// NameOf is how the report names an object; one with only a generateName has none yet.
+func NameOf(ref fn.ResourceRef) string {
+	if ref.Name == "" {
+		return "(unnamed)"
+	}
+	return ref.Name
+}
+
+// Describe writes a result on one line for people: file, object, field and
+// message, as the command line reports errors and warnings.
+func Describe(r *fn.Result) string {
+	var parts []string
+	if r.File != nil && r.File.Path != "" {
+		parts = append(parts, r.File.Path)
+	}
+	if r.ResourceRef != nil {
+		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+NameOf(*r.ResourceRef))
+	}
+	if r.Field != nil && r.Field.Path != "" {
+		parts = append(parts, r.Field.Path)
+	}
+	parts = append(parts, r.Message)
+	return strings.Join(parts, ": ")
 }

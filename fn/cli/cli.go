@@ -358,7 +358,7 @@ func report(w io.Writer, out *batch.Output) {
 		if e.Ref.Kind == "" {
 			continue
 		}
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), nameOf(e.Ref), e.Action)
+		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), batch.NameOf(e.Ref), e.Action)
 		if e.Reason != "" && e.Action == engine.Skipped {
 			line += ": " + e.Reason
 		}
@@ -389,31 +389,8 @@ func report(w io.Writer, out *batch.Output) {
 		if r.Severity == fn.Info {
 			continue
 		}
-		fmt.Fprintf(w, "%s: %s\n", r.Severity, describe(r))
+		fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
 	}
-}
-
-// nameOf is how the report names an object; one with only a generateName has none yet.
-func nameOf(ref fn.ResourceRef) string {
-	if ref.Name == "" {
-		return "(unnamed)"
-	}
-	return ref.Name
-}
-
-func describe(r *fn.Result) string {
-	var parts []string
-	if r.File != nil && r.File.Path != "" {
-		parts = append(parts, r.File.Path)
-	}
-	if r.ResourceRef != nil {
-		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+nameOf(*r.ResourceRef))
-	}
-	if r.Field != nil && r.Field.Path != "" {
-		parts = append(parts, r.Field.Path)
-	}
-	parts = append(parts, r.Message)
-	return strings.Join(parts, ": ")
 }
 
 // docSource serves the documents of the input files. It holds the parsed
@@ -431,21 +408,25 @@ type doc struct {
 	index int
 	sep   []byte
 	body  []byte
-	kind  string
-	node  *yaml.Node
+	// line is how many lines of the file come before body, for error messages.
+	line int
+	kind string
+	node *yaml.Node
 }
 
 func newDocSource(inputs []input) *docSource {
 	s := &docSource{curDoc: -1}
 	for fi, in := range inputs {
 		parts := manifest.SplitDocuments(in.data)
+		lines := manifest.NewLineCounter(in.data)
 		for di, d := range parts {
 			sep := d.Sep
 			if di == 0 && fi > 0 && len(sep) == 0 {
 				// Files are joined into one stream: each starts a document.
 				sep = []byte("---\n")
 			}
-			s.docs = append(s.docs, doc{file: in.name, index: di, sep: sep, body: d.Body, kind: manifest.SniffDocumentKind(d.Body)})
+			s.docs = append(s.docs, doc{file: in.name, index: di, sep: sep, body: d.Body, kind: manifest.SniffDocumentKind(d.Body),
+				line: lines.Before(d.Body)})
 		}
 		if fi < len(inputs)-1 && len(in.data) > 0 && in.data[len(in.data)-1] != '\n' {
 			last := &s.docs[len(s.docs)-1]
@@ -472,7 +453,7 @@ func (s *docSource) Parse(i int) (*yaml.Node, error) {
 	}
 	docNode, err := manifest.ParseDocumentNode(s.docs[i].body)
 	if docNode == nil || err != nil {
-		return nil, err
+		return nil, manifest.ShiftLines(err, s.docs[i].line)
 	}
 	s.cur, s.curDoc = docNode, i
 	return docNode.Content[0], nil

@@ -232,7 +232,7 @@ func read(data []byte) (*list, error) {
 		return nil, err
 	}
 	l.functionConfigRaw = split.Field("functionConfig")
-	l.source = &splitSource{l: split}
+	l.source = &splitSource{l: split, lines: manifest.NewLineCounter(data)}
 	return l, nil
 }
 
@@ -318,6 +318,23 @@ func readConfig(obj *yaml.Node) (*config.Config, fn.Results) {
 	return nil, results
 }
 
+var pathInText = regexp.MustCompile(`(?m)^\s+(internal\.)?config\.kubernetes\.io/path:\s*['"]?([^'"\r\n#]+?)['"]?\s*$`)
+
+// locateText finds the path annotation in an item that is not valid YAML,
+// preferring the internal one, as locate does.
+func locateText(raw []byte) *fn.File {
+	var path string
+	for _, m := range pathInText.FindAllSubmatch(raw, -1) {
+		if path == "" || len(m[1]) > 0 {
+			path = string(m[2])
+		}
+	}
+	if path == "" {
+		return nil
+	}
+	return &fn.File{Path: path}
+}
+
 func locate(obj *yaml.Node) *fn.File {
 	if obj == nil {
 		return nil
@@ -357,7 +374,7 @@ func failureResults(stderr io.Writer, results fn.Results) fn.Results {
 		}
 		kept = append(kept, r)
 		if r.Severity == fn.Error {
-			fmt.Fprintln(stderr, "error:", r.String())
+			fmt.Fprintln(stderr, "error:", batch.Describe(r))
 		}
 	}
 	return kept
@@ -383,14 +400,33 @@ func writeResults(w io.Writer, results fn.Results) {
 // parsed, those that pass through too: the split reads only the layout, so a
 // hand-written list with a broken item would otherwise come out broken with
 // exit 0 (found by fuzzing; it costs about 6% on the 10,000-workload bench).
-type splitSource struct{ l *manifest.RawList }
+// splitSource serves the items of a list split as text; data is the whole
+// input, for line numbers.
+type splitSource struct {
+	l     *manifest.RawList
+	lines *manifest.LineCounter
+}
 
-func (s *splitSource) Len() int                               { return len(s.l.Items) }
-func (s *splitSource) Raw(i int) []byte                       { return s.l.Items[i].Raw }
-func (s *splitSource) Kind(i int) string                      { return s.l.Items[i].Kind }
-func (s *splitSource) Parse(i int) (*yaml.Node, error)        { return manifest.ParseItem(s.l.Items[i].Raw) }
-func (s *splitSource) Locate(_ int, node *yaml.Node) *fn.File { return locate(node) }
-func (s *splitSource) ValidateAll() bool                      { return true }
+func (s *splitSource) Len() int          { return len(s.l.Items) }
+func (s *splitSource) Raw(i int) []byte  { return s.l.Items[i].Raw }
+func (s *splitSource) Kind(i int) string { return s.l.Items[i].Kind }
+func (s *splitSource) Parse(i int) (*yaml.Node, error) {
+	node, err := manifest.ParseItem(s.l.Items[i].Raw)
+	if err != nil {
+		return nil, fmt.Errorf("item %d: %w", i+1, manifest.ShiftLines(err, s.lines.Before(s.l.Items[i].Raw)))
+	}
+	return node, nil
+}
+
+// Locate reads the item's path from its annotations, or from its text when
+// it could not be parsed.
+func (s *splitSource) Locate(i int, node *yaml.Node) *fn.File {
+	if node != nil {
+		return locate(node)
+	}
+	return locateText(s.l.Items[i].Raw)
+}
+func (s *splitSource) ValidateAll() bool { return true }
 func (s *splitSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
 	return manifest.EncodeItem(node, max(s.l.ItemsIndent, 0))
 }

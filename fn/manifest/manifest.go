@@ -6,8 +6,11 @@ package manifest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -493,4 +496,44 @@ func SniffDocumentKind(body []byte) string {
 		}
 	}
 	return ""
+}
+
+var lineRef = regexp.MustCompile(`\bline (\d+)\b`)
+
+// ShiftLines renumbers the "line N" of a YAML error by the number of lines
+// before the piece that was parsed, so the error points into the whole file.
+func ShiftLines(err error, by int) error {
+	if err == nil || by == 0 {
+		return err
+	}
+	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(m[len("line "):])
+		return "line " + strconv.Itoa(n+by)
+	})
+	return errors.New(msg)
+}
+
+// LineCounter numbers the lines of a text for slices of it visited in order,
+// counting each byte once: counting from the start for every document of a
+// large file would take time quadratic in its size.
+type LineCounter struct {
+	whole    []byte
+	at, line int
+}
+
+// NewLineCounter counts lines of whole.
+func NewLineCounter(whole []byte) *LineCounter { return &LineCounter{whole: whole} }
+
+// Before returns how many lines of the text come before part, a slice of it.
+func (c *LineCounter) Before(part []byte) int {
+	start := cap(c.whole) - cap(part)
+	if start < 0 || start > len(c.whole) {
+		return 0
+	}
+	if start < c.at {
+		c.at, c.line = 0, 0 // visited out of order: count again from the top
+	}
+	c.line += bytes.Count(c.whole[c.at:start], []byte("\n"))
+	c.at = start
+	return c.line
 }
