@@ -27,6 +27,7 @@ func outputs(t *testing.T) []string {
 		"../../testdata/golden/*/expected.yaml",
 		"../../examples/*/.expected/*.yaml",
 		"../../testdata/e2e/*/expected*.yaml",
+		"../../testdata/e2e/*/expected/*.yaml", // kpt packages after eval and render
 	} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
@@ -61,11 +62,24 @@ func TestEveryExpectedOutputIsAccepted(t *testing.T) {
 	}
 	waitForCRDs(t)
 	accepted := 0
+	files := map[string][]byte{}
 	for _, file := range outputs(t) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
+		files[file] = data
+	}
+	// The kpt example keeps only a diff in .expected/: render its package
+	// with its own config, as its Kptfile pipeline does.
+	files["examples/kpt (rendered)"] = injectFiles(t, "--config", "../../examples/kpt/mesher-injection.yaml", "../../examples/kpt")
+	names := make([]string, 0, len(files))
+	for f := range files {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, file := range names {
+		data := clusterObjects(files[file])
 		ensureNamespaces(t, data)
 		// kubectl cannot apply an object that has only a generateName: create those.
 		applied, created := splitGenerateName(data)
@@ -91,6 +105,25 @@ func TestEveryExpectedOutputIsAccepted(t *testing.T) {
 	}
 }
 
+// clusterObjects drops client-side objects (config.kubernetes.io/local-config:
+// "true", such as a function config), which never go to a cluster.
+func clusterObjects(data []byte) []byte {
+	var out []byte
+	for _, d := range manifest.SplitDocuments(data) {
+		var obj struct {
+			Metadata struct {
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"metadata"`
+		}
+		if manifest.IsBlank(d.Body) || yaml.Unmarshal(d.Body, &obj) == nil && obj.Metadata.Annotations["config.kubernetes.io/local-config"] == "true" {
+			continue
+		}
+		out = append(out, "---\n"...)
+		out = append(out, d.Body...)
+	}
+	return out
+}
+
 // splitGenerateName separates the documents whose object has a generateName
 // and no name.
 func splitGenerateName(data []byte) (named, generated []byte) {
@@ -100,6 +133,9 @@ func splitGenerateName(data []byte) (named, generated []byte) {
 				Name         string `yaml:"name"`
 				GenerateName string `yaml:"generateName"`
 			} `yaml:"metadata"`
+		}
+		if manifest.IsBlank(d.Body) {
+			continue
 		}
 		doc := append([]byte("---\n"), d.Body...)
 		if yaml.Unmarshal(d.Body, &obj) == nil && obj.Metadata.Name == "" && obj.Metadata.GenerateName != "" {
@@ -183,9 +219,20 @@ spec:
 // inject runs the command line in-process on manifests.
 func inject(t *testing.T, in []byte, args ...string) []byte {
 	t.Helper()
+	return runCLI(t, in, append(args, "-")...)
+}
+
+// injectFiles runs the command line in-process on files or folders.
+func injectFiles(t *testing.T, args ...string) []byte {
+	t.Helper()
+	return runCLI(t, nil, args...)
+}
+
+func runCLI(t *testing.T, stdin []byte, args ...string) []byte {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := cli.Main(append(args, "-"), bytes.NewReader(in), &stdout, &stderr); code != 0 {
-		t.Fatalf("inject-mesher exit %d:\n%s", code, stderr.String())
+	if code := cli.Main(args, bytes.NewReader(stdin), &stdout, &stderr); code != 0 {
+		t.Fatalf("inject-mesher %v: exit %d:\n%s", args, code, stderr.String())
 	}
 	return stdout.Bytes()
 }
