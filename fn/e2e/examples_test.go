@@ -351,3 +351,15 @@ func TestKustomizeExample(t *testing.T) {
 		kubectlDryRun(t, build.stdout, "configmap/mesher-config-sc", "service/prod-catalog", "deployment.apps/prod-catalog")
 	})
 }
+
+// The manual example: its README's commands, from the top of the repository.
+func TestManualExample(t *testing.T) {
+	e := newExampleRun(t, "manual", false)
+	for _, c := range readmeCommands(t, readFile(t, filepath.Join(e.dir(), "README.md"))) {
+		e.run(t, c)
+	}
+	e.checkAllExpected(t)
+	if got := e.checked[".expected/rerun-report.txt"]; strings.Contains(got, " injected") || !strings.Contains(got, "deployment/web unchanged") {
+		t.Errorf("the second run injected again:\n%s", got)
+	}
+}
