@@ -11,6 +11,7 @@ import (
 	"math/rand"
 
 	"github.com/inject-mesher/inject-mesher/fn/krm"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
 )
 
 // Workloads writes a ResourceList of n workloads (plus one Service for every
@@ -133,3 +134,27 @@ const configMap = `- apiVersion: v1
       replicas: %d
       feature-x: %d
 `
+
+// Plain converts a ResourceList written by Workloads into the same objects
+// as a plain multi-document stream, for the command line's benchmark.
+func Plain(list []byte) ([]byte, error) {
+	l, err := manifest.SplitResourceList(list)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	for i, it := range l.Items {
+		if i > 0 {
+			out.WriteString("---\n")
+		}
+		for j, line := range bytes.SplitAfter(it.Raw, []byte("\n")) {
+			switch {
+			case j == 0:
+				out.Write(bytes.TrimPrefix(line, []byte("- ")))
+			default:
+				out.Write(bytes.TrimPrefix(line, []byte("  ")))
+			}
+		}
+	}
+	return out.Bytes(), nil
+}

@@ -21,7 +21,8 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/bench/corpus"
 )
 
-type program struct{ name, pkg, bin string }
+// program is one row: a binary fed the corpus on stdin, or given arg as a file.
+type program struct{ name, pkg, bin, arg string }
 
 type sample struct {
 	wall, cpu time.Duration
@@ -72,8 +73,12 @@ func run(dir string, runs int, sizeList string) error {
 		}
 		info, _ := os.Stat(path)
 		results[n] = map[string]sample{}
-		for _, p := range progs {
-			s, err := measure(p.bin, path, runs)
+		plain := filepath.Join(dir, fmt.Sprintf("corpus-%d-plain.yaml", n))
+		if err := writePlain(path, plain); err != nil {
+			return err
+		}
+		for _, p := range append(progs, &program{name: "inject-mesher, plain YAML (command line)", bin: progs[0].bin, arg: plain}) {
+			s, err := measure(p, path, runs)
 			if err != nil {
 				return fmt.Errorf("%s on %d workloads: %v", p.name, n, err)
 			}
@@ -97,7 +102,7 @@ func run(dir string, runs int, sizeList string) error {
 	if err := writeCorpus(one, 1); err != nil {
 		return err
 	}
-	s, err := measure(progs[0].bin, one, 21)
+	s, err := measure(progs[0], one, 21)
 	if err != nil {
 		return err
 	}
@@ -106,6 +111,18 @@ func run(dir string, runs int, sizeList string) error {
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func writePlain(list, path string) error {
+	data, err := os.ReadFile(list)
+	if err != nil {
+		return err
+	}
+	plain, err := corpus.Plain(data)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, plain, 0o644)
+}
 
 func writeCorpus(path string, n int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -120,7 +137,7 @@ func writeCorpus(path string, n int) error {
 
 // measure runs bin on the corpus runs times and returns the median wall and
 // CPU time and the median peak RSS.
-func measure(bin, input string, runs int) (sample, error) {
+func measure(p *program, input string, runs int) (sample, error) {
 	var samples []sample
 	for i := 0; i < runs; i++ {
 		in, err := os.Open(input)
@@ -129,8 +146,12 @@ func measure(bin, input string, runs int) (sample, error) {
 		}
 		// Peak memory through /usr/bin/time: rusage taken here would count the
 		// forked child while it still shared this process's pages.
-		cmd := exec.Command("/usr/bin/time", "-f", "\n%U %S %M", bin)
-		cmd.Stdin = in
+		cmd := exec.Command("/usr/bin/time", "-f", "\n%U %S %M", p.bin)
+		if p.arg != "" {
+			cmd.Args = append(cmd.Args, p.arg)
+		} else {
+			cmd.Stdin = in
+		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
