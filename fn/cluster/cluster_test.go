@@ -242,12 +242,21 @@ func runCLI(t *testing.T, stdin []byte, args ...string) []byte {
 // running the function again on what the server returns, with server-set
 // fields stripped as a GitOps tool does, changes nothing.
 func TestServerKeepsWhatWasInjected(t *testing.T) {
+	for _, backend := range []string{"sc", "pilot"} {
+		t.Run(backend, func(t *testing.T) { roundTrip(t, "roundtrip-"+backend, "--discoveryType="+backend) })
+	}
+}
+
+// roundTrip injects the manual example (Deployments, a CronJob with a native
+// sidecar, a skipped DaemonSet, a Service) into namespace ns and checks it
+// against the server.
+func roundTrip(t *testing.T, ns string, args ...string) {
 	src, err := os.ReadFile("../../examples/manual/app.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src = bytes.ReplaceAll(src, []byte("namespace: shop"), []byte("namespace: roundtrip"))
-	injected := inject(t, src)
+	src = bytes.ReplaceAll(src, []byte("namespace: shop"), []byte("namespace: "+ns))
+	injected := inject(t, src, args...)
 	ensureNamespaces(t, injected)
 	if out, err := kubectl(t, injected, "create", "-f", "-"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
@@ -264,7 +273,7 @@ func TestServerKeepsWhatWasInjected(t *testing.T) {
 		meta, _ := sent["metadata"].(map[string]any)
 		kind, _ := sent["kind"].(string)
 		name, _ := meta["name"].(string)
-		out, err := kubectl(t, nil, "get", kind, name, "-n", "roundtrip", "-o", "json")
+		out, err := kubectl(t, nil, "get", kind, name, "-n", ns, "-o", "json")
 		if err != nil {
 			t.Fatalf("get %s/%s: %v\n%s", kind, name, err, out)
 		}
@@ -287,7 +296,7 @@ func TestServerKeepsWhatWasInjected(t *testing.T) {
 	if checked < 5 {
 		t.Errorf("only %d objects round-tripped", checked)
 	}
-	if again := inject(t, readBack.Bytes()); !bytes.Equal(again, readBack.Bytes()) {
+	if again := inject(t, readBack.Bytes(), args...); !bytes.Equal(again, readBack.Bytes()) {
 		t.Errorf("re-running on the objects read back from the server changed them:\n--- read back\n%s\n--- after\n%s", readBack.Bytes(), again)
 	}
 	if !strings.Contains(readBack.String(), "restartPolicy: Always") {

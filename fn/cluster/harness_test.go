@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,14 +48,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	var procs []*exec.Cmd
+	var procs []*process
+	var mu sync.Mutex // start() fills procs while a signal may arrive
 	stop := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for i := len(procs) - 1; i >= 0; i-- {
-			p := procs[i]
-			if p.Process != nil {
-				_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-				_, _ = p.Process.Wait()
-			}
+			procs[i].stop()
 		}
 		_ = os.RemoveAll(dir)
 	}
@@ -73,15 +73,21 @@ func TestMain(m *testing.M) {
 				fmt.Fprintln(os.Stderr, "cluster harness:", r)
 			}
 		}()
-		procs = start(bin, dir)
+		start(bin, dir, func(p *process) {
+			mu.Lock()
+			procs = append(procs, p)
+			mu.Unlock()
+		})
 		code = m.Run()
 	}()
 	stop()
 	os.Exit(code)
 }
 
-// start runs etcd and kube-apiserver and waits until the API server is ready.
-func start(bin, dir string) []*exec.Cmd {
+// start runs etcd and kube-apiserver, handing each to started as soon as it
+// runs (so a failure later in start still stops it), and waits until the API
+// server is ready.
+func start(bin, dir string, started func(*process)) {
 	etcdClient, etcdPeer, apiPort := freePort(), freePort(), freePort()
 	etcd := daemon(dir, "etcd", "etcd",
 		"--name", "default", "--data-dir", filepath.Join(dir, "etcd"),
@@ -91,7 +97,7 @@ func start(bin, dir string) []*exec.Cmd {
 		"--initial-advertise-peer-urls", "http://127.0.0.1:"+etcdPeer,
 		"--initial-cluster", "default=http://127.0.0.1:"+etcdPeer,
 		"--unsafe-no-fsync")
-	procs := []*exec.Cmd{etcd}
+	started(etcd)
 
 	server.token = randomToken()
 	tokens := filepath.Join(dir, "tokens.csv")
@@ -112,9 +118,9 @@ func start(bin, dir string) []*exec.Cmd {
 		"--service-cluster-ip-range", "10.0.0.0/24",
 		// No controller manager runs to create `default` ServiceAccounts.
 		"--disable-admission-plugins", "ServiceAccount")
-	procs = append(procs, api)
+	started(api)
 	server.url = "https://127.0.0.1:" + apiPort
-	waitReady(dir)
+	waitReady(dir, []*process{etcd, api})
 	server.kubeconfig = filepath.Join(dir, "kubeconfig")
 	must(os.WriteFile(server.kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -134,7 +140,6 @@ current-context: test
 		panic(fmt.Sprintf("kubectl version: %v\n%s", err, out))
 	}
 	fmt.Printf("API server %s ready at %s\n", serverVersion(string(out)), server.url)
-	return procs
 }
 
 func serverVersion(out string) string {
@@ -153,7 +158,7 @@ func serverVersion(out string) string {
 
 // daemon starts a process in its own process group, logging to dir/name.log;
 // it dies with the test process even if that is killed outright.
-func daemon(dir, name, bin string, args ...string) *exec.Cmd {
+func daemon(dir, name, bin string, args ...string) *process {
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	must(err)
 	cmd := exec.Command(bin, args...)
@@ -162,10 +167,32 @@ func daemon(dir, name, bin string, args ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		panic(fmt.Sprintf("starting %s: %v", name, err))
 	}
-	return cmd
+	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	return p
 }
 
-func waitReady(dir string) {
+// process is a server the harness started; exited closes when it ends.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// stop kills the process group and waits for it to end.
+func (p *process) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// waitReady waits for /readyz, and gives up at once if a server exits.
+func waitReady(dir string, procs []*process) {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -178,13 +205,24 @@ func waitReady(dir string) {
 				return
 			}
 		}
+		for _, p := range procs {
+			select {
+			case <-p.exited:
+				panic(fmt.Sprintf("%s exited while starting; its log ends:\n%s", p.name, logTail(dir, p.name)))
+			default:
+			}
+		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "kube-apiserver.log"))
+	panic("the API server did not become ready in 90 s; its log ends:\n" + logTail(dir, "kube-apiserver"))
+}
+
+func logTail(dir, name string) string {
+	log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
 	if len(log) > 3000 {
 		log = log[len(log)-3000:]
 	}
-	panic("the API server did not become ready in 90 s; its log ends:\n" + string(log))
+	return string(log)
 }
 
 func freePort() string {
