@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -368,19 +369,10 @@ func (in *Injector) checkConflicts(p *problems, w *workload, ours *Status) {
 			}
 		}
 	}
-	if i := n.NamedIndex(n.Get(w.spec(), "volumes"), sidecar.VolumeName); i >= 0 && (ours == nil || !contains(ours.Volumes, sidecar.VolumeName)) {
+	if i := n.NamedIndex(n.Get(w.spec(), "volumes"), sidecar.VolumeName); i >= 0 && (ours == nil || !slices.Contains(ours.Volumes, sidecar.VolumeName)) {
 		p.add(w.tmpl.Field(fmt.Sprintf("spec.volumes[%d].name", i)), sidecar.VolumeName,
 			fmt.Sprintf("the pod already has a volume named %s that inject-mesher did not add: rename it", sidecar.VolumeName))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // checkContainerNames reports app containers without a name, or with the name
@@ -453,7 +445,7 @@ func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string
 		if env := n.Get(c, "env"); env != nil && env.Kind == yaml.SequenceNode {
 			for _, e := range env.Content {
 				v, _ := n.Scalar(e, "name")
-				if (v == "http_proxy" || v == "HTTP_PROXY") && !contains(added, v) {
+				if (v == "http_proxy" || v == "HTTP_PROXY") && !slices.Contains(added, v) {
 					sets = true
 				}
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -240,7 +241,7 @@ func strip(w *workload, s *Status) {
 		// An empty collection was `[]` or `{}` (a block one cannot be empty),
 		// whatever the status says; left block style under a commented key it
 		// would encode as a stray `[]` on a line of its own.
-		if contains(s.Flow, path) || n.IsEmpty(n.Get(parent, key)) {
+		if slices.Contains(s.Flow, path) || n.IsEmpty(n.Get(parent, key)) {
 			n.RestoreFlow(parent, key)
 		}
 	}

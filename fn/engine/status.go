@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Status is the value of the sidecar.mesher.io/status annotation: exactly what
@@ -43,12 +44,7 @@ func (s *Status) String() string {
 }
 
 func (s *Status) lists(container string) bool {
-	for _, c := range append(append([]string{}, s.Containers...), s.InitContainers...) {
-		if c == container {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.Containers, container) || slices.Contains(s.InitContainers, container)
 }
 
 func clip(v string) string {
