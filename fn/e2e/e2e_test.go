@@ -302,15 +302,10 @@ func TestKptRender(t *testing.T) {
 		"SERVICE_NAME": "orders", "VERSION": "2.1", "APP_ID": "orders-app",
 		"SERVICE_PORTS": "rest:8080,grpc:9090", "CSE_REGISTRY_ADDR": "http://service-center.servicecomb:30100",
 	})
-	side := sidecarOf(t, sts)
-	for path, want := range map[string]string{
+	wantSidecarFields(t, sidecarOf(t, sts), "mesher.yaml", map[string]string{
 		"resources.requests.cpu": "50m", "resources.requests.memory": "64Mi",
 		"resources.limits.cpu": "250m", "resources.limits.memory": "192Mi",
-	} {
-		if got := str(side, strings.Split(path, ".")...); got != want {
-			t.Errorf("sidecar %s = %q, want %q (from mesher.yaml)", path, got, want)
-		}
-	}
+	})
 	// The Service and the Job that says inject: "no" are untouched.
 	inDocs, outDocs := splitDocs(input["orders.yaml"]), splitDocs(out["orders.yaml"])
 	for _, i := range []int{1, 2} {
@@ -820,6 +815,17 @@ func wantEnv(t *testing.T, env, want map[string]string) {
 	for k, v := range want {
 		if got, ok := env[k]; !ok || got != v {
 			t.Errorf("sidecar env %s = %q (set: %v), want %q", k, got, ok, v)
+		}
+	}
+}
+
+// wantSidecarFields checks fields of the sidecar container (dot-separated
+// paths) that the config named by from set.
+func wantSidecarFields(t *testing.T, side map[string]any, from string, want map[string]string) {
+	t.Helper()
+	for path, v := range want {
+		if got := str(side, strings.Split(path, ".")...); got != v {
+			t.Errorf("sidecar %s = %q, want %q (from %s)", path, got, v, from)
 		}
 	}
 }

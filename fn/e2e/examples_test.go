@@ -301,15 +301,10 @@ func TestKustomizeExample(t *testing.T) {
 	env := checkInjected(t, dep, "servicecomb/mesher-sidecar:1.6.3", "sc")
 	// SERVICE_NAME from the app label: the name prefix does not reach the registry.
 	wantEnv(t, env, map[string]string{"SERVICE_NAME": "catalog", "VERSION": "3.1", "APP_ID": "shop", "SERVICE_PORTS": "rest:8080,grpc:9090"})
-	side := sidecarOf(t, dep)
-	for path, want := range map[string]string{
+	wantSidecarFields(t, sidecarOf(t, dep), "overlay/mesher-injection.yaml", map[string]string{
 		"resources.requests.cpu": "50m", "resources.requests.memory": "64Mi",
 		"resources.limits.cpu": "250m", "resources.limits.memory": "192Mi",
-	} {
-		if got := str(side, strings.Split(path, ".")...); got != want {
-			t.Errorf("sidecar %s = %q, want %q (from overlay/mesher-injection.yaml)", path, got, want)
-		}
-	}
+	})
 	if got := str(podTemplate(t, dep), "metadata", "annotations", "prometheus.io/scrape"); got != "true" {
 		t.Errorf("the pod template's prometheus.io/scrape annotation is %q, want it kept", got)
 	}
