@@ -35,12 +35,7 @@ func FuzzParseServicePorts(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		got, err := ParseServicePorts(v)
 		if err != nil {
-			if got != "" {
-				t.Fatalf("ParseServicePorts(%q) returned %q with error %v", v, got, err)
-			}
-			if !strings.Contains(err.Error(), strconv.Quote(v)) {
-				t.Fatalf("ParseServicePorts(%q): the error does not name the value: %v", v, err)
-			}
+			checkRejected(t, "ParseServicePorts", v, got, err)
 			return
 		}
 		again, err := ParseServicePorts(got)
@@ -125,12 +120,7 @@ func FuzzParseQuantity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		got, err := ParseQuantity(v)
 		if err != nil {
-			if got != "" {
-				t.Fatalf("ParseQuantity(%q) returned %q with error %v", v, got, err)
-			}
-			if !strings.Contains(err.Error(), strconv.Quote(v)) {
-				t.Fatalf("ParseQuantity(%q): the error does not name the value: %v", v, err)
-			}
+			checkRejected(t, "ParseQuantity", v, got, err)
 			return
 		}
 		if got != strings.TrimSpace(v) {
@@ -146,4 +136,16 @@ func FuzzParseQuantity(f *testing.F) {
 			t.Fatalf("ParseQuantity(%q) accepted a quantity that is not above zero", v)
 		}
 	})
+}
+
+// checkRejected: a parser that refuses a value returns nothing with the error,
+// and the error names the value it refused.
+func checkRejected(t *testing.T, parser, v, got string, err error) {
+	t.Helper()
+	if got != "" {
+		t.Fatalf("%s(%q) returned %q with error %v", parser, v, got, err)
+	}
+	if !strings.Contains(err.Error(), strconv.Quote(v)) {
+		t.Fatalf("%s(%q): the error does not name the value: %v", parser, v, err)
+	}
 }
