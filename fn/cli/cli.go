@@ -411,7 +411,6 @@ type doc struct {
 	// line is how many lines of the file come before body, for error messages.
 	line int
 	kind string
-	node *yaml.Node
 }
 
 func newDocSource(inputs []input) *docSource {
