@@ -6,13 +6,18 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/textpatch"
 	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
 )
 
@@ -26,8 +31,19 @@ type Source interface {
 	Kind(i int) string
 	// Parse parses object i; a nil node means an empty document.
 	Parse(i int) (*yaml.Node, error)
-	// Encode writes object i's edited node back as text.
+	// Body is the text the positions of object i's parsed nodes refer to,
+	// nil when there is none (a list parsed whole).
+	Body(i int) []byte
+	// Reparse parses an edited body of object i, to check it.
+	Reparse(i int, body []byte) (*yaml.Node, error)
+	// Wrap makes the text written for object i from its edited body;
+	// encoded says the body was re-encoded rather than edited.
+	Wrap(i int, body []byte, encoded bool) []byte
+	// Encode writes object i's edited node as a new body, when the plan
+	// could not be written into its text.
 	Encode(i int, node *yaml.Node) ([]byte, error)
+	// Line is how many lines of its file come before object i's body.
+	Line(i int) int
 	// Locate says where object i came from, for results.
 	Locate(i int, node *yaml.Node) *fn.File
 	// ValidateAll asks for every object to be parsed, even those that pass
@@ -47,6 +63,9 @@ type Output struct {
 	Removed []engine.Need
 	// Written counts the objects written, generated ones included.
 	Written int
+	// Reencoded counts the edited objects whose plan could not be written
+	// into their text, so that they were re-encoded whole.
+	Reencoded int
 }
 
 // Generated is one ConfigMap the function emits.
@@ -239,6 +258,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 			if !ok {
 				return nil, false
 			}
+			out.duplicates(src, i, node)
 		}
 		return src.Raw(i), true
 	}
@@ -256,20 +276,130 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 		if r.File == nil && file != nil {
 			r.File = file
 		}
+		if r.Severity == fn.Error && strings.HasPrefix(r.Message, "not a Kubernetes object") {
+			r.Message = manifest.ShiftLines(errors.New(r.Message), src.Line(i)).Error()
+		}
 	}
 	out.Entries = append(out.Entries, o.Entries...)
 	out.Results = append(out.Results, o.Results...)
 	*needs = append(*needs, o.Needs...)
-	if !o.Changed {
-		return src.Raw(i), true
+	out.duplicates(src, i, node)
+	if o.Failed() || !o.Changed() {
+		return src.Raw(i), !o.Failed()
 	}
-	b, err := src.Encode(i, node)
-	if err != nil {
-		out.Results = append(out.Results, &fn.Result{Severity: fn.Error, File: file,
-			Message: fmt.Sprintf("cannot write the injected object back as YAML: %v", err)})
+	if e, twice := editsDuplicate(node, o.Plan); twice {
+		out.fail(file, engine.Ref(node), fmt.Sprintf("%s: the key %q is written twice in this mapping; inject-mesher must change it and will not guess which one you meant: remove one", e.Path.String(), e.Key))
 		return nil, false
 	}
-	return b, true
+	text, why, err := edit(src, i, node, o.Plan)
+	if err != nil {
+		out.fail(file, engine.Ref(node), fmt.Sprintf("cannot write the injected object back as YAML: %v", err))
+		return nil, false
+	}
+	if why != "" {
+		out.Reencoded++
+		ref := engine.Ref(node)
+		out.Results = append(out.Results, &fn.Result{Severity: fn.Info, File: file, ResourceRef: &ref,
+			Message: "re-encoded the whole object (its formatting may change, its values do not): " + why})
+	}
+	return text, true
+}
+
+// edit writes the plan into object i's own text, every byte it does not
+// own kept as it was; when the plan cannot be placed there, or the text
+// does not read back as the plan says, the object is re-encoded instead.
+// Either way the result is parsed again and must hold exactly the planned
+// data. node is left edited.
+func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why string, err error) {
+	body := src.Body(i)
+	var edited []byte
+	if body == nil {
+		why = "the input was read as a whole"
+	} else if edited, err = textpatch.Apply(body, node, p); err != nil {
+		why, edited = err.Error(), nil
+		if os.Getenv("INJECT_MESHER_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "DEBUG %s\n", why)
+		}
+	}
+	if err := plan.Apply(node, p); err != nil {
+		return nil, "", fmt.Errorf("internal error (please report it): %v", err)
+	}
+	if edited != nil {
+		got, err := src.Reparse(i, edited)
+		if err == nil && got != nil && plan.Equal(got, node) {
+			return src.Wrap(i, edited, false), "", nil
+		}
+		why = "the edited text did not read back as planned (please report it)"
+		if os.Getenv("INJECT_MESHER_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "DEBUG edited text (%v):\n%s\n", err, edited)
+		}
+	}
+	// yaml.v3 writes a folded scalar with more-indented lines back with an
+	// extra blank line (a changed value); a literal one it writes exactly.
+	literalBlocks(node)
+	encoded, err := src.Encode(i, node)
+	if err != nil {
+		return nil, "", err
+	}
+	if got, err := src.Reparse(i, encoded); err != nil || got == nil || !plan.Equal(got, node) {
+		return nil, "", fmt.Errorf("re-encoding would change a value (please report it)")
+	}
+	return src.Wrap(i, encoded, true), why, nil
+}
+
+func literalBlocks(node *yaml.Node) {
+	if node.Kind == yaml.ScalarNode && node.Style&yaml.FoldedStyle != 0 {
+		node.Style = node.Style&^yaml.FoldedStyle | yaml.LiteralStyle
+	}
+	for _, c := range node.Content {
+		literalBlocks(c)
+	}
+}
+
+// editsDuplicate finds an edit that sets or removes a key written twice in
+// its mapping: one of the two would stay, and could be the one read.
+func editsDuplicate(root *yaml.Node, p plan.Plan) (plan.Edit, bool) {
+	for _, e := range p {
+		if e.Op != plan.SetKey && e.Op != plan.RemoveKey {
+			continue
+		}
+		m, err := plan.Resolve(root, e.Path)
+		if err != nil || m.Kind != yaml.MappingNode {
+			continue
+		}
+		count := 0
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			if m.Content[j].Value == e.Key {
+				count++
+			}
+		}
+		if count > 1 {
+			return e, true
+		}
+	}
+	return plan.Edit{}, false
+}
+
+// duplicates warns of keys written twice: the object is read as kubectl
+// reads it, but kustomize refuses it, and one of the two is a mistake.
+func (out *Output) duplicates(src Source, i int, node *yaml.Node) {
+	if node == nil {
+		return
+	}
+	for _, d := range manifest.Duplicates(node) {
+		d.First += src.Line(i)
+		d.Again += src.Line(i)
+		out.Results = append(out.Results, &fn.Result{Severity: fn.Warning, File: src.Locate(i, node), ResourceRef: refOf(node),
+			Message: d.String() + ": kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)"})
+	}
+}
+
+func refOf(node *yaml.Node) *fn.ResourceRef {
+	ref := engine.Ref(node)
+	if ref.Kind == "" {
+		return nil
+	}
+	return &ref
 }
 
 // dropSucceeded forgets the entries added since from of objects that did not fail.

@@ -6,6 +6,8 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/textpatch"
 )
 
 const deployment = `apiVersion: apps/v1
@@ -31,7 +33,8 @@ spec:
         - containerPort: 8080
 `
 
-// The per-workload path: parse one Deployment, inject it, encode it.
+// The per-workload path: parse one Deployment, plan the injection, write it
+// into the text.
 func BenchmarkInjectDeployment(b *testing.B) {
 	in := engine.New(config.Default(), nil)
 	b.ReportAllocs()
@@ -40,10 +43,11 @@ func BenchmarkInjectDeployment(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if o := in.Process(node); !o.Changed {
+		o := in.Process(node)
+		if !o.Changed() {
 			b.Fatal("not injected")
 		}
-		if _, err := manifest.EncodeDocument(node, nil); err != nil {
+		if _, err := textpatch.Apply([]byte(deployment), node, o.Plan); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,10 +58,12 @@ func BenchmarkInjectDeployment(b *testing.B) {
 func BenchmarkUnchangedDeployment(b *testing.B) {
 	in := engine.New(config.Default(), nil)
 	node, _ := manifest.ParseDocument([]byte(deployment))
-	in.Process(node)
+	if err := plan.Apply(node, in.Process(node).Plan); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if o := in.Process(node); o.Changed {
+		if o := in.Process(node); o.Changed() {
 			b.Fatal("changed on re-render")
 		}
 	}

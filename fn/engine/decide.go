@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/sidecar"
 	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
@@ -60,6 +61,9 @@ type workload struct {
 	obj  *yaml.Node
 	ref  fn.ResourceRef
 	tmpl podtemplate.Template
+	// base is the object's path from the root given to Process (an item of
+	// a List is not the root); path is the template's.
+	base, path plan.Path
 }
 
 func (w *workload) spec() *yaml.Node { return n.Get(w.tmpl.Node, "spec") }
@@ -144,8 +148,8 @@ func (p *problems) annotationError(key string, s setting, err error) {
 	p.add(s.field, s.value, fmt.Sprintf("invalid %s: %v", key, err))
 }
 
-// plan is everything one injection adds, rendered and hashed.
-type plan struct {
+// sidecarPlan is everything one injection adds, rendered and hashed.
+type sidecarPlan struct {
 	spec        sidecar.Spec
 	container   *yaml.Node
 	volume      *yaml.Node
@@ -184,10 +188,10 @@ func isTrue(m *yaml.Node, key string) bool {
 
 // resolve reads the workload's annotations and labels into a sidecar plan, or
 // reports every problem it finds.
-func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
+func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, fn.Results) {
 	cfg := in.cfg
 	p := &problems{w: w}
-	pl := &plan{}
+	pl := &sidecarPlan{}
 	read := func(key string) setting {
 		s := w.annotation(key)
 		if s.present && s.fromWorkload {
@@ -281,8 +285,10 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 	case annotations.NativeOn:
 		s.Native = true
 	case annotations.NativeAuto:
-		// Job pods must complete; a regular sidecar container would keep them running.
-		s.Native = w.ref.Kind == "Job" || w.ref.Kind == "CronJob"
+		// A pod that runs to completion (a Job's, or any with restartPolicy
+		// Never or OnFailure) must be able to finish: a regular sidecar
+		// container would keep it running for ever.
+		s.Native = runsToCompletion(w)
 	}
 	proxyEnv := cfg.ProxyEnv
 	if v := read(annotations.ProxyEnv); v.present {
@@ -308,6 +314,16 @@ func (in *Injector) resolve(w *workload, ours *Status) (*plan, fn.Results) {
 	}
 	pl.hash = pl.digest()
 	return pl, nil
+}
+
+// runsToCompletion reports whether the pod ends by itself: Job and CronJob
+// pods, and any pod template whose restartPolicy is Never or OnFailure.
+func runsToCompletion(w *workload) bool {
+	if w.ref.Kind == "Job" || w.ref.Kind == "CronJob" {
+		return true
+	}
+	policy, _ := n.Scalar(w.spec(), "restartPolicy")
+	return policy == "Never" || policy == "OnFailure"
 }
 
 func checkRequestBelowLimit(p *problems, w *workload, req, limit, reqKey, limitKey, what string) {
@@ -460,7 +476,7 @@ func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string
 
 // digest hashes everything the injection would add; an equal hash in the
 // status annotation means the pod already has exactly this sidecar.
-func (pl *plan) digest() string {
+func (pl *sidecarPlan) digest() string {
 	env := n.Map()
 	for _, c := range pl.envKeys {
 		n.Set(env, c, n.StrSeq(pl.env[c]...))
@@ -485,4 +501,126 @@ func hashNode(h hash.Hash, node *yaml.Node) {
 	for _, c := range node.Content {
 		hashNode(h, c)
 	}
+}
+
+// processTemplate applies the rules to one pod template: inject, upgrade,
+// uninject, skip or leave alone. It reads the tree and returns the plan of
+// edits; it never changes the tree.
+func (in *Injector) processTemplate(w *workload) Outcome {
+	ref := w.ref
+	statusText, hasStatus := n.Scalar(w.tmpl.Node, "metadata", "annotations", annotations.Status)
+	seedInjected := hasStatus && statusText == annotations.SeedStatus
+	var ours *Status
+	if hasStatus && !seedInjected {
+		s, err := parseStatus(statusText)
+		if err != nil {
+			return failure(ref, w.tmpl.Field("metadata.annotations["+annotations.Status+"]"), clip(statusText), "invalid "+annotations.Status+": "+err.Error())
+		}
+		ours = s
+	}
+	nsEnabled := ref.Namespace != "" && in.enabled[ref.Namespace]
+	inject := w.annotation(annotations.Inject)
+	want := nsEnabled
+	if inject.present {
+		b, err := annotations.ParseBool(inject.value)
+		if err != nil {
+			return failure(ref, inject.field, inject.value, fmt.Sprintf("invalid %s: %v", annotations.Inject, err))
+		}
+		want = b
+	}
+	if !want {
+		if ours == nil {
+			return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}}
+		}
+		why := fmt.Sprintf("%s is %q", annotations.Inject, inject.value)
+		if !inject.present {
+			why = fmt.Sprintf("it has no %s annotation", annotations.Inject)
+			if ref.Namespace != "" {
+				why += fmt.Sprintf(" and namespace %s does not enable injection", ref.Namespace)
+			}
+		}
+		if o, shared := sharedNodes(w); shared {
+			return o
+		}
+		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected}}, Plan: edits(w, ours, nil),
+			Results: fn.Results{info(ref, "removed the mesher sidecar: "+why)}}
+	}
+	if seedInjected {
+		// Only a pod that asks for the sidecar hears about the old webhook's mark.
+		return in.skip(w, nil, SkipSeedInjected)
+	}
+	if reason := in.skipReason(w, ours, nsEnabled); reason != "" {
+		return in.skip(w, ours, reason)
+	}
+	sc, problems := in.resolve(w, ours)
+	if len(problems) > 0 {
+		return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Reason: problems[0].Message}}, Results: problems}
+	}
+	need := []Need{{Namespace: ref.Namespace, Backend: sc.spec.Backend}}
+	if ours != nil && ours.Hash == sc.hash && in.intact(w, ours) {
+		return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}, Needs: need}
+	}
+	if o, shared := sharedNodes(w); shared {
+		return o
+	}
+	action, verb := Injected, "injected"
+	if ours != nil {
+		action, verb = Upgraded, "upgraded"
+	}
+	msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, sc.spec.Backend, placement(sc.spec.Native))
+	var note string
+	if len(sc.fromWorkload) > 0 {
+		note = fmt.Sprintf("%s read from the %s's own metadata.annotations: move them to %s so the pods carry them",
+			strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
+		msg += "; " + note
+	}
+	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note}}, Plan: edits(w, ours, sc), Needs: need, Results: fn.Results{info(ref, msg)}}
+}
+
+func placement(native bool) string {
+	if native {
+		return "native sidecar: first init container with restartPolicy Always"
+	}
+	return "sidecar container"
+}
+
+func info(ref fn.ResourceRef, msg string) *fn.Result {
+	return &fn.Result{Severity: fn.Info, Message: msg, ResourceRef: &ref}
+}
+
+// skip warns; a sidecar injected earlier is removed, since it no longer belongs.
+func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
+	msg := "skipped: " + reason.explain(w)
+	out := Outcome{Entries: []Entry{{Ref: w.ref, Action: Skipped, Reason: string(reason)}}}
+	if ours != nil {
+		if o, shared := sharedNodes(w); shared {
+			return o
+		}
+		out.Plan = edits(w, ours, nil)
+		msg += "; removed the sidecar injected earlier"
+	}
+	ref := w.ref
+	out.Results = fn.Results{{Severity: fn.Warning, Message: msg, ResourceRef: &ref}}
+	return out
+}
+
+// intact reports whether everything the status lists is still in the pod.
+func (in *Injector) intact(w *workload, s *Status) bool {
+	spec := w.spec()
+	for _, c := range s.Containers {
+		if n.NamedIndex(n.Get(spec, "containers"), c) < 0 {
+			return false
+		}
+	}
+	for _, c := range s.InitContainers {
+		if n.NamedIndex(n.Get(spec, "initContainers"), c) < 0 {
+			return false
+		}
+	}
+	for _, v := range s.Volumes {
+		if n.NamedIndex(n.Get(spec, "volumes"), v) < 0 {
+			return false
+		}
+	}
+	return true
 }

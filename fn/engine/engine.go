@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/sidecar"
 	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
@@ -52,8 +53,9 @@ type Need struct {
 type Outcome struct {
 	Entries []Entry
 	Results fn.Results
-	// Changed reports whether the node tree was edited.
-	Changed bool
+	// Plan is what to change, with paths from the root given to Process;
+	// empty when nothing changes. The tree itself is never edited.
+	Plan plan.Plan
 	// Needs lists the ConfigMaps the object's pods mount after processing.
 	Needs []Need
 }
@@ -61,10 +63,13 @@ type Outcome struct {
 // Failed reports whether any result is an error.
 func (o *Outcome) Failed() bool { return o.Results.ExitCode() != 0 }
 
+// Changed reports whether the plan changes anything.
+func (o *Outcome) Changed() bool { return len(o.Plan) > 0 }
+
 func (o *Outcome) merge(p Outcome) {
 	o.Entries = append(o.Entries, p.Entries...)
 	o.Results = append(o.Results, p.Results...)
-	o.Changed = o.Changed || p.Changed
+	o.Plan = append(o.Plan, p.Plan...)
 	o.Needs = append(o.Needs, p.Needs...)
 }
 
@@ -125,7 +130,9 @@ func IsLocalConfig(obj *yaml.Node) bool {
 	return strings.EqualFold(v, "true")
 }
 
-// Process injects, upgrades, uninjects or skips the object's pod templates.
+// Process decides what to do with the object's pod templates (inject,
+// upgrade, uninject, skip) and returns it as a plan of edits; obj is not
+// changed.
 func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
 	defer func() {
 		// No panic reaches the user: a bug becomes an error result on the object.
@@ -136,18 +143,23 @@ func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
 					Message: fmt.Sprintf("internal error while injecting (please report it): %v", r)}}}
 		}
 	}()
+	return in.process(obj, nil)
+}
+
+func (in *Injector) process(obj *yaml.Node, base plan.Path) Outcome {
 	if obj == nil || obj.Kind != yaml.MappingNode {
-		return failure(fn.ResourceRef{}, "", "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata")
+		return failure(fn.ResourceRef{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj))
 	}
 	ref := Ref(obj)
 	if ref.APIVersion == "" || ref.Kind == "" {
-		return failure(ref, "", "", "not a Kubernetes object: apiVersion and kind are required")
+		return failure(ref, base.String(), "", "not a Kubernetes object: apiVersion and kind are required"+atLine(obj))
 	}
-	if ref.APIVersion == "v1" && ref.Kind == "List" {
+	if ref.APIVersion == "v1" && ref.Kind == "List" && len(base) == 0 {
+		var out Outcome
 		items := n.Get(obj, "items")
 		if items != nil && items.Kind == yaml.SequenceNode {
-			for _, it := range items.Content {
-				out.merge(in.Process(it))
+			for i, it := range items.Content {
+				out.merge(in.process(it, plan.Path{plan.Key("items"), plan.Index(i)}))
 			}
 		}
 		return out
@@ -161,7 +173,25 @@ func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
 	if !ok {
 		return unchanged
 	}
-	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl})
+	path := base
+	if tmpl.Path != "" {
+		path = base.Child(plan.Keys(strings.Split(tmpl.Path, ".")...)...)
+	}
+	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path})
+}
+
+// atLine says what was found where an object was expected, for messages.
+func atLine(node *yaml.Node) string {
+	if node == nil || node.Line == 0 {
+		return ""
+	}
+	what := map[string]string{yaml.NodeTagMap: "a mapping", yaml.NodeTagSeq: "a list", yaml.NodeTagNull: "null"}[node.ShortTag()]
+	if node.Kind == yaml.AliasNode {
+		what = "an alias"
+	} else if what == "" {
+		what = "a " + strings.TrimPrefix(node.ShortTag(), "!!")
+	}
+	return fmt.Sprintf(" (%s at line %d)", what, node.Line)
 }
 
 func failure(ref fn.ResourceRef, field, value, msg string) Outcome {

@@ -223,6 +223,9 @@ func read(data []byte) (*list, error) {
 			continue
 		}
 		node, err := manifest.ParseDocument(raw)
+		if err == nil && node != nil {
+			err = manifest.CheckDuplicates(node)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the ResourceList's %s is not valid YAML: %v", key, err)
 		}
@@ -430,6 +433,12 @@ func (s *splitSource) ValidateAll() bool { return true }
 func (s *splitSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
 	return manifest.EncodeItem(node, max(s.l.ItemsIndent, 0))
 }
+func (s *splitSource) Body(i int) []byte { return s.l.Items[i].Raw }
+func (s *splitSource) Line(i int) int    { return s.lines.Before(s.l.Items[i].Raw) }
+func (s *splitSource) Reparse(_ int, body []byte) (*yaml.Node, error) {
+	return manifest.ParseItem(body)
+}
+func (s *splitSource) Wrap(_ int, body []byte, _ bool) []byte { return body }
 
 // nodeSource serves items of a list that was parsed whole.
 type nodeSource struct{ items []*yaml.Node }
@@ -446,3 +455,9 @@ func (s *nodeSource) ValidateAll() bool                      { return false }
 func (s *nodeSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
 	return manifest.EncodeItem(node, 0)
 }
+func (s *nodeSource) Body(int) []byte { return nil }
+func (s *nodeSource) Line(int) int    { return 0 }
+func (s *nodeSource) Reparse(_ int, body []byte) (*yaml.Node, error) {
+	return manifest.ParseItem(body)
+}
+func (s *nodeSource) Wrap(_ int, body []byte, _ bool) []byte { return body }

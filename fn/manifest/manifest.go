@@ -157,17 +157,38 @@ func ParseDocumentNode(body []byte) (*yaml.Node, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
-	if err := duplicateKeys(doc.Content[0]); err != nil {
-		return nil, err
-	}
 	return &doc, nil
 }
 
-// duplicateKeys reports a mapping that has a key twice. yaml.v3 refuses them
-// when it decodes into Go values, as kubectl does, but not into nodes, and
-// the injector would read the first of two inject annotations where the API
-// server keeps the last.
-func duplicateKeys(node *yaml.Node) error {
+// Duplicate is a mapping key written twice. kubectl and kpt read such an
+// object, keeping the last value (so does the injector: yamlnode.Get and
+// plan.Value read the last); kustomize refuses it.
+type Duplicate struct {
+	Key          string
+	First, Again int
+}
+
+func (d Duplicate) String() string {
+	return fmt.Sprintf("line %d: mapping key %q already defined at line %d", d.Again, d.Key, d.First)
+}
+
+// Duplicates lists the keys written twice in one mapping anywhere under node.
+func Duplicates(node *yaml.Node) []Duplicate {
+	var out []Duplicate
+	duplicates(node, &out)
+	return out
+}
+
+// CheckDuplicates is an error naming the first duplicate key, for input that
+// is the injector's own (its config), where a key twice is a mistake.
+func CheckDuplicates(node *yaml.Node) error {
+	if d := Duplicates(node); len(d) > 0 {
+		return errors.New(d[0].String())
+	}
+	return nil
+}
+
+func duplicates(node *yaml.Node, out *[]Duplicate) {
 	switch node.Kind {
 	case yaml.MappingNode:
 		c := node.Content
@@ -176,7 +197,8 @@ func duplicateKeys(node *yaml.Node) error {
 			for i := 0; i+1 < len(c); i += 2 {
 				for j := i + 2; j+1 < len(c); j += 2 {
 					if sameKey(c[i], c[j]) {
-						return duplicateError(c[i], c[j])
+						*out = append(*out, Duplicate{Key: c[j].Value, First: c[i].Line, Again: c[j].Line})
+						break
 					}
 				}
 			}
@@ -187,34 +209,25 @@ func duplicateKeys(node *yaml.Node) error {
 					continue
 				}
 				if prev, ok := seen[c[i].Value]; ok && sameKey(prev, c[i]) {
-					return duplicateError(prev, c[i])
+					*out = append(*out, Duplicate{Key: c[i].Value, First: prev.Line, Again: c[i].Line})
 				}
 				seen[c[i].Value] = c[i]
 			}
 		}
 		for i := 1; i < len(c); i += 2 {
-			if err := duplicateKeys(c[i]); err != nil {
-				return err
-			}
+			duplicates(c[i], out)
 		}
 	case yaml.SequenceNode:
 		for _, el := range node.Content {
-			if err := duplicateKeys(el); err != nil {
-				return err
-			}
+			duplicates(el, out)
 		}
 	}
-	return nil
 }
 
 // sameKey: two scalar keys with one value and one tag (1 and "1" differ);
 // merge keys (<<) may repeat.
 func sameKey(a, b *yaml.Node) bool {
 	return a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value && a.Value != "<<" && a.ShortTag() == b.ShortTag()
-}
-
-func duplicateError(first, again *yaml.Node) error {
-	return fmt.Errorf("line %d: mapping key %q already defined at line %d", again.Line, again.Value, first.Line)
 }
 
 func isEmptyDocument(doc *yaml.Node) bool {
@@ -355,17 +368,22 @@ func (l *RawList) splitItems(lines [][]byte) error {
 // sniffKind reads `kind:` from the item's own mapping level. It only ever
 // saves a parse: an item whose kind it cannot read is parsed to find out.
 func sniffKind(lines [][]byte, seqIndent int) string {
+	kind, found := "", 0
 	first := strings.TrimSpace(string(lines[0][seqIndent+1:]))
 	if v, ok := strings.CutPrefix(first, "kind:"); ok {
-		return scalarText(v)
+		kind, found = scalarText(v), 1
 	}
 	prefix := strings.Repeat(" ", seqIndent+2) + "kind:"
 	for _, line := range lines[1:] {
 		if v, ok := strings.CutPrefix(string(line), prefix); ok {
-			return scalarText(v)
+			kind, found = scalarText(v), found+1
 		}
 	}
-	return ""
+	if found != 1 {
+		// None, or written twice: the parse decides (kubectl keeps the last).
+		return ""
+	}
+	return kind
 }
 
 func scalarText(v string) string {
@@ -490,12 +508,17 @@ func topLevelKey(line []byte) (key, rest string, ok bool) {
 // SniffDocumentKind reads a document's top-level `kind:` without parsing, or
 // returns "" when it cannot be read that way.
 func SniffDocumentKind(body []byte) string {
+	kind, found := "", 0
 	for _, line := range splitLines(body) {
 		if v, ok := strings.CutPrefix(string(line), "kind:"); ok {
-			return scalarText(v)
+			kind, found = scalarText(v), found+1
 		}
 	}
-	return ""
+	if found != 1 {
+		// None, or written twice: the parse decides (kubectl keeps the last).
+		return ""
+	}
+	return kind
 }
 
 var lineRef = regexp.MustCompile(`\bline (\d+)\b`)

@@ -102,12 +102,13 @@ func StrSeq(items ...string) *yaml.Node {
 
 // Get returns the value of key in mapping m, or nil. Aliases are not followed:
 // the injector never needs to look through them and following them is how alias
-// bombs blow up.
+// bombs blow up. A key written twice reads as its last value, as kubectl and
+// the API server read it.
 func Get(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
 		if m.Content[i].Value == key {
 			return m.Content[i+1]
 		}
@@ -143,7 +144,7 @@ func Scalar(m *yaml.Node, keys ...string) (string, bool) {
 // Set sets key in mapping m to v, replacing an existing value in place (so the
 // key keeps its position and comments) or appending the pair.
 func Set(m *yaml.Node, key string, v *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
 		if m.Content[i].Value == key {
 			m.Content[i+1] = v
 			return
@@ -173,7 +174,7 @@ func Delete(m *yaml.Node, key string) bool {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return false
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
 		if m.Content[i].Value == key {
 			m.Content = append(m.Content[:i], m.Content[i+2:]...)
 			return true

@@ -1,0 +1,156 @@
+package textpatch
+
+import (
+	"fmt"
+	"slices"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// startOf is the offset where a node's text starts.
+func startOf(t *text, n *yaml.Node) (int, error) {
+	if n.Line < 1 {
+		return 0, fmt.Errorf("a node without a position")
+	}
+	off := t.offset(n.Line, n.Column)
+	if off >= len(t.src) {
+		return 0, fmt.Errorf("a node past the end")
+	}
+	switch t.src[off] {
+	case '&', '*', '!':
+		return 0, fmt.Errorf("an anchor, alias or tag in a flow collection")
+	}
+	return off, nil
+}
+
+// flowEnd is the offset just after the flow node that starts at off.
+func flowEnd(t *text, off int) (int, error) {
+	src := t.src
+	switch src[off] {
+	case '\'', '"':
+		return quotedEndMultiline(src, off)
+	case '[', '{':
+		depth := 0
+		for i := off; i < len(src); i++ {
+			switch c := src[i]; c {
+			case '\'', '"':
+				end, err := quotedEndMultiline(src, i)
+				if err != nil {
+					return 0, err
+				}
+				i = end - 1
+			case '#':
+				if src[i-1] == ' ' || src[i-1] == '\t' || src[i-1] == '\n' {
+					for i < len(src) && src[i] != '\n' {
+						i++
+					}
+				}
+			case '[', '{':
+				depth++
+			case ']', '}':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("unterminated flow collection")
+	}
+	return plainEnd(src, off, true), nil
+}
+
+func quotedEndMultiline(src []byte, i int) (int, error) {
+	q := src[i]
+	for j := i + 1; j < len(src); j++ {
+		switch c := src[j]; {
+		case q == '"' && c == '\\':
+			j++
+		case c == q:
+			if q == '\'' && j+1 < len(src) && src[j+1] == '\'' {
+				j++
+				continue
+			}
+			return j + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("unterminated quoted scalar")
+}
+
+// addFlow adds an item (or a "key: value" entry) to a flow collection:
+// first, or after the last one, with the ", " flow separator.
+// Items being removed in the same plan (removed) do not count: with none
+// kept, the new item goes right after the opening bracket.
+func addFlow(t *text, coll *yaml.Node, index int, rendered []byte, removed []int, added int) ([]splice, error) {
+	open, err := startOf(t, coll)
+	if err != nil {
+		return nil, err
+	}
+	if c := t.src[open]; c != '[' && c != '{' {
+		return nil, fmt.Errorf("no flow collection at line %d", coll.Line)
+	}
+	kept := len(coll.Content) - 1
+	for kept >= 0 && slices.Contains(removed, kept) {
+		kept--
+	}
+	if kept < 0 {
+		if added > 0 {
+			// After an entry an earlier edit put there.
+			rendered = append([]byte(", "), rendered...)
+		}
+		return []splice{{at: open + 1, end: open + 1, text: rendered}}, nil
+	}
+	if index == 0 {
+		first, err := startOf(t, coll.Content[0])
+		if err != nil {
+			return nil, err
+		}
+		return []splice{{at: first, end: first, text: append(rendered, ", "...)}}, nil
+	}
+	last, err := startOf(t, coll.Content[kept])
+	if err != nil {
+		return nil, err
+	}
+	end, err := flowEnd(t, last)
+	if err != nil {
+		return nil, err
+	}
+	return []splice{{at: end, end: end, text: append([]byte(", "), rendered...)}}, nil
+}
+
+// removeFlow removes width nodes from index j of a flow collection (an item,
+// or a key and its value) with one separator: the one before it, or, for the
+// first, the one after it.
+func removeFlow(t *text, coll *yaml.Node, j, width int) ([]splice, error) {
+	c := coll.Content
+	start, err := startOf(t, c[j])
+	if err != nil {
+		return nil, err
+	}
+	lastStart, err := startOf(t, c[j+width-1])
+	if err != nil {
+		return nil, err
+	}
+	end, err := flowEnd(t, lastStart)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case j > 0:
+		prev, err := startOf(t, c[j-1])
+		if err != nil {
+			return nil, err
+		}
+		prevEnd, err := flowEnd(t, prev)
+		if err != nil {
+			return nil, err
+		}
+		return []splice{{at: prevEnd, end: end}}, nil
+	case j+width < len(c):
+		next, err := startOf(t, c[j+width])
+		if err != nil {
+			return nil, err
+		}
+		return []splice{{at: start, end: next}}, nil
+	}
+	return []splice{{at: start, end: end}}, nil
+}

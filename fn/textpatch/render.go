@@ -1,0 +1,252 @@
+package textpatch
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+)
+
+// style is how the lines the plan adds are laid out, read from the text
+// around them so that they look like the user's own.
+type style struct {
+	// step is how far a nested mapping is indented.
+	step int
+	// compact: a sequence under a key starts at the key's column ("- " at
+	// the key's indentation) instead of one step in.
+	compact bool
+	// itemIndent is how far an item's content sits from its "-".
+	itemIndent int
+	nl         string
+	// root is the object, for near().
+	root *yaml.Node
+}
+
+// deriveStyle reads the object's own indentation step and sequence style,
+// from the first nested block mapping and block sequence under a key.
+func deriveStyle(t *text, root *yaml.Node) style {
+	st := style{step: 2, compact: true, itemIndent: 2, nl: t.nl, root: root}
+	stepFound, seqFound := false, false
+	var walk func(m *yaml.Node)
+	walk = func(m *yaml.Node) {
+		if stepFound && seqFound {
+			return
+		}
+		switch m.Kind {
+		case yaml.MappingNode:
+			if m.Style&yaml.FlowStyle != 0 {
+				return
+			}
+			for i := 0; i+1 < len(m.Content); i += 2 {
+				k, v := m.Content[i], m.Content[i+1]
+				if v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
+					switch {
+					case v.Kind == yaml.MappingNode && !stepFound && v.Column > k.Column && v.Line > k.Line:
+						st.step, stepFound = v.Column-k.Column, true
+					case v.Kind == yaml.SequenceNode && !seqFound && v.Line > k.Line:
+						st.compact, seqFound = v.Column == k.Column, true
+					}
+				}
+				walk(v)
+			}
+		case yaml.SequenceNode:
+			for _, c := range m.Content {
+				walk(c)
+			}
+		}
+	}
+	walk(root)
+	return st
+}
+
+// near adjusts the sequence style to a mapping's own block sequences, when
+// it has one: a new list goes the way its siblings go.
+func (st style) near(m *yaml.Node) style {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 && v.Line > k.Line {
+			st.compact = v.Column == k.Column
+			st.itemIndent = itemIndent(v)
+			return st
+		}
+	}
+	return st
+}
+
+func pad(b []byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// item renders a sequence item with its "-" at column dash (0-based).
+func (st style) item(v *yaml.Node, dash int) []byte {
+	b := pad(nil, dash)
+	b = append(b, '-')
+	b = pad(b, st.itemIndent-1)
+	return st.inline(b, v, dash+st.itemIndent)
+}
+
+// entry renders "key: value" at column col.
+func (st style) entry(key string, v *yaml.Node, col int) []byte {
+	b := pad(nil, col)
+	return st.pair(b, n.Str(key), v, col)
+}
+
+// inline writes v where the cursor already stands at column col.
+func (st style) inline(b []byte, v *yaml.Node, col int) []byte {
+	if v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
+		switch v.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				if i > 0 {
+					b = pad(b, col)
+				}
+				b = st.pair(b, v.Content[i], v.Content[i+1], col)
+			}
+			return b
+		case yaml.SequenceNode:
+			for i, it := range v.Content {
+				if i > 0 {
+					b = pad(b, col)
+				}
+				b = append(b, '-')
+				b = pad(b, st.itemIndent-1)
+				b = st.inline(b, it, col+st.itemIndent)
+			}
+			return b
+		}
+	}
+	b = appendValue(b, v)
+	return append(b, st.nl...)
+}
+
+// appendValue writes a scalar or an empty or flow collection on a block line.
+func appendValue(b []byte, v *yaml.Node) []byte {
+	if v.Kind == yaml.ScalarNode {
+		return appendScalar(b, v, false)
+	}
+	return appendFlow(b, v)
+}
+
+// pair writes "key:" and the value, the cursor standing at column col.
+func (st style) pair(b []byte, k, v *yaml.Node, col int) []byte {
+	b = appendScalar(b, k, false)
+	b = append(b, ':')
+	if v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
+		switch v.Kind {
+		case yaml.MappingNode:
+			b = append(b, st.nl...)
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				b = pad(b, col+st.step)
+				b = st.pair(b, v.Content[i], v.Content[i+1], col+st.step)
+			}
+			return b
+		case yaml.SequenceNode:
+			b = append(b, st.nl...)
+			dash := col
+			if !st.compact {
+				dash += st.step
+			}
+			for _, it := range v.Content {
+				b = pad(b, dash)
+				b = append(b, '-')
+				b = pad(b, st.itemIndent-1)
+				b = st.inline(b, it, dash+st.itemIndent)
+			}
+			return b
+		}
+	}
+	b = append(b, ' ')
+	b = appendValue(b, v)
+	return append(b, st.nl...)
+}
+
+// renderFlow renders a node in flow style, for a flow collection.
+func renderFlow(v *yaml.Node) []byte { return appendFlow(nil, v) }
+
+func renderFlowEntry(key string, v *yaml.Node) []byte {
+	b := appendScalar(nil, n.Str(key), true)
+	b = append(b, ": "...)
+	return appendFlow(b, v)
+}
+
+func appendFlow(b []byte, v *yaml.Node) []byte {
+	switch v.Kind {
+	case yaml.MappingNode:
+		b = append(b, '{')
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendScalar(b, v.Content[i], true)
+			b = append(b, ": "...)
+			b = appendFlow(b, v.Content[i+1])
+		}
+		return append(b, '}')
+	case yaml.SequenceNode:
+		b = append(b, '[')
+		for i, it := range v.Content {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendFlow(b, it)
+		}
+		return append(b, ']')
+	}
+	return appendScalar(b, v, true)
+}
+
+// appendScalar writes a scalar in the style its node asks for, or double
+// quoted when that style cannot hold it here.
+func appendScalar(b []byte, v *yaml.Node, flow bool) []byte {
+	switch {
+	case v.Style&yaml.SingleQuotedStyle != 0 && !strings.ContainsAny(v.Value, "\n\r") && utf8.ValidString(v.Value):
+		b = append(b, '\'')
+		b = append(b, strings.ReplaceAll(v.Value, "'", "''")...)
+		return append(b, '\'')
+	case v.Style&yaml.DoubleQuotedStyle == 0 && plainSafe(v, flow):
+		return append(b, v.Value...)
+	}
+	return appendDoubleQuoted(b, v.Value)
+}
+
+// plainSafe: the value written plain reads back as the same value and tag.
+func plainSafe(v *yaml.Node, flow bool) bool {
+	s := v.Value
+	if s == "" {
+		return v.Tag == yaml.NodeTagNull
+	}
+	tag := v.ShortTag()
+	if tag != yaml.NodeTagString {
+		// Numbers and bools the engine writes are canonical.
+		return tag == yaml.NodeTagInt || tag == yaml.NodeTagBool || tag == yaml.NodeTagFloat
+	}
+	if strings.ContainsRune("-?:,[]{}#&*!|>'\"%@` \t", rune(s[0])) || s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
+		return false
+	}
+	if strings.ContainsAny(s, "\n\r\t") || strings.Contains(s, ": ") || strings.Contains(s, " #") {
+		return false
+	}
+	if flow && strings.ContainsAny(s, ",[]{}:") {
+		// ':' is fine in a flow plain scalar for YAML 1.2 unless a space
+		// follows, but not for every YAML 1.1 reader.
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return false
+		}
+	}
+	return !n.NeedsQuotes(s)
+}
+
+// appendDoubleQuoted writes a YAML double-quoted scalar; Go's escapes are
+// all YAML escapes too.
+func appendDoubleQuoted(b []byte, s string) []byte {
+	return strconv.AppendQuote(b, s)
+}

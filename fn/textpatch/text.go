@@ -1,0 +1,94 @@
+package textpatch
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// text indexes a document's lines: where each starts, how it is indented,
+// and whether it holds anything but blanks and a comment. Lines and columns
+// are 1-based, as the parser reports them; columns count characters.
+type text struct {
+	src []byte
+	// starts[l-1] is the offset of line l; one more entry holds len(src).
+	starts []int
+	nl     string
+}
+
+func newText(src []byte) *text {
+	t := &text{src: src, starts: make([]int, 0, bytes.Count(src, []byte{'\n'})+2), nl: "\n"}
+	t.starts = append(t.starts, 0)
+	for i, c := range src {
+		if c == '\n' && i+1 < len(src) {
+			t.starts = append(t.starts, i+1)
+		}
+	}
+	t.starts = append(t.starts, len(src))
+	if i := bytes.IndexByte(src, '\n'); i > 0 && src[i-1] == '\r' {
+		t.nl = "\r\n"
+	}
+	return t
+}
+
+// lines is the number of lines.
+func (t *text) lines() int { return len(t.starts) - 1 }
+
+// start is the offset of line l; lines()+1 gives the end of the text.
+func (t *text) start(l int) int {
+	if l < 1 {
+		return 0
+	}
+	if l > t.lines() {
+		return len(t.src)
+	}
+	return t.starts[l-1]
+}
+
+// end is the offset just after line l's newline (or the end of the text).
+func (t *text) end(l int) int { return t.start(l + 1) }
+
+func (t *text) line(l int) []byte {
+	if l < 1 || l > t.lines() {
+		return nil
+	}
+	return t.src[t.start(l):t.end(l)]
+}
+
+// offset converts a line and character column into a byte offset.
+func (t *text) offset(l, col int) int {
+	off := t.start(l)
+	for c := 1; c < col && off < len(t.src) && t.src[off] != '\n'; c++ {
+		if t.src[off] < utf8.RuneSelf {
+			off++
+			continue
+		}
+		_, size := utf8.DecodeRune(t.src[off:])
+		off += size
+	}
+	return off
+}
+
+// indent is the number of leading spaces of line l, -1 for a line that
+// holds nothing but blanks.
+func (t *text) indent(l int) int {
+	s := t.line(l)
+	i := 0
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	for j := i; j < len(s); j++ {
+		if s[j] != ' ' && s[j] != '\t' && s[j] != '\r' && s[j] != '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// isComment: a line that holds only a comment.
+func (t *text) isComment(l int) bool {
+	i := t.indent(l)
+	return i >= 0 && bytes.HasPrefix(bytes.TrimLeft(t.line(l), " \t"), []byte("#"))
+}
+
+// noise: a line with no content (blank or comment only).
+func (t *text) noise(l int) bool { return t.indent(l) < 0 || t.isComment(l) }

@@ -1,0 +1,209 @@
+// Package textpatch applies a plan to the text an object was read from: each
+// edit becomes an insertion or a deletion at a position taken from the node
+// tree, and every byte the plan does not own is written as it was read
+// (indentation, blank lines, comments, flow style, quoting, CRLF). What it
+// adds follows its surroundings: the enclosing list's indentation, flow
+// items into a flow collection, the document's line ending.
+//
+// It places edits from positions alone; the caller checks the result by
+// parsing it again (Check) and falls back to re-encoding the object when an
+// edit could not be placed or the check fails.
+package textpatch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+)
+
+// ErrUnplaceable means an edit has no safe position in the text; the caller
+// re-encodes the object instead.
+var ErrUnplaceable = errors.New("cannot place the edit in the text")
+
+// splice replaces src[at:end] with text.
+type splice struct {
+	at, end int
+	text    []byte
+	// depth is the edit's path length: of two insertions at one offset,
+	// the deeper one goes into the node that ends there, the other after it.
+	depth, order int
+}
+
+// Apply returns src with the plan's edits spliced in. root is the tree
+// parsed from src (its positions refer to src).
+func Apply(src []byte, root *yaml.Node, p plan.Plan) ([]byte, error) {
+	if len(p) == 0 {
+		return src, nil
+	}
+	t := newText(src)
+	st := deriveStyle(t, root)
+	// Items removed from a sequence that also gets an item appended (an
+	// upgrade): in a flow sequence the new one follows the last item kept.
+	removed := map[string][]int{}
+	for _, e := range p {
+		if e.Op == plan.RemoveItem {
+			removed[e.Path.String()] = append(removed[e.Path.String()], e.Index)
+		}
+	}
+	added := map[string]int{}
+	var splices []splice
+	for i, e := range p {
+		key := e.Path.String()
+		s, err := place(t, st, root, e, removed[key], added[key])
+		if e.Op == plan.AddItem || e.Op == plan.SetKey {
+			added[key]++
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnplaceable, e, err)
+		}
+		for _, x := range s {
+			x.order, x.depth = i, len(e.Path)
+			splices = append(splices, x)
+		}
+	}
+	sort.SliceStable(splices, func(i, j int) bool {
+		a, b := splices[i], splices[j]
+		if a.at != b.at {
+			return a.at < b.at
+		}
+		if ia, ib := a.at == a.end, b.at == b.end; ia != ib {
+			// An insertion goes before a deletion that starts where it is.
+			return ia
+		}
+		if a.depth != b.depth {
+			return a.depth > b.depth
+		}
+		return a.order < b.order
+	})
+	var out bytes.Buffer
+	out.Grow(len(src) + 2048)
+	pos := 0
+	for _, s := range splices {
+		if s.at < pos {
+			return nil, fmt.Errorf("%w: two edits overlap at byte %d", ErrUnplaceable, s.at)
+		}
+		out.Write(src[pos:s.at])
+		out.Write(s.text)
+		pos = s.end
+	}
+	out.Write(src[pos:])
+	return out.Bytes(), nil
+}
+
+// loc is a node found by its path, with what placing an edit needs.
+type loc struct {
+	node *yaml.Node
+	// key is the node's key when it is a mapping value.
+	key *yaml.Node
+	// bound is the first line after the node's block content: the line of
+	// the next key or item of its parent, or the parent's own bound.
+	bound int
+	// flow: the node is in (or is) a flow collection.
+	flow bool
+}
+
+func locate(t *text, root *yaml.Node, path plan.Path) (loc, error) {
+	cur := loc{node: root, bound: t.lines() + 1, flow: root.Style&yaml.FlowStyle != 0}
+	for _, s := range path {
+		n := cur.node
+		inFlow := cur.flow || n.Style&yaml.FlowStyle != 0
+		if n.Anchor != "" || n.Kind == yaml.AliasNode {
+			return loc{}, fmt.Errorf("%s is anchored or an alias", path)
+		}
+		if s.IsIndex() {
+			if n.Kind != yaml.SequenceNode || s.Index >= len(n.Content) {
+				return loc{}, fmt.Errorf("no element %d at %s", s.Index, path)
+			}
+			next := loc{node: n.Content[s.Index], bound: cur.bound, flow: inFlow}
+			if !inFlow && s.Index+1 < len(n.Content) {
+				l, err := dashLine(t, n, s.Index+1)
+				if err != nil {
+					return loc{}, err
+				}
+				next.bound = l
+			}
+			cur = next
+			continue
+		}
+		j := plan.KeyIndex(n, s.Key)
+		if j < 0 {
+			return loc{}, fmt.Errorf("no key %s at %s", s.Key, path)
+		}
+		next := loc{node: n.Content[j+1], key: n.Content[j], bound: cur.bound, flow: inFlow}
+		if !inFlow && j+2 < len(n.Content) {
+			next.bound = n.Content[j+2].Line
+		}
+		cur = next
+	}
+	cur.flow = cur.flow || cur.node.Style&yaml.FlowStyle != 0
+	return cur, nil
+}
+
+// dashLine is the line of element i's "-" in a block sequence: usually the
+// element's own line, above it when the element starts on the next line.
+func dashLine(t *text, seq *yaml.Node, i int) (int, error) {
+	el := seq.Content[i]
+	for l := el.Line; l >= seq.Line && l >= 1; l-- {
+		if t.indent(l) == seq.Column-1 && t.src[t.start(l)+seq.Column-1] == '-' {
+			return l, nil
+		}
+	}
+	return 0, fmt.Errorf("no '-' found for element %d", i)
+}
+
+// place turns one edit into splices.
+// removed are the indexes the plan removes from the same collection, added
+// how many entries earlier edits of the plan add to it.
+func place(t *text, st style, root *yaml.Node, e plan.Edit, removed []int, added int) ([]splice, error) {
+	at, err := locate(t, root, e.Path)
+	if err != nil {
+		return nil, err
+	}
+	n := at.node
+	switch e.Op {
+	case plan.QuoteString:
+		return quote(t, at)
+	case plan.AddItem:
+		if n.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("not a sequence")
+		}
+		if at.flow {
+			return addFlow(t, n, e.Index, renderFlow(e.Value), removed, added)
+		}
+		return addBlockItem(t, st, at, e)
+	case plan.RemoveItem:
+		if n.Kind != yaml.SequenceNode || e.Index >= len(n.Content) {
+			return nil, fmt.Errorf("no such element")
+		}
+		if at.flow {
+			return removeFlow(t, n, e.Index, 1)
+		}
+		return removeBlockItem(t, at, e.Index)
+	case plan.SetKey:
+		if n.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("not a mapping")
+		}
+		if j := plan.KeyIndex(n, e.Key); j >= 0 {
+			return replaceValue(t, at, j, e.Value)
+		}
+		if at.flow {
+			return addFlow(t, n, plan.Append, renderFlowEntry(e.Key, e.Value), nil, added)
+		}
+		return addBlockEntry(t, st, at, e)
+	case plan.RemoveKey:
+		j := plan.KeyIndex(n, e.Key)
+		if n.Kind != yaml.MappingNode || j < 0 {
+			return nil, fmt.Errorf("no such key")
+		}
+		if at.flow {
+			return removeFlow(t, n, j, 2)
+		}
+		return removeBlockEntry(t, at, j)
+	}
+	return nil, fmt.Errorf("unknown edit")
+}
