@@ -195,6 +195,8 @@ func TestHostilePlainYAML(t *testing.T) {
 		// the output must be the input itself.
 		out  string
 		same bool
+		// warn, when set, must be on stderr of a run that succeeds.
+		warn string
 	}{
 		{name: "alias bomb passes through unexpanded", in: laughs(), same: true},
 		{name: "alias bomb into an annotation", in: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: lol\n  annotations:\n" +
@@ -205,7 +207,13 @@ func TestHostilePlainYAML(t *testing.T) {
 		{name: "100,000 nested {", in: deep("{a: ", "}"), err: "exceeded max depth of 10000"},
 		{name: "invalid UTF-8", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"\xff\xfe\"}\n", err: "invalid leading UTF-8 octet"},
 		{name: "NUL byte", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"a\x00b\"}\n", err: "control characters are not allowed"},
-		{name: "duplicate keys", in: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n", err: `line 5: mapping key "name" already defined at line 4`},
+		// Read as kubectl reads it (the last wins), passed through with a warning...
+		{name: "duplicate keys", in: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n", same: true,
+			warn: `configmap/b: line 5: mapping key "name" already defined at line 4: kubectl and the API server keep the last value`},
+		// ...unless the injection must change the key written twice.
+		{name: "duplicate key the injection edits", in: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n    sidecar.mesher.io/inject: \"no\"\n" +
+			"    sidecar.mesher.io/status: '{\"hash\":\"1\"}'\n    sidecar.mesher.io/status: '{\"hash\":\"2\"}'\nspec:\n  containers: [{name: app, image: app}]\n",
+			err: `the key "sidecar.mesher.io/status" is written twice in this mapping`},
 		{name: "tab indentation", in: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n", err: "line 4: found character that cannot start any token"},
 		{name: "CRLF line endings", in: strings.ReplaceAll("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\n"+webDeployment, "\n", "\r\n"),
 			out: "apiVersion: v1\r\nkind: Service\r\nmetadata: {name: web}\r\n---\r\n"},
@@ -230,6 +238,9 @@ func TestHostilePlainYAML(t *testing.T) {
 			}
 			if r.code != 0 {
 				t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.warn) {
+				t.Errorf("stderr lacks %q:\n%s", tc.warn, r.stderr)
 			}
 			if tc.same && r.stdout != tc.in {
 				t.Errorf("the output is not the input:\n%q\nwant\n%q", r.stdout, tc.in)

@@ -51,7 +51,7 @@ func TestHostileResourceLists(t *testing.T) {
 			[]string{"exceeded max depth of 10000"}},
 		{"invalid UTF-8", listHead + "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: \"\xff\xfe\"}\n", 1, []string{"not valid YAML", "invalid leading UTF-8 octet"}},
 		{"NUL byte", listHead + "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: \"a\x00b\"}\n", 1, []string{"not valid YAML", "control characters are not allowed"}},
-		{"duplicate keys", listHead + "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n    name: b\n", 1, []string{`mapping key "name" already defined`}},
+		{"duplicate keys", listHead + "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n    name: b\n", 0, []string{`line 8: mapping key "name" already defined at`, "severity: warning", "    name: a\n    name: b\n"}},
 		{"tab indentation", listHead + "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n\tname: a\n", 1, []string{"not valid YAML"}},
 		{"CRLF line endings", strings.ReplaceAll(listHead+deployment, "\n", "\r\n"), 0, []string{"name: sidecar-mesher"}},
 		{"JSON", `{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"template":{"metadata":{"annotations":{"sidecar.mesher.io/inject":"yes"}},"spec":{"containers":[{"name":"web","image":"web:1"}]}}}}]}`, 0,
