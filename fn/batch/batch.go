@@ -313,9 +313,10 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why string, err error) {
 	body := src.Body(i)
 	var edited []byte
+	check := true
 	if body == nil {
 		why = "the input was read as a whole"
-	} else if edited, err = textpatch.Apply(body, node, p); err != nil {
+	} else if edited, check, err = textpatch.ApplyChecked(body, node, p); err != nil {
 		why, edited = err.Error(), nil
 		if os.Getenv("INJECT_MESHER_DEBUG") != "" {
 			fmt.Fprintf(os.Stderr, "DEBUG %s\n", why)
@@ -323,6 +324,9 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 	}
 	if err := plan.Apply(node, p); err != nil {
 		return nil, "", fmt.Errorf("internal error (please report it): %v", err)
+	}
+	if edited != nil && !check {
+		return src.Wrap(i, edited, false), "", nil
 	}
 	if edited != nil {
 		got, err := src.Reparse(i, edited)

@@ -24,3 +24,19 @@ func BenchmarkResourceList1000(b *testing.B) {
 		}
 	}
 }
+
+// The first render of a repository that just joined the mesh: 1,000
+// Deployments that all need a sidecar.
+func BenchmarkResourceListAllFresh1000(b *testing.B) {
+	var list bytes.Buffer
+	if err := corpus.Fresh(&list, 1000); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(list.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := krm.Run(list.Bytes(), io.Discard, io.Discard); code != 0 {
+			b.Fatal("exit", code)
+		}
+	}
+}

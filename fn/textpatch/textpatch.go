@@ -37,8 +37,17 @@ type splice struct {
 // Apply returns src with the plan's edits spliced in. root is the tree
 // parsed from src (its positions refer to src).
 func Apply(src []byte, root *yaml.Node, p plan.Plan) ([]byte, error) {
+	out, _, err := ApplyChecked(src, root, p)
+	return out, err
+}
+
+// ApplyChecked is Apply, and says whether the result should be checked by
+// parsing it again: every edit but the simplest kind, new lines after the
+// last line of a block collection (a first injection in block style), is
+// placed by rules that a layout nobody foresaw could defeat.
+func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check bool, err error) {
 	if len(p) == 0 {
-		return src, nil
+		return src, false, nil
 	}
 	t := newText(src)
 	st := deriveStyle(t, root)
@@ -54,13 +63,14 @@ func Apply(src []byte, root *yaml.Node, p plan.Plan) ([]byte, error) {
 	var splices []splice
 	for i, e := range p {
 		key := e.Path.String()
-		s, err := place(t, st, root, e, removed[key], added[key])
+		s, simple, err := place(t, st, root, e, removed[key], added[key])
 		if e.Op == plan.AddItem || e.Op == plan.SetKey {
 			added[key]++
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnplaceable, e, err)
+			return nil, true, fmt.Errorf("%w: %s: %v", ErrUnplaceable, e, err)
 		}
+		check = check || !simple
 		for _, x := range s {
 			x.order, x.depth = i, len(e.Path)
 			splices = append(splices, x)
@@ -80,19 +90,19 @@ func Apply(src []byte, root *yaml.Node, p plan.Plan) ([]byte, error) {
 		}
 		return a.order < b.order
 	})
-	var out bytes.Buffer
-	out.Grow(len(src) + 2048)
+	var buf bytes.Buffer
+	buf.Grow(len(src) + 2048)
 	pos := 0
 	for _, s := range splices {
 		if s.at < pos {
-			return nil, fmt.Errorf("%w: two edits overlap at byte %d", ErrUnplaceable, s.at)
+			return nil, true, fmt.Errorf("%w: two edits overlap at byte %d", ErrUnplaceable, s.at)
 		}
-		out.Write(src[pos:s.at])
-		out.Write(s.text)
+		buf.Write(src[pos:s.at])
+		buf.Write(s.text)
 		pos = s.end
 	}
-	out.Write(src[pos:])
-	return out.Bytes(), nil
+	buf.Write(src[pos:])
+	return buf.Bytes(), check, nil
 }
 
 // loc is a node found by its path, with what placing an edit needs.
@@ -159,11 +169,18 @@ func dashLine(t *text, seq *yaml.Node, i int) (int, error) {
 // place turns one edit into splices.
 // removed are the indexes the plan removes from the same collection, added
 // how many entries earlier edits of the plan add to it.
-func place(t *text, st style, root *yaml.Node, e plan.Edit, removed []int, added int) ([]splice, error) {
+func place(t *text, st style, root *yaml.Node, e plan.Edit, removed []int, added int) (s []splice, simple bool, err error) {
 	at, err := locate(t, root, e.Path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	simple = !at.flow && (e.Op == plan.QuoteString || e.Op == plan.AddItem && e.Index != 0 ||
+		e.Op == plan.SetKey && e.Before == "" && plan.KeyIndex(at.node, e.Key) < 0)
+	s, err = placeAt(t, st, at, e, removed, added)
+	return s, simple, err
+}
+
+func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) ([]splice, error) {
 	n := at.node
 	switch e.Op {
 	case plan.QuoteString:

@@ -158,3 +158,52 @@ func Plain(list []byte) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// Fresh writes a ResourceList of n Deployments that all need a sidecar, as
+// the first render of a repository that just joined the mesh hands them to
+// the function: each annotated with inject, discoveryType and servicePorts,
+// none injected yet, with a comment, a flow-style selector and requests, and
+// one container with ports and env.
+func Fresh(w io.Writer, n int) error {
+	var b bytes.Buffer
+	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, freshDeployment, i, ns(i), i, i, i, 8000+i%1000, i%7, 8000+i%1000)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+const freshDeployment = `# web-%[1]d: first render after joining the mesh
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: web-%[1]d
+    namespace: %[2]s
+    labels:
+      app: web-%[3]d
+  spec:
+    replicas: 2 # scaled by HPA in prod
+    selector:
+      matchLabels: {app: web-%[4]d}
+    template:
+      metadata:
+        labels:
+          app: web-%[5]d
+          version: "1.0"
+        annotations:
+          sidecar.mesher.io/inject: "yes"
+          sidecar.mesher.io/discoveryType: sc
+          sidecar.mesher.io/servicePorts: rest:%[6]d
+      spec:
+        containers:
+        - name: web
+          image: registry.example/web:1.%[7]d
+          ports:
+          - containerPort: %[8]d
+          env:
+          - name: MODE
+            value: production
+          resources:
+            requests: {cpu: 100m, memory: 128Mi}
+`
