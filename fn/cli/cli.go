@@ -287,6 +287,9 @@ func loadConfig(file string, sets [][2]string) (*config.Config, error) {
 			return nil, err
 		}
 		root, err := manifest.ParseDocument(data)
+		if err == nil && root != nil {
+			err = manifest.CheckDuplicates(root)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)
 		}
@@ -319,16 +322,20 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 	var held bytes.Buffer
 	z, _ := flate.NewWriter(&held, flate.BestSpeed) // a valid level: cannot fail
 	src := newDocSource(inputs)
+	// A document without a final newline gets one only when another follows:
+	// at the end of the output it would change a block scalar's value
+	// (`k: |` then `line` at the end of a file is "line", not "line\n").
+	pendingNewline := false
 	out := batch.Run(src, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }, batch.Writer{
 		Write: func(b []byte) error {
-			if _, err := z.Write(b); err != nil {
-				return err
+			if pendingNewline {
+				if _, err := z.Write([]byte{'\n'}); err != nil {
+					return err
+				}
 			}
-			if len(b) > 0 && b[len(b)-1] != '\n' {
-				_, err := z.Write([]byte{'\n'})
-				return err
-			}
-			return nil
+			_, err := z.Write(b)
+			pendingNewline = len(b) > 0 && b[len(b)-1] != '\n'
+			return err
 		},
 		Encode: func(cm *yaml.Node) ([]byte, error) {
 			body, err := yaml.Marshal(cm)
@@ -352,10 +359,15 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 	return 0
 }
 
-// report prints one line per resource, then the detail of warnings and errors.
+// report prints one line per resource, then the detail of warnings and
+// errors. A failed run writes nothing, so its report claims nothing either:
+// it names the objects that failed, gives the warnings and errors, and ends
+// saying that nothing was written; no object is reported injected, unchanged
+// or generated, since none of them reached stdout.
 func report(w io.Writer, out *batch.Output) {
+	failed := out.Failed()
 	for _, e := range out.Entries {
-		if e.Ref.Kind == "" {
+		if e.Ref.Kind == "" || (failed && e.Action != engine.Failed) {
 			continue
 		}
 		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), batch.NameOf(e.Ref), e.Action)
@@ -367,7 +379,31 @@ func report(w io.Writer, out *batch.Output) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	// Generated ConfigMaps name their namespace: there is one per namespace.
+	if !failed {
+		reportConfigMaps(w, out)
+	}
+	errs := 0
+	for _, r := range out.Results {
+		if r.Severity == fn.Info {
+			continue
+		}
+		if r.Severity == fn.Error {
+			errs++
+		}
+		fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
+	}
+	if failed {
+		plural := "s"
+		if errs == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(w, "nothing written: %d error%s\n", errs, plural)
+	}
+}
+
+// reportConfigMaps prints the generated ConfigMaps and those removed. They
+// name their namespace: there is one per namespace.
+func reportConfigMaps(w io.Writer, out *batch.Output) {
 	configMap := func(need engine.Need, state, why string) {
 		line := fmt.Sprintf("configmap/%s %s", need.Backend.ConfigMapName(), state)
 		if need.Namespace != "" {
@@ -384,12 +420,6 @@ func report(w io.Writer, out *batch.Output) {
 	}
 	for _, need := range out.Removed {
 		configMap(need, "removed", ": no injected pod mounts it")
-	}
-	for _, r := range out.Results {
-		if r.Severity == fn.Info {
-			continue
-		}
-		fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
 	}
 }
 
@@ -458,22 +488,29 @@ func (s *docSource) Parse(i int) (*yaml.Node, error) {
 	return docNode.Content[0], nil
 }
 
+func (s *docSource) Body(i int) []byte { return s.docs[i].body }
+func (s *docSource) Line(i int) int    { return s.docs[i].line }
+
+func (s *docSource) Reparse(_ int, body []byte) (*yaml.Node, error) {
+	return manifest.ParseDocument(body)
+}
+
+func (s *docSource) Wrap(i int, body []byte, encoded bool) []byte {
+	sep := s.docs[i].sep
+	if encoded && len(sep) > 0 && sep[len(sep)-1] != '\n' {
+		// "--- {...}" written again: the encoded body starts a line of its own.
+		sep = []byte("---\n")
+	}
+	return append(append(make([]byte, 0, len(sep)+len(body)), sep...), body...)
+}
+
 func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
 	if s.curDoc != i {
 		return nil, fmt.Errorf("document %d is not the one being processed", i)
 	}
 	docNode := s.cur
 	s.cur, s.curDoc = nil, -1
-	body, err := manifest.EncodeDocument(docNode, s.docs[i].body)
-	if err != nil {
-		return nil, err
-	}
-	sep := s.docs[i].sep
-	if len(sep) > 0 && sep[len(sep)-1] != '\n' {
-		// "--- {...}" written again: the encoded body starts a line of its own.
-		sep = []byte("---\n")
-	}
-	return append(append([]byte{}, sep...), body...), nil
+	return manifest.EncodeDocument(docNode, s.docs[i].body)
 }
 
 func (s *docSource) Locate(i int, _ *yaml.Node) *fn.File {

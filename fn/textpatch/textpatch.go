@@ -73,6 +73,9 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 		check = check || !simple
 		for _, x := range s {
 			x.order, x.depth = i, len(e.Path)
+			// Text added at the end of a text without a final newline gives
+			// the last line one: a block scalar ending there changes value.
+			check = check || x.at == len(src) && len(src) > 0 && src[len(src)-1] != '\n'
 			splices = append(splices, x)
 		}
 	}
