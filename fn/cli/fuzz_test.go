@@ -21,21 +21,41 @@ import (
 // function, which FuzzResourceList covers: here its answer must be YAML.)
 //
 // Seeds: every file of testdata/fuzz/FuzzPlainYAML/ at the top of the
-// repository and every golden input.
+// repository and every golden input. A golden input must also give that
+// case's answer, with its config.yaml as --config: expected.yaml on stdout,
+// or exit 1 and nothing on stdout for a case without one.
 func FuzzPlainYAML(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "FuzzPlainYAML", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed corpus in testdata/fuzz/FuzzPlainYAML")
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "FuzzPlainYAML", "*"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seed corpus in testdata/fuzz/FuzzPlainYAML: %v", err)
 	}
-	golden, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "golden", "*", "input.yaml"))
-	for _, file := range append(files, golden...) {
+	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
 	}
+	// The golden cases by input: several cases may share one.
+	golden := map[string][]string{}
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "golden", "*"))
+	if err != nil || len(dirs) == 0 {
+		f.Fatalf("no golden cases in testdata/golden: %v", err)
+	}
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if golden[string(b)] == nil {
+			f.Add(b)
+		}
+		golden[string(b)] = append(golden[string(b)], dir)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, dir := range golden[string(data)] {
+			checkGolden(t, dir, data)
+		}
 		code, out, stderr := mainBounded(t, data)
 		if code != 0 && code != 1 {
 			t.Fatalf("exit code %d, want 0 or 1\n%s", code, stderr)
@@ -68,11 +88,45 @@ func FuzzPlainYAML(f *testing.F) {
 	})
 }
 
-func mainBounded(t *testing.T, data []byte) (int, []byte, []byte) {
+// checkGolden runs a golden case's input on stdin with its config and
+// compares stdout with the case's expected.yaml.
+func checkGolden(t *testing.T, dir string, data []byte) {
+	t.Helper()
+	var args []string
+	if cfg := filepath.Join(dir, "config.yaml"); exists(t, cfg) {
+		args = []string{"--config", cfg}
+	}
+	code, out, stderr := mainBounded(t, data, args...)
+	expected := filepath.Join(dir, "expected.yaml")
+	if !exists(t, expected) {
+		if code != 1 || len(out) > 0 {
+			t.Fatalf("golden case %s fails, but the run exited %d with %d bytes on stdout:\n%s", filepath.Base(dir), code, len(out), stderr)
+		}
+		return
+	}
+	want, err := os.ReadFile(expected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !bytes.Equal(out, want) {
+		t.Fatalf("golden case %s: exit %d, stdout differs from expected.yaml:\n%s\n--- got ---\n%s\n--- want ---\n%s", filepath.Base(dir), code, stderr, out, want)
+	}
+}
+
+func exists(t *testing.T, path string) bool {
+	t.Helper()
+	_, err := os.Stat(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func mainBounded(t *testing.T, data []byte, args ...string) (int, []byte, []byte) {
 	t.Helper()
 	var out, stderr bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- cli.Main(nil, bytes.NewReader(data), &out, &stderr) }()
+	go func() { done <- cli.Main(args, bytes.NewReader(data), &out, &stderr) }()
 	select {
 	case code := <-done:
 		return code, out.Bytes(), stderr.Bytes()

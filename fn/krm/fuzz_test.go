@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,9 +24,12 @@ import (
 // Seeds: every file of testdata/fuzz/FuzzResourceList/ at the top of the
 // repository, and every golden input wrapped in a ResourceList with its
 // config as functionConfig (crashers Go finds land in this package's
-// testdata/fuzz/FuzzResourceList/ and are replayed by `go test` too).
+// testdata/fuzz/FuzzResourceList/ and are replayed by `go test` too). A
+// golden seed must also give its case's answer: the objects of expected.yaml
+// as items, or exit 1 with no items for a case without one.
 func FuzzResourceList(f *testing.F) {
-	for _, seed := range seeds(f) {
+	corpus, golden := seeds(f)
+	for _, seed := range corpus {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -36,6 +40,9 @@ func FuzzResourceList(f *testing.F) {
 		list, err := parseList(out)
 		if err != nil {
 			t.Fatalf("exit %d, output is not a ResourceList: %v\n%s", code, err, out)
+		}
+		if dir, ok := golden[string(data)]; ok {
+			checkGolden(t, dir, code, list, out, stderr)
 		}
 		if bytes.Contains(out, []byte("internal error")) {
 			t.Fatalf("a panic was caught:\n%s", out)
@@ -175,12 +182,12 @@ func clip(b []byte) []byte {
 	return b
 }
 
-// seeds are the corpus files and the golden inputs as ResourceLists.
-func seeds(f *testing.F) [][]byte {
-	var out [][]byte
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "FuzzResourceList", "*"))
-	if len(files) == 0 {
-		f.Fatal("no seed corpus in testdata/fuzz/FuzzResourceList")
+// seeds are the corpus files and the golden inputs as ResourceLists; golden
+// maps each golden seed to its case's folder.
+func seeds(f *testing.F) (out [][]byte, golden map[string]string) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "FuzzResourceList", "*"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seed corpus in testdata/fuzz/FuzzResourceList: %v", err)
 	}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
@@ -189,16 +196,131 @@ func seeds(f *testing.F) [][]byte {
 		}
 		out = append(out, b)
 	}
-	dirs, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "golden", "*"))
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "golden", "*"))
+	if err != nil || len(dirs) == 0 {
+		f.Fatalf("no golden cases in testdata/golden: %v", err)
+	}
+	golden = map[string]string{}
 	for _, dir := range dirs {
 		input, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
 		if err != nil {
+			f.Fatal(err)
+		}
+		cfg, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
+		if err != nil && !os.IsNotExist(err) {
+			f.Fatal(err)
+		}
+		seed := wrap(input, cfg)
+		if _, dup := golden[string(seed)]; dup {
 			continue
 		}
-		cfg, _ := os.ReadFile(filepath.Join(dir, "config.yaml"))
-		out = append(out, wrap(input, cfg))
+		golden[string(seed)] = dir
+		out = append(out, seed)
 	}
-	return out
+	return out, golden
+}
+
+// checkGolden compares the function's answer to a golden seed with its case:
+// the items must be the objects of expected.yaml (as plain values, without
+// the annotations that say where an item came from), or, for a case without
+// expected.yaml, the run fails and its list holds no items.
+func checkGolden(t *testing.T, dir string, code int, parsed *parsedList, out, stderr []byte) {
+	t.Helper()
+	name := filepath.Base(dir)
+	want, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
+	if os.IsNotExist(err) {
+		if n := len(parsed.items.Content); code != 1 || n > 0 {
+			t.Fatalf("golden case %s fails, but the function exited %d with %d items:\n%s", name, code, n, out)
+		}
+		return
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Items []any `yaml:"items"`
+	}
+	if err := decodeAsServer(out, &list); err != nil {
+		t.Fatalf("golden case %s: the items cannot be read as values: %v\n%s", name, err, out)
+	}
+	wantItems := []any{}
+	for _, d := range manifest.SplitDocuments(want) {
+		if manifest.IsBlank(d.Body) {
+			continue
+		}
+		var v any
+		if err := decodeAsServer(d.Body, &v); err != nil {
+			t.Fatalf("golden case %s: expected.yaml is not YAML: %v", name, err)
+		}
+		wantItems = append(wantItems, v)
+	}
+	got := []any{}
+	for _, it := range list.Items {
+		got = append(got, withoutPath(it))
+	}
+	if code != 0 || !reflect.DeepEqual(got, wantItems) {
+		t.Fatalf("golden case %s: exit %d, the items are not the objects of expected.yaml:\n%s\n--- got ---\n%v\n--- want ---\n%v", name, code, stderr, got, wantItems)
+	}
+}
+
+// decodeAsServer decodes YAML as kubectl and the API server read it: of a key
+// given twice in one mapping, the last value wins. (yaml.Unmarshal refuses
+// such a document; inject-mesher passes one through, with a warning.)
+func decodeAsServer(data []byte, v any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || doc.Kind == 0 {
+		return err
+	}
+	lastKeyWins(&doc)
+	return doc.Decode(v)
+}
+
+// lastKeyWins drops every mapping entry whose key comes again later in the
+// same mapping. Aliases are not followed: their anchors are walked where
+// they stand.
+func lastKeyWins(node *yaml.Node) {
+	if node.Kind == yaml.MappingNode {
+		last := map[string]int{}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" {
+				last[k.Value] = i
+			}
+		}
+		kept := node.Content[:0:0]
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" && last[k.Value] != i {
+				continue
+			}
+			kept = append(kept, node.Content[i], node.Content[i+1])
+		}
+		node.Content = kept
+	}
+	for _, c := range node.Content {
+		lastKeyWins(c)
+	}
+}
+
+// withoutPath drops the annotations that say which file an item goes to
+// (the function sets them on the ConfigMaps it generates).
+func withoutPath(item any) any {
+	m, ok := item.(map[string]any)
+	if !ok {
+		return item
+	}
+	meta, ok := m["metadata"].(map[string]any)
+	if !ok {
+		return item
+	}
+	a, ok := meta["annotations"].(map[string]any)
+	if !ok {
+		return item
+	}
+	for _, k := range []string{"internal.config.kubernetes.io/path", "internal.config.kubernetes.io/index", "config.kubernetes.io/path"} {
+		delete(a, k)
+	}
+	if len(a) == 0 {
+		delete(meta, "annotations")
+	}
+	return item
 }
 
 // wrap makes a ResourceList of a manifest stream as text, the way a person

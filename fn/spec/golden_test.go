@@ -4,16 +4,18 @@
 //
 //   - the command line on input.yaml (with config.yaml as --config when present):
 //     stdout must equal expected.yaml and stderr report.txt; a case with no
-//     expected.yaml must fail with exit 1 and print nothing on stdout;
+//     expected.yaml must fail with exit 1 and print nothing on stdout, and a
+//     case that succeeds must have an expected.yaml (even an empty one);
 //   - the KRM function on a ResourceList of the same objects with config.yaml
 //     as functionConfig: its results must equal results.yaml and its items the
-//     objects of expected.yaml.
+//     objects of expected.yaml; when it fails, its list holds no items.
 //
 // Every case is run a second time on its own output, which must come back
-// byte for byte (f(f(x)) == f(x)).
+// byte for byte (f(f(x)) == f(x)) and exit 0, through both front ends.
 //
 // UPDATE_GOLDEN=1 go test ./fn/spec rewrites the expected files; read every
-// changed file before committing it.
+// changed file before committing it. With CI set it fails instead: CI checks
+// the files, it never writes them.
 package spec
 
 import (
@@ -37,7 +39,18 @@ import (
 
 var update = os.Getenv("UPDATE_GOLDEN") != ""
 
+// inCI reads CI as fn/e2e does: set to anything but empty or a false value
+// (false, 0) means a CI run.
+func inCI() bool {
+	ci, set := os.LookupEnv("CI")
+	b, err := strconv.ParseBool(ci)
+	return set && ci != "" && (err != nil || b)
+}
+
 func TestGolden(t *testing.T) {
+	if update && inCI() {
+		t.Fatal("UPDATE_GOLDEN is set together with CI: a CI run checks the golden files and must never rewrite them")
+	}
 	dirs, err := filepath.Glob("../../testdata/golden/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases found: %v", err)
@@ -66,7 +79,10 @@ func runCase(t *testing.T, dir string) {
 			t.Errorf("the command failed but expected.yaml exists: remove it if failure is intended\n%s", stderr)
 		}
 	} else {
-		check(t, "expected.yaml", stdout)
+		if !exists("expected.yaml") && !update {
+			t.Errorf("the command exited 0 but the case has no expected.yaml (a case without one must fail); stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		checkOutput(t, "expected.yaml", stdout)
 		// Idempotency: the output, injected again, comes back byte for byte.
 		again := filepath.Join(t.TempDir(), "expected.yaml")
 		if err := os.WriteFile(again, stdout, 0o644); err != nil {
@@ -87,14 +103,17 @@ func runCase(t *testing.T, dir string) {
 	}
 	items, results := splitOutput(t, out.Bytes())
 	check(t, "results.yaml", results)
+	if krmCode != 0 && len(items) > 0 {
+		t.Errorf("the KRM function failed (exit %d) but its ResourceList holds %d items: a failing run writes none\n%s", krmCode, len(items), out.String())
+	}
 	if code == 0 {
 		want := objects(t, stdout)
 		if got := items; !reflect.DeepEqual(got, want) {
 			t.Errorf("KRM items differ from the command line's output:\n got %v\nwant %v", got, want)
 		}
-		var out2 bytes.Buffer
-		if krm.Run(out.Bytes(), &out2, io.Discard); !bytes.Equal(stripResults(out2.Bytes()), stripResults(out.Bytes())) {
-			t.Errorf("second KRM run is not a no-op:\n%s", lineDiff(out.Bytes(), out2.Bytes()))
+		var out2, stderr2 bytes.Buffer
+		if c := krm.Run(out.Bytes(), &out2, &stderr2); c != 0 || !bytes.Equal(stripResults(out2.Bytes()), stripResults(out.Bytes())) {
+			t.Errorf("second KRM run is not a no-op (exit %d):\n%s\n%s", c, stderr2.String(), lineDiff(out.Bytes(), out2.Bytes()))
 		}
 	}
 }
@@ -111,11 +130,20 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 // An empty result is stored as no file at all.
 func check(t *testing.T, name string, got []byte) {
 	t.Helper()
-	if update {
-		if len(got) == 0 {
-			_ = os.Remove(name)
-			return
+	if update && len(got) == 0 {
+		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
 		}
+		return
+	}
+	checkOutput(t, name, got)
+}
+
+// checkOutput is check for a file whose presence means something: the
+// output of a run that succeeded is stored even when it is empty.
+func checkOutput(t *testing.T, name string, got []byte) {
+	t.Helper()
+	if update {
 		if err := os.WriteFile(name, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +209,7 @@ func splitOutput(t *testing.T, out []byte) ([]any, []byte) {
 		Items   []any `yaml:"items"`
 		Results any   `yaml:"results"`
 	}
-	if err := yaml.Unmarshal(out, &rl); err != nil {
+	if err := decodeAsServer(out, &rl); err != nil {
 		t.Fatalf("the KRM output is not YAML: %v\n%s", err, out)
 	}
 	for _, it := range rl.Items {
@@ -225,12 +253,49 @@ func objects(t *testing.T, data []byte) []any {
 			continue
 		}
 		var v any
-		if err := yaml.Unmarshal(d.Body, &v); err != nil {
+		if err := decodeAsServer(d.Body, &v); err != nil {
 			t.Fatalf("output is not YAML: %v", err)
 		}
 		out = append(out, v)
 	}
 	return out
+}
+
+// decodeAsServer decodes YAML as kubectl and the API server read it: of a key
+// given twice in one mapping, the last value wins. (yaml.Unmarshal refuses
+// such a document; inject-mesher passes one through, with a warning.)
+func decodeAsServer(data []byte, v any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || doc.Kind == 0 {
+		return err
+	}
+	lastKeyWins(&doc)
+	return doc.Decode(v)
+}
+
+// lastKeyWins drops every mapping entry whose key comes again later in the
+// same mapping. Aliases are not followed: their anchors are walked where
+// they stand.
+func lastKeyWins(node *yaml.Node) {
+	if node.Kind == yaml.MappingNode {
+		last := map[string]int{}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" {
+				last[k.Value] = i
+			}
+		}
+		kept := node.Content[:0:0]
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" && last[k.Value] != i {
+				continue
+			}
+			kept = append(kept, node.Content[i], node.Content[i+1])
+		}
+		node.Content = kept
+	}
+	for _, c := range node.Content {
+		lastKeyWins(c)
+	}
 }
 
 func stripResults(b []byte) []byte {
