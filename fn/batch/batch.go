@@ -322,11 +322,11 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 			fmt.Fprintf(os.Stderr, "DEBUG %s\n", why)
 		}
 	}
-	if err := plan.Apply(node, p); err != nil {
-		return nil, "", fmt.Errorf("internal error (please report it): %v", err)
-	}
 	if edited != nil && !check {
 		return src.Wrap(i, edited, false), "", nil
+	}
+	if err := plan.Apply(node, p); err != nil {
+		return nil, "", fmt.Errorf("internal error (please report it): %v", err)
 	}
 	if edited != nil {
 		got, err := src.Reparse(i, edited)

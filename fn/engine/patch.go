@@ -232,7 +232,7 @@ func (b *builder) quoteMetadataStrings() {
 			}
 			for i := 1; i < len(sec.Content); i += 2 {
 				v := sec.Content[i]
-				if v.Kind == yaml.ScalarNode && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && yaml.IsYaml1_1NonString(v) {
+				if v.Kind == yaml.ScalarNode && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && n.NeedsQuotes(v.Value) {
 					b.add(plan.Edit{Op: plan.QuoteString, Path: m.path.Child(plan.Key(section), plan.Key(sec.Content[i-1].Value))})
 				}
 			}

@@ -81,7 +81,8 @@ func Map(kv ...any) *yaml.Node {
 		if v == nil {
 			continue
 		}
-		m.Content = append(m.Content, Str(kv[i].(string)), v)
+		// Keys are the injector's own field names: never a YAML 1.1 bool or number.
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kv[i].(string)}, v)
 	}
 	return m
 }
