@@ -7,6 +7,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/bench/corpus"
 	"github.com/inject-mesher/inject-mesher/fn/krm"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
 )
 
 // A whole ResourceList of 1,000 mixed workloads through the KRM front end;
@@ -37,6 +38,33 @@ func BenchmarkResourceListAllFresh1000(b *testing.B) {
 	for b.Loop() {
 		if code := krm.Run(list.Bytes(), io.Discard, io.Discard); code != 0 {
 			b.Fatal("exit", code)
+		}
+	}
+}
+
+// The streaming floor on the same all-fresh list, in the same run: split
+// the items, parse each and write it back, no injection (what
+// fn/bench/cmd/stream-noop does). The function's target is at most this.
+func BenchmarkStreamingFloorAllFresh1000(b *testing.B) {
+	var list bytes.Buffer
+	if err := corpus.Fresh(&list, 1000); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(list.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := manifest.SplitResourceList(list.Bytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, it := range l.Items {
+			node, err := manifest.ParseItem(it.Raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := manifest.EncodeItem(node, max(l.ItemsIndent, 0)); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
