@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
@@ -57,8 +58,10 @@ type Source interface {
 type Output struct {
 	// Generated are the ConfigMaps appended after the objects.
 	Generated []Generated
-	Entries   []engine.Entry
-	Results   fn.Results
+	// Entries are the outcome for each object, in order, with what the user
+	// is told; entries with no Action carry messages about the run (a
+	// generated ConfigMap, a write error) or about a document (a key twice).
+	Entries []engine.Entry
 	// Removed are generated ConfigMaps of the input that no pod mounts any more.
 	Removed []engine.Need
 	// Written counts the objects written, generated ones included.
@@ -77,7 +80,38 @@ type Generated struct {
 }
 
 // Failed reports whether any result is an error.
-func (o *Output) Failed() bool { return o.Results.ExitCode() != 0 }
+func (o *Output) Failed() bool {
+	for i := range o.Entries {
+		if o.Entries[i].Failed() {
+			return true
+		}
+	}
+	return false
+}
+
+// Results renders every message as KRM results, in order.
+func (o *Output) Results() fn.Results {
+	var out fn.Results
+	for i := range o.Entries {
+		out = append(out, o.Entries[i].Results()...)
+	}
+	return out
+}
+
+// Unparsable reports whether some object's text was not YAML.
+func (o *Output) Unparsable() bool {
+	for _, e := range o.Entries {
+		if e.Unparsable {
+			return true
+		}
+	}
+	return false
+}
+
+// note records a message that belongs to no object's outcome line.
+func (o *Output) note(sev fn.Severity, file *fn.File, ref fn.ResourceRef, msg string) {
+	o.Entries = append(o.Entries, engine.Entry{Ref: ref, File: file, Messages: []engine.Message{{Severity: sev, Text: msg}}})
+}
 
 // Writer receives the output in order: write takes each object's text as soon
 // as it is known; encode renders a generated ConfigMap's node as text.
@@ -159,7 +193,7 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 
 	write := func(b []byte) bool {
 		if err := w.Write(b); err != nil {
-			out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("writing the output: %v", err)})
+			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("writing the output: %v", err))
 			return false
 		}
 		out.Written++
@@ -195,7 +229,7 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 		}
 		cm, err := in.ConfigMap(need)
 		if err != nil {
-			out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err)})
+			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 			continue
 		}
 		g := Generated{Need: need}
@@ -204,14 +238,14 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 			g.Unchanged, text = true, src.Raw(p.index)
 		} else {
 			if text, err = w.Encode(cm); err != nil {
-				out.Results = append(out.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err)})
+				out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 				continue
 			}
-			r := configMapResult(need, "generated ConfigMap %s for the mesher sidecars in namespace %s")
+			var file *fn.File
 			if w.Locate != nil {
-				r.File = w.Locate(need)
+				file = w.Locate(need)
 			}
-			out.Results = append(out.Results, r)
+			out.configMapNote(need, file, "generated ConfigMap %s for the mesher sidecars in namespace %s")
 		}
 		if !write(text) {
 			return out
@@ -225,10 +259,8 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 	}
 	out.Removed = engine.NeedsFrom(out.Removed)
 	for _, need := range out.Removed {
-		r := configMapResult(need, "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
 		p := generated[need]
-		r.File = src.Locate(p.index, p.node)
-		out.Results = append(out.Results, r)
+		out.configMapNote(need, src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
 	}
 	return out
 }
@@ -272,35 +304,35 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	}
 	o := in.Process(node)
 	file := src.Locate(i, node)
-	for _, r := range o.Results {
-		if r.File == nil && file != nil {
-			r.File = file
-		}
-		if r.Severity == fn.Error && strings.HasPrefix(r.Message, "not a Kubernetes object") {
-			r.Message = manifest.ShiftLines(errors.New(r.Message), src.Line(i)).Error()
+	for j := range o.Entries {
+		e := &o.Entries[j]
+		e.File = file
+		for k, m := range e.Messages {
+			if m.Severity == fn.Error && strings.HasPrefix(m.Text, "not a Kubernetes object") {
+				// The engine counts lines in the object; the user, in the file.
+				e.Messages[k].Text = manifest.ShiftLines(errors.New(m.Text), src.Line(i)).Error()
+			}
 		}
 	}
+	from := len(out.Entries)
 	out.Entries = append(out.Entries, o.Entries...)
-	out.Results = append(out.Results, o.Results...)
 	*needs = append(*needs, o.Needs...)
 	out.duplicates(src, i, node)
 	if o.Failed() || !o.Changed() {
 		return src.Raw(i), !o.Failed()
 	}
 	if e, twice := editsDuplicate(node, o.Plan); twice {
-		out.fail(file, engine.Ref(node), fmt.Sprintf("%s: the key %q is written twice in this mapping; inject-mesher must change it and will not guess which one you meant: remove one", e.Path.String(), e.Key))
+		out.failObject(from, fmt.Sprintf("%s: the key %q is written twice in this mapping; inject-mesher must change it and will not guess which one you meant: remove one", e.Path.String(), e.Key))
 		return nil, false
 	}
 	text, why, err := edit(src, i, node, o.Plan)
 	if err != nil {
-		out.fail(file, engine.Ref(node), fmt.Sprintf("cannot write the injected object back as YAML: %v", err))
+		out.failObject(from, fmt.Sprintf("cannot write the injected object back as YAML: %v", err))
 		return nil, false
 	}
 	if why != "" {
 		out.Reencoded++
-		ref := engine.Ref(node)
-		out.Results = append(out.Results, &fn.Result{Severity: fn.Info, File: file, ResourceRef: &ref,
-			Message: "re-encoded the whole object (its formatting may change, its values do not): " + why})
+		out.note(fn.Info, file, engine.Ref(node), "re-encoded the whole object (its formatting may change, its values do not): "+why)
 	}
 	return text, true
 }
@@ -393,24 +425,17 @@ func (out *Output) duplicates(src Source, i int, node *yaml.Node) {
 	for _, d := range manifest.Duplicates(node) {
 		d.First += src.Line(i)
 		d.Again += src.Line(i)
-		out.Results = append(out.Results, &fn.Result{Severity: fn.Warning, File: src.Locate(i, node), ResourceRef: refOf(node),
-			Message: d.String() + ": kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)"})
+		out.note(fn.Warning, src.Locate(i, node), engine.Ref(node),
+			d.String()+": kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)")
 	}
 }
 
-func refOf(node *yaml.Node) *fn.ResourceRef {
-	ref := engine.Ref(node)
-	if ref.Kind == "" {
-		return nil
-	}
-	return &ref
-}
-
-// dropSucceeded forgets the entries added since from of objects that did not fail.
+// dropSucceeded forgets the entries added since from that tell the user
+// nothing (objects passed through unchanged).
 func (out *Output) dropSucceeded(from int) {
 	kept := out.Entries[:from]
 	for _, e := range out.Entries[from:] {
-		if e.Action == engine.Failed {
+		if len(e.Messages) > 0 {
 			kept = append(kept, e)
 		}
 	}
@@ -418,13 +443,13 @@ func (out *Output) dropSucceeded(from int) {
 	out.Entries = kept
 }
 
-func configMapResult(need engine.Need, format string) *fn.Result {
+func (o *Output) configMapNote(need engine.Need, file *fn.File, format string) {
 	ns := need.Namespace
 	if ns == "" {
 		ns = "(none set)"
 	}
 	ref := fn.ResourceRef{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
-	return &fn.Result{Severity: fn.Info, ResourceRef: &ref, Message: fmt.Sprintf(format, ref.Name, ns)}
+	o.note(fn.Info, file, ref, fmt.Sprintf(format, ref.Name, ns))
 }
 
 // visit calls f on obj, or on each item of a v1 List.
@@ -446,18 +471,23 @@ func visit(obj *yaml.Node, f func(*yaml.Node)) {
 }
 
 func (o *Output) fail(file *fn.File, ref fn.ResourceRef, msg string) {
-	r := &fn.Result{Severity: fn.Error, File: file, Message: msg}
-	if ref.Kind != "" {
-		r.ResourceRef = &ref
+	o.Entries = append(o.Entries, engine.Entry{Ref: ref, Action: engine.Failed, File: file, Messages: []engine.Message{{Severity: fn.Error, Text: msg}}})
+}
+
+// failObject turns the entries of one object, from index from on, into a
+// failure: what they said was planned will not be written.
+func (o *Output) failObject(from int, msg string) {
+	for j := from; j < len(o.Entries); j++ {
+		e := &o.Entries[j]
+		e.Action = engine.Failed
+		e.Messages = slices.DeleteFunc(e.Messages, func(m engine.Message) bool { return m.Severity == fn.Info })
 	}
-	o.Results = append(o.Results, r)
-	o.Entries = append(o.Entries, engine.Entry{Ref: ref, Action: engine.Failed, Reason: msg})
+	o.Entries[from].Messages = append(o.Entries[from].Messages, engine.Message{Severity: fn.Error, Text: msg})
 }
 
 func (o *Output) parseError(src Source, i int, err error) {
-	o.Results = append(o.Results, &fn.Result{Severity: fn.Error, File: src.Locate(i, nil),
-		Message: fmt.Sprintf("not valid YAML: %v", err)})
-	o.Entries = append(o.Entries, engine.Entry{Action: engine.Failed, Reason: "not valid YAML"})
+	o.Entries = append(o.Entries, engine.Entry{Action: engine.Failed, File: src.Locate(i, nil), Unparsable: true,
+		Messages: []engine.Message{{Severity: fn.Error, Text: fmt.Sprintf("not valid YAML: %v", err)}}})
 }
 
 // NameOf is how the report names an object; one with only a generateName has none yet.

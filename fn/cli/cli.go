@@ -367,7 +367,7 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 func report(w io.Writer, out *batch.Output) {
 	failed := out.Failed()
 	for _, e := range out.Entries {
-		if e.Ref.Kind == "" || (failed && e.Action != engine.Failed) {
+		if e.Ref.Kind == "" || e.Action == "" || (failed && e.Action != engine.Failed) {
 			continue
 		}
 		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), batch.NameOf(e.Ref), e.Action)
@@ -383,14 +383,16 @@ func report(w io.Writer, out *batch.Output) {
 		reportConfigMaps(w, out)
 	}
 	errs := 0
-	for _, r := range out.Results {
-		if r.Severity == fn.Info {
-			continue
+	for _, e := range out.Entries {
+		for _, r := range e.Results() {
+			if r.Severity == fn.Info {
+				continue
+			}
+			if r.Severity == fn.Error {
+				errs++
+			}
+			fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
 		}
-		if r.Severity == fn.Error {
-			errs++
-		}
-		fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
 	}
 	if failed {
 		plural := "s"

@@ -128,19 +128,14 @@ func text(v *yaml.Node) string {
 	return strings.TrimSpace(s)
 }
 
-// problems collects the error results of one workload.
+// problems collects the errors of one workload.
 type problems struct {
 	w       *workload
-	results fn.Results
+	results []Message
 }
 
 func (p *problems) add(field, value, msg string) {
-	ref := p.w.ref
-	r := &fn.Result{Severity: fn.Error, Message: msg, ResourceRef: &ref, Field: &fn.Field{Path: field}}
-	if value != "" {
-		r.Field.CurrentValue = value
-	}
-	p.results = append(p.results, r)
+	p.results = append(p.results, Message{Severity: fn.Error, Text: msg, Field: field, Value: value})
 }
 
 // annotationError reports a bad annotation value with the parser's explanation.
@@ -188,7 +183,7 @@ func isTrue(m *yaml.Node, key string) bool {
 
 // resolve reads the workload's annotations and labels into a sidecar plan, or
 // reports every problem it finds.
-func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, fn.Results) {
+func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message) {
 	cfg := in.cfg
 	p := &problems{w: w}
 	pl := &sidecarPlan{}
@@ -542,8 +537,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		if o, shared := sharedNodes(w); shared {
 			return o
 		}
-		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected}}, Plan: edits(w, ours, nil),
-			Results: fn.Results{info(ref, "removed the mesher sidecar: "+why)}}
+		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected, Messages: info("removed the mesher sidecar: " + why)}}, Plan: edits(w, ours, nil)}
 	}
 	if seedInjected {
 		// Only a pod that asks for the sidecar hears about the old webhook's mark.
@@ -554,7 +548,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 	}
 	sc, problems := in.resolve(w, ours)
 	if len(problems) > 0 {
-		return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Reason: problems[0].Message}}, Results: problems}
+		return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Messages: problems}}}
 	}
 	need := []Need{{Namespace: ref.Namespace, Backend: sc.spec.Backend}}
 	if ours != nil && ours.Hash == sc.hash && in.intact(w, ours) {
@@ -574,7 +568,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 			strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
 		msg += "; " + note
 	}
-	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note}}, Plan: edits(w, ours, sc), Needs: need, Results: fn.Results{info(ref, msg)}}
+	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note, Messages: info(msg)}}, Plan: edits(w, ours, sc), Needs: need}
 }
 
 func placement(native bool) string {
@@ -584,9 +578,7 @@ func placement(native bool) string {
 	return "sidecar container"
 }
 
-func info(ref fn.ResourceRef, msg string) *fn.Result {
-	return &fn.Result{Severity: fn.Info, Message: msg, ResourceRef: &ref}
-}
+func info(msg string) []Message { return []Message{{Severity: fn.Info, Text: msg}} }
 
 // skip warns; a sidecar injected earlier is removed, since it no longer belongs.
 func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
@@ -599,8 +591,7 @@ func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
 		out.Plan = edits(w, ours, nil)
 		msg += "; removed the sidecar injected earlier"
 	}
-	ref := w.ref
-	out.Results = fn.Results{{Severity: fn.Warning, Message: msg, ResourceRef: &ref}}
+	out.Entries[0].Messages = []Message{{Severity: fn.Warning, Text: msg}}
 	return out
 }
 

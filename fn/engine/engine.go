@@ -32,15 +32,62 @@ const (
 	Failed     Action = "failed"
 )
 
-// Entry is the outcome for one object.
+// Entry is the outcome for one object (or one item of a List): what
+// happened to it and what the user is told. It is recorded once; each front
+// end renders it its own way (a report line and messages on the command
+// line, KRM results, admission warnings or a denial).
 type Entry struct {
 	Ref    fn.ResourceRef
 	Action Action
-	// Reason says why an object was skipped or failed; empty otherwise.
+	// Reason says why an object was skipped; empty otherwise.
 	Reason string
 	// Note is advice for the user on an object that was processed, such as
 	// annotations found on the workload instead of its pod template.
-	Note string
+	Note     string
+	Messages []Message
+	// File is where the object came from, when the caller knows.
+	File *fn.File
+	// Unparsable: the object's text is not YAML.
+	Unparsable bool
+}
+
+// Message is one thing the user is told about an object.
+type Message struct {
+	Severity fn.Severity
+	Text     string
+	// Field is the path of the field it is about, Value what is written
+	// there; both empty when it is about the whole object.
+	Field, Value string
+}
+
+// Failed reports whether any message is an error.
+func (e *Entry) Failed() bool {
+	for _, m := range e.Messages {
+		if m.Severity == fn.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Results renders the entry's messages as KRM function results.
+func (e *Entry) Results() fn.Results {
+	out := make(fn.Results, 0, len(e.Messages))
+	for _, m := range e.Messages {
+		r := &fn.Result{Severity: m.Severity, Message: m.Text, File: e.File}
+		if e.Ref.Kind != "" {
+			ref := e.Ref
+			r.ResourceRef = &ref
+		}
+		if m.Field != "" {
+			r.Field = &fn.Field{Path: m.Field}
+			if m.Value != "" {
+				r.Field.CurrentValue = m.Value
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Need is a ConfigMap that injected pods mount: one per namespace and backend.
@@ -49,10 +96,9 @@ type Need struct {
 	Backend   sidecar.Backend
 }
 
-// Outcome is what Process did to one object (several for a v1 List).
+// Outcome is what Process decided for one object (several entries for a v1 List).
 type Outcome struct {
 	Entries []Entry
-	Results fn.Results
 	// Plan is what to change, with paths from the root given to Process;
 	// empty when nothing changes. The tree itself is never edited.
 	Plan plan.Plan
@@ -60,15 +106,21 @@ type Outcome struct {
 	Needs []Need
 }
 
-// Failed reports whether any result is an error.
-func (o *Outcome) Failed() bool { return o.Results.ExitCode() != 0 }
+// Failed reports whether any entry failed.
+func (o *Outcome) Failed() bool {
+	for i := range o.Entries {
+		if o.Entries[i].Failed() {
+			return true
+		}
+	}
+	return false
+}
 
 // Changed reports whether the plan changes anything.
 func (o *Outcome) Changed() bool { return len(o.Plan) > 0 }
 
 func (o *Outcome) merge(p Outcome) {
 	o.Entries = append(o.Entries, p.Entries...)
-	o.Results = append(o.Results, p.Results...)
 	o.Plan = append(o.Plan, p.Plan...)
 	o.Needs = append(o.Needs, p.Needs...)
 }
@@ -137,10 +189,7 @@ func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
 	defer func() {
 		// No panic reaches the user: a bug becomes an error result on the object.
 		if r := recover(); r != nil {
-			ref := Ref(obj)
-			out = Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Reason: "internal error"}},
-				Results: fn.Results{{Severity: fn.Error, ResourceRef: &ref,
-					Message: fmt.Sprintf("internal error while injecting (please report it): %v", r)}}}
+			out = failure(Ref(obj), "", "", fmt.Sprintf("internal error while injecting (please report it): %v", r))
 		}
 	}()
 	return in.process(obj, nil)
@@ -195,17 +244,7 @@ func atLine(node *yaml.Node) string {
 }
 
 func failure(ref fn.ResourceRef, field, value, msg string) Outcome {
-	r := &fn.Result{Severity: fn.Error, Message: msg}
-	if ref.Kind != "" {
-		r.ResourceRef = &ref
-	}
-	if field != "" {
-		r.Field = &fn.Field{Path: field}
-		if value != "" {
-			r.Field.CurrentValue = value
-		}
-	}
-	return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Reason: msg}}, Results: fn.Results{r}}
+	return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Messages: []Message{{Severity: fn.Error, Text: msg, Field: field, Value: value}}}}}
 }
 
 // NeedsFrom lists distinct needs in a stable order.

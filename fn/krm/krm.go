@@ -102,7 +102,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 		return res
 	}
 	res := run(l)
-	if res.Failed() && l.split != nil && hasParseErrors(res) && !s.streaming {
+	if res.Failed() && l.split != nil && res.Unparsable() && !s.streaming {
 		// The fast split may have cut an item in the wrong place (a quoted
 		// scalar running over lines); parse the whole list to know.
 		if whole, err := readWhole(data); err == nil {
@@ -112,11 +112,11 @@ func Run(data []byte, w, stderr io.Writer) int {
 	}
 	if res.Failed() {
 		if !s.streaming {
-			return fail(l.apiVersion, res.Results)
+			return fail(l.apiVersion, res.Results())
 		}
 		// Items already went out: end the list with the errors. The
 		// orchestrator writes nothing, as the exit code says.
-		writeResults(s, failureResults(stderr, res.Results))
+		writeResults(s, failureResults(stderr, res.Results()))
 		return 1
 	}
 	if l.functionConfigRaw != nil {
@@ -126,7 +126,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 			s.WriteString("\n")
 		}
 	}
-	writeResults(s, res.Results)
+	writeResults(s, res.Results())
 	if !s.streaming {
 		s.spill()
 	}
@@ -171,15 +171,6 @@ func (s *sink) spill() {
 
 // reset forgets what was held, to start over.
 func (s *sink) reset() { s.held.Reset() }
-
-func hasParseErrors(out *batch.Output) bool {
-	for _, e := range out.Entries {
-		if e.Action == engine.Failed && e.Reason == "not valid YAML" {
-			return true
-		}
-	}
-	return false
-}
 
 // generatedPath is the file of its own a generated ConfigMap gets in a kpt
 // package: mesher-config-sc.yaml, or mesher-config-sc.<namespace>.yaml.

@@ -119,9 +119,15 @@ func addFlow(t *text, coll *yaml.Node, index int, rendered []byte, removed []int
 
 // removeFlow removes width nodes from index j of a flow collection (an item,
 // or a key and its value) with one separator: the one before it, or, for the
-// first, the one after it.
-func removeFlow(t *text, coll *yaml.Node, j, width int) ([]splice, error) {
+// first kept, the one after it. removed are the item indexes the plan
+// removes from the same sequence: an item whose earlier items all go takes
+// the separator after it, or two removals would claim the same one.
+func removeFlow(t *text, coll *yaml.Node, j, width int, removed []int) ([]splice, error) {
 	c := coll.Content
+	keptBefore := false
+	for i := 0; i < j/width && !keptBefore; i++ {
+		keptBefore = !slices.Contains(removed, i)
+	}
 	start, err := startOf(t, c[j])
 	if err != nil {
 		return nil, err
@@ -135,7 +141,7 @@ func removeFlow(t *text, coll *yaml.Node, j, width int) ([]splice, error) {
 		return nil, err
 	}
 	switch {
-	case j > 0:
+	case keptBefore:
 		prev, err := startOf(t, c[j-1])
 		if err != nil {
 			return nil, err

@@ -13,6 +13,8 @@ type text struct {
 	// starts[l-1] is the offset of line l; one more entry holds len(src).
 	starts []int
 	nl     string
+	// endLine caches docEnd.
+	endLine int
 }
 
 func newText(src []byte) *text {
@@ -32,6 +34,21 @@ func newText(src []byte) *text {
 
 // lines is the number of lines.
 func (t *text) lines() int { return len(t.starts) - 1 }
+
+// docEnd is the line of the "..." that ends the document, or lines()+1:
+// what follows it (comments) is not the document's.
+func (t *text) docEnd() int {
+	if t.endLine == 0 {
+		t.endLine = t.lines() + 1
+		for l := 1; l <= t.lines(); l++ {
+			if s := t.line(l); bytes.HasPrefix(s, []byte("...")) && (len(s) == 3 || s[3] == ' ' || s[3] == '\t' || s[3] == '\r' || s[3] == '\n') {
+				t.endLine = l
+				break
+			}
+		}
+	}
+	return t.endLine
+}
 
 // start is the offset of line l; lines()+1 gives the end of the text.
 func (t *text) start(l int) int {

@@ -75,7 +75,12 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 			x.order, x.depth = i, len(e.Path)
 			// Text added at the end of a text without a final newline gives
 			// the last line one: a block scalar ending there changes value.
-			check = check || x.at == len(src) && len(src) > 0 && src[len(src)-1] != '\n'
+			atEnd := x.at == len(src) && len(src) > 0 && src[len(src)-1] != '\n'
+			if atEnd && x.at == x.end && endsInBlockScalar(root) {
+				// Its last line would end in a newline: a new value.
+				return nil, true, fmt.Errorf("%w: %s: a block scalar ends the text without a final newline", ErrUnplaceable, e)
+			}
+			check = check || atEnd
 			splices = append(splices, x)
 		}
 	}
@@ -108,6 +113,14 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	return buf.Bytes(), check, nil
 }
 
+// endsInBlockScalar: the object's last node is a literal or folded scalar.
+func endsInBlockScalar(n *yaml.Node) bool {
+	for len(n.Content) > 0 {
+		n = n.Content[len(n.Content)-1]
+	}
+	return n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+}
+
 // loc is a node found by its path, with what placing an edit needs.
 type loc struct {
 	node *yaml.Node
@@ -121,7 +134,7 @@ type loc struct {
 }
 
 func locate(t *text, root *yaml.Node, path plan.Path) (loc, error) {
-	cur := loc{node: root, bound: t.lines() + 1, flow: root.Style&yaml.FlowStyle != 0}
+	cur := loc{node: root, bound: t.docEnd(), flow: root.Style&yaml.FlowStyle != 0}
 	for _, s := range path {
 		n := cur.node
 		inFlow := cur.flow || n.Style&yaml.FlowStyle != 0
@@ -201,7 +214,7 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 			return nil, fmt.Errorf("no such element")
 		}
 		if at.flow {
-			return removeFlow(t, n, e.Index, 1)
+			return removeFlow(t, n, e.Index, 1, removed)
 		}
 		return removeBlockItem(t, at, e.Index)
 	case plan.SetKey:
@@ -221,7 +234,7 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 			return nil, fmt.Errorf("no such key")
 		}
 		if at.flow {
-			return removeFlow(t, n, j, 2)
+			return removeFlow(t, n, j, 2, nil)
 		}
 		return removeBlockEntry(t, at, j)
 	}

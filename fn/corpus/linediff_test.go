@@ -1,0 +1,383 @@
+package corpus_test
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// A plain LCS line diff, and the rules of property g: which deleted or
+// changed lines an injection may cause.
+
+// splitLines cuts text into lines without their "\n" (a "\r" stays). A
+// missing final newline makes no line of its own.
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// edit is one line of a diff: ' ' kept, '-' deleted (a: 0-based line of the
+// old text), '+' added (b: 0-based line of the new text).
+type edit struct {
+	op   byte
+	a, b int
+}
+
+// diffLines returns a shortest edit script from a to b (LCS, dynamic
+// programming over the part between the common prefix and suffix).
+func diffLines(a, b []string) []edit {
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		suf++
+	}
+	var out []edit
+	for i := 0; i < pre; i++ {
+		out = append(out, edit{' ', i, i})
+	}
+	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
+	n, m := len(ma), len(mb)
+	// lcs[i][j]: length of the LCS of ma[i:] and mb[j:].
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if ma[i] == mb[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && ma[i] == mb[j]:
+			out = append(out, edit{' ', pre + i, pre + j})
+			i++
+			j++
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			out = append(out, edit{'-', pre + i, -1})
+			i++
+		default:
+			out = append(out, edit{'+', -1, pre + j})
+			j++
+		}
+	}
+	for k := 0; k < suf; k++ {
+		out = append(out, edit{' ', len(a) - suf + k, len(b) - suf + k})
+	}
+	return out
+}
+
+// hunk is a run of deleted and added lines between kept ones.
+type hunk struct{ del, add []int }
+
+func hunks(ed []edit) []hunk {
+	var out []hunk
+	var cur hunk
+	flush := func() {
+		if len(cur.del)+len(cur.add) > 0 {
+			out = append(out, cur)
+		}
+		cur = hunk{}
+	}
+	for _, e := range ed {
+		switch e.op {
+		case ' ':
+			flush()
+		case '-':
+			cur.del = append(cur.del, e.a)
+		case '+':
+			cur.add = append(cur.add, e.b)
+		}
+	}
+	flush()
+	return out
+}
+
+// unified renders a diff of two texts with two lines of context, for
+// failure messages; at most limit hunks.
+func unified(oldText, newText string, limit int) string {
+	a, b := splitLines(oldText), splitLines(newText)
+	ed := diffLines(a, b)
+	show := make([]bool, len(ed))
+	changed := false
+	for k, e := range ed {
+		if e.op != ' ' {
+			changed = true
+			for j := max(0, k-2); j <= min(len(ed)-1, k+2); j++ {
+				show[j] = true
+			}
+		}
+	}
+	var sb strings.Builder
+	shown, prev := 0, -2
+	for k, e := range ed {
+		if !show[k] {
+			continue
+		}
+		if k != prev+1 {
+			if shown == limit {
+				sb.WriteString("...\n")
+				break
+			}
+			shown++
+			fmt.Fprintf(&sb, "@@ old line %d @@\n", oldLine(ed, k))
+		}
+		prev = k
+		switch e.op {
+		case ' ':
+			sb.WriteString("  " + visible(a[e.a]) + "\n")
+		case '-':
+			sb.WriteString("- " + visible(a[e.a]) + "\n")
+		case '+':
+			sb.WriteString("+ " + visible(b[e.b]) + "\n")
+		}
+	}
+	switch {
+	case oldText == newText || changed:
+	case newText == oldText+"\n":
+		sb.WriteString("(the same lines, but a line break was added at the end: the input has none)\n")
+	default:
+		fmt.Fprintf(&sb, "(the same lines; only the end differs: old ends %q, new ends %q)\n", tail(oldText), tail(newText))
+	}
+	return sb.String()
+}
+
+func oldLine(ed []edit, k int) int {
+	for ; k < len(ed); k++ {
+		if ed[k].a >= 0 {
+			return ed[k].a + 1
+		}
+	}
+	return 0
+}
+
+// visible shows trailing spaces and carriage returns.
+func visible(l string) string {
+	t := strings.TrimRight(l, " \t\r")
+	if t == l {
+		return l
+	}
+	return t + strings.NewReplacer(" ", "·", "\t", "→", "\r", "␍").Replace(l[len(t):])
+}
+
+func tail(s string) string {
+	if len(s) > 20 {
+		return s[len(s)-20:]
+	}
+	return s
+}
+
+// flowEnd returns the offset of the bracket that closes the flow collection
+// opening at off, skipping quoted scalars and comments.
+func flowEnd(s string, off int) (int, bool) {
+	depth := 0
+	for i := off; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i, true
+			}
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '\'':
+			for i++; i < len(s); i++ {
+				if s[i] == '\'' {
+					if i+1 < len(s) && s[i+1] == '\'' {
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case '#':
+			if i > 0 && (s[i-1] == ' ' || s[i-1] == '\t' || s[i-1] == '\n') {
+				for i < len(s) && s[i] != '\n' {
+					i++
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// endLine is the last line of a node (an approximation for multi-line
+// scalars, exact for collections).
+func endLine(t *text, n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	if isFlow(n) {
+		if off, ok := t.offset(n.Line, n.Column); ok {
+			if end, ok := flowEnd(t.s, off); ok {
+				return t.lineOf(end)
+			}
+		}
+		return n.Line
+	}
+	if len(n.Content) > 0 {
+		return max(n.Line, endLine(t, n.Content[len(n.Content)-1]))
+	}
+	return n.Line + strings.Count(n.Value, "\n")
+}
+
+// lineSet is a set of 1-based line numbers with the reason each is allowed.
+type lineSet map[int]string
+
+func (s lineSet) addRange(from, to int, why string) {
+	for l := from; l <= to; l++ {
+		if _, ok := s[l]; !ok {
+			s[l] = why
+		}
+	}
+}
+
+// metadataSpans are the lines of every labels and annotations mapping of the
+// objects and templates of a file: where a value may be requoted.
+func metadataSpans(t *text, roots []*yaml.Node) lineSet {
+	spans := lineSet{}
+	var walk func(obj *yaml.Node)
+	visit := func(holder *yaml.Node) {
+		for _, k := range []string{"labels", "annotations"} {
+			m := get(get(holder, "metadata"), k)
+			if m == nil {
+				continue
+			}
+			spans.addRange(m.Line, endLine(t, m), "requoted "+k+" value")
+		}
+	}
+	walk = func(obj *yaml.Node) {
+		if !isMap(obj) {
+			return
+		}
+		visit(obj)
+		if items := get(obj, "items"); str(obj, "kind") == "List" && isSeq(items) {
+			for _, it := range items.Content {
+				walk(it)
+			}
+		}
+		for _, l := range locations {
+			if l.kind == str(obj, "kind") && l.group == group(str(obj, "apiVersion")) {
+				visit(getPath(obj, l.path...))
+			}
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	return spans
+}
+
+// flowLines are the lines of the flow collections an injection adds an entry
+// to that may change: the opening bracket's, the first entry's, and from the
+// last entry to the closing bracket.
+func flowLines(t *text, exps []expectation) lineSet {
+	s := lineSet{}
+	add := func(c *yaml.Node, what string) {
+		if !isFlow(c) {
+			return
+		}
+		end := endLine(t, c)
+		s.addRange(c.Line, c.Line, what)
+		if len(c.Content) > 0 {
+			s.addRange(c.Content[0].Line, c.Content[0].Line, what)
+			last := c.Content[len(c.Content)-1]
+			if c.Kind == yaml.MappingNode && len(c.Content) >= 2 {
+				last = c.Content[len(c.Content)-2]
+			}
+			s.addRange(last.Line, end, what)
+		} else {
+			s.addRange(c.Line, end, what)
+		}
+	}
+	for _, e := range exps {
+		if e.outcome != injected {
+			continue
+		}
+		what := "flow collection of " + e.ref() + " taking an entry"
+		meta := get(e.node, "metadata")
+		switch ann := get(meta, "annotations"); {
+		case ann != nil:
+			add(ann, what)
+		case meta != nil:
+			add(meta, what)
+		default:
+			add(e.node, what)
+		}
+		spec := get(e.node, "spec")
+		list := "containers"
+		if e.native {
+			list = "initContainers"
+		}
+		for _, k := range []string{list, "volumes"} {
+			if c := get(spec, k); c != nil {
+				add(c, what)
+			} else {
+				add(spec, what)
+			}
+		}
+	}
+	return s
+}
+
+// unquoted drops quotes, to compare a line with its requoted form.
+func unquoted(l string) string { return strings.NewReplacer(`"`, "", `'`, "").Replace(l) }
+
+// forbiddenChanges lists the deleted or changed lines of b's input that no
+// rule of property g allows.
+func forbiddenChanges(p *prepared, out string) []string {
+	a, b := splitLines(p.input), splitLines(out)
+	t := newText(p.input)
+	spans := metadataSpans(t, p.roots)
+	flows := flowLines(t, p.exps)
+	var bad []string
+	for _, h := range hunks(diffLines(a, b)) {
+		for _, d := range h.del {
+			line := d + 1
+			if _, ok := flows[line]; ok {
+				continue
+			}
+			if _, ok := spans[line]; ok {
+				requoted := false
+				for _, ad := range h.add {
+					if b[ad] != a[d] && unquoted(b[ad]) == unquoted(a[d]) {
+						requoted = true
+						break
+					}
+				}
+				if requoted {
+					continue
+				}
+			}
+			var adds []string
+			for _, ad := range h.add {
+				adds = append(adds, "+ "+visible(b[ad]))
+			}
+			msg := fmt.Sprintf("line %d deleted or changed: %q", line, visible(a[d]))
+			if len(adds) > 0 && len(adds) <= 6 {
+				msg += "\n    hunk adds:\n    " + strings.Join(adds, "\n    ")
+			} else if len(adds) > 6 {
+				msg += fmt.Sprintf("\n    (hunk adds %d lines)", len(adds))
+			}
+			bad = append(bad, msg)
+		}
+	}
+	return bad
+}
