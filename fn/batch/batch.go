@@ -141,11 +141,30 @@ type prior struct {
 // input's Namespace objects; newInjector builds the injector once they are known.
 func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Writer) *Output {
 	out := &Output{}
-	var labelled []string
-	userOwned := map[engine.Need]bool{}
-	generated := map[engine.Need]prior{}
+	sc := out.scan(src)
+	if out.Failed() {
+		return out
+	}
+	r := &run{src: src, w: w, out: out, in: newInjector(sc.labelled), scanned: sc}
+	if !r.objects() || !r.in.Config().GenerateConfigMaps {
+		return out
+	}
+	r.configMaps()
+	return out
+}
 
-	// Pass 1: Namespaces, mesher ConfigMaps, and whatever could not be sniffed.
+// scanned is what the first pass reads: what decides injection for every
+// object (the Namespaces that enable it) and the mesher ConfigMaps present.
+type scanned struct {
+	labelled  []string
+	userOwned map[engine.Need]bool
+	generated map[engine.Need]prior
+}
+
+// scan is the first pass: it parses only Namespaces, ConfigMaps, Lists and
+// whatever could not be sniffed.
+func (out *Output) scan(src Source) scanned {
+	sc := scanned{userOwned: map[engine.Need]bool{}, generated: map[engine.Need]prior{}}
 	for i := 0; i < src.Len(); i++ {
 		kind := src.Kind(i)
 		if kind != "" && kind != "Namespace" && kind != "ConfigMap" && kind != "List" {
@@ -158,76 +177,89 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 		}
 		visit(node, func(obj *yaml.Node) {
 			if ns, ok := engine.IsEnabledNamespace(obj); ok {
-				labelled = append(labelled, ns)
+				sc.labelled = append(sc.labelled, ns)
 			}
-			if need, gen, ok := engine.MesherConfigMap(obj); ok {
-				if gen && obj == node {
-					if p, seen := generated[need]; seen {
-						// Copies from separate renders: all are dropped, one is written.
-						p.copies = append(p.copies, i)
-						generated[need] = p
-					} else {
-						generated[need] = prior{index: i, node: node}
-					}
+			need, gen, ok := engine.MesherConfigMap(obj)
+			switch {
+			case !ok:
+			case gen && obj == node:
+				if p, seen := sc.generated[need]; seen {
+					// Copies from separate renders: all are dropped, one is written.
+					p.copies = append(p.copies, i)
+					sc.generated[need] = p
 				} else {
-					// Hand-written, or inside a List where it cannot be regenerated alone.
-					userOwned[need] = true
+					sc.generated[need] = prior{index: i, node: node}
 				}
+			default:
+				// Hand-written, or inside a List where it cannot be regenerated alone.
+				sc.userOwned[need] = true
 			}
 		})
 	}
-	if out.Failed() {
-		return out
+	return sc
+}
+
+// run is the second pass and what it needs.
+type run struct {
+	src     Source
+	w       Writer
+	out     *Output
+	in      *engine.Injector
+	scanned scanned
+	needs   []engine.Need
+}
+
+func (r *run) write(b []byte) bool {
+	if err := r.w.Write(b); err != nil {
+		r.out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("writing the output: %v", err))
+		return false
 	}
-	in := newInjector(labelled)
-	regenerate := in.Config().GenerateConfigMaps
+	r.out.Written++
+	return true
+}
+
+// objects processes and writes every object, one at a time. Generated
+// ConfigMaps of the input are left out when they are regenerated: they are
+// written again after the objects if still used; with generation off they
+// stay where they are, handed back to the user as they are.
+func (r *run) objects() bool {
 	drop := map[int]bool{}
-	for _, p := range generated {
-		// Written again after the objects if still used. With generation off
-		// they stay where they are, handed back to the user as they are.
-		drop[p.index] = regenerate
-		for _, c := range p.copies {
-			drop[c] = regenerate
+	if r.in.Config().GenerateConfigMaps {
+		for _, p := range r.scanned.generated {
+			drop[p.index] = true
+			for _, c := range p.copies {
+				drop[c] = true
+			}
 		}
 	}
-
-	write := func(b []byte) bool {
-		if err := w.Write(b); err != nil {
-			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("writing the output: %v", err))
-			return false
-		}
-		out.Written++
-		return true
-	}
-
-	// Pass 2: one object at a time.
-	var needs []engine.Need
-	for i := 0; i < src.Len(); i++ {
+	for i := 0; i < r.src.Len(); i++ {
 		if drop[i] {
 			continue
 		}
-		before := len(out.Entries)
-		text, ok := out.process(src, i, in, &needs)
-		if w.FailuresOnly {
-			out.dropSucceeded(before)
+		before := len(r.out.Entries)
+		text, ok := r.out.process(r.src, i, r.in, &r.needs)
+		if r.w.FailuresOnly {
+			r.out.dropSucceeded(before)
 		}
-		if ok && !write(text) {
-			return out
+		if ok && !r.write(text) {
+			return false
 		}
 	}
-	if !regenerate {
-		return out
-	}
+	return true
+}
 
-	// Generated ConfigMaps: one per namespace and backend that injected pods
-	// mount, unless the user wrote their own.
+// configMaps writes one generated ConfigMap per namespace and backend that
+// injected pods mount, unless the user wrote their own, and reports those
+// of the input that no pod mounts any more.
+func (r *run) configMaps() {
+	out, generated := r.out, r.scanned.generated
 	wanted := map[engine.Need]bool{}
-	for _, need := range engine.NeedsFrom(needs) {
+	for _, need := range engine.NeedsFrom(r.needs) {
 		wanted[need] = true
-		if userOwned[need] {
+		if r.scanned.userOwned[need] {
 			continue
 		}
-		cm, err := in.ConfigMap(need)
+		cm, err := r.in.ConfigMap(need)
 		if err != nil {
 			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 			continue
@@ -235,34 +267,33 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 		g := Generated{Need: need}
 		var text []byte
 		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
-			g.Unchanged, text = true, src.Raw(p.index)
+			g.Unchanged, text = true, r.src.Raw(p.index)
 		} else {
-			if text, err = w.Encode(cm); err != nil {
+			if text, err = r.w.Encode(cm); err != nil {
 				out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 				continue
 			}
 			var file *fn.File
-			if w.Locate != nil {
-				file = w.Locate(need)
+			if r.w.Locate != nil {
+				file = r.w.Locate(need)
 			}
 			out.configMapNote(need, file, "generated ConfigMap %s for the mesher sidecars in namespace %s")
 		}
-		if !write(text) {
-			return out
+		if !r.write(text) {
+			return
 		}
 		out.Generated = append(out.Generated, g)
 	}
 	for need := range generated {
-		if !wanted[need] && !userOwned[need] {
+		if !wanted[need] && !r.scanned.userOwned[need] {
 			out.Removed = append(out.Removed, need)
 		}
 	}
 	out.Removed = engine.NeedsFrom(out.Removed)
 	for _, need := range out.Removed {
 		p := generated[need]
-		out.configMapNote(need, src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
+		out.configMapNote(need, r.src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
 	}
-	return out
 }
 
 // process injects object i and returns the text to write for it; false when
