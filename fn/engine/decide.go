@@ -130,8 +130,9 @@ func text(v *yaml.Node) string {
 
 // problems collects the errors of one workload.
 type problems struct {
-	w       *workload
-	results []Message
+	w            *workload
+	results      []Message
+	fromWorkload []string
 }
 
 func (p *problems) add(field, value, msg string) {
@@ -181,32 +182,56 @@ func isTrue(m *yaml.Node, key string) bool {
 	return ok && annotations.IsYAML11True(v)
 }
 
+// problems also records which annotations were read from the workload's
+// own metadata instead of its pod template, for the note.
+func (p *problems) read(key string) setting {
+	s := p.w.annotation(key)
+	if s.present && s.fromWorkload {
+		p.fromWorkload = append(p.fromWorkload, key)
+	}
+	if s.notString {
+		// Annotations are strings: a list or map is no value at all,
+		// whatever text it would make (the API server refuses it).
+		p.add(s.field, clip(s.value), fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key))
+		s.present = false
+	}
+	return s
+}
+
 // resolve reads the workload's annotations and labels into a sidecar plan, or
 // reports every problem it finds.
 func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message) {
-	cfg := in.cfg
 	p := &problems{w: w}
-	pl := &sidecarPlan{}
-	read := func(key string) setting {
-		s := w.annotation(key)
-		if s.present && s.fromWorkload {
-			pl.fromWorkload = append(pl.fromWorkload, key)
-		}
-		if s.notString {
-			// Annotations are strings: a list or map is no value at all,
-			// whatever text it would make (the API server refuses it).
-			p.add(s.field, clip(s.value), fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key))
-			s.present = false
-		}
-		return s
-	}
 	// Read only to report it: processTemplate already decided on it.
-	read(annotations.Inject)
+	p.read(annotations.Inject)
+	s := in.identity(p)
+	in.resources(p, &s)
+	s.Native = in.native(p)
+	proxyEnv := in.proxyEnv(p)
+	in.checkConflicts(p, w, ours)
+	if len(p.results) > 0 {
+		return nil, p.results
+	}
+	pl := &sidecarPlan{spec: s, fromWorkload: p.fromWorkload}
+	pl.container = s.Container()
+	pl.volume = s.Volume()
+	pl.pullSecrets = missingPullSecrets(w, in.cfg.ImagePullSecrets, ours)
+	if proxyEnv {
+		pl.env, pl.envKeys = proxyEnvAdditions(w, ours)
+	}
+	pl.hash = pl.digest()
+	return pl, nil
+}
+
+// identity is who the sidecar registers as, and where: image, discovery
+// backend, SERVICE_NAME, VERSION, APP_ID, SERVICE_PORTS.
+func (in *Injector) identity(p *problems) sidecar.Spec {
+	cfg, w := in.cfg, p.w
 	s := sidecar.Spec{
 		Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Backend: cfg.DiscoveryType,
 		AppID: cfg.AppID, Resources: cfg.Resources, RunAsNonRoot: cfg.RunAsNonRoot, RunAsUser: cfg.RunAsUser,
 	}
-	if v := read(annotations.DiscoveryType); v.present {
+	if v := p.read(annotations.DiscoveryType); v.present {
 		b, err := sidecar.ParseBackend(v.value)
 		if err != nil {
 			p.annotationError(annotations.DiscoveryType, v, err)
@@ -216,7 +241,7 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 	if s.Backend == sidecar.ServiceCenter {
 		s.RegistryAddress = cfg.ServiceCenterAddress
 	}
-	if v := read(annotations.ServicePorts); v.present && strings.TrimSpace(v.value) != "" {
+	if v := p.read(annotations.ServicePorts); v.present && strings.TrimSpace(v.value) != "" {
 		ports, err := annotations.ParseServicePorts(v.value)
 		if err != nil {
 			p.annotationError(annotations.ServicePorts, v, err)
@@ -224,7 +249,7 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 		s.ServicePorts = ports
 	}
 	s.ServiceName = w.ref.Name
-	if v := read(annotations.ServiceName); v.present {
+	if v := p.read(annotations.ServiceName); v.present {
 		s.ServiceName = strings.TrimSpace(v.value)
 		if s.ServiceName == "" {
 			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.ServiceName))
@@ -240,12 +265,18 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 	if v := firstLabel(p, w, "version", "app.kubernetes.io/version"); v != "" {
 		s.Version = v
 	}
-	if v := read(annotations.AppID); v.present {
+	if v := p.read(annotations.AppID); v.present {
 		s.AppID = strings.TrimSpace(v.value)
 		if s.AppID == "" {
 			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.AppID))
 		}
 	}
+	return s
+}
+
+// resources reads the sidecar's requests and limits from the annotations.
+func (in *Injector) resources(p *problems, s *sidecar.Spec) {
+	errs := len(p.results)
 	for _, q := range []struct {
 		key string
 		dst *string
@@ -255,7 +286,7 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 		{annotations.ProxyCPULimit, &s.Resources.CPULimit},
 		{annotations.ProxyMemoryLimit, &s.Resources.MemoryLimit},
 	} {
-		if v := read(q.key); v.present {
+		if v := p.read(q.key); v.present {
 			val, err := annotations.ParseQuantity(v.value)
 			if err != nil {
 				p.annotationError(q.key, v, err)
@@ -264,12 +295,16 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 			*q.dst = val
 		}
 	}
-	if len(p.results) == 0 {
-		checkRequestBelowLimit(p, w, s.Resources.CPURequest, s.Resources.CPULimit, annotations.ProxyCPU, annotations.ProxyCPULimit, "CPU")
-		checkRequestBelowLimit(p, w, s.Resources.MemoryRequest, s.Resources.MemoryLimit, annotations.ProxyMemory, annotations.ProxyMemoryLimit, "memory")
+	if len(p.results) == errs {
+		checkRequestBelowLimit(p, p.w, s.Resources.CPURequest, s.Resources.CPULimit, annotations.ProxyCPU, annotations.ProxyCPULimit, "CPU")
+		checkRequestBelowLimit(p, p.w, s.Resources.MemoryRequest, s.Resources.MemoryLimit, annotations.ProxyMemory, annotations.ProxyMemoryLimit, "memory")
 	}
-	mode := cfg.NativeSidecar
-	if v := read(annotations.NativeSidecar); v.present {
+}
+
+// native decides whether the sidecar is a native one (a restartable init container).
+func (in *Injector) native(p *problems) bool {
+	mode := in.cfg.NativeSidecar
+	if v := p.read(annotations.NativeSidecar); v.present {
 		m, err := annotations.ParseNativeMode(v.value)
 		if err != nil {
 			p.annotationError(annotations.NativeSidecar, v, err)
@@ -278,15 +313,20 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 	}
 	switch mode {
 	case annotations.NativeOn:
-		s.Native = true
+		return true
 	case annotations.NativeAuto:
 		// A pod that runs to completion (a Job's, or any with restartPolicy
 		// Never or OnFailure) must be able to finish: a regular sidecar
 		// container would keep it running for ever.
-		s.Native = runsToCompletion(w)
+		return runsToCompletion(p.w)
 	}
-	proxyEnv := cfg.ProxyEnv
-	if v := read(annotations.ProxyEnv); v.present {
+	return false
+}
+
+// proxyEnv decides whether app containers get http_proxy and HTTP_PROXY.
+func (in *Injector) proxyEnv(p *problems) bool {
+	proxyEnv := in.cfg.ProxyEnv
+	if v := p.read(annotations.ProxyEnv); v.present {
 		b, err := annotations.ParseBool(v.value)
 		if err != nil {
 			p.annotationError(annotations.ProxyEnv, v, err)
@@ -294,21 +334,9 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 		proxyEnv = b
 	}
 	if proxyEnv {
-		checkContainerNames(p, w)
+		checkContainerNames(p, p.w)
 	}
-	in.checkConflicts(p, w, ours)
-	if len(p.results) > 0 {
-		return nil, p.results
-	}
-	pl.spec = s
-	pl.container = s.Container()
-	pl.volume = s.Volume()
-	pl.pullSecrets = missingPullSecrets(w, cfg.ImagePullSecrets, ours)
-	if proxyEnv {
-		pl.env, pl.envKeys = proxyEnvAdditions(w, ours)
-	}
-	pl.hash = pl.digest()
-	return pl, nil
+	return proxyEnv
 }
 
 // runsToCompletion reports whether the pod ends by itself: Job and CronJob

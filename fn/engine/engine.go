@@ -1,8 +1,10 @@
-// Package engine injects the mesher sidecar into one Kubernetes object at a
-// time, editing its YAML node tree in place. It decides (the rules in
-// decide.go), renders (package sidecar) and patches (patch.go); it knows
-// nothing about ResourceLists, files or admission requests, so the KRM
-// function, the command line and a webhook can all drive it.
+// Package engine decides, for one Kubernetes object at a time, what the
+// mesher injection changes: the rules are in decide.go, the sidecar's shape
+// in package sidecar, and the edits (patch.go) come back as a plan (package
+// plan) that knows no medium. It reads the object's node tree and never
+// changes it, and knows nothing of ResourceLists, files, text or admission
+// requests: the command line and the KRM function write the plan into the
+// user's text (package textpatch), the webhook turns it into a JSON patch.
 package engine
 
 import (

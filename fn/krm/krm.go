@@ -394,8 +394,7 @@ func writeResults(w io.Writer, results fn.Results) {
 // parsed, those that pass through too: the split reads only the layout, so a
 // hand-written list with a broken item would otherwise come out broken with
 // exit 0 (found by fuzzing; it costs about 6% on the 10,000-workload bench).
-// splitSource serves the items of a list split as text; data is the whole
-// input, for line numbers.
+// lines numbers the lines of the whole input, for messages.
 type splitSource struct {
 	l     *manifest.RawList
 	lines *manifest.LineCounter
