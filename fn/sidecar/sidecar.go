@@ -1,7 +1,7 @@
 // Package sidecar states the shape of the mesher sidecar as data: the ports,
 // environment, probes, volume and per-backend configuration that mesher 1.6
-// needs in order to work in a pod (see ../shared/docs/sidecar-contract.md beside the
-// docs). It renders fresh YAML nodes on every call and holds no state: the seed
+// needs in order to work in a pod (the contract is sidecar-contract.md in the
+// shared docs beside this repository, not in it). It renders fresh YAML nodes on every call and holds no state: the seed
 // injector's worst bugs came from one template mutated across requests.
 package sidecar
 
