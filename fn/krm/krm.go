@@ -82,9 +82,10 @@ func Run(data []byte, w, stderr io.Writer) int {
 				}
 				items++
 				s.Write(b)
-				if len(b) > 0 && b[len(b)-1] != '\n' {
-					s.WriteString("\n")
-				}
+				// The newline an item without one needs comes only when more
+				// follows: at the very end it would change the value of a
+				// block scalar that ends the item (`k: |` then `line`).
+				s.pending = len(b) > 0 && b[len(b)-1] != '\n'
 				return s.err
 			},
 			Encode: func(cm *yaml.Node) ([]byte, error) {
@@ -121,10 +122,8 @@ func Run(data []byte, w, stderr io.Writer) int {
 	}
 	if l.functionConfigRaw != nil {
 		s.Write(l.functionConfigRaw)
-		if !bytes.HasSuffix(l.functionConfigRaw, []byte("\n")) {
-			// The last line of an input without a final newline.
-			s.WriteString("\n")
-		}
+		// The last line of an input without a final newline.
+		s.pending = !bytes.HasSuffix(l.functionConfigRaw, []byte("\n"))
 	}
 	writeResults(s, res.Results())
 	if !s.streaming {
@@ -143,11 +142,19 @@ type sink struct {
 	held      bytes.Buffer
 	streaming bool
 	err       error
+	// pending: the last write did not end its line; the next one does first.
+	pending bool
 }
 
 func (s *sink) Write(b []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
+	}
+	if s.pending && len(b) > 0 {
+		s.pending = false
+		if _, err := s.Write([]byte{'\n'}); err != nil {
+			return 0, err
+		}
 	}
 	if s.streaming {
 		_, s.err = s.w.Write(b)
@@ -170,7 +177,7 @@ func (s *sink) spill() {
 }
 
 // reset forgets what was held, to start over.
-func (s *sink) reset() { s.held.Reset() }
+func (s *sink) reset() { s.held.Reset(); s.pending = false }
 
 // generatedPath is the file of its own a generated ConfigMap gets in a kpt
 // package: mesher-config-sc.yaml, or mesher-config-sc.<namespace>.yaml.
