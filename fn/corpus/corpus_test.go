@@ -346,14 +346,29 @@ func TestCorpus(t *testing.T) {
 		{"f", testKpt},
 		{"g", testOnlyAdded},
 	}
-	for _, p := range props {
-		for _, f := range files {
-			t.Run(p.name+"/"+f.rel, func(t *testing.T) {
-				t.Parallel()
-				p.check(t, f)
-			})
+	// A group, so the count below is read after every parallel subtest.
+	t.Run("properties", func(t *testing.T) {
+		for _, p := range props {
+			for _, f := range files {
+				t.Run(p.name+"/"+f.rel, func(t *testing.T) {
+					t.Parallel()
+					p.check(t, f)
+				})
+			}
+		}
+	})
+	// The text applier's fallback: objects written re-encoded because the
+	// plan could not be placed in their text (allowed, but counted).
+	total := 0
+	for _, f := range files {
+		if r := f.eResult(); r.code == 0 {
+			if n := strings.Count(r.stdout, "re-encoded the whole object"); n > 0 {
+				total += n
+				t.Logf("re-encoded in %s: %d", f.rel, n)
+			}
 		}
 	}
+	t.Logf("%d objects re-encoded instead of edited as text, in %d files", total, len(files))
 }
 
 // logAnnotationSummary says how many templates b annotates and which it could not.
