@@ -280,34 +280,7 @@ func readPaths(paths []string, recursive bool, stdin io.Reader) ([]input, error)
 }
 
 func loadConfig(file string, sets [][2]string) (*config.Config, error) {
-	cfg := config.Default()
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		root, err := manifest.ParseDocument(data)
-		if err == nil && root != nil {
-			err = manifest.CheckDuplicates(root)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)
-		}
-		c, errs := config.FromObject(root)
-		if len(errs) > 0 {
-			return nil, fmt.Errorf("%s: %v", file, errs)
-		}
-		cfg = c
-	}
-	for _, s := range sets {
-		if err := cfg.Set(s[0], s[1]); err != nil {
-			return nil, fmt.Errorf("--%s: %v", s[0], err)
-		}
-	}
-	if errs := cfg.Check(); len(errs) > 0 {
-		return nil, errs
-	}
-	return cfg, nil
+	return config.LoadFile(file, sets)
 }
 
 func inject(inputs []input, configFile string, sets [][2]string, quiet bool, stdout, stderr io.Writer) int {

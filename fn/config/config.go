@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/sidecar"
 	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
 )
 
 // The typed config's identity.
@@ -571,4 +574,39 @@ func podTemplatePathsNode(c *Config, v *yaml.Node, path string) Errors {
 		c.PodTemplatePaths = append(c.PodTemplatePaths, p)
 	}
 	return errs
+}
+
+// LoadFile reads a config file (a MesherInjection object or a ConfigMap),
+// then applies sets (key, value pairs, as command-line flags give them) and
+// checks the result: what the command line's --config and the webhook's
+// --config both read, with the same keys and the same validation.
+func LoadFile(file string, sets [][2]string) (*Config, error) {
+	cfg := Default()
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		root, err := manifest.ParseDocument(data)
+		if err == nil && root != nil {
+			err = manifest.CheckDuplicates(root)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)
+		}
+		c, errs := FromObject(root)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%s: %v", file, errs)
+		}
+		cfg = c
+	}
+	for _, s := range sets {
+		if err := cfg.Set(s[0], s[1]); err != nil {
+			return nil, fmt.Errorf("--%s: %v", s[0], err)
+		}
+	}
+	if errs := cfg.Check(); len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
 }

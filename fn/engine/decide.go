@@ -64,6 +64,7 @@ type workload struct {
 	// base is the object's path from the root given to Process (an item of
 	// a List is not the root); path is the template's.
 	base, path plan.Path
+	ctx        Context
 }
 
 func (w *workload) spec() *yaml.Node { return n.Get(w.tmpl.Node, "spec") }
@@ -249,6 +250,9 @@ func (in *Injector) identity(p *problems) sidecar.Spec {
 		s.ServicePorts = ports
 	}
 	s.ServiceName = w.ref.Name
+	if s.ServiceName == "" {
+		s.ServiceName = w.ctx.Workload
+	}
 	if v := p.read(annotations.ServiceName); v.present {
 		s.ServiceName = strings.TrimSpace(v.value)
 		if s.ServiceName == "" {
@@ -541,7 +545,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		}
 		ours = s
 	}
-	nsEnabled := ref.Namespace != "" && in.enabled[ref.Namespace]
+	nsEnabled := ref.Namespace != "" && in.enabled[ref.Namespace] || w.ctx.NamespaceEnabled
 	inject := w.annotation(annotations.Inject)
 	want := nsEnabled
 	if inject.present {

@@ -194,14 +194,41 @@ func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
 			out = failure(Ref(obj), "", "", fmt.Sprintf("internal error while injecting (please report it): %v", r))
 		}
 	}()
-	return in.process(obj, nil)
+	return in.process(obj, nil, Context{})
 }
 
-func (in *Injector) process(obj *yaml.Node, base plan.Path) Outcome {
+// Context is what a caller knows of an object beyond the object itself:
+// an admission request knows the namespace a controller's Pod is created
+// in (its body often names none) and which workload owns it.
+type Context struct {
+	// Namespace is the object's namespace when it names none itself.
+	Namespace string
+	// NamespaceEnabled says the namespace turns injection on (the webhook
+	// is only sent Pods from labelled namespaces, or Pods that ask).
+	NamespaceEnabled bool
+	// Workload is the owning workload's name, SERVICE_NAME's fallback for
+	// a Pod that has only a generateName.
+	Workload string
+}
+
+// ProcessIn is Process with what the caller knows of the object.
+func (in *Injector) ProcessIn(obj *yaml.Node, ctx Context) (out Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = failure(Ref(obj), "", "", fmt.Sprintf("internal error while injecting (please report it): %v", r))
+		}
+	}()
+	return in.process(obj, nil, ctx)
+}
+
+func (in *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome {
 	if obj == nil || obj.Kind != yaml.MappingNode {
 		return failure(fn.ResourceRef{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj))
 	}
 	ref := Ref(obj)
+	if ref.Namespace == "" {
+		ref.Namespace = ctx.Namespace
+	}
 	if ref.APIVersion == "" || ref.Kind == "" {
 		return failure(ref, base.String(), "", "not a Kubernetes object: apiVersion and kind are required"+atLine(obj))
 	}
@@ -210,7 +237,7 @@ func (in *Injector) process(obj *yaml.Node, base plan.Path) Outcome {
 		items := n.Get(obj, "items")
 		if items != nil && items.Kind == yaml.SequenceNode {
 			for i, it := range items.Content {
-				out.merge(in.process(it, plan.Path{plan.Key("items"), plan.Index(i)}))
+				out.merge(in.process(it, plan.Path{plan.Key("items"), plan.Index(i)}, ctx))
 			}
 		}
 		return out
@@ -228,7 +255,7 @@ func (in *Injector) process(obj *yaml.Node, base plan.Path) Outcome {
 	if tmpl.Path != "" {
 		path = base.Child(plan.Keys(strings.Split(tmpl.Path, ".")...)...)
 	}
-	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path})
+	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path, ctx: ctx})
 }
 
 // atLine says what was found where an object was expected, for messages.

@@ -1,0 +1,168 @@
+// Package jsonpatch turns a plan into RFC 6902 JSON patch operations, the
+// medium of a mutating admission webhook. A patch built from the plan adds
+// and removes exactly what the plan says: it never replaces a map or a list
+// that exists (the original injector replaced the whole annotation map), and
+// it escapes keys as JSON pointers require ("/" as "~1", "~" as "~0").
+package jsonpatch
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+)
+
+// Operation is one JSON patch operation.
+type Operation struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// FromPlan returns the operations that apply p to the object root (the tree
+// the plan was made from). Removals come first, each list's from its last
+// index down, so that the indexes of the plan (which refer to the object as
+// read) stay right; then replacements and additions in plan order.
+// QuoteString edits have no JSON form: a JSON string is a string.
+func FromPlan(root *yaml.Node, p plan.Plan) ([]Operation, error) {
+	type removal struct {
+		path  string
+		index int
+		key   string
+	}
+	var removals []removal
+	var ops []Operation
+	for _, e := range p {
+		target, err := plan.Resolve(root, e.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e, err)
+		}
+		ptr := Pointer(e.Path)
+		switch e.Op {
+		case plan.RemoveItem:
+			removals = append(removals, removal{path: ptr, index: e.Index})
+		case plan.RemoveKey:
+			removals = append(removals, removal{path: ptr, index: -1, key: e.Key})
+		case plan.AddItem:
+			v, err := Value(e.Value)
+			if err != nil {
+				return nil, err
+			}
+			at := ptr + "/-"
+			if e.Index == 0 {
+				at = ptr + "/0"
+			}
+			ops = append(ops, Operation{Op: "add", Path: at, Value: v})
+		case plan.SetKey:
+			v, err := Value(e.Value)
+			if err != nil {
+				return nil, err
+			}
+			op := "add"
+			if plan.KeyIndex(target, e.Key) >= 0 {
+				op = "replace"
+			}
+			ops = append(ops, Operation{Op: op, Path: ptr + "/" + escape(e.Key), Value: v})
+		case plan.QuoteString:
+		default:
+			return nil, fmt.Errorf("%s: no JSON patch form", e)
+		}
+	}
+	sort.SliceStable(removals, func(i, j int) bool {
+		// Lists are independent of each other; within one, the last index goes first.
+		if removals[i].path != removals[j].path {
+			return removals[i].path < removals[j].path
+		}
+		return removals[i].index > removals[j].index
+	})
+	out := make([]Operation, 0, len(removals)+len(ops))
+	for _, r := range removals {
+		if r.index >= 0 {
+			out = append(out, Operation{Op: "remove", Path: r.path + "/" + strconv.Itoa(r.index)})
+		} else {
+			out = append(out, Operation{Op: "remove", Path: r.path + "/" + escape(r.key)})
+		}
+	}
+	return append(out, ops...), nil
+}
+
+// Pointer writes a plan path as a JSON pointer.
+func Pointer(p plan.Path) string {
+	var b strings.Builder
+	for _, s := range p {
+		b.WriteByte('/')
+		if s.IsIndex() {
+			b.WriteString(strconv.Itoa(s.Index))
+		} else {
+			b.WriteString(escape(s.Key))
+		}
+	}
+	return b.String()
+}
+
+var escaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+func escape(key string) string { return escaper.Replace(key) }
+
+// Value renders a node tree the engine wrote as JSON: mappings as objects,
+// sequences as arrays, scalars by their tag.
+func Value(n *yaml.Node) (json.RawMessage, error) {
+	b, err := appendValue(nil, n)
+	return json.RawMessage(b), err
+}
+
+func appendValue(b []byte, n *yaml.Node) ([]byte, error) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		b = append(b, '{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			k, _ := json.Marshal(n.Content[i].Value)
+			b = append(append(b, k...), ':')
+			var err error
+			if b, err = appendValue(b, n.Content[i+1]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case yaml.SequenceNode:
+		b = append(b, '[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, c); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case yaml.NodeTagNull:
+			return append(b, "null"...), nil
+		case yaml.NodeTagBool:
+			v, err := strconv.ParseBool(n.Value)
+			if err != nil {
+				return nil, fmt.Errorf("bool %q: %v", n.Value, err)
+			}
+			return strconv.AppendBool(b, v), nil
+		case yaml.NodeTagInt:
+			v, err := strconv.ParseInt(n.Value, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("int %q: %v", n.Value, err)
+			}
+			return strconv.AppendInt(b, v, 10), nil
+		}
+		s, err := json.Marshal(n.Value)
+		return append(b, s...), err
+	}
+	return nil, fmt.Errorf("a %v node has no JSON form", n.Kind)
+}

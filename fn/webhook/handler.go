@@ -1,0 +1,200 @@
+// Package webhook is the in-cluster front end: a mutating admission webhook
+// that answers admission.k8s.io/v1 AdmissionReviews for Pod CREATE with the
+// engine's decision, its plan turned into a JSON patch (package jsonpatch)
+// and its messages as warnings or a denial. It holds no mutable state but
+// its metrics: every request renders its sidecar afresh (the original
+// injector mutated one template across requests).
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/batch"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
+)
+
+// MaxBody is the largest AdmissionReview read: the API server caps an
+// object at about 1.5 MB in etcd and a request at 3 MB; the review wraps it.
+const MaxBody = 7 << 20
+
+// Handler serves POST /inject.
+type Handler struct {
+	// Injector decides; built once from the config, read-only.
+	Injector *engine.Injector
+	// NamespaceEnabled, when set, says whether a namespace turns injection
+	// on (its label, read from the cluster). Unset, a namespace counts as
+	// enabled: the install's selectors send the webhook only Pods from
+	// labelled namespaces, and Pods that ask for the sidecar themselves.
+	NamespaceEnabled func(namespace string) bool
+	Metrics          *Metrics
+	Log              *slog.Logger
+}
+
+// Outcomes counted in the metrics.
+const (
+	OutcomeInjected  = "injected"
+	OutcomeUnchanged = "unchanged"
+	OutcomeSkipped   = "skipped"
+	OutcomeDenied    = "denied"
+	OutcomeError     = "error"
+)
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	outcome, reason := OutcomeError, ""
+	defer func() { h.Metrics.observe(outcome, reason, time.Since(start)) }()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "only POST is served here", http.StatusMethodNotAllowed)
+		return
+	}
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
+		http.Error(w, fmt.Sprintf("content type %q: an AdmissionReview is sent as application/json", r.Header.Get("Content-Type")), http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("the request is larger than %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		http.Error(w, "not an AdmissionReview: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if review.Request == nil {
+		http.Error(w, "an AdmissionReview without a request", http.StatusBadRequest)
+		return
+	}
+	resp, out, why := h.Admit(review.Request)
+	outcome, reason = out, why
+	// The response echoes the review's own apiVersion and kind, and the uid.
+	answer := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp}
+	if answer.APIVersion == "" {
+		answer.APIVersion, answer.Kind = "admission.k8s.io/v1", "AdmissionReview"
+	}
+	b, err := json.Marshal(answer)
+	if err != nil {
+		outcome = OutcomeError
+		http.Error(w, "writing the response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+// Admit decides one admission request: the response, the outcome for the
+// metrics and, for a skip, its reason.
+func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string, string) {
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	if req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.Operation != admissionv1.Create || req.SubResource != "" {
+		// Not ours to change: the install sends only Pod CREATE.
+		return resp, OutcomeUnchanged, ""
+	}
+	pod, err := manifest.ParseDocument(req.Object.Raw)
+	if err != nil || pod == nil || pod.Kind != yaml.MappingNode {
+		return deny(resp, fmt.Sprintf("the Pod in the request could not be read: %v", err)), OutcomeError, ""
+	}
+	ctx := engine.Context{Namespace: req.Namespace, Workload: WorkloadName(pod)}
+	ctx.NamespaceEnabled = h.NamespaceEnabled == nil || h.NamespaceEnabled(req.Namespace)
+	o := h.Injector.ProcessIn(pod, ctx)
+	var warnings []string
+	var errs []string
+	for i := range o.Entries {
+		for _, r := range o.Entries[i].Results() {
+			switch r.Severity {
+			case fn.Error:
+				errs = append(errs, batch.Describe(r))
+			case fn.Warning:
+				warnings = append(warnings, "inject-mesher: "+batch.Describe(r))
+			}
+		}
+		if note := o.Entries[i].Note; note != "" {
+			warnings = append(warnings, "inject-mesher: "+note)
+		}
+	}
+	resp.Warnings = warnings
+	name := podName(req, pod)
+	if len(errs) > 0 {
+		h.logf("denied", name, req, strings.Join(errs, "; "))
+		return deny(resp, strings.Join(errs, "; ")), OutcomeDenied, ""
+	}
+	e := o.Entries[0]
+	switch e.Action {
+	case engine.Skipped:
+		h.logf("skipped", name, req, e.Reason)
+		return resp, OutcomeSkipped, e.Reason
+	case engine.Upgraded, engine.Uninjected:
+		// Injected before, by the function in git or by an earlier webhook,
+		// with another config: git is the source of truth, the Pod stays as
+		// written.
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("inject-mesher: %s: the sidecar this Pod carries differs from what the webhook would inject now (config changed since it was rendered?); left as written", name))
+		return resp, OutcomeUnchanged, ""
+	case engine.Injected:
+		ops, err := jsonpatch.FromPlan(pod, o.Plan)
+		if err != nil {
+			return deny(resp, fmt.Sprintf("internal error building the patch (please report it): %v", err)), OutcomeError, ""
+		}
+		patch, err := json.Marshal(ops)
+		if err != nil {
+			return deny(resp, fmt.Sprintf("internal error writing the patch (please report it): %v", err)), OutcomeError, ""
+		}
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = patch, &pt
+		h.logf("injected", name, req, "")
+		return resp, OutcomeInjected, ""
+	}
+	return resp, OutcomeUnchanged, ""
+}
+
+func deny(resp *admissionv1.AdmissionResponse, msg string) *admissionv1.AdmissionResponse {
+	resp.Allowed = false
+	resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest, Message: "inject-mesher: " + msg}
+	return resp
+}
+
+// logf writes one line for an admission that changed or denied something.
+func (h *Handler) logf(what, name string, req *admissionv1.AdmissionRequest, detail string) {
+	if h.Log == nil {
+		return
+	}
+	args := []any{"pod", name, "namespace", req.Namespace, "uid", string(req.UID), "dryRun", req.DryRun != nil && *req.DryRun}
+	if detail != "" {
+		args = append(args, "detail", detail)
+	}
+	h.Log.Info(what, args...)
+}
+
+func podName(req *admissionv1.AdmissionRequest, pod *yaml.Node) string {
+	ref := engine.Ref(pod)
+	if ref.Name != "" {
+		return "pod/" + ref.Name
+	}
+	if req.Name != "" {
+		return "pod/" + req.Name
+	}
+	if g := generateName(pod); g != "" {
+		return "pod/" + g + "*"
+	}
+	return "pod/(unnamed)"
+}

@@ -1,0 +1,45 @@
+package webhook
+
+import (
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+)
+
+// WorkloadName is the name of the workload that owns a Pod created by a
+// controller, read from its controller owner reference without an API call,
+// as the function names the workload it renders: a ReplicaSet's name less
+// the Pod's pod-template-hash is its Deployment's; a StatefulSet, DaemonSet,
+// Job or bare ReplicaSet is named as it is (a CronJob's Job carries a time
+// suffix that cannot be told from a name's own digits: such pods want an
+// app label). "" when the Pod has no controller.
+func WorkloadName(pod *yaml.Node) string {
+	refs := n.GetPath(pod, "metadata", "ownerReferences")
+	if refs == nil || refs.Kind != yaml.SequenceNode {
+		return ""
+	}
+	for _, ref := range refs.Content {
+		if c, _ := n.Scalar(ref, "controller"); c != "true" {
+			continue
+		}
+		kind, _ := n.Scalar(ref, "kind")
+		name, _ := n.Scalar(ref, "name")
+		switch kind {
+		case "ReplicaSet":
+			if hash, ok := n.Scalar(pod, "metadata", "labels", "pod-template-hash"); ok && hash != "" {
+				if base, found := strings.CutSuffix(name, "-"+hash); found {
+					return base
+				}
+			}
+		}
+		return name
+	}
+	return ""
+}
+
+func generateName(pod *yaml.Node) string {
+	g, _ := n.Scalar(pod, "metadata", "generateName")
+	return g
+}

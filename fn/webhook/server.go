@@ -1,0 +1,186 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+)
+
+// Options are the server's flags.
+type Options struct {
+	Listen, ProbeListen string
+	CertFile, KeyFile   string
+	ConfigFile          string
+	Kubeconfig          string
+	// ShutdownGrace bounds how long requests in flight may take to finish.
+	ShutdownGrace time.Duration
+	// Started, when set, is told the addresses listened on (tests listen on port 0).
+	Started func(admission, probes string)
+}
+
+// Run serves admissions over TLS on Listen and probes and metrics on
+// ProbeListen until ctx ends, then stops taking requests, finishes those in
+// flight and returns nil. The admission endpoint is never served without TLS.
+func Run(ctx context.Context, opts Options, log *slog.Logger) error {
+	if opts.CertFile == "" || opts.KeyFile == "" {
+		return errors.New("--tls-cert-file and --tls-key-file are required: the admission endpoint is served over TLS only")
+	}
+	cfg, err := config.LoadFile(opts.ConfigFile, nil)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	metrics := NewMetrics()
+	certs, err := newCertReloader(opts.CertFile, opts.KeyFile, metrics)
+	if err != nil {
+		return err
+	}
+	h := &Handler{Injector: engine.New(cfg, nil), Metrics: metrics, Log: log}
+	if opts.Kubeconfig == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
+	} else {
+		// Not built yet (issue 9): the mesher ConfigMaps must exist in each
+		// namespace where pods are injected; render them with the function.
+		log.Warn("ConfigMap controller not available in this build: create the mesher ConfigMaps with `inject-mesher` (see README)")
+	}
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/inject", h)
+	admission := &http.Server{
+		Addr:    opts.Listen,
+		Handler: mux,
+		TLSConfig: &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: certs.get,
+		},
+		// A client that sends its headers slowly cannot hold a connection.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	probes := http.NewServeMux()
+	probes.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	probes.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	probes.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	probe := &http.Server{Addr: opts.ProbeListen, Handler: probes, ReadHeaderTimeout: 5 * time.Second}
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return err
+	}
+	pln, err := net.Listen("tcp", opts.ProbeListen)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- admission.ServeTLS(ln, "", "") }()
+	go func() { errs <- probe.Serve(pln) }()
+	ready.Store(true)
+	log.Info("serving", "admission", ln.Addr().String(), "probes", pln.Addr().String())
+	if opts.Started != nil {
+		opts.Started(ln.Addr().String(), pln.Addr().String())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errs:
+	}
+	// Readiness goes first, so endpoints drop this replica before it stops.
+	ready.Store(false)
+	grace := opts.ShutdownGrace
+	if grace == 0 {
+		grace = 25 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := admission.Shutdown(sctx); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	_ = probe.Shutdown(sctx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// certReloader serves the certificate in its files, read again when they
+// change (a mounted Secret is updated in place), checked at most once a second.
+type certReloader struct {
+	certFile, keyFile string
+	metrics           *Metrics
+	mu                sync.Mutex
+	cert              *tls.Certificate
+	stamp             string
+	checked           time.Time
+}
+
+func newCertReloader(certFile, keyFile string, m *Metrics) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile, metrics: m}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *certReloader) stampOf() string {
+	var s string
+	for _, f := range []string{r.certFile, r.keyFile} {
+		if fi, err := os.Stat(f); err == nil {
+			s += fmt.Sprintf("%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+		}
+	}
+	return s
+}
+
+func (r *certReloader) load() error {
+	stamp := r.stampOf()
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
+		cert.Leaf = leaf
+		r.metrics.CertExpiry.Set(float64(leaf.NotAfter.Unix()))
+	}
+	r.cert, r.stamp = &cert, stamp
+	return nil
+}
+
+func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.checked) >= time.Second {
+		r.checked = now
+		if r.stampOf() != r.stamp {
+			// A half-written pair keeps the old certificate until both are new.
+			_ = r.load()
+		}
+	}
+	return r.cert, nil
+}

@@ -1,0 +1,177 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inject-mesher/inject-mesher/fn/webhook"
+)
+
+// writeCert writes a self-signed serving certificate for 127.0.0.1 with the
+// given serial and returns its pool.
+func writeCert(t *testing.T, dir string, serial int64) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "inject-mesher-webhook"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written to temp names and renamed, as a Secret volume swaps its files.
+	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: kb}} {
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
+
+func TestServerOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	pool := writeCert(t, dir, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- webhook.Run(ctx, webhook.Options{
+			Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
+			CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"),
+			Started: func(a, p string) { addrs <- [2]string{a, p} },
+		}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	var admission, probes string
+	select {
+	case a := <-addrs:
+		admission, probes = a[0], a[1]
+	case err := <-done:
+		t.Fatalf("the server stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not start")
+	}
+	client := func(pool *x509.CertPool, max uint16) *http.Client {
+		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: max}}}
+	}
+	res, err := client(pool, 0).Post("https://"+admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod, "shop")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"patch"`) {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	if res.TLS == nil || res.TLS.Version != tls.VersionTLS13 {
+		t.Errorf("want TLS 1.3 for a client that offers it, got %+v", res.TLS)
+	}
+	// TLS 1.1 is refused, and plain HTTP gets no admission.
+	if _, err := client(pool, tls.VersionTLS11).Post("https://"+admission+"/inject", "application/json", nil); err == nil {
+		t.Error("a TLS 1.1 client was served")
+	}
+	if res, err := http.Post("http://"+admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod, "shop"))); err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), "patch") {
+			t.Error("an admission was answered over plain HTTP")
+		}
+	}
+	for path, want := range map[string]string{
+		"/livez":   "ok",
+		"/readyz":  "ok",
+		"/metrics": `inject_mesher_admissions_total{outcome="injected",reason=""} 1`,
+	} {
+		res, err := http.Get("http://" + probes + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, want %q in:\n%s", path, res.StatusCode, want, clip(string(b)))
+		}
+	}
+	if !strings.Contains(get(t, "http://"+probes+"/metrics"), "inject_mesher_certificate_expiry_timestamp_seconds") {
+		t.Error("no certificate expiry metric")
+	}
+
+	// The Secret is updated in place: new handshakes get the new certificate
+	// within seconds, without a restart.
+	pool2 := writeCert(t, dir, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := tls.Dial("tcp", admission, &tls.Config{RootCAs: pool2})
+		if err == nil {
+			serial := conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+			conn.Close()
+			if serial == 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new certificate is not served after 10 s: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the server stopped with %v, want a clean stop", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+func clip(s string) string {
+	if len(s) > 600 {
+		return s[:600] + "..."
+	}
+	return s
+}
