@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
@@ -49,12 +52,24 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	h := &Handler{Injector: engine.New(cfg, nil), Metrics: metrics, Log: log}
+	controllerDone := make(chan struct{})
 	if opts.Kubeconfig == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
 		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
+		close(controllerDone)
 	} else {
-		// Not built yet (issue 9): the mesher ConfigMaps must exist in each
-		// namespace where pods are injected; render them with the function.
-		log.Warn("ConfigMap controller not available in this build: create the mesher ConfigMaps with `inject-mesher` (see README)")
+		client, err := kubeClient(opts.Kubeconfig)
+		if err != nil {
+			return fmt.Errorf("the ConfigMap controller's client: %w", err)
+		}
+		ns := os.Getenv("POD_NAMESPACE")
+		if ns == "" {
+			ns = DefaultNamespace
+		}
+		c := &ConfigMapController{Client: client, Injector: h.Injector, Namespace: ns, Identity: hostname(), Metrics: metrics, Log: log}
+		go func() {
+			defer close(controllerDone)
+			c.Run(ctx)
+		}()
 	}
 
 	var ready atomic.Bool
@@ -122,11 +137,34 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		serveErr = err
 	}
 	_ = probe.Shutdown(sctx)
+	select {
+	case <-controllerDone:
+	case <-sctx.Done():
+	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// DefaultNamespace is where the install puts the webhook (its Lease lives
+// there); POD_NAMESPACE, from the downward API, says where it really runs.
+const DefaultNamespace = "inject-mesher-system"
+
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = "inject-mesher-webhook"
+	return kubernetes.NewForConfig(cfg)
 }
 
 // certReloader serves the certificate in its files, read again when they

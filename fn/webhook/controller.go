@@ -1,0 +1,220 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
+	"github.com/inject-mesher/inject-mesher/fn/sidecar"
+)
+
+// ConfigMapController keeps the mesher ConfigMaps that injected Pods mount:
+// in every namespace with a Pod carrying inject-mesher's status and mounting
+// mesher-config-sc or mesher-config-pilot, it creates that ConfigMap when
+// absent (the content the function generates), updates one it created when
+// the config changed, and never touches one the user wrote (without the
+// generated-by mark). Admission writes nothing (sideEffects: None); this
+// runs beside it, on the leader replica only, so replicas never race.
+type ConfigMapController struct {
+	Client   kubernetes.Interface
+	Injector *engine.Injector
+	// Namespace and Identity name the Lease and this candidate.
+	Namespace, Identity string
+	Metrics             *Metrics
+	Log                 *slog.Logger
+}
+
+// LeaseName is the Lease the replicas elect their leader with.
+const LeaseName = "inject-mesher-webhook"
+
+// Run campaigns for the lease and, while leading, reconciles; it returns
+// when ctx ends.
+func (c *ConfigMapController) Run(ctx context.Context) {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: c.Namespace, Name: LeaseName},
+		Client:     c.Client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: c.Identity},
+	}
+	for ctx.Err() == nil {
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true,
+			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					c.Log.Info("leading: the ConfigMap controller runs", "identity", c.Identity)
+					c.lead(ctx)
+				},
+				OnStoppedLeading: func() { c.Log.Info("not leading", "identity", c.Identity) },
+			},
+		})
+	}
+}
+
+// lead watches Pods (only their namespace, status annotation and mounted
+// ConfigMaps are kept in memory) and reconciles each namespace they touch.
+func (c *ConfigMapController) lead(ctx context.Context) {
+	factory := informers.NewSharedInformerFactory(c.Client, 10*time.Minute)
+	pods := factory.Core().V1().Pods().Informer()
+	_ = pods.SetTransform(slimPod)
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	defer queue.ShutDown()
+	enqueue := func(obj any) {
+		if p, ok := obj.(*corev1.Pod); ok && len(wantedBackends(p)) > 0 {
+			queue.Add(p.Namespace)
+		}
+	}
+	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+	})
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
+		return
+	}
+	go func() {
+		<-ctx.Done()
+		queue.ShutDown()
+	}()
+	for {
+		ns, quit := queue.Get()
+		if quit {
+			return
+		}
+		if err := c.reconcile(ctx, ns, pods.GetIndexer()); err != nil {
+			c.Log.Warn("reconciling", "namespace", ns, "error", err.Error())
+			queue.AddRateLimited(ns)
+		} else {
+			queue.Forget(ns)
+		}
+		queue.Done(ns)
+	}
+}
+
+// slimPod keeps what the controller reads of a Pod.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	slim := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, ResourceVersion: p.ResourceVersion,
+		Annotations: map[string]string{}}}
+	if s, ok := p.Annotations[annotations.Status]; ok {
+		slim.Annotations[annotations.Status] = s
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.Name == sidecar.VolumeName && v.ConfigMap != nil {
+			slim.Spec.Volumes = append(slim.Spec.Volumes, v)
+		}
+	}
+	return slim, nil
+}
+
+// wantedBackends are the backends whose ConfigMap an injected Pod mounts.
+func wantedBackends(p *corev1.Pod) []sidecar.Backend {
+	if _, ok := p.Annotations[annotations.Status]; !ok {
+		return nil
+	}
+	var out []sidecar.Backend
+	for _, v := range p.Spec.Volumes {
+		if v.Name != sidecar.VolumeName || v.ConfigMap == nil {
+			continue
+		}
+		for _, b := range sidecar.Backends() {
+			if v.ConfigMap.Name == b.ConfigMapName() {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cache.Indexer) error {
+	objs, err := pods.ByIndex(cache.NamespaceIndex, ns)
+	if err != nil {
+		return err
+	}
+	wanted := map[sidecar.Backend]bool{}
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			for _, b := range wantedBackends(p) {
+				wanted[b] = true
+			}
+		}
+	}
+	for b := range wanted {
+		want, err := c.render(engine.Need{Namespace: ns, Backend: b})
+		if err != nil {
+			return err
+		}
+		cms := c.Client.CoreV1().ConfigMaps(ns)
+		have, err := cms.Get(ctx, want.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			if _, err := cms.Create(ctx, want, metav1.CreateOptions{FieldManager: "inject-mesher"}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+			c.written("create", ns, want.Name)
+		case err != nil:
+			return err
+		case have.Annotations[engine.GeneratedBy] != engine.GeneratedByValue:
+			// The user's own: left exactly as it is.
+		case !maps.Equal(have.Data, want.Data):
+			have.Data = want.Data
+			if _, err := cms.Update(ctx, have, metav1.UpdateOptions{FieldManager: "inject-mesher"}); err != nil {
+				return err
+			}
+			c.written("update", ns, want.Name)
+		}
+	}
+	return nil
+}
+
+func (c *ConfigMapController) written(op, ns, name string) {
+	if c.Metrics != nil {
+		c.Metrics.ConfigMapsWritten.WithLabelValues(op).Inc()
+	}
+	c.Log.Info("configmap "+op+"d", "namespace", ns, "name", name)
+}
+
+// render is the ConfigMap the function generates for need, as an API object.
+func (c *ConfigMapController) render(need engine.Need) (*corev1.ConfigMap, error) {
+	node, err := c.Injector.ConfigMap(need)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := jsonpatch.Value(node)
+	if err != nil {
+		return nil, err
+	}
+	var cm corev1.ConfigMap
+	if err := json.Unmarshal(raw, &cm); err != nil {
+		return nil, fmt.Errorf("the generated ConfigMap: %w", err)
+	}
+	return &cm, nil
+}
+
+// hostname names this candidate when POD_NAME is not set.
+func hostname() string {
+	if n := os.Getenv("POD_NAME"); n != "" {
+		return n
+	}
+	h, _ := os.Hostname()
+	return h
+}
