@@ -22,7 +22,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/build/containers.conf
 KUBE_VERSION ?= 1.36.3
 KUBE_VERSION_OLDEST ?= 1.29.15
 
-.PHONY: all build test unit e2e tools demo clean fmt vet image podman etcd e2e-cluster e2e-cluster-oldest bench timecmd vulncheck
+.PHONY: image-webhook all build test unit e2e tools demo clean fmt vet image podman etcd e2e-cluster e2e-cluster-oldest bench timecmd vulncheck
 
 all: build
 
@@ -36,6 +36,14 @@ image: build
 	@test -n "$(CONTAINER_TOOL)" || { echo "no podman or docker: run 'make podman' (Debian) first"; exit 1; }
 	$(CONTAINER_TOOL) build -q -t $(IMAGE) . >/dev/null
 	@echo "image $(IMAGE): $$($(CONTAINER_TOOL) image inspect $(IMAGE) --format '{{.Size}}') bytes"
+
+WEBHOOK_IMAGE ?= localhost/inject-mesher-webhook:dev
+
+## image-webhook: the admission webhook's image (static binary on scratch, user nobody, no shell); prints its size
+image-webhook: build
+	@test -n "$(CONTAINER_TOOL)" || { echo "no podman or docker: run 'make podman' (Debian) first"; exit 1; }
+	$(CONTAINER_TOOL) build -q -f Dockerfile.webhook -t $(WEBHOOK_IMAGE) . >/dev/null
+	@echo "image $(WEBHOOK_IMAGE): $$($(CONTAINER_TOOL) image inspect $(WEBHOOK_IMAGE) --format '{{.Size}}') bytes"
 
 ## podman: install podman and runc from Debian when missing (needs root, as on CI)
 podman:
@@ -79,7 +87,7 @@ vet:
 etcd:
 	@command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
 
-## e2e-cluster: every expected output through a real kube-apiserver $(KUBE_VERSION) (built once into .cache/kube; the first build takes 4-6 minutes)
+## e2e-cluster: every expected output and the injected corpus through a real kube-apiserver $(KUBE_VERSION), with kube-controller-manager (both built once into .cache/kube by hack/build-kube.sh; the first build takes minutes)
 e2e-cluster: etcd
 	$(call cluster-tests,$(KUBE_VERSION))
 
@@ -89,10 +97,15 @@ e2e-cluster-oldest: etcd
 
 # A failed build fails the target, and REQUIRE_CLUSTER makes the tests fail
 # rather than skip without a server: a green run means the server checked.
-# The tests build only with the tag cluster, so `go test ./...` leaves them out.
+# hack/build-kube.sh prints the kube-apiserver path, then the
+# kube-controller-manager path. The tests build only with the tag cluster,
+# so `go test ./...` leaves them out.
 define cluster-tests
-	bin=$$(./hack/build-kube-apiserver.sh $(1) | tail -n1) && test -x "$$bin" || { echo "building kube-apiserver $(1) failed"; exit 1; }; \
-	KUBE_APISERVER=$$bin REQUIRE_CLUSTER=1 $(GO) test -tags cluster -count=1 -v ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+	bins=$$(./hack/build-kube.sh $(1)) || { echo "building Kubernetes $(1) failed"; exit 1; }; \
+	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
+	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(1) failed: got '$$bins'"; exit 1; }; \
+	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager REQUIRE_CLUSTER=1 \
+		$(GO) test -tags cluster -count=1 -v ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 endef
 
 ## bench: corpora of 100, 1,000 and 10,000 workloads; the function beside the kyaml and streaming floors (wall, CPU, peak RSS, ratios)

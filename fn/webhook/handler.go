@@ -36,10 +36,10 @@ const MaxBody = 7 << 20
 type Handler struct {
 	// Injector decides; built once from the config, read-only.
 	Injector *engine.Injector
-	// NamespaceEnabled, when set, says whether a namespace turns injection
-	// on (its label, read from the cluster). Unset, a namespace counts as
-	// enabled: the install's selectors send the webhook only Pods from
-	// labelled namespaces, and Pods that ask for the sidecar themselves.
+	// NamespaceEnabled, when set, says whether a namespace is labelled
+	// sidecar-injector=enabled (read from the cluster). Unset, only the
+	// config's enabledNamespaces enable one: the rules are the function's
+	// for a Pod file with no Namespace object in it.
 	NamespaceEnabled func(namespace string) bool
 	Metrics          *Metrics
 	Log              *slog.Logger
@@ -116,7 +116,7 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		return deny(resp, fmt.Sprintf("the Pod in the request could not be read: %v", err)), OutcomeError, ""
 	}
 	ctx := engine.Context{Namespace: req.Namespace, Workload: WorkloadName(pod)}
-	ctx.NamespaceEnabled = h.NamespaceEnabled == nil || h.NamespaceEnabled(req.Namespace)
+	ctx.NamespaceEnabled = h.NamespaceEnabled != nil && h.NamespaceEnabled(req.Namespace)
 	o := h.Injector.ProcessIn(pod, ctx)
 	var warnings []string
 	var errs []string

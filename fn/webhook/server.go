@@ -15,8 +15,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
@@ -70,6 +74,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			defer close(controllerDone)
 			c.Run(ctx)
 		}()
+		// Namespace labels, as the function reads Namespace objects: every
+		// replica keeps them (read only), and is ready once it has them.
+		enabled, synced := namespaceLabels(ctx, client)
+		h.NamespaceEnabled = enabled
+		if !synced() {
+			return errors.New("the namespaces could not be read from the cluster")
+		}
 	}
 
 	var ready atomic.Bool
@@ -165,6 +176,31 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	}
 	cfg.UserAgent = "inject-mesher-webhook"
 	return kubernetes.NewForConfig(cfg)
+}
+
+// namespaceLabels watches Namespaces and answers whether one is labelled
+// sidecar-injector=enabled; synced waits for the first list.
+func namespaceLabels(ctx context.Context, client kubernetes.Interface) (func(string) bool, func() bool) {
+	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	nsInformer := factory.Core().V1().Namespaces()
+	lister := nsInformer.Lister()
+	_ = nsInformer.Informer().SetTransform(func(obj any) (any, error) {
+		if ns, ok := obj.(*corev1.Namespace); ok {
+			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, ResourceVersion: ns.ResourceVersion, Labels: ns.Labels}}, nil
+		}
+		return obj, nil
+	})
+	factory.Start(ctx.Done())
+	enabled := func(name string) bool {
+		ns, err := lister.Get(name)
+		return err == nil && ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled
+	}
+	synced := func() bool {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return cache.WaitForCacheSync(wctx.Done(), nsInformer.Informer().HasSynced)
+	}
+	return enabled, synced
 }
 
 // certReloader serves the certificate in its files, read again when they
