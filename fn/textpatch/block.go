@@ -30,7 +30,34 @@ func lastLine(t *text, n *yaml.Node, from, bound int) (int, error) {
 	if last < from {
 		return 0, fmt.Errorf("node at line %d ends before it starts", n.Line)
 	}
+	if leaf.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.FlowStyle) != 0 {
+		// A line of a quoted scalar or a flow collection may look like a
+		// comment ("  # not one"): it ends at its closing quote or bracket.
+		end, err := quotedOrFlowEnd(t, leaf)
+		if err != nil {
+			return 0, err
+		}
+		last = max(last, t.lineOf(end-1))
+	}
 	return last, nil
+}
+
+// quotedOrFlowEnd is the offset after a quoted scalar or flow collection,
+// past the anchor or tag it may start with.
+func quotedOrFlowEnd(t *text, n *yaml.Node) (int, error) {
+	off := t.offset(n.Line, n.Column)
+	for off < len(t.src) && (t.src[off] == '&' || t.src[off] == '!') {
+		for off < len(t.src) && t.src[off] != ' ' && t.src[off] != '\t' && t.src[off] != '\n' {
+			off++
+		}
+		for off < len(t.src) && (t.src[off] == ' ' || t.src[off] == '\t') {
+			off++
+		}
+	}
+	if off >= len(t.src) || !bytes.ContainsRune([]byte("'\"[{"), rune(t.src[off])) {
+		return 0, fmt.Errorf("no quoted scalar or flow collection at line %d", n.Line)
+	}
+	return flowEnd(t, off)
 }
 
 func blockScalarEnd(t *text, s *yaml.Node, bound int) (int, error) {
@@ -69,8 +96,10 @@ func blockScalarEnd(t *text, s *yaml.Node, bound int) (int, error) {
 	if keep {
 		return max(stop-1, s.Line), nil
 	}
+	// Trailing blank lines are not the scalar's; a line of only blanks
+	// that reaches past the content's indentation is (its blanks are text).
 	last := stop - 1
-	for last > s.Line && t.indent(last) < 0 {
+	for last > s.Line && t.indent(last) < 0 && t.width(last) <= max(content, parent) {
 		last--
 	}
 	return last, nil
@@ -121,10 +150,11 @@ func addBlockItem(t *text, st style, at loc, e plan.Edit) ([]splice, error) {
 	return []splice{insertAfter(t, last, rendered)}, nil
 }
 
-// itemIndent is how far a sequence's items sit from their "-".
+// itemIndent is how far a sequence's items sit from their "-". An empty
+// item ("-" alone) is placed right after its "-": it says nothing.
 func itemIndent(seq *yaml.Node) int {
 	if len(seq.Content) > 0 {
-		if first := seq.Content[0]; first.Line == seq.Line && first.Column > seq.Column {
+		if first := seq.Content[0]; first.Line == seq.Line && first.Column > seq.Column+1 {
 			return first.Column - seq.Column
 		}
 	}
@@ -167,7 +197,21 @@ func removeBlockItem(t *text, at loc, i int) ([]splice, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []splice{deleteLines(t, first, last)}, nil
+	s := deleteLines(t, first, last)
+	if i > 0 {
+		s = keepScalarNewline(t, s, first, seq.Content[i-1])
+	}
+	return []splice{s}, nil
+}
+
+// keepScalarNewline: at the end of a text without a final newline,
+// deleteLines takes the newline before the lines; when it ends a block
+// scalar (prev, the node before them), it is the scalar's, and stays.
+func keepScalarNewline(t *text, s splice, first int, prev *yaml.Node) splice {
+	if s.at < t.start(first) && endsInBlockScalar(prev) {
+		s.at = t.start(first)
+	}
+	return s
 }
 
 func removeBlockEntry(t *text, at loc, j int) ([]splice, error) {
@@ -184,7 +228,11 @@ func removeBlockEntry(t *text, at loc, j int) ([]splice, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []splice{deleteLines(t, key.Line, last)}, nil
+	s := deleteLines(t, key.Line, last)
+	if j > 0 {
+		s = keepScalarNewline(t, s, key.Line, m.Content[j-1])
+	}
+	return []splice{s}, nil
 }
 
 // scalarSpan is where a one-line scalar's text starts and ends.

@@ -59,6 +59,17 @@ func flowEnd(t *text, off int) (int, error) {
 	return plainEnd(src, off, true), nil
 }
 
+// nodeEnd is flowEnd for node n of a flow collection, which starts at
+// start. A plain scalar that runs over lines is refused: flowEnd stops at
+// the end of its first line.
+func nodeEnd(t *text, n *yaml.Node, start int) (int, error) {
+	end, err := flowEnd(t, start)
+	if err == nil && n.Kind == yaml.ScalarNode && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 && string(t.src[start:end]) != n.Value {
+		return 0, fmt.Errorf("a plain scalar at line %d runs over lines", n.Line)
+	}
+	return end, err
+}
+
 func quotedEndMultiline(src []byte, i int) (int, error) {
 	q := src[i]
 	for j := i + 1; j < len(src); j++ {
@@ -110,7 +121,7 @@ func addFlow(t *text, coll *yaml.Node, index int, rendered []byte, removed []int
 	if err != nil {
 		return nil, err
 	}
-	end, err := flowEnd(t, last)
+	end, err := nodeEnd(t, coll.Content[kept], last)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +147,7 @@ func removeFlow(t *text, coll *yaml.Node, j, width int, removed []int) ([]splice
 	if err != nil {
 		return nil, err
 	}
-	end, err := flowEnd(t, lastStart)
+	end, err := nodeEnd(t, c[j+width-1], lastStart)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +157,7 @@ func removeFlow(t *text, coll *yaml.Node, j, width int, removed []int) ([]splice
 		if err != nil {
 			return nil, err
 		}
-		prevEnd, err := flowEnd(t, prev)
+		prevEnd, err := nodeEnd(t, c[j-1], prev)
 		if err != nil {
 			return nil, err
 		}

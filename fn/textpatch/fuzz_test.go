@@ -32,7 +32,8 @@ var injectOn = regexp.MustCompile(`(sidecar\.mesher\.io/inject["']?\s*:\s*)("yes
 // repository (raw YAML, one document each: layouts and the inputs of bugs
 // this found), and every document of every golden input.yaml and
 // expected.yaml, with, for each document that asks for injection, its
-// "inject: no" variant.
+// "inject: no" variant. Each document the fuzzer makes that gets injected
+// is then uninjected ("inject: no" on the edited text) and checked again.
 func FuzzTextpatch(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "fuzz", "FuzzTextpatch", "*"))
 	if err != nil || len(files) == 0 {
@@ -75,25 +76,31 @@ func FuzzTextpatch(f *testing.F) {
 	}
 	in := engine.New(config.Default(), nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkTextpatch(t, in, data)
+		out := checkTextpatch(t, in, data)
+		// What was injected into this layout is uninjected from it too.
+		if off := injectOn.ReplaceAll(out, []byte(`${1}"no"`)); len(out) > 0 && string(off) != string(out) {
+			checkTextpatch(t, in, off)
+		}
 	})
 }
 
-func checkTextpatch(t *testing.T, in *engine.Injector, data []byte) {
+// checkTextpatch checks one document and returns the edited text (nil when
+// nothing was spliced).
+func checkTextpatch(t *testing.T, in *engine.Injector, data []byte) []byte {
 	if len(data) > 64<<10 {
-		return
+		return nil
 	}
 	root, err := manifest.ParseDocument(data)
 	if err != nil || root == nil || root.Kind != yaml.MappingNode {
-		return
+		return nil
 	}
 	p := in.Process(root).Plan
 	if len(p) == 0 {
-		return
+		return nil
 	}
 	got, check, err := textpatch.ApplyChecked(data, root, p)
 	if errors.Is(err, textpatch.ErrUnplaceable) {
-		return
+		return nil
 	}
 	if err != nil {
 		t.Fatalf("ApplyChecked: %v", err)
@@ -107,11 +114,12 @@ func checkTextpatch(t *testing.T, in *engine.Injector, data []byte) {
 	}
 	reread, err := manifest.ParseDocument(got)
 	if err == nil && reread != nil && plan.Equal(reread, want) {
-		return
+		return got
 	}
 	what := "the edited text does not read back as planned"
 	if !check {
 		what += ", and ApplyChecked said it needs no check (the caller trusts it unparsed)"
 	}
 	t.Fatalf("%s (parse error: %v)\nplan: %v\ninput:\n%s\noutput:\n%s", what, err, p, data, got)
+	return nil
 }

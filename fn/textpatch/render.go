@@ -205,7 +205,7 @@ func appendFlow(b []byte, v *yaml.Node) []byte {
 // quoted when that style cannot hold it here.
 func appendScalar(b []byte, v *yaml.Node, flow bool) []byte {
 	switch {
-	case v.Style&yaml.SingleQuotedStyle != 0 && !strings.ContainsAny(v.Value, "\n\r") && utf8.ValidString(v.Value):
+	case v.Style&yaml.SingleQuotedStyle != 0 && printable(v.Value):
 		b = append(b, '\'')
 		b = append(b, strings.ReplaceAll(v.Value, "'", "''")...)
 		return append(b, '\'')
@@ -237,12 +237,31 @@ func plainSafe(v *yaml.Node, flow bool) bool {
 		// follows, but not for every YAML 1.1 reader.
 		return false
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return false
-		}
+	return printable(s) && !n.NeedsQuotes(s) && resolvesAsString(s)
+}
+
+// resolvesAsString: yaml.v3 reads s, written plain, as a string. A date
+// reads as a !!timestamp and "<<" as a !!merge, which NeedsQuotes (a YAML
+// 1.1 check) lets through; only such a start can resolve to another tag.
+func resolvesAsString(s string) bool {
+	if c := s[0]; !(c >= '0' && c <= '9' || c == '<' || c == '+' || c == '.') {
+		return true
 	}
-	return !n.NeedsQuotes(s)
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(s), &doc); err != nil || len(doc.Content) != 1 {
+		return false
+	}
+	v := doc.Content[0]
+	return v.Kind == yaml.ScalarNode && v.ShortTag() == yaml.NodeTagString && v.Value == s
+}
+
+// printable: every character reads back as itself, on one line, written
+// plain or single-quoted. yaml.v3 reads NEL, LS and PS (U+0085, U+2028,
+// U+2029) as line breaks and refuses other controls, a BOM inside the text
+// and noncharacters; Go's IsPrint is narrower than what it allows, never
+// wider.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0
 }
 
 // appendDoubleQuoted writes a YAML double-quoted scalar; Go's escapes are

@@ -2,6 +2,7 @@ package textpatch
 
 import (
 	"bytes"
+	"sort"
 	"unicode/utf8"
 )
 
@@ -61,6 +62,11 @@ func (t *text) start(l int) int {
 	return t.starts[l-1]
 }
 
+// lineOf is the line that holds offset off.
+func (t *text) lineOf(off int) int {
+	return sort.Search(t.lines(), func(i int) bool { return t.starts[i+1] > off }) + 1
+}
+
 // end is the offset just after line l's newline (or the end of the text).
 func (t *text) end(l int) int { return t.start(l + 1) }
 
@@ -99,6 +105,11 @@ func (t *text) indent(l int) int {
 		}
 	}
 	return -1
+}
+
+// width is the number of bytes of line l before its line break.
+func (t *text) width(l int) int {
+	return len(bytes.TrimRight(t.line(l), "\r\n"))
 }
 
 // isComment: a line that holds only a comment.

@@ -49,6 +49,12 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	if len(p) == 0 {
 		return src, false, nil
 	}
+	if err := emptiesBlock(root, p); err != nil {
+		return nil, true, err
+	}
+	if otherBreaks(src) {
+		return nil, true, fmt.Errorf("%w: a line break other than LF and CRLF: the parser's lines are not the text's", ErrUnplaceable)
+	}
 	t := newText(src)
 	st := deriveStyle(t, root)
 	// Items removed from a sequence that also gets an item appended (an
@@ -111,6 +117,54 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	}
 	buf.Write(src[pos:])
 	return buf.Bytes(), check, nil
+}
+
+// otherBreaks: the text holds a character yaml.v3 counts as a line break
+// and this package does not (a CR alone, NEL, LS, PS), so the lines of the
+// node positions are not the lines of the text.
+func otherBreaks(src []byte) bool {
+	for s := src; ; {
+		i := bytes.IndexByte(s, '\r')
+		if i < 0 {
+			break
+		}
+		if i+1 == len(s) || s[i+1] != '\n' {
+			return true
+		}
+		s = s[i+2:]
+	}
+	return bytes.Contains(src, []byte("\u0085")) || bytes.Contains(src, []byte("\u2028")) || bytes.Contains(src, []byte("\u2029"))
+}
+
+// emptiesBlock refuses removals that leave a block collection with nothing
+// in it: no block text says "empty", its key would read as null.
+func emptiesBlock(root *yaml.Node, p plan.Plan) error {
+	gone, added := map[string]int{}, map[string]bool{}
+	for _, e := range p {
+		switch e.Op {
+		case plan.RemoveItem, plan.RemoveKey:
+			gone[e.Path.String()]++
+		case plan.AddItem, plan.SetKey:
+			added[e.Path.String()] = true
+		}
+	}
+	for _, e := range p {
+		if e.Op != plan.RemoveItem && e.Op != plan.RemoveKey || added[e.Path.String()] {
+			continue
+		}
+		n, err := plan.Resolve(root, e.Path)
+		if err != nil || n.Style&yaml.FlowStyle != 0 {
+			continue
+		}
+		size := len(n.Content)
+		if n.Kind == yaml.MappingNode {
+			size /= 2
+		}
+		if gone[e.Path.String()] >= size {
+			return fmt.Errorf("%w: %s: it would leave a block collection empty", ErrUnplaceable, e)
+		}
+	}
+	return nil
 }
 
 // endsInBlockScalar: the object's last node is a literal or folded scalar.
@@ -198,6 +252,10 @@ func place(t *text, st style, root *yaml.Node, e plan.Edit, removed []int, added
 
 func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) ([]splice, error) {
 	n := at.node
+	if !at.flow && n.Kind != yaml.ScalarNode && (n.Anchor != "" || n.Style&yaml.TaggedStyle != 0) {
+		// Its position is that of its anchor or tag, not of its content.
+		return nil, fmt.Errorf("a block collection with an anchor or a tag")
+	}
 	switch e.Op {
 	case plan.QuoteString:
 		return quote(t, at)
@@ -225,6 +283,13 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 			return replaceValue(t, at, j, e.Value)
 		}
 		if at.flow {
+			if j := plan.KeyIndex(n, e.Before); e.Before != "" && j >= 0 {
+				start, err := startOf(t, n.Content[j])
+				if err != nil {
+					return nil, err
+				}
+				return []splice{{at: start, end: start, text: append(renderFlowEntry(e.Key, e.Value), ", "...)}}, nil
+			}
 			return addFlow(t, n, plan.Append, renderFlowEntry(e.Key, e.Value), nil, added)
 		}
 		return addBlockEntry(t, st, at, e)

@@ -57,7 +57,8 @@ func removeKey(path plan.Path, key string) plan.Edit {
 }
 func quote(path plan.Path) plan.Edit { return plan.Edit{Op: plan.QuoteString, Path: path} }
 
-var root = plan.Path{}
+// rootPath is the path of the object itself.
+var rootPath = plan.Path{}
 
 type textCase struct {
 	name   string
@@ -117,6 +118,34 @@ var textCases = []textCase{
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 1)},
 	},
 	{
+		name:    "add a key after a block scalar whose last line is blanks past its indentation (they are its text)",
+		before:  "m:\n  k: |\n    a\n     \n\nn: 1\n",
+		plan:    plan.Plan{setKey(plan.Keys("m"), "z", yn.Str("v"))},
+		after:   "m:\n  k: |\n    a\n     \n  z: v\n\nn: 1\n",
+		inverse: plan.Plan{removeKey(plan.Keys("m"), "z")},
+	},
+	{
+		name:    "append after a multi-line quoted scalar whose last line looks like a comment",
+		before:  "l:\n- \"a\n  # b\"\nk: 1\n",
+		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))},
+		after:   "l:\n- \"a\n  # b\"\n- z\nk: 1\n",
+		inverse: plan.Plan{removeItem(plan.Keys("l"), 1)},
+	},
+	{
+		name:    "append after a multi-line flow collection whose last line looks like a comment",
+		before:  "l:\n- [a,\n  \"b\n  # c\"]\nk: 1\n",
+		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))},
+		after:   "l:\n- [a,\n  \"b\n  # c\"]\n- z\nk: 1\n",
+		inverse: plan.Plan{removeItem(plan.Keys("l"), 1)},
+	},
+	{
+		name:    "add a key after an anchored single-quoted scalar with a blank line and a '#' line",
+		before:  "m:\n  a: &x 'x\n\n  # y'\n",
+		plan:    plan.Plan{setKey(plan.Keys("m"), "b", yn.Str("z"))},
+		after:   "m:\n  a: &x 'x\n\n  # y'\n  b: z\n",
+		inverse: plan.Plan{removeKey(plan.Keys("m"), "b")},
+	},
+	{
 		name:    "prepend (Index 0) goes before the first item's dash",
 		before:  "spec:\n  initContainers:\n    # first\n    - name: init\n",
 		plan:    plan.Plan{add(plan.Keys("spec", "initContainers"), 0, mesher())},
@@ -136,11 +165,11 @@ var textCases = []textCase{
 	{
 		name:   "add a key Before another key",
 		before: "kind: Pod\n# the pod\nspec:\n  containers: []\n",
-		plan: plan.Plan{{Op: plan.SetKey, Path: root, Key: "metadata", Before: "spec",
+		plan: plan.Plan{{Op: plan.SetKey, Path: rootPath, Key: "metadata", Before: "spec",
 			Value: yn.Map("annotations", yn.Map("s", single("{}")))}},
 		after:   "kind: Pod\n# the pod\nmetadata:\n  annotations:\n    s: '{}'\nspec:\n  containers: []\n",
 		check:   true,
-		inverse: plan.Plan{removeKey(root, "metadata")},
+		inverse: plan.Plan{removeKey(rootPath, "metadata")},
 	},
 
 	// Flow collections.
@@ -159,6 +188,15 @@ var textCases = []textCase{
 		after:   "annotations: {a/b: \"yes\"}\n",
 		check:   true,
 		inverse: plan.Plan{removeKey(plan.Keys("annotations"), "a/b")},
+	},
+	{
+		name:   "add a key Before another key of a flow mapping",
+		before: "t: {a: 0, spec: {}}\nu: {spec: {}}\n",
+		plan: plan.Plan{{Op: plan.SetKey, Path: plan.Keys("t"), Key: "metadata", Before: "spec", Value: yn.Map("x", "z")},
+			{Op: plan.SetKey, Path: plan.Keys("u"), Key: "metadata", Before: "spec", Value: flowMap()}},
+		after:   "t: {a: 0, metadata: {x: z}, spec: {}}\nu: {metadata: {}, spec: {}}\n",
+		check:   true,
+		inverse: plan.Plan{removeKey(plan.Keys("t"), "metadata"), removeKey(plan.Keys("u"), "metadata")},
 	},
 	{
 		name:    "append to a flow sequence with spaces inside the brackets",
@@ -207,6 +245,28 @@ var textCases = []textCase{
 		after:   "c:\n  - name: a\n  # end of c\nd: 1\n",
 		check:   true,
 		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yn.Map("name", "b", "image", "b"))},
+	},
+	{
+		name:   "remove the last item of a text without a final newline after a block scalar: its newline stays",
+		before: "c:\n- |\n  x\n- y",
+		plan:   plan.Plan{removeItem(plan.Keys("c"), 1)},
+		after:  "c:\n- |\n  x\n",
+		check:  true,
+	},
+	{
+		name:   "remove the last key of a text without a final newline after a |+ scalar: its lines stay",
+		before: "c:\n  k: |+\n    x\n\n  j: y",
+		plan:   plan.Plan{removeKey(plan.Keys("c"), "j")},
+		after:  "c:\n  k: |+\n    x\n\n",
+		check:  true,
+	},
+	{
+		name:    "remove the last item of a text without a final newline: the newline before goes",
+		before:  "c:\n- x\n- w",
+		plan:    plan.Plan{removeItem(plan.Keys("c"), 1)},
+		after:   "c:\n- x",
+		check:   true,
+		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yn.Str("w"))},
 	},
 	{
 		name:    "remove the first item of a flow sequence",
@@ -337,9 +397,9 @@ var textCases = []textCase{
 	{
 		name:    "a document ended by \"...\": what is added goes before it",
 		before:  "a:\n- x\n# end of a\n... # end\n# after\n",
-		plan:    plan.Plan{add(plan.Keys("a"), plan.Append, yn.Str("z")), setKey(root, "b", yn.Int(1))},
+		plan:    plan.Plan{add(plan.Keys("a"), plan.Append, yn.Str("z")), setKey(rootPath, "b", yn.Int(1))},
 		after:   "a:\n- x\n- z\nb: 1\n# end of a\n... # end\n# after\n",
-		inverse: plan.Plan{removeItem(plan.Keys("a"), 1), removeKey(root, "b")},
+		inverse: plan.Plan{removeItem(plan.Keys("a"), 1), removeKey(rootPath, "b")},
 	},
 	{
 		name:    "a document ended by \"...\" without a final newline",
@@ -355,6 +415,34 @@ var textCases = []textCase{
 			yn.Map("name", "m", "ports", yn.Seq(yn.Map("containerPort", 1, "protocol", "TCP"))))},
 		after:   "containers:\n-   name: app\n    ports:\n    -   containerPort: 80\n-   name: m\n    ports:\n    -   containerPort: 1\n        protocol: TCP\n",
 		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1)},
+	},
+	{
+		name:    "an empty first item (a \"-\" alone) says nothing of how far items sit from their dash",
+		before:  "l:\n-\n-   x\n",
+		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, mesher())},
+		after:   "l:\n-\n-   x\n- name: mesher\n  image: m\n",
+		inverse: plan.Plan{removeItem(plan.Keys("l"), 2)},
+	},
+	{
+		name:    "a new list beside one whose first item is empty",
+		before:  "spec:\n  x:\n  -\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yn.Seq(mesher()))},
+		after:   "spec:\n  x:\n  -\n  volumes:\n  - name: mesher\n    image: m\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:   "a value with a character yaml.v3 reads as a line break (NEL, LS) is written double-quoted",
+		before: "l:\n- x\n",
+		plan:   plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("a\u0085b")), add(plan.Keys("l"), plan.Append, single("c\u2028d"))},
+		after:  "l:\n- x\n- \"a\\u0085b\"\n- \"c\\u2028d\"\n",
+	},
+	{
+		name:   "a string yaml.v3 would read as a date or a merge key is written double-quoted",
+		before: "l: [x]\nm:\n- x\n",
+		plan: plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("2001-12-14")), add(plan.Keys("m"), plan.Append, yn.Str("<<")),
+			add(plan.Keys("m"), plan.Append, yn.Str("0.0.1"))},
+		after: "l: [x, \"2001-12-14\"]\nm:\n- x\n- \"<<\"\n- 0.0.1\n",
+		check: true,
 	},
 	{
 		name:    "non-ASCII characters before a node on its line: columns count characters",
@@ -429,7 +517,21 @@ func TestUnplaceable(t *testing.T) {
 		{"a block scalar with an indentation indicator", "a:\n- |2\n   x\nb: 1\n", plan.Plan{add(plan.Keys("a"), plan.Append, yn.Int(2))}},
 		// The scalar's value is "line"; a line after it would make it "line\n".
 		{"a line after a block scalar that ends a text without a final newline", "data:\n  k: |\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yn.Str("v"))}},
-		{"a block value replaced by a block value", "a:\n- 1\n", plan.Plan{setKey(root, "a", yn.Seq(yn.Int(2)))}},
+		// The node's position is its tag's or anchor's: the new lines would
+		// go at that column.
+		{"a new key in a block mapping with a tag", "m: !!map\n  a: b\n", plan.Plan{setKey(plan.Keys("m"), "k", yn.Str("v"))}},
+		{"a new item in a block sequence with an anchor", "l: &a\n  - a\nk: 1\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		{"a new item in a block sequence with a tag", "l: !!seq\n- a\nk: 1\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		// flowEnd stops at the end of the first line of a plain scalar.
+		{"after a plain scalar over two lines in a flow sequence", "l: [a,\n  b\n  c]\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		{"a plain scalar over two lines in a flow sequence", "l: [a,\n  b\n  c, d]\n", plan.Plan{removeItem(plan.Keys("l"), 1)}},
+		// A block collection cannot be written empty: its key would read as null.
+		{"the only key of a block mapping removed", "m:\n  a: 1\nk: 2\n", plan.Plan{removeKey(plan.Keys("m"), "a")}},
+		{"every item of a block sequence removed", "l:\n- a\n- b\n", plan.Plan{removeItem(plan.Keys("l"), 1), removeItem(plan.Keys("l"), 0)}},
+		// yaml.v3 counts these as line breaks: its lines are not the text's.
+		{"a CR alone", "k: 1\rl:\n- x\nm:\n- y\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		{"a raw LS in a quoted scalar", "k: \"a\u2028b\"\nl:\n- x\nm:\n- y\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		{"a block value replaced by a block value", "a:\n- 1\n", plan.Plan{setKey(rootPath, "a", yn.Seq(yn.Int(2)))}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
