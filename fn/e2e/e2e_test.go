@@ -43,7 +43,9 @@ import (
 var (
 	repoRoot string
 	binPath  string
-	update   = os.Getenv("UPDATE_GOLDEN") != ""
+	// webhookBinPath is the admission webhook, for the webhook example.
+	webhookBinPath string
+	update         = os.Getenv("UPDATE_GOLDEN") != ""
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -70,12 +72,15 @@ func testMain(m *testing.M) int {
 		goTool = filepath.Join(gr, "bin", "go")
 	}
 	start := time.Now()
-	build := exec.Command(goTool, "build", "-o", binPath, "./fn/cmd/inject-mesher")
-	build.Dir = repoRoot
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: building inject-mesher: %v\n%s", err, out)
-		return 1
+	webhookBinPath = filepath.Join(tmp, "inject-mesher-webhook")
+	for bin, pkg := range map[string]string{binPath: "./fn/cmd/inject-mesher", webhookBinPath: "./fn/cmd/inject-mesher-webhook"} {
+		build := exec.Command(goTool, "build", "-trimpath", "-o", bin, pkg)
+		build.Dir = repoRoot
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
 	if testing.Verbose() {
 		fmt.Printf("e2e: built %s in %s\n", binPath, time.Since(start).Round(time.Millisecond))

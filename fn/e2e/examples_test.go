@@ -94,6 +94,9 @@ func newExampleRun(t *testing.T, name string, needKustomize bool) *exampleRun {
 	if err := os.Symlink(binPath, filepath.Join(root, "bin", "inject-mesher")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(webhookBinPath, filepath.Join(root, "bin", "inject-mesher-webhook")); err != nil {
+		t.Fatal(err)
+	}
 	if needKustomize {
 		kustomize := filepath.Join(repoRoot, ".cache", "bin", "kustomize")
 		if _, err := os.Stat(kustomize); err != nil {
@@ -345,6 +348,21 @@ func TestKustomizeExample(t *testing.T) {
 	t.Run("kubectl apply --dry-run=client accepts the output", func(t *testing.T) {
 		kubectlDryRun(t, build.stdout, "configmap/mesher-config-sc", "service/prod-catalog", "deployment.apps/prod-catalog")
 	})
+}
+
+// The webhook example: the webhook on loopback with a throwaway certificate,
+// one AdmissionReview sent over TLS, the answer as the README prints it.
+func TestWebhookExample(t *testing.T) {
+	requireTool(t, "openssl", "the example makes a throwaway certificate with it")
+	requireTool(t, "curl", "the example sends the AdmissionReview with it")
+	e := newExampleRun(t, "webhook", false)
+	for _, c := range readmeCommands(t, readFile(t, filepath.Join(e.dir(), "README.md"))) {
+		e.run(t, c)
+	}
+	e.checkAllExpected(t)
+	if got := e.checked[".expected/response.txt"]; !strings.Contains(got, `"op":"add","path":"/spec/containers/-"`) || !strings.Contains(got, `{"name":"SERVICE_NAME","value":"checkout"}`) {
+		t.Errorf("the example's Pod was not injected as its README says:\n%s", got)
+	}
 }
 
 // The manual example: its README's commands, from the top of the repository.
