@@ -311,7 +311,7 @@ func quote(t *text, at loc) ([]splice, error) {
 	return []splice{{at: start, end: end, text: appendDoubleQuoted(nil, at.node.Value)}}, nil
 }
 
-func replaceValue(t *text, at loc, j int, v *yaml.Node) ([]splice, error) {
+func replaceValue(t *text, st style, at loc, j int, v *yaml.Node) ([]splice, error) {
 	old := at.node.Content[j+1]
 	if v.Kind != yaml.ScalarNode && v.Style&yaml.FlowStyle == 0 {
 		return nil, fmt.Errorf("only a scalar or flow value replaces a value in place")
@@ -326,6 +326,9 @@ func replaceValue(t *text, at loc, j int, v *yaml.Node) ([]splice, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if at.flow {
+			return []splice{{at: start, end: end, text: st.flowValue(v)}}, nil
 		}
 		return []splice{{at: start, end: end, text: appendFlow(nil, v)}}, nil
 	}
@@ -345,7 +348,7 @@ func replaceValue(t *text, at loc, j int, v *yaml.Node) ([]splice, error) {
 		return nil, fmt.Errorf("the value of %s does not start on a line of its own", key.Value)
 	}
 	del := deleteLines(t, key.Line+1, last)
-	return []splice{{at: colon + 1, end: colon + 1, text: append([]byte(" "), appendFlow(nil, v)...)}, del}, nil
+	return []splice{{at: colon + 1, end: colon + 1, text: append([]byte(" "), st.flowValue(v)...)}, del}, nil
 }
 
 // colonAfter is the offset of the ':' that ends a plain key.

@@ -1,6 +1,7 @@
 package textpatch
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,6 +22,8 @@ type style struct {
 	// itemIndent is how far an item's content sits from its "-".
 	itemIndent int
 	nl         string
+	// json: the document is JSON; what is added to it is written as JSON.
+	json bool
 	// root is the object, for near().
 	root *yaml.Node
 }
@@ -29,6 +32,9 @@ type style struct {
 // from the first nested block mapping and block sequence under a key.
 func deriveStyle(t *text, root *yaml.Node) style {
 	st := style{step: 2, compact: true, itemIndent: 2, nl: t.nl, root: root}
+	if off := t.offset(root.Line, root.Column); root.Style&yaml.FlowStyle != 0 && off < len(t.src) && t.src[off] == '{' {
+		st.json = isJSON(t.src[off:])
+	}
 	stepFound, seqFound := false, false
 	var walk func(m *yaml.Node)
 	walk = func(m *yaml.Node) {
@@ -166,8 +172,65 @@ func (st style) pair(b []byte, k, v *yaml.Node, col int) []byte {
 	return append(b, st.nl...)
 }
 
-// renderFlow renders a node in flow style, for a flow collection.
-func renderFlow(v *yaml.Node) []byte { return appendFlow(nil, v) }
+// flowValue renders a node in flow style, for a flow collection: as JSON
+// in a JSON document, so that it stays JSON.
+func (st style) flowValue(v *yaml.Node) []byte {
+	if st.json {
+		return appendJSON(nil, v)
+	}
+	return appendFlow(nil, v)
+}
+
+// flowEntry renders "key: value" for a flow mapping.
+func (st style) flowEntry(key string, v *yaml.Node) []byte {
+	if st.json {
+		b := appendJSONString(nil, key)
+		b = append(b, ": "...)
+		return appendJSON(b, v)
+	}
+	return renderFlowEntry(key, v)
+}
+
+// appendJSON writes a node the engine made as JSON: strings quoted, ints,
+// bools and null as they are.
+func appendJSON(b []byte, v *yaml.Node) []byte {
+	switch v.Kind {
+	case yaml.MappingNode:
+		b = append(b, '{')
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendJSONString(b, v.Content[i].Value)
+			b = append(b, ": "...)
+			b = appendJSON(b, v.Content[i+1])
+		}
+		return append(b, '}')
+	case yaml.SequenceNode:
+		b = append(b, '[')
+		for i, it := range v.Content {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendJSON(b, it)
+		}
+		return append(b, ']')
+	}
+	switch v.ShortTag() {
+	case yaml.NodeTagInt, yaml.NodeTagBool, yaml.NodeTagFloat:
+		if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			return append(b, v.Value...)
+		}
+	case yaml.NodeTagNull:
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, v.Value)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string: cannot fail
+	return append(b, q...)
+}
 
 func renderFlowEntry(key string, v *yaml.Node) []byte {
 	b := appendScalar(nil, n.Str(key), true)
@@ -268,4 +331,19 @@ func printable(s string) bool {
 // all YAML escapes too.
 func appendDoubleQuoted(b []byte, s string) []byte {
 	return strconv.AppendQuote(b, s)
+}
+
+// isJSON: a flow mapping whose keys are all double-quoted reads as JSON.
+func isJSON(src []byte) bool {
+	var v map[string]any
+	return json.Unmarshal(trimJSON(src), &v) == nil
+}
+
+// trimJSON drops what may follow the closing brace (blank lines, "...").
+func trimJSON(src []byte) []byte {
+	end := len(src)
+	for end > 0 && src[end-1] != '}' {
+		end--
+	}
+	return src[:end]
 }

@@ -264,7 +264,7 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 			return nil, fmt.Errorf("not a sequence")
 		}
 		if at.flow {
-			return addFlow(t, n, e.Index, renderFlow(e.Value), removed, added)
+			return addFlow(t, n, e.Index, st.flowValue(e.Value), removed, added)
 		}
 		return addBlockItem(t, st, at, e)
 	case plan.RemoveItem:
@@ -280,7 +280,7 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 			return nil, fmt.Errorf("not a mapping")
 		}
 		if j := plan.KeyIndex(n, e.Key); j >= 0 {
-			return replaceValue(t, at, j, e.Value)
+			return replaceValue(t, st, at, j, e.Value)
 		}
 		if at.flow {
 			if j := plan.KeyIndex(n, e.Before); e.Before != "" && j >= 0 {
@@ -288,9 +288,9 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 				if err != nil {
 					return nil, err
 				}
-				return []splice{{at: start, end: start, text: append(renderFlowEntry(e.Key, e.Value), ", "...)}}, nil
+				return []splice{{at: start, end: start, text: append(st.flowEntry(e.Key, e.Value), ", "...)}}, nil
 			}
-			return addFlow(t, n, plan.Append, renderFlowEntry(e.Key, e.Value), nil, added)
+			return addFlow(t, n, plan.Append, st.flowEntry(e.Key, e.Value), nil, added)
 		}
 		return addBlockEntry(t, st, at, e)
 	case plan.RemoveKey:

@@ -74,6 +74,15 @@ type textCase struct {
 }
 
 var textCases = []textCase{
+	// A JSON document stays JSON: what is added is written as JSON.
+	{
+		name:    "JSON: add into a list and a new key",
+		before:  `{"kind": "Pod", "spec": {"containers": [{"name": "app"}]}}` + "\n",
+		plan:    plan.Plan{add(plan.Keys("spec", "containers"), plan.Append, mesher()), {Op: plan.SetKey, Path: plan.Keys("spec"), Key: "volumes", Value: yn.Seq(yn.Map("name", "v", "port", 1))}},
+		after:   `{"kind": "Pod", "spec": {"containers": [{"name": "app"}, {"name": "mesher", "image": "m"}], "volumes": [{"name": "v", "port": 1}]}}` + "\n",
+		check:   true,
+		inverse: plan.Plan{removeItem(plan.Keys("spec", "containers"), 1), {Op: plan.RemoveKey, Path: plan.Keys("spec"), Key: "volumes"}},
+	},
 	// Appending to a block sequence.
 	{
 		name:    "append to a compact block sequence (dash at the key's column)",
