@@ -99,13 +99,14 @@ e2e-cluster-oldest: etcd
 # rather than skip without a server: a green run means the server checked.
 # hack/build-kube.sh prints the kube-apiserver path, then the
 # kube-controller-manager path. The tests build only with the tag cluster,
-# so `go test ./...` leaves them out.
+# so `go test ./...` leaves them out; -timeout: about a minute on an idle
+# machine, but go test's default 10 minutes is too short on a loaded one.
 define cluster-tests
 	bins=$$(./hack/build-kube.sh $(1)) || { echo "building Kubernetes $(1) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(1) failed: got '$$bins'"; exit 1; }; \
 	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager REQUIRE_CLUSTER=1 \
-		$(GO) test -tags cluster -count=1 -v ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags cluster -count=1 -timeout 30m -v ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 endef
 
 ## bench: corpora of 100, 1,000 and 10,000 workloads; the function beside the kyaml and streaming floors (wall, CPU, peak RSS, ratios)

@@ -2,9 +2,13 @@
 
 // Package cluster checks inject-mesher's output against a real Kubernetes API
 // server: etcd (Debian's etcd-server) and kube-apiserver (built from the Go
-// module proxy by hack/build-kube-apiserver.sh) on free loopback ports, with a
+// module proxy by hack/build-kube.sh) on free loopback ports, with a
 // throwaway token and certificates. `make e2e-cluster` builds the server and
-// runs these tests with KUBE_APISERVER set.
+// runs these tests with KUBE_APISERVER set. A test that needs controllers
+// (Deployments that really create ReplicaSets and Pods) calls
+// startControllerManager, which runs kube-controller-manager (built by the
+// same script, KUBE_CONTROLLER_MANAGER) against that server, once; no kubelet
+// runs, so Pods stay Pending.
 //
 // The files build only with the tag cluster (`go test -tags cluster`), so
 // `go test ./...` (make test) does not list a package that ran nothing. With
@@ -13,13 +17,16 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -46,6 +53,37 @@ func inCI() bool {
 var server struct {
 	url, token, kubeconfig string
 	version                string
+	dir                    string // the harness's files: logs, certificates, kubeconfig
+}
+
+// procs are the servers the harness started, stopped in reverse order at the
+// end of the run, on a failure and on an interrupt; once stopped is set, a
+// server started late (startControllerManager) is stopped at once.
+var procs struct {
+	sync.Mutex
+	list    []*process
+	stopped bool
+}
+
+// track hands a started process to the harness, which stops it at the end.
+func track(p *process) {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.stopped {
+		p.stop()
+		panic(fmt.Sprintf("%s started while the harness was stopping", p.name))
+	}
+	procs.list = append(procs.list, p)
+}
+
+// stopAll stops every process the harness started, the last first.
+func stopAll() {
+	procs.Lock()
+	defer procs.Unlock()
+	procs.stopped = true
+	for i := len(procs.list) - 1; i >= 0; i-- {
+		procs.list[i].stop()
+	}
 }
 
 func TestMain(m *testing.M) {
@@ -63,17 +101,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	var procs []*process
-	var mu sync.Mutex // start() fills procs while a signal may arrive
+	server.dir = dir
 	stop := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
-		}
+		stopAll()
 		_ = os.RemoveAll(dir)
 	}
-	// Interrupted (Ctrl-C, a CI timeout): stop both servers all the same.
+	// Interrupted (Ctrl-C, a CI timeout): stop every server all the same.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -88,11 +121,7 @@ func TestMain(m *testing.M) {
 				fmt.Fprintln(os.Stderr, "cluster harness:", r)
 			}
 		}()
-		start(bin, dir, func(p *process) {
-			mu.Lock()
-			procs = append(procs, p)
-			mu.Unlock()
-		})
+		start(bin, dir, track)
 		code = m.Run()
 	}()
 	stop()
@@ -131,11 +160,16 @@ func start(bin, dir string, started func(*process)) {
 		"--service-account-key-file", key,
 		"--service-account-signing-key-file", key,
 		"--service-cluster-ip-range", "10.0.0.0/24",
+		// As clusters usually are (kubeadm's default): privileged containers
+		// in real manifests are checked, not refused outright.
+		"--allow-privileged=true",
 		// No controller manager runs to create `default` ServiceAccounts.
 		"--disable-admission-plugins", "ServiceAccount")
 	started(api)
 	server.url = "https://127.0.0.1:" + apiPort
-	waitReady(dir, []*process{etcd, api})
+	if err := waitHealthy(dir, server.url+"/readyz", server.token, []*process{etcd, api}, 90*time.Second); err != nil {
+		panic(err.Error())
+	}
 	server.kubeconfig = filepath.Join(dir, "kubeconfig")
 	must(os.WriteFile(server.kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -206,30 +240,111 @@ func (p *process) stop() {
 	}
 }
 
-// waitReady waits for /readyz, and gives up at once if a server exits.
-func waitReady(dir string, procs []*process) {
+// waitHealthy waits until url answers 200 (with the token, if any), and
+// gives up at once if one of the servers exits; the error quotes the end of
+// the log of the last server.
+func waitHealthy(dir, url, token string, servers []*process, limit time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, server.url+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+server.token)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
-		for _, p := range procs {
+		for _, p := range servers {
 			select {
 			case <-p.exited:
-				panic(fmt.Sprintf("%s exited while starting; its log ends:\n%s", p.name, logTail(dir, p.name)))
+				return fmt.Errorf("%s exited while starting; its log ends:\n%s", p.name, logTail(dir, p.name))
 			default:
 			}
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	panic("the API server did not become ready in 90 s; its log ends:\n" + logTail(dir, "kube-apiserver"))
+	last := servers[len(servers)-1].name
+	return fmt.Errorf("%s did not become ready (%s) in %v; its log ends:\n%s", last, url, limit, logTail(dir, last))
+}
+
+// The controller manager, started on first use by startControllerManager.
+var controllerManager struct {
+	once sync.Once
+	err  error
+}
+
+// controllers are the kube-controller-manager controllers the tests need:
+// workloads that create Pods (Deployment -> ReplicaSet -> Pod, StatefulSet,
+// CronJob -> Job -> Pod) and the default ServiceAccount of each namespace
+// with its token. Names as 1.29 and later accept them.
+var controllers = []string{"deployment", "replicaset", "statefulset", "job", "cronjob", "serviceaccount", "serviceaccount-token"}
+
+// startControllerManager runs kube-controller-manager (KUBE_CONTROLLER_MANAGER)
+// against the test server, once per run, and waits for its /healthz. Without
+// the binary the test is skipped, or fails when REQUIRE_CLUSTER or CI is set.
+// The harness stops it with the other servers.
+func startControllerManager(t *testing.T) {
+	t.Helper()
+	bin := os.Getenv("KUBE_CONTROLLER_MANAGER")
+	if bin == "" {
+		msg := "KUBE_CONTROLLER_MANAGER is not set: no kube-controller-manager to run (make e2e-cluster sets it)"
+		if os.Getenv("REQUIRE_CLUSTER") != "" || inCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	controllerManager.once.Do(func() { controllerManager.err = runControllerManager(bin) })
+	if controllerManager.err != nil {
+		t.Fatalf("kube-controller-manager: %v", controllerManager.err)
+	}
+}
+
+func runControllerManager(bin string) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // from daemon or must
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	dir := server.dir
+	// Its own kubeconfig: the admin token (system:masters), so every
+	// controller acts with the harness's rights.
+	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
+	must(os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {server: %q, insecure-skip-tls-verify: true}
+users:
+- name: kube-controller-manager
+  user: {token: %q}
+contexts:
+- name: test
+  context: {cluster: test, user: kube-controller-manager}
+current-context: test
+`, server.url, server.token)), 0o600))
+	port := freePort()
+	kcm := daemon(dir, "kube-controller-manager", bin,
+		"--kubeconfig", kubeconfig,
+		// No authentication or authorization kubeconfig: its own endpoint
+		// serves /healthz to anyone and nothing else is asked of it.
+		"--bind-address", "127.0.0.1",
+		"--secure-port", port,
+		"--cert-dir", filepath.Join(dir, "kube-controller-manager-certs"),
+		"--leader-elect=false",
+		"--controllers", strings.Join(controllers, ","),
+		// The key the API server verifies service account tokens with.
+		"--service-account-private-key-file", filepath.Join(dir, "sa.key"),
+		"--use-service-account-credentials=false")
+	track(kcm)
+	if err := waitHealthy(dir, "https://127.0.0.1:"+port+"/healthz", "", []*process{kcm}, 60*time.Second); err != nil {
+		return err
+	}
+	fmt.Printf("kube-controller-manager running (controllers %s)\n", strings.Join(controllers, ","))
+	return nil
 }
 
 func logTail(dir, name string) string {
@@ -276,4 +391,46 @@ func kubectl(t *testing.T, stdin []byte, args ...string) (string, error) {
 	}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// kubectlJSON runs kubectl with -o json and decodes its stdout into v (so a
+// warning on stderr cannot spoil the JSON).
+func kubectlJSON(t *testing.T, v any, args ...string) error {
+	t.Helper()
+	cmd := exec.Command("kubectl", append(append([]string{"--kubeconfig", server.kubeconfig}, args...), "-o", "json")...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// apiClient talks to the test server directly, for the requests too many to
+// spawn a kubectl each (discovery, namespaces).
+var apiClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
+// apiRequest sends a request with the admin token and returns the status
+// code and body.
+func apiRequest(method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(method, server.url+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+server.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
 }

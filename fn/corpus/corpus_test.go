@@ -24,19 +24,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/internal/corpusfiles"
 )
 
 var (
@@ -63,7 +63,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	repoRoot = root
-	corpusDir = filepath.Join(root, "..", "shared", "corpus")
+	corpusDir = corpusfiles.Dir(root)
 	if _, err := os.Stat(corpusDir); err != nil {
 		return m.Run() // each test skips, or fails under CI
 	}
@@ -142,44 +142,11 @@ var (
 
 func loadCorpus() ([]*corpusFile, error) {
 	corpusOnce.Do(func() {
-		invalid := map[string]bool{}
-		data, err := os.ReadFile(filepath.Join(corpusDir, "INVALID"))
-		if err != nil {
-			corpusErr = err
-			return
+		var files []*corpusfiles.File
+		files, corpusErr = corpusfiles.Load(corpusDir)
+		for _, f := range files {
+			corpusFiles = append(corpusFiles, &corpusFile{rel: f.Rel, orig: f.Text, invalid: f.Invalid})
 		}
-		for _, l := range strings.Split(string(data), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				invalid[l] = true
-			}
-		}
-		err = filepath.WalkDir(corpusDir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			switch filepath.Ext(path) {
-			case ".yaml", ".yml", ".json":
-			default:
-				return nil
-			}
-			rel, _ := filepath.Rel(corpusDir, path)
-			rel = filepath.ToSlash(rel)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			corpusFiles = append(corpusFiles, &corpusFile{rel: rel, orig: string(b), invalid: invalid[rel]})
-			delete(invalid, rel)
-			return nil
-		})
-		if err != nil {
-			corpusErr = err
-			return
-		}
-		if len(invalid) > 0 {
-			corpusErr = fmt.Errorf("INVALID names files that are not in the corpus: %v", invalid)
-		}
-		sort.Slice(corpusFiles, func(i, j int) bool { return corpusFiles[i].rel < corpusFiles[j].rel })
 	})
 	return corpusFiles, corpusErr
 }
@@ -188,8 +155,8 @@ func loadCorpus() ([]*corpusFile, error) {
 type prepared struct {
 	rel      string
 	input    string
-	ann      annotated
-	chunks   []chunk
+	ann      corpusfiles.Annotated
+	chunks   []corpusfiles.Chunk
 	roots    []*yaml.Node
 	exps     []expectation
 	parseErr error
@@ -199,8 +166,8 @@ type prepared struct {
 // analyze applies the rules to every pod template of an input.
 func analyze(rel, input string, invalid bool) *prepared {
 	p := &prepared{rel: rel, input: input, invalid: invalid}
-	var tmpls []tmpl
-	p.chunks, p.roots, tmpls, p.parseErr = fileTemplates(input)
+	var tmpls []corpusfiles.Template
+	p.chunks, p.roots, tmpls, p.parseErr = corpusfiles.FileTemplates(input)
 	enabled := enabledNamespaces(p.roots)
 	for _, t := range tmpls {
 		p.exps = append(p.exps, expect(t, enabled))
@@ -235,7 +202,7 @@ func (p *prepared) count(o outcome) int {
 func (p *prepared) harnessLimit() string {
 	for _, e := range p.exps {
 		if strings.HasPrefix(e.reason, "harness:") {
-			return e.where() + ": " + e.reason
+			return e.Where() + ": " + e.reason
 		}
 	}
 	return ""
@@ -250,11 +217,11 @@ func (f *corpusFile) original() *prepared {
 // annotated is b's input: every pod template annotated inject: "yes".
 func (f *corpusFile) annotated() *prepared {
 	f.prepOnce.Do(func() {
-		ann, err := annotate(f.orig)
-		if err != nil && ann.text == "" {
-			ann.text = f.orig
+		ann, err := corpusfiles.Annotate(f.orig)
+		if err != nil && ann.Text == "" {
+			ann.Text = f.orig
 		}
-		f.prep = analyze(f.rel, ann.text, f.invalid)
+		f.prep = analyze(f.rel, ann.Text, f.invalid)
 		f.prep.ann = ann
 	})
 	return f.prep
@@ -377,9 +344,9 @@ func logAnnotationSummary(t *testing.T, files []*corpusFile) {
 	var notes []string
 	for _, f := range files {
 		p := f.annotated()
-		inserted += p.ann.inserted
-		already += p.ann.already
-		for _, n := range p.ann.notes {
+		inserted += p.ann.Inserted
+		already += p.ann.Already
+		for _, n := range p.ann.Notes {
 			notes = append(notes, f.rel+": "+n)
 		}
 	}
@@ -418,11 +385,11 @@ func testAsIs(t *testing.T, f *corpusFile) {
 // sameValues says whether two streams hold the same objects, to tell a
 // change of bytes from a change of values in messages.
 func sameValues(a, b string) string {
-	va, err := objects(parseStream(a))
+	va, err := objects(corpusfiles.ParseStream(a))
 	if err != nil {
 		return "the input does not parse: " + err.Error()
 	}
-	vb, err := objects(parseStream(b))
+	vb, err := objects(corpusfiles.ParseStream(b))
 	if err != nil {
 		return "the output does not parse: " + err.Error()
 	}
@@ -465,8 +432,8 @@ func checkInjection(r reporter, p *prepared, res result) {
 	if p.wantFail() {
 		checkRefused(r, res)
 		for _, e := range p.exps {
-			if e.outcome == failed && (!strings.Contains(res.stderr, e.ref()) || !strings.Contains(res.stderr, e.reason)) {
-				r.Errorf("%s: want an error naming %s and saying %q; stderr:\n%s", e.where(), e.ref(), e.reason, indent(res.stderr))
+			if e.outcome == failed && (!strings.Contains(res.stderr, e.Ref()) || !strings.Contains(res.stderr, e.reason)) {
+				r.Errorf("%s: want an error naming %s and saying %q; stderr:\n%s", e.Where(), e.Ref(), e.reason, indent(res.stderr))
 			}
 		}
 		return
@@ -476,7 +443,7 @@ func checkInjection(r reporter, p *prepared, res result) {
 		return
 	}
 	in := p.chunks
-	out := splitDocs(res.stdout)
+	out := corpusfiles.SplitDocs(res.stdout)
 	if len(out) < len(in) {
 		r.Errorf("the output has %d documents, the input %d:\n%s", len(out), len(in), unified(p.input, res.stdout, 8))
 		return
@@ -484,7 +451,7 @@ func checkInjection(r reporter, p *prepared, res result) {
 	injectedDocs := map[int]bool{}
 	for _, e := range p.exps {
 		if e.outcome == injected {
-			injectedDocs[e.doc] = true
+			injectedDocs[e.Doc] = true
 		}
 	}
 	// Documents without an injected template: byte for byte.
@@ -492,20 +459,20 @@ func checkInjection(r reporter, p *prepared, res result) {
 		if injectedDocs[i] {
 			continue
 		}
-		want := in[i].text
+		want := in[i].Text
 		if i == len(in)-1 && len(out) > len(in) && !strings.HasSuffix(want, "\n") {
 			want += "\n" // a line break must separate the ConfigMaps added after it
 		}
-		if out[i].text != want {
-			r.Errorf("document %d (line %d), which holds no injected pod template, changed:\n%s", i, in[i].line, unified(want, out[i].text, 6))
+		if out[i].Text != want {
+			r.Errorf("document %d (line %d), which holds no injected pod template, changed:\n%s", i, in[i].Line, unified(want, out[i].Text, 6))
 		}
 	}
 	// Documents with one: each template checked in the output's tree.
 	parsed := map[int]*yaml.Node{}
 	for i := range injectedDocs {
-		root, err := parseOne(out[i].text)
+		root, err := parseOne(out[i].Text)
 		if err != nil || root == nil {
-			r.Errorf("document %d of the output does not parse: %v\n%s", i, err, indent(clip(out[i].text, 2000)))
+			r.Errorf("document %d of the output does not parse: %v\n%s", i, err, indent(clip(out[i].Text, 2000)))
 			continue
 		}
 		parsed[i] = root
@@ -513,37 +480,37 @@ func checkInjection(r reporter, p *prepared, res result) {
 	checkValues(r, p, parsed)
 	needs := map[need]bool{}
 	for _, e := range p.exps {
-		root, ok := parsed[e.doc]
+		root, ok := parsed[e.Doc]
 		if !ok {
 			if e.outcome == skipped {
 				checkSkipReported(r, e, res.stderr)
 			}
 			continue
 		}
-		node := getPath(root, e.path...)
+		node := corpusfiles.GetPath(root, e.Path...)
 		if node == nil {
-			r.Errorf("%s: the pod template is gone from the output", e.where())
+			r.Errorf("%s: the pod template is gone from the output", e.Where())
 			continue
 		}
 		switch e.outcome {
 		case injected:
 			checkSidecar(r, e, node)
-			if !hasLine(res.stderr, e.ref()+" injected") {
-				r.Errorf("%s: the report has no line %q:\n%s", e.where(), e.ref()+" injected", indent(res.stderr))
+			if !hasLine(res.stderr, e.Ref()+" injected") {
+				r.Errorf("%s: the report has no line %q:\n%s", e.Where(), e.Ref()+" injected", indent(res.stderr))
 			}
 		case skipped:
 			checkSkipReported(r, e, res.stderr)
 			fallthrough
 		default:
-			before := sidecarCount(e.node)
+			before := sidecarCount(e.Node)
 			if after := sidecarCount(node); after != before {
-				r.Errorf("%s (%s): %d %s containers before, %d after", e.where(), e.outcome, before, sidecarName, after)
+				r.Errorf("%s (%s): %d %s containers before, %d after", e.Where(), e.outcome, before, sidecarName, after)
 			}
 		}
 	}
 	for _, e := range p.exps {
 		if e.outcome == injected {
-			needs[need{e.namespace, e.configMap()}] = true
+			needs[need{e.Namespace, e.configMap()}] = true
 		}
 	}
 	checkConfigMaps(r, p, out[len(in):], needs)
@@ -558,17 +525,17 @@ func checkValues(r reporter, p *prepared, parsed map[int]*yaml.Node) {
 	for doc, out := range parsed {
 		var in *yaml.Node
 		for _, root := range p.roots {
-			if docOf(p.chunks, root.Line) == doc {
+			if corpusfiles.DocOf(p.chunks, root.Line) == doc {
 				in = root
 			}
 		}
 		want, got := textValue(in), textValue(out)
 		for _, e := range p.exps {
-			if e.doc != doc || e.outcome != injected {
+			if e.Doc != doc || e.outcome != injected {
 				continue
 			}
-			tmplIn, _ := at(want, e.path...).(map[string]any)
-			tmplOut, _ := at(got, e.path...).(map[string]any)
+			tmplIn, _ := at(want, e.Path...).(map[string]any)
+			tmplOut, _ := at(got, e.Path...).(map[string]any)
 			if tmplOut == nil {
 				continue // reported by checkInjection
 			}
@@ -596,7 +563,7 @@ func checkValues(r reporter, p *prepared, parsed map[int]*yaml.Node) {
 			}
 		}
 		if !reflect.DeepEqual(want, got) {
-			r.Errorf("document %d (line %d): a value the injection does not own changed:\n%s", doc, p.chunks[doc].line, unified(dump(want), dump(got), 6))
+			r.Errorf("document %d (line %d): a value the injection does not own changed:\n%s", doc, p.chunks[doc].Line, unified(dump(want), dump(got), 6))
 		}
 	}
 }
@@ -614,18 +581,18 @@ func hasLine(text, prefix string) bool {
 
 func checkSkipReported(r reporter, e expectation, stderr string) {
 	r.Helper()
-	if want := e.ref() + " skipped: " + e.reason; !hasLine(stderr, want) {
-		r.Errorf("%s: the report has no line %q:\n%s", e.where(), want, indent(stderr))
+	if want := e.Ref() + " skipped: " + e.reason; !hasLine(stderr, want) {
+		r.Errorf("%s: the report has no line %q:\n%s", e.Where(), want, indent(stderr))
 	}
-	if want := "warning: "; !strings.Contains(stderr, want) || !strings.Contains(stderr, e.ref()+": skipped: ") {
-		r.Errorf("%s: no warning saying why it was skipped:\n%s", e.where(), indent(stderr))
+	if want := "warning: "; !strings.Contains(stderr, want) || !strings.Contains(stderr, e.Ref()+": skipped: ") {
+		r.Errorf("%s: no warning saying why it was skipped:\n%s", e.Where(), indent(stderr))
 	}
 }
 
 func sidecarCount(tmplNode *yaml.Node) int {
 	n := 0
 	for _, list := range []string{"containers", "initContainers"} {
-		for _, c := range names(getPath(tmplNode, "spec", list)) {
+		for _, c := range names(corpusfiles.GetPath(tmplNode, "spec", list)) {
 			if c == sidecarName {
 				n++
 			}
@@ -637,59 +604,59 @@ func sidecarCount(tmplNode *yaml.Node) int {
 // checkSidecar checks one injected template of the output.
 func checkSidecar(r reporter, e expectation, out *yaml.Node) {
 	r.Helper()
-	spec := get(out, "spec")
-	containers, inits := names(get(spec, "containers")), names(get(spec, "initContainers"))
+	spec := corpusfiles.Get(out, "spec")
+	containers, inits := names(corpusfiles.Get(spec, "containers")), names(corpusfiles.Get(spec, "initContainers"))
 	inC, inI := countOf(containers, sidecarName), countOf(inits, sidecarName)
 	var side *yaml.Node
 	if e.native {
 		switch {
 		case inC != 0 || inI != 1:
-			r.Errorf("%s: run-once pod: want one %s in spec.initContainers and none in spec.containers, got %d and %d", e.where(), sidecarName, inI, inC)
+			r.Errorf("%s: run-once pod: want one %s in spec.initContainers and none in spec.containers, got %d and %d", e.Where(), sidecarName, inI, inC)
 			return
 		case inits[0] != sidecarName:
-			r.Errorf("%s: the native sidecar is init container %d of %v, want the first", e.where(), indexOf(inits, sidecarName), inits)
+			r.Errorf("%s: the native sidecar is init container %d of %v, want the first", e.Where(), indexOf(inits, sidecarName), inits)
 		}
-		side = getPath(spec, "initContainers", 0)
-		if rp := str(side, "restartPolicy"); rp != "Always" {
-			r.Errorf("%s: the native sidecar has restartPolicy %q, want Always", e.where(), rp)
+		side = corpusfiles.GetPath(spec, "initContainers", 0)
+		if rp := corpusfiles.Str(side, "restartPolicy"); rp != "Always" {
+			r.Errorf("%s: the native sidecar has restartPolicy %q, want Always", e.Where(), rp)
 		}
 	} else {
 		if inC != 1 || inI != 0 {
-			r.Errorf("%s: want one %s in spec.containers and none in spec.initContainers, got %d and %d", e.where(), sidecarName, inC, inI)
+			r.Errorf("%s: want one %s in spec.containers and none in spec.initContainers, got %d and %d", e.Where(), sidecarName, inC, inI)
 			return
 		}
-		side = getPath(spec, "containers", indexOf(containers, sidecarName))
+		side = corpusfiles.GetPath(spec, "containers", indexOf(containers, sidecarName))
 	}
 	// The app's containers are all still there, in order.
-	before := getPath(e.node, "spec")
-	if got, want := without(containers, sidecarName), names(get(before, "containers")); !sameList(got, want) {
-		r.Errorf("%s: containers %v, want %v plus the sidecar", e.where(), got, want)
+	before := corpusfiles.GetPath(e.Node, "spec")
+	if got, want := without(containers, sidecarName), names(corpusfiles.Get(before, "containers")); !sameList(got, want) {
+		r.Errorf("%s: containers %v, want %v plus the sidecar", e.Where(), got, want)
 	}
-	if got, want := without(inits, sidecarName), names(get(before, "initContainers")); !sameList(got, want) {
-		r.Errorf("%s: init containers %v, want %v plus the sidecar", e.where(), got, want)
+	if got, want := without(inits, sidecarName), names(corpusfiles.Get(before, "initContainers")); !sameList(got, want) {
+		r.Errorf("%s: init containers %v, want %v plus the sidecar", e.Where(), got, want)
 	}
 	// The volume from the ConfigMap, mounted by the sidecar.
-	vols := names(get(spec, "volumes"))
+	vols := names(corpusfiles.Get(spec, "volumes"))
 	if countOf(vols, volumeName) != 1 {
-		r.Errorf("%s: want one volume %s, got volumes %v", e.where(), volumeName, vols)
-	} else if cm := str(getPath(spec, "volumes", indexOf(vols, volumeName)), "configMap", "name"); cm != e.configMap() {
-		r.Errorf("%s: volume %s mounts ConfigMap %q, want %q", e.where(), volumeName, cm, e.configMap())
+		r.Errorf("%s: want one volume %s, got volumes %v", e.Where(), volumeName, vols)
+	} else if cm := corpusfiles.Str(corpusfiles.GetPath(spec, "volumes", indexOf(vols, volumeName)), "configMap", "name"); cm != e.configMap() {
+		r.Errorf("%s: volume %s mounts ConfigMap %q, want %q", e.Where(), volumeName, cm, e.configMap())
 	}
-	if countOf(names(get(side, "volumeMounts")), volumeName) != 1 {
-		r.Errorf("%s: the sidecar does not mount %s", e.where(), volumeName)
+	if countOf(names(corpusfiles.Get(side, "volumeMounts")), volumeName) != 1 {
+		r.Errorf("%s: the sidecar does not mount %s", e.Where(), volumeName)
 	}
 	env := map[string]string{}
-	for _, v := range deref(get(side, "env")).Content {
-		env[str(v, "name")] = str(v, "value")
+	for _, v := range corpusfiles.Deref(corpusfiles.Get(side, "env")).Content {
+		env[corpusfiles.Str(v, "name")] = corpusfiles.Str(v, "value")
 	}
 	if env["SERVICE_NAME"] != e.serviceName {
-		r.Errorf("%s: SERVICE_NAME %q, want %q", e.where(), env["SERVICE_NAME"], e.serviceName)
+		r.Errorf("%s: SERVICE_NAME %q, want %q", e.Where(), env["SERVICE_NAME"], e.serviceName)
 	}
-	if _, ok := scalar(out, "metadata", "annotations", annStatus); !ok {
-		r.Errorf("%s: no %s annotation on the injected template", e.where(), annStatus)
+	if _, ok := corpusfiles.Scalar(out, "metadata", "annotations", annStatus); !ok {
+		r.Errorf("%s: no %s annotation on the injected template", e.Where(), annStatus)
 	}
-	if v, _ := parseYesNo(str(out, "metadata", "annotations", annInject)); !v && getPath(e.node, "metadata", "annotations", annInject) != nil {
-		r.Errorf("%s: the %s annotation was lost", e.where(), annInject)
+	if v, _ := corpusfiles.ParseYesNo(corpusfiles.Str(out, "metadata", "annotations", corpusfiles.AnnInject)); !v && corpusfiles.GetPath(e.Node, "metadata", "annotations", corpusfiles.AnnInject) != nil {
+		r.Errorf("%s: the %s annotation was lost", e.Where(), corpusfiles.AnnInject)
 	}
 }
 
@@ -729,26 +696,26 @@ func without(list []string, s string) []string {
 // checkConfigMaps checks the documents added after the input's: one
 // generated ConfigMap for each namespace and backend in use, unless the
 // input has one of that name in that namespace.
-func checkConfigMaps(r reporter, p *prepared, added []chunk, needs map[need]bool) {
+func checkConfigMaps(r reporter, p *prepared, added []corpusfiles.Chunk, needs map[need]bool) {
 	r.Helper()
 	for _, root := range p.roots {
-		if str(root, "kind") == "ConfigMap" {
-			delete(needs, need{str(root, "metadata", "namespace"), str(root, "metadata", "name")})
+		if corpusfiles.Str(root, "kind") == "ConfigMap" {
+			delete(needs, need{corpusfiles.Str(root, "metadata", "namespace"), corpusfiles.Str(root, "metadata", "name")})
 		}
 	}
 	got := map[need]int{}
 	for _, c := range added {
-		root, err := parseOne(c.text)
+		root, err := parseOne(c.Text)
 		if err != nil || root == nil {
-			r.Errorf("a document added after the input's does not parse (%v):\n%s", err, indent(clip(c.text, 1500)))
+			r.Errorf("a document added after the input's does not parse (%v):\n%s", err, indent(clip(c.Text, 1500)))
 			continue
 		}
-		nd := need{str(root, "metadata", "namespace"), str(root, "metadata", "name")}
-		if str(root, "kind") != "ConfigMap" || str(root, "metadata", "annotations", annGenerated) != "inject-mesher" {
-			r.Errorf("a document added after the input's is not a generated ConfigMap:\n%s", indent(clip(c.text, 1500)))
+		nd := need{corpusfiles.Str(root, "metadata", "namespace"), corpusfiles.Str(root, "metadata", "name")}
+		if corpusfiles.Str(root, "kind") != "ConfigMap" || corpusfiles.Str(root, "metadata", "annotations", annGenerated) != "inject-mesher" {
+			r.Errorf("a document added after the input's is not a generated ConfigMap:\n%s", indent(clip(c.Text, 1500)))
 			continue
 		}
-		if _, ok := scalar(root, "data", "chassis.yaml"); !ok {
+		if _, ok := corpusfiles.Scalar(root, "data", "chassis.yaml"); !ok {
 			r.Errorf("generated ConfigMap %v has no data.chassis.yaml", nd)
 		}
 		got[nd]++
@@ -818,7 +785,7 @@ func testUninject(t *testing.T, f *corpusFile) {
 		t.Fatalf("%v", r)
 	}
 	got := r.stdout
-	if !strings.HasSuffix(p.input, "\n") && len(splitDocs(b.stdout)) > len(p.chunks) && got == want+"\n" {
+	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(b.stdout)) > len(p.chunks) && got == want+"\n" {
 		// b had to end the input's last line to append its ConfigMap; with
 		// the ConfigMap gone nothing tells that line had no line break.
 		got = want
@@ -842,8 +809,8 @@ func testResourceList(t *testing.T, f *corpusFile) {
 		if r.code != 1 {
 			t.Errorf("want exit 1 (refused), got %v", r)
 		}
-		if out, err := parseOne(r.stdout); err == nil && isSeq(get(out, "items")) && len(get(out, "items").Content) > 0 {
-			t.Errorf("a refused ResourceList came back with %d items", len(get(out, "items").Content))
+		if out, err := parseOne(r.stdout); err == nil && corpusfiles.IsSeq(corpusfiles.Get(out, "items")) && len(corpusfiles.Get(out, "items").Content) > 0 {
+			t.Errorf("a refused ResourceList came back with %d items", len(corpusfiles.Get(out, "items").Content))
 		}
 		return
 	}
@@ -851,18 +818,18 @@ func testResourceList(t *testing.T, f *corpusFile) {
 		t.Fatalf("%v", r)
 	}
 	out, err := parseOne(r.stdout)
-	if err != nil || out == nil || !isSeq(get(out, "items")) {
+	if err != nil || out == nil || !corpusfiles.IsSeq(corpusfiles.Get(out, "items")) {
 		t.Fatalf("the output is not a ResourceList (%v):\n%s", err, indent(clip(r.stdout, 2000)))
 	}
 	b := f.bResult()
 	if b.code != 0 {
 		t.Skipf("b failed (%s): nothing to compare the items with", firstLine(b.stderr))
 	}
-	want, err := objects(parseStream(b.stdout))
+	want, err := objects(corpusfiles.ParseStream(b.stdout))
 	if err != nil {
 		t.Fatalf("b's output: %v", err)
 	}
-	got, err := objects(get(out, "items").Content, nil)
+	got, err := objects(corpusfiles.Get(out, "items").Content, nil)
 	if err != nil {
 		t.Fatalf("the ResourceList's items: %v", err)
 	}
@@ -898,25 +865,25 @@ func resourceList(p *prepared) ([]byte, error) {
 	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
 	var want []*yaml.Node
 	for _, c := range p.chunks {
-		root, err := parseOne(c.text)
+		root, err := parseOne(c.Text)
 		if err != nil {
-			return nil, fmt.Errorf("harness: document at line %d: %v", c.line, err)
+			return nil, fmt.Errorf("harness: document at line %d: %v", c.Line, err)
 		}
 		if root == nil {
 			continue
 		}
-		if !isMap(root) {
-			return nil, fmt.Errorf("harness: document at line %d is not a mapping", c.line)
+		if !corpusfiles.IsMap(root) {
+			return nil, fmt.Errorf("harness: document at line %d is not a mapping", c.Line)
 		}
 		want = append(want, root)
 		first := true
-		for _, l := range strings.SplitAfter(c.text, "\n") {
+		for _, l := range strings.SplitAfter(c.Text, "\n") {
 			bare := strings.TrimRight(l, "\r\n")
-			if l == "" || (first && isDocStart(l) && (strings.TrimSpace(bare[3:]) == "" || strings.HasPrefix(strings.TrimSpace(bare[3:]), "#"))) || bare == "..." {
+			if l == "" || (first && corpusfiles.IsDocStart(l) && (strings.TrimSpace(bare[3:]) == "" || strings.HasPrefix(strings.TrimSpace(bare[3:]), "#"))) || bare == "..." {
 				continue
 			}
-			if first && isDocStart(l) {
-				return nil, fmt.Errorf("harness: content on the --- line at line %d", c.line)
+			if first && corpusfiles.IsDocStart(l) {
+				return nil, fmt.Errorf("harness: content on the --- line at line %d", c.Line)
 			}
 			if first {
 				b.WriteString("- " + l)
@@ -932,7 +899,7 @@ func resourceList(p *prepared) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: the ResourceList made of the documents does not parse: %v", err)
 	}
-	got, err := objects(get(list, "items").Content, nil)
+	got, err := objects(corpusfiles.Get(list, "items").Content, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -954,7 +921,7 @@ func objects(nodes []*yaml.Node, err error) ([]any, error) {
 	}
 	var out []any
 	for _, n := range nodes {
-		if !isMap(n) {
+		if !corpusfiles.IsMap(n) {
 			continue
 		}
 		v, err := value(n)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/inject-mesher/inject-mesher/fn/internal/corpusfiles"
 )
 
 // The harness's own tests: text insertion, the line diff, and that the
@@ -41,23 +43,23 @@ func TestAnnotate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := annotate(c.in)
+			got, err := corpusfiles.Annotate(c.in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.text != c.want {
-				t.Errorf("got:\n%s\nwant:\n%s", got.text, c.want)
+			if got.Text != c.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got.Text, c.want)
 			}
-			if len(got.notes) > 0 {
-				t.Errorf("notes: %v", got.notes)
+			if len(got.Notes) > 0 {
+				t.Errorf("notes: %v", got.Notes)
 			}
-			p := analyze("x", got.text, false)
+			p := analyze("x", got.Text, false)
 			if p.parseErr != nil {
 				t.Fatal(p.parseErr)
 			}
 			for _, e := range p.exps {
-				if v, _ := e.annotation(annInject); v == nil {
-					t.Errorf("%s: not annotated", e.where())
+				if v, _ := e.Annotation(corpusfiles.AnnInject); v == nil {
+					t.Errorf("%s: not annotated", e.Where())
 				}
 			}
 		})
@@ -67,14 +69,14 @@ func TestAnnotate(t *testing.T) {
 func TestSplitDocs(t *testing.T) {
 	for _, in := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "a: 1\n---\n---\n", "# c\n--- |\n  x\n--- # c\nb: 1\n"} {
 		var b strings.Builder
-		for _, c := range splitDocs(in) {
-			b.WriteString(c.text)
+		for _, c := range corpusfiles.SplitDocs(in) {
+			b.WriteString(c.Text)
 		}
 		if b.String() != in {
-			t.Errorf("splitDocs(%q) does not join back: %q", in, b.String())
+			t.Errorf("SplitDocs(%q) does not join back: %q", in, b.String())
 		}
 	}
-	if got := len(splitDocs("---\na: 1\n---\nb: 2\n")); got != 3 {
+	if got := len(corpusfiles.SplitDocs("---\na: 1\n---\nb: 2\n")); got != 3 {
 		t.Errorf("a stream starting with --- has %d chunks, want 3 (an empty one first)", got)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/inject-mesher/inject-mesher/fn/internal/corpusfiles"
 )
 
 // Property f runs kpt on packages of b's inputs. A kpt run costs about 0.3 s
@@ -129,7 +131,7 @@ func kptRisky(f *corpusFile) bool {
 		return true
 	}
 	for _, r := range f.annotated().roots {
-		if str(r, "apiVersion") == "" || str(r, "kind") == "" || str(r, "metadata", "name") == "" {
+		if corpusfiles.Str(r, "apiVersion") == "" || corpusfiles.Str(r, "kind") == "" || corpusfiles.Str(r, "metadata", "name") == "" {
 			return true
 		}
 	}
@@ -308,13 +310,13 @@ func kptRefused(kpt string, f *corpusFile) map[string]*kptOutcome {
 // injectedTemplates counts the pod templates of a file that carry the
 // sidecar and the status annotation.
 func injectedTemplates(text string) (int, error) {
-	_, _, tmpls, err := fileTemplates(text)
+	_, _, tmpls, err := corpusfiles.FileTemplates(text)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, t := range tmpls {
-		if _, ok := scalar(t.node, "metadata", "annotations", annStatus); ok && sidecarCount(t.node) > 0 {
+		if _, ok := corpusfiles.Scalar(t.Node, "metadata", "annotations", annStatus); ok && sidecarCount(t.Node) > 0 {
 			n++
 		}
 	}

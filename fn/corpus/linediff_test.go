@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/internal/corpusfiles"
 )
 
 // A plain LCS line diff, and the rules of property g: which deleted or
@@ -220,14 +222,14 @@ func flowEnd(s string, off int) (int, bool) {
 
 // endLine is the last line of a node (an approximation for multi-line
 // scalars, exact for collections).
-func endLine(t *text, n *yaml.Node) int {
+func endLine(t *corpusfiles.Text, n *yaml.Node) int {
 	if n == nil {
 		return 0
 	}
-	if isFlow(n) {
-		if off, ok := t.offset(n.Line, n.Column); ok {
-			if end, ok := flowEnd(t.s, off); ok {
-				return t.lineOf(end)
+	if corpusfiles.IsFlow(n) {
+		if off, ok := t.Offset(n.Line, n.Column); ok {
+			if end, ok := flowEnd(t.String(), off); ok {
+				return t.LineOf(end)
 			}
 		}
 		return n.Line
@@ -251,12 +253,12 @@ func (s lineSet) addRange(from, to int, why string) {
 
 // metadataSpans are the lines of every labels and annotations mapping of the
 // objects and templates of a file: where a value may be requoted.
-func metadataSpans(t *text, roots []*yaml.Node) lineSet {
+func metadataSpans(t *corpusfiles.Text, roots []*yaml.Node) lineSet {
 	spans := lineSet{}
 	var walk func(obj *yaml.Node)
 	visit := func(holder *yaml.Node) {
 		for _, k := range []string{"labels", "annotations"} {
-			m := get(get(holder, "metadata"), k)
+			m := corpusfiles.Get(corpusfiles.Get(holder, "metadata"), k)
 			if m == nil {
 				continue
 			}
@@ -264,18 +266,18 @@ func metadataSpans(t *text, roots []*yaml.Node) lineSet {
 		}
 	}
 	walk = func(obj *yaml.Node) {
-		if !isMap(obj) {
+		if !corpusfiles.IsMap(obj) {
 			return
 		}
 		visit(obj)
-		if items := get(obj, "items"); str(obj, "kind") == "List" && isSeq(items) {
+		if items := corpusfiles.Get(obj, "items"); corpusfiles.Str(obj, "kind") == "List" && corpusfiles.IsSeq(items) {
 			for _, it := range items.Content {
 				walk(it)
 			}
 		}
-		for _, l := range locations {
-			if l.kind == str(obj, "kind") && l.group == group(str(obj, "apiVersion")) {
-				visit(getPath(obj, l.path...))
+		for _, l := range corpusfiles.Locations {
+			if l.Kind == corpusfiles.Str(obj, "kind") && l.Group == corpusfiles.Group(corpusfiles.Str(obj, "apiVersion")) {
+				visit(corpusfiles.GetPath(obj, l.Path...))
 			}
 		}
 	}
@@ -288,10 +290,10 @@ func metadataSpans(t *text, roots []*yaml.Node) lineSet {
 // flowLines are the lines of the flow collections an injection adds an entry
 // to that may change: the opening bracket's, the first entry's, and from the
 // last entry to the closing bracket.
-func flowLines(t *text, exps []expectation) lineSet {
+func flowLines(t *corpusfiles.Text, exps []expectation) lineSet {
 	s := lineSet{}
 	add := func(c *yaml.Node, what string) {
-		if !isFlow(c) {
+		if !corpusfiles.IsFlow(c) {
 			return
 		}
 		end := endLine(t, c)
@@ -311,23 +313,23 @@ func flowLines(t *text, exps []expectation) lineSet {
 		if e.outcome != injected {
 			continue
 		}
-		what := "flow collection of " + e.ref() + " taking an entry"
-		meta := get(e.node, "metadata")
-		switch ann := get(meta, "annotations"); {
+		what := "flow collection of " + e.Ref() + " taking an entry"
+		meta := corpusfiles.Get(e.Node, "metadata")
+		switch ann := corpusfiles.Get(meta, "annotations"); {
 		case ann != nil:
 			add(ann, what)
 		case meta != nil:
 			add(meta, what)
 		default:
-			add(e.node, what)
+			add(e.Node, what)
 		}
-		spec := get(e.node, "spec")
+		spec := corpusfiles.Get(e.Node, "spec")
 		list := "containers"
 		if e.native {
 			list = "initContainers"
 		}
 		for _, k := range []string{list, "volumes"} {
-			if c := get(spec, k); c != nil {
+			if c := corpusfiles.Get(spec, k); c != nil {
 				add(c, what)
 			} else {
 				add(spec, what)
@@ -344,7 +346,7 @@ func unquoted(l string) string { return strings.NewReplacer(`"`, "", `'`, "").Re
 // rule of property g allows.
 func forbiddenChanges(p *prepared, out string) []string {
 	a, b := splitLines(p.input), splitLines(out)
-	t := newText(p.input)
+	t := corpusfiles.NewText(p.input)
 	spans := metadataSpans(t, p.roots)
 	flows := flowLines(t, p.exps)
 	var bad []string
