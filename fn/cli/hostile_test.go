@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -42,11 +43,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "inject-mesher")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/inject-mesher")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building inject-mesher: %v\n%s", err, out)
-		}
+		buildErr = testutil.Build("../..", binPath, "./fn/cmd/inject-mesher")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -218,7 +215,8 @@ func TestHostilePlainYAML(t *testing.T) {
 		{name: "CRLF line endings", in: strings.ReplaceAll("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\n"+webDeployment, "\n", "\r\n"),
 			out: "apiVersion: v1\r\nkind: Service\r\nmetadata: {name: web}\r\n---\r\n"},
 		{name: "JSON", in: `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"template":{"metadata":{"annotations":{"sidecar.mesher.io/inject":"yes"}},"spec":{"containers":[{"name":"web","image":"web:1"}]}}}}`,
-			out: "name: sidecar-mesher"},
+			// A JSON document stays JSON: what is added is written as JSON.
+			out: `{"name": "sidecar-mesher", "image": "servicecomb/mesher-sidecar:1.6.3"`},
 		{name: "JSON with trailing text", in: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}} {"kind":"Pod"}`, err: "did not find expected <document start>"},
 		{name: "empty input", in: "", same: true},
 		{name: "--- alone", in: "---\n", same: true},

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,11 +80,8 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	binPath = filepath.Join(tmp, "bin", "inject-mesher")
-	build := exec.Command("go", "build", "-o", binPath, "./fn/cmd/inject-mesher")
-	build.Dir = repoRoot
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "corpus: building inject-mesher: %v\n%s", err, out)
+	if err := testutil.Build(repoRoot, binPath, "./fn/cmd/inject-mesher"); err != nil {
+		fmt.Fprintln(os.Stderr, "corpus:", err)
 		return 1
 	}
 	return m.Run()
@@ -377,7 +375,7 @@ func testAsIs(t *testing.T, f *corpusFile) {
 			t.Fatalf("%v", r)
 		}
 		if r.stdout != f.orig {
-			t.Errorf("stdout differs from the file (%s):\n%s", sameValues(f.orig, r.stdout), unified(f.orig, r.stdout, 8))
+			t.Errorf("stdout differs from the file (%s):\n%s", sameValues(f.orig, r.stdout), testutil.Unified(f.orig, r.stdout, 8))
 		}
 	}
 }
@@ -398,7 +396,7 @@ func sameValues(a, b string) string {
 	}
 	for i := range min(len(va), len(vb)) {
 		if !reflect.DeepEqual(va[i], vb[i]) {
-			return fmt.Sprintf("a value changed in object %d:\n%s", i, unified(dump(va[i]), dump(vb[i]), 4))
+			return fmt.Sprintf("a value changed in object %d:\n%s", i, testutil.Unified(dump(va[i]), dump(vb[i]), 4))
 		}
 	}
 	return fmt.Sprintf("%d objects in, %d out", len(va), len(vb))
@@ -445,7 +443,7 @@ func checkInjection(r reporter, p *prepared, res result) {
 	in := p.chunks
 	out := corpusfiles.SplitDocs(res.stdout)
 	if len(out) < len(in) {
-		r.Errorf("the output has %d documents, the input %d:\n%s", len(out), len(in), unified(p.input, res.stdout, 8))
+		r.Errorf("the output has %d documents, the input %d:\n%s", len(out), len(in), testutil.Unified(p.input, res.stdout, 8))
 		return
 	}
 	injectedDocs := map[int]bool{}
@@ -464,7 +462,7 @@ func checkInjection(r reporter, p *prepared, res result) {
 			want += "\n" // a line break must separate the ConfigMaps added after it
 		}
 		if out[i].Text != want {
-			r.Errorf("document %d (line %d), which holds no injected pod template, changed:\n%s", i, in[i].Line, unified(want, out[i].Text, 6))
+			r.Errorf("document %d (line %d), which holds no injected pod template, changed:\n%s", i, in[i].Line, testutil.Unified(want, out[i].Text, 6))
 		}
 	}
 	// Documents with one: each template checked in the output's tree.
@@ -563,7 +561,7 @@ func checkValues(r reporter, p *prepared, parsed map[int]*yaml.Node) {
 			}
 		}
 		if !reflect.DeepEqual(want, got) {
-			r.Errorf("document %d (line %d): a value the injection does not own changed:\n%s", doc, p.chunks[doc].Line, unified(dump(want), dump(got), 6))
+			r.Errorf("document %d (line %d): a value the injection does not own changed:\n%s", doc, p.chunks[doc].Line, testutil.Unified(dump(want), dump(got), 6))
 		}
 	}
 }
@@ -768,7 +766,7 @@ func testRerun(t *testing.T, f *corpusFile) {
 		t.Fatalf("%v", r)
 	}
 	if r.stdout != b.stdout {
-		t.Errorf("a second run changed b's output:\n%s", unified(b.stdout, r.stdout, 8))
+		t.Errorf("a second run changed b's output:\n%s", testutil.Unified(b.stdout, r.stdout, 8))
 	}
 }
 
@@ -791,7 +789,7 @@ func testUninject(t *testing.T, f *corpusFile) {
 		got = want
 	}
 	if got != want {
-		t.Errorf("uninjecting did not give back b's input (with inject: \"no\"):\n%s", unified(want, got, 8))
+		t.Errorf("uninjecting did not give back b's input (with inject: \"no\"):\n%s", testutil.Unified(want, got, 8))
 	}
 }
 
@@ -838,7 +836,7 @@ func testResourceList(t *testing.T, f *corpusFile) {
 	}
 	for i := 0; i < len(got) && i < len(want); i++ {
 		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Errorf("item %d differs from b's object %d:\n%s", i, i, unified(dump(want[i]), dump(got[i]), 6))
+			t.Errorf("item %d differs from b's object %d:\n%s", i, i, testutil.Unified(dump(want[i]), dump(got[i]), 6))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package corpus_test
 
 import (
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,11 +83,11 @@ func TestSplitDocs(t *testing.T) {
 }
 
 func TestDiffLines(t *testing.T) {
-	a := splitLines("a\nb\nc\nd\n")
-	b := splitLines("a\nx\nc\nd\ne\n")
+	a := testutil.SplitLines("a\nb\nc\nd\n")
+	b := testutil.SplitLines("a\nx\nc\nd\ne\n")
 	var ops []byte
-	for _, e := range diffLines(a, b) {
-		ops = append(ops, e.op)
+	for _, e := range testutil.DiffLines(a, b) {
+		ops = append(ops, e.Op)
 	}
 	if got := string(ops); got != " -+  +" {
 		t.Errorf("diff ops %q", got)

@@ -2,6 +2,7 @@ package corpus_test
 
 import (
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -230,14 +231,14 @@ func kptGroup(kpt string, group []*corpusFile) map[string]*kptOutcome {
 				res[f.rel] = &kptOutcome{skip: why}
 				continue
 			}
-			o.errs = append(o.errs, fmt.Sprintf("the second kpt fn eval changed %s:\n%s", f.rel, unified(first[f.rel], second[f.rel], 4)))
+			o.errs = append(o.errs, fmt.Sprintf("the second kpt fn eval changed %s:\n%s", f.rel, testutil.Unified(first[f.rel], second[f.rel], 4)))
 		}
 		want := f.annotated().count(injected)
 		if got, err := injectedTemplates(first[f.rel]); err != nil {
 			o.errs = append(o.errs, fmt.Sprintf("kpt's output %s does not parse: %v", f.rel, err))
 		} else if got != want {
 			o.errs = append(o.errs, fmt.Sprintf("after the first kpt fn eval %s has %d injected pod templates, want %d:\n%s",
-				f.rel, got, want, unified(before[f.rel], first[f.rel], 4)))
+				f.rel, got, want, testutil.Unified(before[f.rel], first[f.rel], 4)))
 		}
 		res[f.rel] = o
 	}
@@ -367,7 +368,7 @@ func diffSnapshots(before, after map[string]string) string {
 		case !inNew:
 			fmt.Fprintf(&b, "%s: removed\n", k)
 		case old != now:
-			fmt.Fprintf(&b, "%s changed:\n%s", k, unified(old, now, 4))
+			fmt.Fprintf(&b, "%s changed:\n%s", k, testutil.Unified(old, now, 4))
 		}
 	}
 	return b.String()

@@ -2,6 +2,7 @@ package corpus_test
 
 import (
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -11,174 +12,6 @@ import (
 
 // A plain LCS line diff, and the rules of property g: which deleted or
 // changed lines an injection may cause.
-
-// splitLines cuts text into lines without their "\n" (a "\r" stays). A
-// missing final newline makes no line of its own.
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
-// edit is one line of a diff: ' ' kept, '-' deleted (a: 0-based line of the
-// old text), '+' added (b: 0-based line of the new text).
-type edit struct {
-	op   byte
-	a, b int
-}
-
-// diffLines returns a shortest edit script from a to b (LCS, dynamic
-// programming over the part between the common prefix and suffix).
-func diffLines(a, b []string) []edit {
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
-	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
-	}
-	var out []edit
-	for i := 0; i < pre; i++ {
-		out = append(out, edit{' ', i, i})
-	}
-	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
-	n, m := len(ma), len(mb)
-	// lcs[i][j]: length of the LCS of ma[i:] and mb[j:].
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if ma[i] == mb[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && ma[i] == mb[j]:
-			out = append(out, edit{' ', pre + i, pre + j})
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			out = append(out, edit{'-', pre + i, -1})
-			i++
-		default:
-			out = append(out, edit{'+', -1, pre + j})
-			j++
-		}
-	}
-	for k := 0; k < suf; k++ {
-		out = append(out, edit{' ', len(a) - suf + k, len(b) - suf + k})
-	}
-	return out
-}
-
-// hunk is a run of deleted and added lines between kept ones.
-type hunk struct{ del, add []int }
-
-func hunks(ed []edit) []hunk {
-	var out []hunk
-	var cur hunk
-	flush := func() {
-		if len(cur.del)+len(cur.add) > 0 {
-			out = append(out, cur)
-		}
-		cur = hunk{}
-	}
-	for _, e := range ed {
-		switch e.op {
-		case ' ':
-			flush()
-		case '-':
-			cur.del = append(cur.del, e.a)
-		case '+':
-			cur.add = append(cur.add, e.b)
-		}
-	}
-	flush()
-	return out
-}
-
-// unified renders a diff of two texts with two lines of context, for
-// failure messages; at most limit hunks.
-func unified(oldText, newText string, limit int) string {
-	a, b := splitLines(oldText), splitLines(newText)
-	ed := diffLines(a, b)
-	show := make([]bool, len(ed))
-	changed := false
-	for k, e := range ed {
-		if e.op != ' ' {
-			changed = true
-			for j := max(0, k-2); j <= min(len(ed)-1, k+2); j++ {
-				show[j] = true
-			}
-		}
-	}
-	var sb strings.Builder
-	shown, prev := 0, -2
-	for k, e := range ed {
-		if !show[k] {
-			continue
-		}
-		if k != prev+1 {
-			if shown == limit {
-				sb.WriteString("...\n")
-				break
-			}
-			shown++
-			fmt.Fprintf(&sb, "@@ old line %d @@\n", oldLine(ed, k))
-		}
-		prev = k
-		switch e.op {
-		case ' ':
-			sb.WriteString("  " + visible(a[e.a]) + "\n")
-		case '-':
-			sb.WriteString("- " + visible(a[e.a]) + "\n")
-		case '+':
-			sb.WriteString("+ " + visible(b[e.b]) + "\n")
-		}
-	}
-	switch {
-	case oldText == newText || changed:
-	case newText == oldText+"\n":
-		sb.WriteString("(the same lines, but a line break was added at the end: the input has none)\n")
-	default:
-		fmt.Fprintf(&sb, "(the same lines; only the end differs: old ends %q, new ends %q)\n", tail(oldText), tail(newText))
-	}
-	return sb.String()
-}
-
-func oldLine(ed []edit, k int) int {
-	for ; k < len(ed); k++ {
-		if ed[k].a >= 0 {
-			return ed[k].a + 1
-		}
-	}
-	return 0
-}
-
-// visible shows trailing spaces and carriage returns.
-func visible(l string) string {
-	t := strings.TrimRight(l, " \t\r")
-	if t == l {
-		return l
-	}
-	return t + strings.NewReplacer(" ", "·", "\t", "→", "\r", "␍").Replace(l[len(t):])
-}
-
-func tail(s string) string {
-	if len(s) > 20 {
-		return s[len(s)-20:]
-	}
-	return s
-}
 
 // flowEnd returns the offset of the bracket that closes the flow collection
 // opening at off, skipping quoted scalars and comments.
@@ -345,20 +178,20 @@ func unquoted(l string) string { return strings.NewReplacer(`"`, "", `'`, "").Re
 // forbiddenChanges lists the deleted or changed lines of b's input that no
 // rule of property g allows.
 func forbiddenChanges(p *prepared, out string) []string {
-	a, b := splitLines(p.input), splitLines(out)
+	a, b := testutil.SplitLines(p.input), testutil.SplitLines(out)
 	t := corpusfiles.NewText(p.input)
 	spans := metadataSpans(t, p.roots)
 	flows := flowLines(t, p.exps)
 	var bad []string
-	for _, h := range hunks(diffLines(a, b)) {
-		for _, d := range h.del {
+	for _, h := range testutil.Hunks(testutil.DiffLines(a, b)) {
+		for _, d := range h.Del {
 			line := d + 1
 			if _, ok := flows[line]; ok {
 				continue
 			}
 			if _, ok := spans[line]; ok {
 				requoted := false
-				for _, ad := range h.add {
+				for _, ad := range h.Add {
 					if b[ad] != a[d] && unquoted(b[ad]) == unquoted(a[d]) {
 						requoted = true
 						break
@@ -369,10 +202,10 @@ func forbiddenChanges(p *prepared, out string) []string {
 				}
 			}
 			var adds []string
-			for _, ad := range h.add {
-				adds = append(adds, "+ "+visible(b[ad]))
+			for _, ad := range h.Add {
+				adds = append(adds, "+ "+testutil.Visible(b[ad]))
 			}
-			msg := fmt.Sprintf("line %d deleted or changed: %q", line, visible(a[d]))
+			msg := fmt.Sprintf("line %d deleted or changed: %q", line, testutil.Visible(a[d]))
 			if len(adds) > 0 && len(adds) <= 6 {
 				msg += "\n    hunk adds:\n    " + strings.Join(adds, "\n    ")
 			} else if len(adds) > 6 {

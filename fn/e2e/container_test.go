@@ -17,6 +17,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,7 +108,7 @@ func TestImage(t *testing.T) {
 	ctr := runEnv(t, t.TempDir(), list, podmanEnv(), podman, "run", "--rm", "-i", "--network", "none", "--user", "nobody", "--security-opt=no-new-privileges", testImage)
 	exe := run(t, t.TempDir(), list, binPath)
 	if ctr.code != 0 || ctr.stdout != exe.stdout {
-		t.Errorf("container (exit %d) and binary (exit %d) differ:\n%s", ctr.code, exe.code, lineDiff(exe.stdout, ctr.stdout))
+		t.Errorf("container (exit %d) and binary (exit %d) differ:\n%s", ctr.code, exe.code, testutil.Unified8(exe.stdout, ctr.stdout))
 	}
 }
 
@@ -195,7 +196,7 @@ func TestKustomizeContainer(t *testing.T) {
 		t.Fatalf("container build: %s", ctr.stderr)
 	}
 	if ctr.stdout != exe.stdout {
-		t.Errorf("kustomize's container output differs from its exec output:\n%s", lineDiff(exe.stdout, ctr.stdout))
+		t.Errorf("kustomize's container output differs from its exec output:\n%s", testutil.Unified8(exe.stdout, ctr.stdout))
 	}
 	if !strings.Contains(ctr.stdout, "name: sidecar-mesher") {
 		t.Error("the container did not inject")

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"io"
 	"io/fs"
 	"maps"
@@ -65,20 +66,11 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	binPath = filepath.Join(tmp, "inject-mesher")
-	goTool := "go"
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	} else if gr := os.Getenv("GOROOT"); gr != "" {
-		goTool = filepath.Join(gr, "bin", "go")
-	}
 	start := time.Now()
 	webhookBinPath = filepath.Join(tmp, "inject-mesher-webhook")
 	for bin, pkg := range map[string]string{binPath: "./fn/cmd/inject-mesher", webhookBinPath: "./fn/cmd/inject-mesher-webhook"} {
-		build := exec.Command(goTool, "build", "-trimpath", "-o", bin, pkg)
-		build.Dir = repoRoot
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n%s", pkg, err, out)
+		if err := testutil.Build(repoRoot, bin, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 1
 		}
 	}
@@ -146,11 +138,11 @@ func TestKptEval(t *testing.T) {
 	}
 	for _, i := range []int{1, 2} {
 		if inDocs[i] != outDocs[i] {
-			t.Errorf("document %d of web.yaml changed:\n%s", i, lineDiff(inDocs[i], outDocs[i]))
+			t.Errorf("document %d of web.yaml changed:\n%s", i, testutil.Unified8(inDocs[i], outDocs[i]))
 		}
 	}
 	if out["Kptfile"] != input["Kptfile"] {
-		t.Errorf("the Kptfile changed:\n%s", lineDiff(input["Kptfile"], out["Kptfile"]))
+		t.Errorf("the Kptfile changed:\n%s", testutil.Unified8(input["Kptfile"], out["Kptfile"]))
 	}
 
 	// kpt wrote the generated ConfigMap to a file of its own.
@@ -292,7 +284,7 @@ func TestKptRender(t *testing.T) {
 	// The typed config is the function's input, never its output.
 	for _, f := range []string{"Kptfile", "mesher.yaml", "namespace.yaml"} {
 		if out[f] != input[f] {
-			t.Errorf("%s changed:\n%s", f, lineDiff(input[f], out[f]))
+			t.Errorf("%s changed:\n%s", f, testutil.Unified8(input[f], out[f]))
 		}
 	}
 	if strings.Contains(out["mesher.yaml"], "sidecar-mesher") || strings.Contains(out["mesher.yaml"], "sidecar.mesher.io/status") {
@@ -393,7 +385,7 @@ func TestKptRender(t *testing.T) {
 		// The input plus the one annotation line, byte for byte.
 		want := optOut(input["orders.yaml"])
 		if got := readFile(t, ordersFile); got != want {
-			t.Errorf("uninject did not give back the original:\n%s", lineDiff(want, got))
+			t.Errorf("uninject did not give back the original:\n%s", testutil.Unified8(want, got))
 		}
 		if got := globFiles(t, pkg, "mesher-config-*.yaml"); len(got) != 0 {
 			t.Errorf("the generated ConfigMap is no longer used but kpt still has %v", got)
@@ -450,7 +442,7 @@ func TestKustomize(t *testing.T) {
 
 	t.Run("deterministic", func(t *testing.T) {
 		if r2 := build(); r2.code != 0 || r2.stdout != r.stdout {
-			t.Errorf("a second build differs (exit %d):\n%s", r2.code, lineDiff(r.stdout, r2.stdout))
+			t.Errorf("a second build differs (exit %d):\n%s", r2.code, testutil.Unified8(r.stdout, r2.stdout))
 		}
 	})
 
@@ -466,7 +458,7 @@ func TestKustomize(t *testing.T) {
 		writeFile(t, filepath.Join(again, "app.yaml"), r.stdout)
 		r2 := run(t, again, nil, kustomize, "build", "--enable-alpha-plugins", "--enable-exec", again)
 		if r2.code != 0 || r2.stdout != r.stdout {
-			t.Errorf("kustomize on its own output is not a no-op (exit %d):\n%s%s", r2.code, r2.stderr, lineDiff(r.stdout, r2.stdout))
+			t.Errorf("kustomize on its own output is not a no-op (exit %d):\n%s%s", r2.code, r2.stderr, testutil.Unified8(r.stdout, r2.stdout))
 		}
 	})
 
@@ -547,7 +539,7 @@ func TestCLI(t *testing.T) {
 		in, out := splitDocs(appText), splitDocs(files.stdout)
 		for _, i := range []int{1, 2} {
 			if in[i] != out[i] {
-				t.Errorf("document %d changed:\n%s", i, lineDiff(in[i], out[i]))
+				t.Errorf("document %d changed:\n%s", i, testutil.Unified8(in[i], out[i]))
 			}
 		}
 		// Run again on its own output: byte for byte the same.
@@ -555,7 +547,7 @@ func TestCLI(t *testing.T) {
 		writeFile(t, again, files.stdout)
 		r := inject(nil, again)
 		if r.code != 0 || r.stdout != files.stdout {
-			t.Errorf("injecting the output again is not a no-op (exit %d):\n%s", r.code, lineDiff(files.stdout, r.stdout))
+			t.Errorf("injecting the output again is not a no-op (exit %d):\n%s", r.code, testutil.Unified8(files.stdout, r.stdout))
 		}
 		reportLines(t, r.stderr, "deployment/web unchanged", "service/web unchanged", "job/migrate skipped: hostNetwork",
 			"deployment/worker unchanged", "configmap/mesher-config-sc")
@@ -567,10 +559,10 @@ func TestCLI(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 		}
 		if r.stdout != files.stdout {
-			t.Errorf("a folder gives other output than its files:\n%s", lineDiff(files.stdout, r.stdout))
+			t.Errorf("a folder gives other output than its files:\n%s", testutil.Unified8(files.stdout, r.stdout))
 		}
 		if r.stderr != files.stderr {
-			t.Errorf("a folder gives another report than its files:\n%s", lineDiff(files.stderr, r.stderr))
+			t.Errorf("a folder gives another report than its files:\n%s", testutil.Unified8(files.stderr, r.stderr))
 		}
 	})
 
@@ -581,7 +573,7 @@ func TestCLI(t *testing.T) {
 		}
 		one := inject(nil, app)
 		if r.stdout != one.stdout {
-			t.Errorf("stdin gives other output than the file:\n%s", lineDiff(one.stdout, r.stdout))
+			t.Errorf("stdin gives other output than the file:\n%s", testutil.Unified8(one.stdout, r.stdout))
 		}
 		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped: hostNetwork", "configmap/mesher-config-sc generated")
 		mustContain(t, "the report", r.stderr, "<stdin>: job/migrate")
@@ -1079,7 +1071,7 @@ func diffSnapshots(before, after map[string]string) string {
 		case !inY:
 			fmt.Fprintf(&b, "removed %s\n", k)
 		case x != y:
-			fmt.Fprintf(&b, "changed %s:\n%s", k, lineDiff(x, y))
+			fmt.Fprintf(&b, "changed %s:\n%s", k, testutil.Unified8(x, y))
 		}
 	}
 	return b.String()
@@ -1142,7 +1134,7 @@ func checkGolden(t *testing.T, path, got string) {
 	}
 	want := readFile(t, path)
 	if got != want {
-		t.Errorf("%s differs (UPDATE_GOLDEN=1 rewrites it; review before committing):\n%s", path, lineDiff(want, got))
+		t.Errorf("%s differs (UPDATE_GOLDEN=1 rewrites it; review before committing):\n%s", path, testutil.Unified8(want, got))
 	}
 }
 
@@ -1160,30 +1152,4 @@ func checkGoldenDir(t *testing.T, dir string, got map[string]string) {
 	if d := diffSnapshots(snapshot(t, dir), got); d != "" {
 		t.Errorf("the package differs from %s (UPDATE_GOLDEN=1 rewrites it; review before committing):\n%s", dir, d)
 	}
-}
-
-// lineDiff shows where two texts part: the first differing line with some
-// context, enough to see what changed.
-func lineDiff(want, got string) string {
-	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
-	i := 0
-	for i < len(a) && i < len(b) && a[i] == b[i] {
-		i++
-	}
-	if i == len(a) && i == len(b) {
-		return "(no difference)"
-	}
-	var sb strings.Builder
-	from := max(i-3, 0)
-	fmt.Fprintf(&sb, "first difference at line %d\n", i+1)
-	for j := from; j < i; j++ {
-		fmt.Fprintf(&sb, "  %s\n", a[j])
-	}
-	for j := i; j < min(i+6, len(a)); j++ {
-		fmt.Fprintf(&sb, "- %s\n", a[j])
-	}
-	for j := i; j < min(i+6, len(b)); j++ {
-		fmt.Fprintf(&sb, "+ %s\n", b[j])
-	}
-	return sb.String()
 }

@@ -16,6 +16,7 @@ package e2e
 // that file (UPDATE_GOLDEN=1 rewrites it); every other command must exit 0.
 
 import (
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -150,7 +151,7 @@ func (e *exampleRun) run(t *testing.T, c readmeCommand) result {
 	if prev, ok := e.checked[c.expect]; ok {
 		// Named again (after a second render): the same output as the first time.
 		if r.stdout != prev {
-			t.Errorf("README command %q printed something else than the first time (%s):\n%s", c.line, c.expect, lineDiff(prev, r.stdout))
+			t.Errorf("README command %q printed something else than the first time (%s):\n%s", c.line, c.expect, testutil.Unified8(prev, r.stdout))
 		}
 		return r
 	}
@@ -222,7 +223,7 @@ func TestKptExample(t *testing.T) {
 		t.Fatal("the README shows no kpt output (a ```text block)")
 	}
 	if want, got := normalizeKptOutput(shown[0]), normalizeKptOutput(renders[0].stderr); got != want {
-		t.Errorf("kpt's output differs from the README's:\n%s", lineDiff(want, got))
+		t.Errorf("kpt's output differs from the README's:\n%s", testutil.Unified8(want, got))
 	}
 	// The second render has nothing to report.
 	if strings.Contains(renders[1].stderr, "[info]") || strings.Contains(renders[1].stderr, "[warning]") {
@@ -238,7 +239,7 @@ func TestKptExample(t *testing.T) {
 	out := snapshot(t, pkg)
 	for _, f := range []string{"Kptfile", "mesher-injection.yaml", "namespace.yaml", "redis.yaml"} {
 		if out[f] != orig[f] {
-			t.Errorf("%s changed:\n%s", f, lineDiff(orig[f], out[f]))
+			t.Errorf("%s changed:\n%s", f, testutil.Unified8(orig[f], out[f]))
 		}
 	}
 	if strings.Contains(out["redis.yaml"], "sidecar-mesher") {

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -759,7 +760,7 @@ func TestArgoCDInstall(t *testing.T) {
 	cmName := str(volumes[str(cfgMount, "name")], "configMap", "name")
 	cm := findDoc(t, docs, "ConfigMap", cmName)
 	if got, want := str(cm, "data", "plugin.yaml"), readFile(t, filepath.Join(src, "plugin.yaml")); got != want {
-		t.Errorf("the ConfigMap %s does not hold plugin.yaml:\n%s", cmName, lineDiff(want, got))
+		t.Errorf("the ConfigMap %s does not hold plugin.yaml:\n%s", cmName, testutil.Unified8(want, got))
 	}
 	if !strings.HasPrefix(cmName, "cmp-inject-mesher-") {
 		t.Errorf("ConfigMap %q has no content hash: a changed plugin.yaml would not roll the repo-server", cmName)

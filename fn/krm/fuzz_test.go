@@ -3,6 +3,7 @@ package krm_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -239,7 +240,7 @@ func checkGolden(t *testing.T, dir string, code int, parsed *parsedList, out, st
 	var list struct {
 		Items []any `yaml:"items"`
 	}
-	if err := decodeAsServer(out, &list); err != nil {
+	if err := testutil.DecodeAsServer(out, &list); err != nil {
 		t.Fatalf("golden case %s: the items cannot be read as values: %v\n%s", name, err, out)
 	}
 	wantItems := []any{}
@@ -248,7 +249,7 @@ func checkGolden(t *testing.T, dir string, code int, parsed *parsedList, out, st
 			continue
 		}
 		var v any
-		if err := decodeAsServer(d.Body, &v); err != nil {
+		if err := testutil.DecodeAsServer(d.Body, &v); err != nil {
 			t.Fatalf("golden case %s: expected.yaml is not YAML: %v", name, err)
 		}
 		wantItems = append(wantItems, v)
@@ -259,43 +260,6 @@ func checkGolden(t *testing.T, dir string, code int, parsed *parsedList, out, st
 	}
 	if code != 0 || !reflect.DeepEqual(got, wantItems) {
 		t.Fatalf("golden case %s: exit %d, the items are not the objects of expected.yaml:\n%s\n--- got ---\n%v\n--- want ---\n%v", name, code, stderr, got, wantItems)
-	}
-}
-
-// decodeAsServer decodes YAML as kubectl and the API server read it: of a key
-// given twice in one mapping, the last value wins. (yaml.Unmarshal refuses
-// such a document; inject-mesher passes one through, with a warning.)
-func decodeAsServer(data []byte, v any) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil || doc.Kind == 0 {
-		return err
-	}
-	lastKeyWins(&doc)
-	return doc.Decode(v)
-}
-
-// lastKeyWins drops every mapping entry whose key comes again later in the
-// same mapping. Aliases are not followed: their anchors are walked where
-// they stand.
-func lastKeyWins(node *yaml.Node) {
-	if node.Kind == yaml.MappingNode {
-		last := map[string]int{}
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" {
-				last[k.Value] = i
-			}
-		}
-		kept := node.Content[:0:0]
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" && last[k.Value] != i {
-				continue
-			}
-			kept = append(kept, node.Content[i], node.Content[i+1])
-		}
-		node.Content = kept
-	}
-	for _, c := range node.Content {
-		lastKeyWins(c)
 	}
 }
 

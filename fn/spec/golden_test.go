@@ -20,7 +20,7 @@ package spec
 
 import (
 	"bytes"
-	"fmt"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -209,7 +209,7 @@ func splitOutput(t *testing.T, out []byte) ([]any, []byte) {
 		Items   []any `yaml:"items"`
 		Results any   `yaml:"results"`
 	}
-	if err := decodeAsServer(out, &rl); err != nil {
+	if err := testutil.DecodeAsServer(out, &rl); err != nil {
 		t.Fatalf("the KRM output is not YAML: %v\n%s", err, out)
 	}
 	for _, it := range rl.Items {
@@ -253,49 +253,12 @@ func objects(t *testing.T, data []byte) []any {
 			continue
 		}
 		var v any
-		if err := decodeAsServer(d.Body, &v); err != nil {
+		if err := testutil.DecodeAsServer(d.Body, &v); err != nil {
 			t.Fatalf("output is not YAML: %v", err)
 		}
 		out = append(out, v)
 	}
 	return out
-}
-
-// decodeAsServer decodes YAML as kubectl and the API server read it: of a key
-// given twice in one mapping, the last value wins. (yaml.Unmarshal refuses
-// such a document; inject-mesher passes one through, with a warning.)
-func decodeAsServer(data []byte, v any) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil || doc.Kind == 0 {
-		return err
-	}
-	lastKeyWins(&doc)
-	return doc.Decode(v)
-}
-
-// lastKeyWins drops every mapping entry whose key comes again later in the
-// same mapping. Aliases are not followed: their anchors are walked where
-// they stand.
-func lastKeyWins(node *yaml.Node) {
-	if node.Kind == yaml.MappingNode {
-		last := map[string]int{}
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" {
-				last[k.Value] = i
-			}
-		}
-		kept := node.Content[:0:0]
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			if k := node.Content[i]; k.Kind == yaml.ScalarNode && k.Tag != "!!merge" && last[k.Value] != i {
-				continue
-			}
-			kept = append(kept, node.Content[i], node.Content[i+1])
-		}
-		node.Content = kept
-	}
-	for _, c := range node.Content {
-		lastKeyWins(c)
-	}
 }
 
 func stripResults(b []byte) []byte {
@@ -305,21 +268,5 @@ func stripResults(b []byte) []byte {
 	return b
 }
 
-// lineDiff is a minimal line diff for failure messages.
-func lineDiff(want, got []byte) string {
-	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	var b strings.Builder
-	for i := 0; (i < len(wl) || i < len(gl)) && b.Len() < 4000; i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, w, g)
-		}
-	}
-	return b.String()
-}
+// lineDiff is a line diff of two outputs, for failure messages.
+func lineDiff(want, got []byte) string { return testutil.Unified(string(want), string(got), 8) }
