@@ -43,8 +43,9 @@ rm -f go.sum
 	for b in "${binaries[@]}"; do echo "	_ \"k8s.io/kubernetes/cmd/$b/app\""; done
 	echo ')'
 } > tools.go
-gomod=$(go mod download -json "k8s.io/kubernetes@v$version" | sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p') ||
-	fail "k8s.io/kubernetes@v$version is not on the module proxy"
+info=$(go mod download -json "k8s.io/kubernetes@v$version") ||
+	fail "cannot download k8s.io/kubernetes@v$version from the module proxy: $(sed -n 's/^\s*"Error": "\(.*\)",\?$/\1/p' <<<"$info")"
+gomod=$(sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p' <<<"$info")
 [ -n "$gomod" ] || fail "no go.mod for k8s.io/kubernetes@v$version"
 for m in $(grep -E '^[[:space:]]*k8s.io/[a-z0-9-]+ v0\.0\.0([[:space:]]|$)' "$gomod" | awk '{print $1}'); do
 	go mod edit -replace "$m=$m@$staging"

@@ -307,7 +307,14 @@ func plainSafe(v *yaml.Node, flow bool) bool {
 // reads as a !!timestamp and "<<" as a !!merge, which NeedsQuotes (a YAML
 // 1.1 check) lets through; only such a start can resolve to another tag.
 func resolvesAsString(s string) bool {
-	if c := s[0]; !(c >= '0' && c <= '9' || c == '<' || c == '+' || c == '.') {
+	if s == "<<" {
+		return false
+	}
+	// Numbers are NeedsQuotes' (YAML 1.1 reads more of them than yaml.v3);
+	// what is left is a timestamp, which starts with a four-digit year and a
+	// dash. Most values ("100m", "0.0.1") are decided here, unparsed: this
+	// runs for every scalar of every sidecar.
+	if len(s) < 8 || s[4] != '-' || strings.IndexFunc(s[:4], func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
 		return true
 	}
 	var doc yaml.Node
