@@ -299,6 +299,9 @@ func wrap(input, cfg []byte) []byte {
 		b.Write(indentAs(d.Body, "- ", "  "))
 	}
 	if len(cfg) > 0 {
+		if b.Bytes()[b.Len()-1] != '\n' {
+			b.WriteByte('\n')
+		}
 		b.WriteString("functionConfig:\n")
 		b.Write(indentAs(cfg, "  ", "  "))
 	}
@@ -319,8 +322,7 @@ func indentAs(body []byte, first, rest string) []byte {
 		}
 		b.Write(line)
 	}
-	if b.Len() > 0 && b.Bytes()[b.Len()-1] != '\n' {
-		b.WriteByte('\n')
-	}
+	// No newline is added at the end: a block scalar ending the input
+	// without one keeps its value (wrap adds one where more follows).
 	return b.Bytes()
 }
