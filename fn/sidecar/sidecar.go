@@ -111,43 +111,45 @@ type Spec struct {
 // the image's start.sh does not pass args on, so mesher is configured through
 // env and the mounted files only.
 func (s Spec) Container() *yaml.Node {
-	ports := n.Seq()
+	// About a hundred nodes, rendered for every workload: one allocation.
+	a := n.NewArena(128)
+	ports := a.Seq()
 	for _, p := range Ports() {
-		ports.Content = append(ports.Content, n.Map("name", p.Name, "containerPort", p.Number, "protocol", "TCP"))
+		ports.Content = append(ports.Content, a.Map("name", p.Name, "containerPort", p.Number, "protocol", "TCP"))
 	}
-	env := n.Seq(
-		n.Map("name", "SERVICE_NAME", "value", s.ServiceName),
-		n.Map("name", "VERSION", "value", s.Version),
-		n.Map("name", "APP_ID", "value", s.AppID),
+	env := a.Seq(
+		a.Map("name", "SERVICE_NAME", "value", s.ServiceName),
+		a.Map("name", "VERSION", "value", s.Version),
+		a.Map("name", "APP_ID", "value", s.AppID),
 	)
 	if s.ServicePorts != "" {
-		env.Content = append(env.Content, n.Map("name", "SERVICE_PORTS", "value", s.ServicePorts))
+		env.Content = append(env.Content, a.Map("name", "SERVICE_PORTS", "value", s.ServicePorts))
 	}
 	var probe *yaml.Node
 	switch s.Backend {
 	case ServiceCenter:
-		env.Content = append(env.Content, n.Map("name", "CSE_REGISTRY_ADDR", "value", s.RegistryAddress))
+		env.Content = append(env.Content, a.Map("name", "CSE_REGISTRY_ADDR", "value", s.RegistryAddress))
 		// 500 while registration or heartbeat to service-center fails: a real readiness signal.
-		probe = n.Map("httpGet", n.Map("path", "/v1/mesher/health", "port", 30102), "periodSeconds", 10, "failureThreshold", 3)
+		probe = a.Map("httpGet", a.Map("path", "/v1/mesher/health", "port", 30102), "periodSeconds", 10, "failureThreshold", 3)
 	case Pilot:
 		// The pilotv2 registry plugin reads these; the health API means nothing there.
 		for _, f := range [][2]string{{"POD_NAME", "metadata.name"}, {"POD_NAMESPACE", "metadata.namespace"}, {"INSTANCE_IP", "status.podIP"}} {
-			env.Content = append(env.Content, n.Map("name", f[0], "valueFrom", n.Map("fieldRef", n.Map("fieldPath", f[1]))))
+			env.Content = append(env.Content, a.Map("name", f[0], "valueFrom", a.Map("fieldRef", a.Map("fieldPath", f[1]))))
 		}
-		probe = n.Map("tcpSocket", n.Map("port", 30101), "periodSeconds", 10, "failureThreshold", 3)
+		probe = a.Map("tcpSocket", a.Map("port", 30101), "periodSeconds", 10, "failureThreshold", 3)
 	}
-	sc := n.Map(
+	sc := a.Map(
 		"allowPrivilegeEscalation", false,
-		"capabilities", n.Map("drop", n.StrSeq("ALL")),
-		"seccompProfile", n.Map("type", "RuntimeDefault"),
+		"capabilities", a.Map("drop", a.Seq(a.Str("ALL"))),
+		"seccompProfile", a.Map("type", "RuntimeDefault"),
 	)
 	if s.RunAsNonRoot != nil {
-		n.Set(sc, "runAsNonRoot", n.Bool(*s.RunAsNonRoot))
+		n.Set(sc, "runAsNonRoot", a.Bool(*s.RunAsNonRoot))
 	}
 	if s.RunAsUser != nil {
-		n.Set(sc, "runAsUser", n.Int(int(*s.RunAsUser)))
+		n.Set(sc, "runAsUser", a.Int(int(*s.RunAsUser)))
 	}
-	c := n.Map(
+	c := a.Map(
 		"name", ContainerName,
 		"image", s.Image,
 		"imagePullPolicy", s.ImagePullPolicy,
@@ -155,7 +157,7 @@ func (s Spec) Container() *yaml.Node {
 	if s.Native {
 		// A restartable init container: starts before the app, keeps running
 		// beside it, and does not keep a Job's pod from completing.
-		n.Set(c, "restartPolicy", n.Str("Always"))
+		n.Set(c, "restartPolicy", a.Str("Always"))
 	}
 	for _, kv := range []struct {
 		k string
@@ -164,12 +166,12 @@ func (s Spec) Container() *yaml.Node {
 		{"ports", ports},
 		{"env", env},
 		{"readinessProbe", probe},
-		{"resources", n.Map(
-			"requests", n.Map("cpu", s.Resources.CPURequest, "memory", s.Resources.MemoryRequest),
-			"limits", n.Map("cpu", s.Resources.CPULimit, "memory", s.Resources.MemoryLimit),
+		{"resources", a.Map(
+			"requests", a.Map("cpu", s.Resources.CPURequest, "memory", s.Resources.MemoryRequest),
+			"limits", a.Map("cpu", s.Resources.CPULimit, "memory", s.Resources.MemoryLimit),
 		)},
 		{"securityContext", sc},
-		{"volumeMounts", n.Seq(n.Map("name", VolumeName, "mountPath", ConfigMountPath))},
+		{"volumeMounts", a.Seq(a.Map("name", VolumeName, "mountPath", ConfigMountPath))},
 	} {
 		n.Set(c, kv.k, kv.v)
 	}

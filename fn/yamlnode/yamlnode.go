@@ -265,3 +265,68 @@ func keyNode(m *yaml.Node, key string) *yaml.Node {
 	}
 	return nil
 }
+
+// Arena builds the nodes of a tree out of a few large allocations instead of
+// one per node: the injector renders a sidecar of about a hundred nodes for
+// every workload. An Arena belongs to one tree; it holds no state shared
+// between calls.
+type Arena struct{ slab []yaml.Node }
+
+// NewArena returns an arena sized for about n nodes.
+func NewArena(n int) *Arena { return &Arena{slab: make([]yaml.Node, 0, n)} }
+
+func (a *Arena) node(n yaml.Node) *yaml.Node {
+	if len(a.slab) == cap(a.slab) {
+		a.slab = make([]yaml.Node, 0, max(cap(a.slab), 16))
+	}
+	a.slab = append(a.slab, n)
+	return &a.slab[len(a.slab)-1]
+}
+
+// Str is Str, from the arena.
+func (a *Arena) Str(v string) *yaml.Node {
+	n := a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v})
+	if NeedsQuotes(v) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// Int is Int, from the arena.
+func (a *Arena) Int(v int) *yaml.Node {
+	return a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagInt, Value: strconv.Itoa(v)})
+}
+
+// Bool is Bool, from the arena.
+func (a *Arena) Bool(v bool) *yaml.Node {
+	return a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: strconv.FormatBool(v)})
+}
+
+// Map is Map, from the arena.
+func (a *Arena) Map(kv ...any) *yaml.Node {
+	m := a.node(yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: make([]*yaml.Node, 0, len(kv))})
+	for i := 0; i+1 < len(kv); i += 2 {
+		var v *yaml.Node
+		switch x := kv[i+1].(type) {
+		case *yaml.Node:
+			v = x
+		case string:
+			v = a.Str(x)
+		case int:
+			v = a.Int(x)
+		case bool:
+			v = a.Bool(x)
+		}
+		if v == nil {
+			continue
+		}
+		// Keys are the injector's own field names: never a YAML 1.1 bool or number.
+		m.Content = append(m.Content, a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kv[i].(string)}), v)
+	}
+	return m
+}
+
+// Seq is Seq, from the arena.
+func (a *Arena) Seq(items ...*yaml.Node) *yaml.Node {
+	return a.node(yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: append(make([]*yaml.Node, 0, len(items)), items...)})
+}
