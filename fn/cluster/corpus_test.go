@@ -54,7 +54,9 @@ func TestCorpusInjectedDryRun(t *testing.T) {
 	}
 	waitForCRDs(t)
 
-	work := t.TempDir()
+	// Under the harness's folder, which goes on an interrupt too.
+	work := filepath.Join(server.dir, "corpus")
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
 	kinds := newDiscovery(t)
 	type tally struct {
 		files, invalid, refusedByBinary, passed, unserved, local, refusedAsWritten int
@@ -478,8 +480,10 @@ func injectMesherBinary(t *testing.T) string {
 		build := exec.Command("go", "build", "-o", binary.path, "./fn/cmd/inject-mesher")
 		build.Dir = filepath.Join("..", "..")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			binary.err = fmt.Errorf("building inject-mesher: %v\n%s", err, out)
+		var out bytes.Buffer
+		build.Stdout, build.Stderr = &out, &out
+		if err := runTracked("go build inject-mesher", build); err != nil {
+			binary.err = fmt.Errorf("building inject-mesher: %v\n%s", err, out.String())
 		}
 	})
 	if binary.err != nil {

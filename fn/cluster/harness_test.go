@@ -67,13 +67,55 @@ var procs struct {
 
 // track hands a started process to the harness, which stops it at the end.
 func track(p *process) {
-	procs.Lock()
-	defer procs.Unlock()
-	if procs.stopped {
+	if !register(p) {
 		p.stop()
 		panic(fmt.Sprintf("%s started while the harness was stopping", p.name))
 	}
+}
+
+// register adds p to the processes to stop; false once they were stopped.
+func register(p *process) bool {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.stopped {
+		return false
+	}
 	procs.list = append(procs.list, p)
+	return true
+}
+
+func unregister(p *process) {
+	procs.Lock()
+	defer procs.Unlock()
+	for i, q := range procs.list {
+		if q == p {
+			procs.list = append(procs.list[:i], procs.list[i+1:]...)
+			return
+		}
+	}
+}
+
+// runTracked runs a command to its end (a build) in its own process group,
+// which the harness kills with the servers if the run is interrupted, so
+// nothing it starts outlives the run or writes into a removed folder.
+func runTracked(name string, cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p := &process{name: name, cmd: cmd, exited: make(chan struct{})}
+	var err error
+	go func() {
+		err = cmd.Wait()
+		close(p.exited)
+	}()
+	if !register(p) {
+		p.stop()
+		return fmt.Errorf("%s: the harness is stopping", name)
+	}
+	<-p.exited
+	unregister(p)
+	return err
 }
 
 // stopAll stops every process the harness started, the last first.
