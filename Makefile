@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseQuantity$$' -fuzztime=$(FUZZTIME) ./fn/annotations
 	$(GO) test -run='^$$' -fuzz='^FuzzResourceList$$' -fuzztime=$(FUZZTIME) ./fn/krm
 	$(GO) test -run='^$$' -fuzz='^FuzzPlainYAML$$' -fuzztime=$(FUZZTIME) ./fn/cli
+	$(GO) test -run='^$$' -fuzz='^FuzzTextpatch$$' -fuzztime=$(FUZZTIME) ./fn/textpatch
 
 vet:
 	@out=$$(gofmt -l fn); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -127,3 +128,23 @@ demo: build
 
 clean:
 	rm -rf bin
+
+## e2e-webhook: the admission webhook against a real kube-apiserver $(KUBE_VERSION) and kube-controller-manager (issue 9): run in-process on loopback, registered with the install's MutatingWebhookConfiguration at its URL
+e2e-webhook: etcd build tools
+	$(call webhook-tests,$(KUBE_VERSION))
+
+## e2e-webhook-oldest: the same against $(KUBE_VERSION_OLDEST)
+e2e-webhook-oldest: etcd build tools
+	$(call webhook-tests,$(KUBE_VERSION_OLDEST))
+
+.PHONY: e2e-webhook e2e-webhook-oldest
+
+# As cluster-tests, only the webhook's tests (-run Webhook); the binaries
+# come from hack/build-kube.sh, a failed build fails the target.
+define webhook-tests
+	bins=$$(./hack/build-kube.sh $(1)) || { echo "building Kubernetes $(1) failed"; exit 1; }; \
+	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
+	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(1) failed: got '$$bins'"; exit 1; }; \
+	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager KUSTOMIZE=$(KUSTOMIZE) REQUIRE_CLUSTER=1 \
+		$(GO) test -tags cluster -count=1 -timeout 15m -v -run 'Webhook' ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+endef

@@ -29,8 +29,8 @@ import (
 // in every namespace with a Pod carrying inject-mesher's status and mounting
 // mesher-config-sc or mesher-config-pilot, it creates that ConfigMap when
 // absent (the content the function generates), updates one it created when
-// the config changed, and never touches one the user wrote (without the
-// generated-by mark). Admission writes nothing (sideEffects: None); this
+// the config changed (its generated-by mark is ControllerMark), and never
+// touches one the user wrote or one the function rendered into git. Admission writes nothing (sideEffects: None); this
 // runs beside it, on the leader replica only, so replicas never race.
 type ConfigMapController struct {
 	Client   kubernetes.Interface
@@ -173,8 +173,9 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 			c.written("create", ns, want.Name)
 		case err != nil:
 			return err
-		case have.Annotations[engine.GeneratedBy] != engine.GeneratedByValue:
-			// The user's own: left exactly as it is.
+		case have.Annotations[engine.GeneratedBy] != ControllerMark:
+			// The user's own, or the function's from git (its mark is
+			// inject-mesher): left exactly as it is, git is the source of truth.
 		case !maps.Equal(have.Data, want.Data):
 			have.Data = want.Data
 			if _, err := cms.Update(ctx, have, metav1.UpdateOptions{FieldManager: "inject-mesher"}); err != nil {
@@ -207,8 +208,16 @@ func (c *ConfigMapController) render(need engine.Need) (*corev1.ConfigMap, error
 	if err := json.Unmarshal(raw, &cm); err != nil {
 		return nil, fmt.Errorf("the generated ConfigMap: %w", err)
 	}
+	// The controller's own mark: it updates only what it created, never a
+	// ConfigMap the function rendered into git and a GitOps tool applied
+	// (whose mark says inject-mesher), so the two never fight over one.
+	cm.Annotations[engine.GeneratedBy] = ControllerMark
 	return &cm, nil
 }
+
+// ControllerMark is the generated-by value of the ConfigMaps the controller
+// writes.
+const ControllerMark = "inject-mesher-webhook"
 
 // hostname names this candidate when POD_NAME is not set.
 func hostname() string {

@@ -175,6 +175,9 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, err
 	}
 	cfg.UserAgent = "inject-mesher-webhook"
+	// client-go's default (5 a second) would have the ConfigMaps of many
+	// new namespaces trail their Pods by seconds.
+	cfg.QPS, cfg.Burst = 50, 100
 	return kubernetes.NewForConfig(cfg)
 }
 

@@ -1,0 +1,441 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// The admission webhook (issue 9, "Tested for real"): the real API server
+// and kube-controller-manager, the webhook in this process on loopback,
+// registered with the install's MutatingWebhookConfiguration at its URL.
+// No kubelet runs: Pods stay Pending. The subtests run in order and share
+// the webhook; the last one stops and restarts it.
+func TestWebhook(t *testing.T) {
+	startControllerManager(t)
+	client := clientset(t, nil)
+	ctx := context.Background()
+	// The webhook's own namespace: its Lease lives there.
+	createNamespace(t, client, "inject-mesher-system", nil)
+
+	wh := newWebhookServer(t)
+	// After the registration is deleted (cleanups run last first).
+	t.Cleanup(func() {
+		wh.stop(t)
+		_ = wh.log.Close()
+	})
+	began := time.Now()
+	wh.start(t)
+	t.Logf("webhook listening on %s (probes %s) after %v", wh.admission, wh.probes, time.Since(began).Round(time.Millisecond))
+	registerWebhook(t, client, "https://"+wh.admission+"/inject", wh.ca)
+
+	// The API server's webhook informer takes a moment to see the new
+	// configuration: wait until a dry run comes back injected.
+	createNamespace(t, client, "wh-plain", nil)
+	took, ok := poll(60*time.Second, func() bool {
+		got, _, err := createPod(t, "wh-plain", annotatedPod("probe", nil), true)
+		return err == nil && sidecarOf(got) != nil
+	})
+	if !ok {
+		t.Fatalf("the API server did not call the webhook within %v; the webhook's log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
+	}
+	t.Logf("registration active after %v", took.Round(10*time.Millisecond))
+
+	t.Run("UnlabelledNamespaceNotSent", func(t *testing.T) {
+		before, _ := wh.admissions(t)
+		got, warnings, err := createPod(t, "wh-plain", plainPod("plain"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, _ := wh.admissions(t)
+		if names := containerNames(got); names != "[app]" || got.Annotations["sidecar.mesher.io/status"] != "" || len(warnings) != 0 {
+			t.Errorf("the Pod was changed: containers %s, annotations %v, warnings %q", names, got.Annotations, warnings)
+		}
+		if after != before {
+			t.Errorf("inject_mesher_admissions_total moved from %v to %v: the Pod was sent to the webhook", before, after)
+		}
+		// The counter does count what is sent (else the check above proves nothing).
+		if _, _, err := createPod(t, "wh-plain", annotatedPod("counted", nil), false); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := wh.admissions(t); again != after+1 {
+			t.Errorf("an annotated Pod moved inject_mesher_admissions_total from %v to %v, want +1", after, again)
+		}
+	})
+
+	const deploymentNS = "wh-shop"
+	createNamespace(t, client, deploymentNS, map[string]string{"sidecar-injector": "enabled"})
+	replicas := int32(3)
+	deployment := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: deploymentNS},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "checkout-pods"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"tier": "checkout-pods"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/checkout:1"}}},
+			},
+		},
+	}
+	t.Run("DeploymentInLabelledNamespace", func(t *testing.T) {
+		start := time.Now()
+		if _, err := client.AppsV1().Deployments(deploymentNS).Create(ctx, deployment, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pods := waitPods(t, client, deploymentNS, "tier=checkout-pods", int(replicas))
+		t.Logf("%d Pods after %v", len(pods), time.Since(start).Round(10*time.Millisecond))
+		checkInjected(t, pods, "checkout")
+		took, ok := poll(60*time.Second, func() bool {
+			_, err := client.CoreV1().ConfigMaps(deploymentNS).Get(ctx, "mesher-config-sc", metav1.GetOptions{})
+			return err == nil
+		})
+		if !ok {
+			t.Errorf("no ConfigMap mesher-config-sc in %s after %v; the webhook's log ends:\n%s", deploymentNS, took.Round(time.Second), logTail(server.dir, "webhook"))
+		}
+	})
+
+	t.Run("BadServicePortsDenied", func(t *testing.T) {
+		pod := annotatedPod("badports", map[string]string{"sidecar.mesher.io/servicePorts": "http:8080"})
+		out, err := kubectl(t, podYAML(t, "wh-plain", pod), "create", "-f", "-")
+		if err == nil {
+			t.Fatalf("created, want a denial:\n%s", out)
+		}
+		for _, want := range []string{`admission webhook "object.inject.mesher.io" denied the request`, "is not one of rest, grpc, dubbo"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("kubectl's message lacks %q:\n%s", want, out)
+			}
+		}
+		t.Logf("kubectl: %s", strings.TrimSpace(out))
+		if _, err := client.CoreV1().Pods("wh-plain").Get(ctx, "badports", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the denied Pod exists (or: %v)", err)
+		}
+	})
+
+	t.Run("HostNetworkSkippedWithWarning", func(t *testing.T) {
+		pod := annotatedPod("hostnet", nil)
+		pod.Spec.HostNetwork = true
+		got, warnings, err := createPod(t, "wh-plain", pod, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sidecarOf(got) != nil || got.Annotations["sidecar.mesher.io/status"] != "" {
+			t.Errorf("injected: containers %s, annotations %v", containerNames(got), got.Annotations)
+		}
+		if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "hostNetwork") {
+			t.Errorf("warnings %q, want one about hostNetwork", warnings)
+		}
+		t.Logf("warnings: %q", warnings)
+	})
+
+	t.Run("DryRunWritesNothing", func(t *testing.T) {
+		const ns = "wh-dryrun"
+		createNamespace(t, client, ns, nil)
+		out, err := kubectlStdout(t, podYAML(t, ns, annotatedPod("dry", nil)), "create", "--dry-run=server", "-o", "json", "-f", "-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got corev1.Pod
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if c := sidecarOf(&got); c == nil || got.Annotations["sidecar.mesher.io/status"] == "" {
+			t.Errorf("the dry run's Pod is not injected: containers %s, annotations %v", containerNames(&got), got.Annotations)
+		}
+		if _, err := client.CoreV1().Pods(ns).Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the dry run stored the Pod (or: %v)", err)
+		}
+		// Nothing to wait for but time: a ConfigMap would come within seconds.
+		time.Sleep(3 * time.Second)
+		if list, err := client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{}); err != nil {
+			t.Fatal(err)
+		} else {
+			for _, cm := range list.Items {
+				if strings.HasPrefix(cm.Name, "mesher-config") {
+					t.Errorf("the dry run made ConfigMap %s appear", cm.Name)
+				}
+			}
+		}
+		start := time.Now()
+		if _, _, err := createPod(t, ns, annotatedPod("real", nil), false); err != nil {
+			t.Fatal(err)
+		}
+		var cm *corev1.ConfigMap
+		took, ok := poll(60*time.Second, func() bool {
+			cm, err = client.CoreV1().ConfigMaps(ns).Get(ctx, "mesher-config-sc", metav1.GetOptions{})
+			return err == nil
+		})
+		if !ok {
+			t.Fatalf("no ConfigMap mesher-config-sc %v after a real create (%v); the webhook's log ends:\n%s", took.Round(time.Second), err, logTail(server.dir, "webhook"))
+		}
+		t.Logf("ConfigMap mesher-config-sc %v after the real create (%d keys)", time.Since(start).Round(10*time.Millisecond), len(cm.Data))
+		if len(cm.Data) == 0 {
+			t.Errorf("ConfigMap mesher-config-sc has no data")
+		}
+	})
+
+	t.Run("AlreadyInjectedUnchanged", func(t *testing.T) {
+		const ns = "wh-gitops"
+		createNamespace(t, client, ns, nil)
+		dir := t.TempDir()
+		in := filepath.Join(dir, "pod.yaml")
+		must(os.WriteFile(in, podYAML(t, ns, annotatedPod("rendered", nil)), 0o644))
+		config, err := filepath.Abs(webhookConfigFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(injectMesherBinary(t), "--quiet", "--config", config, in)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		rendered, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("inject-mesher: %v\n%s", err, stderr.String())
+		}
+		var want map[string]any
+		for _, doc := range strings.Split(string(rendered), "\n---\n") {
+			var obj map[string]any
+			if err := sigsyaml.Unmarshal([]byte(doc), &obj); err != nil {
+				t.Fatal(err)
+			}
+			if obj["kind"] == "Pod" {
+				want = obj
+			}
+		}
+		if want == nil {
+			t.Fatalf("no Pod in the function's output:\n%s", rendered)
+		}
+		// The ConfigMap first, then the Pod: created the other way round,
+		// the controller may create the ConfigMap between the two and the
+		// second create fails with AlreadyExists.
+		var cmFirst []string
+		for _, doc := range strings.Split(string(rendered), "\n---\n") {
+			if strings.Contains(doc, "kind: ConfigMap") {
+				cmFirst = append([]string{doc}, cmFirst...)
+			} else {
+				cmFirst = append(cmFirst, doc)
+			}
+		}
+		_, before := wh.admissions(t)
+		out, err := kubectl(t, []byte(strings.Join(cmFirst, "\n---\n")), "create", "-f", "-")
+		if err != nil {
+			t.Fatalf("kubectl create: %v\n%s", err, out)
+		}
+		if strings.Contains(out, "Warning") {
+			t.Errorf("warnings: %s", out)
+		}
+		_, after := wh.admissions(t)
+		if after["unchanged"] != before["unchanged"]+1 {
+			t.Errorf("outcomes %v then %v: want one more unchanged", before, after)
+		}
+		var got map[string]any
+		if err := kubectlJSON(t, &got, "get", "pod", "rendered", "-n", ns); err != nil {
+			t.Fatal(err)
+		}
+		wantSpec, gotSpec := want["spec"].(map[string]any), got["spec"].(map[string]any)
+		for _, list := range []string{"containers", "initContainers", "volumes"} {
+			if p, ok := subset(wantSpec[list], gotSpec[list], "spec."+list); !ok {
+				t.Errorf("the stored Pod differs from the function's at %s", p)
+			}
+		}
+		status := "sidecar.mesher.io/status"
+		wantStatus := want["metadata"].(map[string]any)["annotations"].(map[string]any)[status]
+		gotStatus := got["metadata"].(map[string]any)["annotations"].(map[string]any)[status]
+		if wantStatus == nil || wantStatus != gotStatus {
+			t.Errorf("status annotation %v, the function wrote %v", gotStatus, wantStatus)
+		}
+	})
+
+	// A ConfigMap the function rendered into git with another config (another
+	// service-center address) is applied with its Pod: the controller must not
+	// rewrite it (git is the source of truth; a GitOps tool would revert it
+	// and the two would fight).
+	t.Run("GitRenderedConfigMapKept", func(t *testing.T) {
+		const ns = "wh-gitcm"
+		createNamespace(t, client, ns, nil)
+		in := filepath.Join(t.TempDir(), "pod.yaml")
+		must(os.WriteFile(in, podYAML(t, ns, annotatedPod("fromgit", nil)), 0o644))
+		cmd := exec.Command(injectMesherBinary(t), "--quiet", "--serviceCenterAddress=http://git-sc.example:30100", in)
+		rendered, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("inject-mesher: %v", err)
+		}
+		var cmFirst []string
+		for _, doc := range strings.Split(string(rendered), "\n---\n") {
+			if strings.Contains(doc, "kind: ConfigMap") {
+				cmFirst = append([]string{doc}, cmFirst...)
+			} else {
+				cmFirst = append(cmFirst, doc)
+			}
+		}
+		if out, err := kubectl(t, []byte(strings.Join(cmFirst, "\n---\n")), "create", "-f", "-"); err != nil {
+			t.Fatalf("kubectl create: %v\n%s", err, out)
+		}
+		// Longer than the controller takes to create one (well under a second).
+		time.Sleep(3 * time.Second)
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "mesher-config-sc", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(cm.Data["chassis.yaml"], "http://git-sc.example:30100") {
+			t.Errorf("the controller rewrote the ConfigMap rendered into git:\n%s", cm.Data["chassis.yaml"])
+		}
+	})
+
+	t.Run("WebhookDown", func(t *testing.T) {
+		start := time.Now()
+		wh.stop(t)
+		t.Logf("webhook stopped in %v", time.Since(start).Round(10*time.Millisecond))
+		checks := []struct {
+			ns, want string
+			pod      *corev1.Pod
+		}{
+			{"wh-plain", `failed calling webhook "object.inject.mesher.io"`, annotatedPod("down-annotated", nil)},
+			{deploymentNS, `failed calling webhook "namespace.inject.mesher.io"`, plainPod("down-labelled")},
+			// Never sent, annotated or not.
+			{"kube-system", "", annotatedPod("down-system", nil)},
+			{"wh-plain", "", plainPod("down-plain")},
+		}
+		for _, c := range checks {
+			got, _, err := createPod(t, c.ns, c.pod, false)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%s/%s: refused with the webhook down: %v", c.ns, c.pod.Name, err)
+			case c.want == "" && sidecarOf(got) != nil:
+				t.Errorf("%s/%s: injected with the webhook down?", c.ns, c.pod.Name)
+			case c.want != "" && err == nil:
+				t.Errorf("%s/%s: created with the webhook down, want refused (failurePolicy Fail)", c.ns, c.pod.Name)
+			case c.want != "" && !strings.Contains(err.Error(), c.want):
+				t.Errorf("%s/%s: refused with %q, want %q", c.ns, c.pod.Name, err, c.want)
+			case c.want != "":
+				t.Logf("%s/%s: %v", c.ns, c.pod.Name, err)
+			}
+		}
+		// A ReplicaSet's Pod is refused too, and its ReplicaSet retries.
+		scale := int32(4)
+		d, err := client.AppsV1().Deployments(deploymentNS).Get(ctx, "checkout", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Spec.Replicas = &scale
+		if _, err := client.AppsV1().Deployments(deploymentNS).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		took, ok := poll(60*time.Second, func() bool {
+			ev, err := client.CoreV1().Events(deploymentNS).List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedCreate"})
+			if err != nil {
+				return false
+			}
+			for _, e := range ev.Items {
+				if strings.Contains(e.Message, `failed calling webhook "namespace.inject.mesher.io"`) {
+					return true
+				}
+			}
+			return false
+		})
+		if !ok {
+			t.Errorf("no FailedCreate event naming the webhook in %s after %v", deploymentNS, took.Round(time.Second))
+		}
+		if pods, err := client.CoreV1().Pods(deploymentNS).List(ctx, metav1.ListOptions{LabelSelector: "tier=checkout-pods"}); err != nil || len(pods.Items) != 3 {
+			t.Errorf("with the webhook down the Deployment has %d Pods (%v), want still 3", len(pods.Items), err)
+		}
+
+		start = time.Now()
+		wh.start(t)
+		t.Logf("webhook restarted on %s in %v", wh.admission, time.Since(start).Round(10*time.Millisecond))
+		var got *corev1.Pod
+		took, ok = poll(60*time.Second, func() bool {
+			got, _, err = createPod(t, "wh-plain", annotatedPod("down-annotated", nil), false)
+			return err == nil
+		})
+		if !ok {
+			t.Fatalf("after the restart the annotated Pod is still refused after %v: %v", took.Round(time.Second), err)
+		}
+		if sidecarOf(got) == nil {
+			t.Errorf("after the restart the annotated Pod was created without the sidecar: %s", containerNames(got))
+		}
+		t.Logf("annotated Pod created with the sidecar %v after the restart", took.Round(10*time.Millisecond))
+		start = time.Now()
+		pods := waitPods(t, client, deploymentNS, "tier=checkout-pods", int(scale))
+		t.Logf("the ReplicaSet's 4th Pod %v after the restart", time.Since(start).Round(10*time.Millisecond))
+		checkInjected(t, pods, "checkout")
+	})
+}
+
+// waitPods waits (at most a minute) until selector matches n Pods in ns.
+func waitPods(t *testing.T, client kubernetes.Interface, ns, selector string, n int) []corev1.Pod {
+	t.Helper()
+	var pods []corev1.Pod
+	took, ok := poll(60*time.Second, func() bool {
+		list, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false
+		}
+		pods = list.Items
+		return len(pods) >= n
+	})
+	if !ok {
+		out, _ := kubectl(t, nil, "get", "deployments,replicasets,pods,events", "-n", ns, "-o", "wide")
+		t.Fatalf("%d of %d Pods after %v:\n%s", len(pods), n, took.Round(time.Second), out)
+	}
+	return pods
+}
+
+// checkInjected checks that each Pod has the sidecar with SERVICE_NAME
+// service and the status annotation.
+func checkInjected(t *testing.T, pods []corev1.Pod, service string) {
+	t.Helper()
+	for i := range pods {
+		p := &pods[i]
+		c := sidecarOf(p)
+		if c == nil {
+			t.Errorf("pod %s: no sidecar-mesher (containers %s)", p.Name, containerNames(p))
+			continue
+		}
+		if v, _ := envOf(c, "SERVICE_NAME"); v != service {
+			t.Errorf("pod %s: SERVICE_NAME %q, want %q", p.Name, v, service)
+		}
+		if p.Annotations["sidecar.mesher.io/status"] == "" {
+			t.Errorf("pod %s: no status annotation (annotations %v)", p.Name, p.Annotations)
+		}
+	}
+}
+
+// podYAML is pod in namespace ns as a manifest.
+func podYAML(t *testing.T, ns string, pod *corev1.Pod) []byte {
+	t.Helper()
+	p := pod.DeepCopy()
+	p.APIVersion, p.Kind, p.Namespace = "v1", "Pod", ns
+	b, err := sigsyaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// kubectlStdout runs kubectl and returns its stdout; the error carries stderr.
+func kubectlStdout(t *testing.T, stdin []byte, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", server.kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(string(stdin))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
