@@ -295,6 +295,8 @@ func TestWebhook(t *testing.T) {
 		}
 	})
 
+	t.Run("GoldenPods", goldenPodsThroughTheAPIServer)
+
 	t.Run("WebhookDown", func(t *testing.T) {
 		start := time.Now()
 		wh.stop(t)
