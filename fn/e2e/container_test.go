@@ -202,3 +202,30 @@ func TestKustomizeContainer(t *testing.T) {
 		t.Error("the container did not inject")
 	}
 }
+
+// The webhook's image (Dockerfile.webhook, `make image-webhook`): built
+// from this run's binary, it runs as nobody, holds no shell, answers
+// --help, and refuses to serve without a certificate (never plain HTTP).
+func TestWebhookImage(t *testing.T) {
+	podman := requireTool(t, "podman", "run `make podman` (Debian's podman and runc)")
+	ctx := t.TempDir()
+	copyFile(t, filepath.Join(repoRoot, "Dockerfile.webhook"), filepath.Join(ctx, "Dockerfile.webhook"))
+	copyFile(t, filepath.Join(repoRoot, "build", "passwd"), filepath.Join(ctx, "build", "passwd"))
+	copyFile(t, webhookBinPath, filepath.Join(ctx, "bin", "inject-mesher-webhook"))
+	const image = "localhost/inject-mesher-webhook:e2e"
+	if r := runEnv(t, ctx, nil, podmanEnv(), podman, "build", "-q", "-f", "Dockerfile.webhook", "-t", image, "."); r.code != 0 {
+		t.Fatalf("podman build failed:\n%s", r.stderr)
+	}
+	if r := runEnv(t, ctx, nil, podmanEnv(), podman, "image", "inspect", image, "--format", "{{.Config.User}}"); strings.TrimSpace(r.stdout) != "65534:65534" {
+		t.Errorf("the image runs as %q, want nobody (65534:65534)", strings.TrimSpace(r.stdout))
+	}
+	if r := runEnv(t, ctx, nil, podmanEnv(), podman, "run", "--rm", "--network", "none", image, "--help"); r.code != 0 || !strings.Contains(r.stderr+r.stdout, "--tls-cert-file") {
+		t.Errorf("--help in the image: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(t, ctx, nil, podmanEnv(), podman, "run", "--rm", "--network", "none", image); r.code == 0 || !strings.Contains(r.stderr, "served over TLS only") {
+		t.Errorf("without a certificate: exit %d, want a refusal\n%s", r.code, r.stderr)
+	}
+	if r := runEnv(t, ctx, nil, podmanEnv(), podman, "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", image, "-c", "true"); r.code == 0 {
+		t.Error("the image has a shell")
+	}
+}
