@@ -16,6 +16,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
@@ -178,7 +179,7 @@ func goldenPod(t *testing.T, obj *yaml.Node, tmpl podtemplate.Template) *corev1.
 		node = n.Map("apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", plan.Copy(n.Get(tmpl.Node, "spec")))
 	}
 	n.Delete(n.Get(node, "metadata"), "namespace")
-	raw, err := jsonpatch.Value(expandAliases(node))
+	raw, err := jsonpatch.Value(testutil.ExpandAliases(node))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func goldenPod(t *testing.T, obj *yaml.Node, tmpl podtemplate.Template) *corev1.
 }
 
 func asJSON(t *testing.T, node *yaml.Node) map[string]any {
-	raw, err := jsonpatch.Value(expandAliases(node))
+	raw, err := jsonpatch.Value(testutil.ExpandAliases(node))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,19 +200,6 @@ func asJSON(t *testing.T, node *yaml.Node) map[string]any {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// expandAliases replaces aliases by copies of what they stand for: JSON has none.
-func expandAliases(node *yaml.Node) *yaml.Node {
-	if node.Kind == yaml.AliasNode && node.Alias != nil {
-		return expandAliases(node.Alias)
-	}
-	c := *node
-	c.Anchor, c.Content = "", nil
-	for _, x := range node.Content {
-		c.Content = append(c.Content, expandAliases(x))
-	}
-	return &c
 }
 
 // sameStatus compares two status annotations but for the fields they say

@@ -218,19 +218,8 @@ func TestWebhook(t *testing.T) {
 		if want == nil {
 			t.Fatalf("no Pod in the function's output:\n%s", rendered)
 		}
-		// The ConfigMap first, then the Pod: created the other way round,
-		// the controller may create the ConfigMap between the two and the
-		// second create fails with AlreadyExists.
-		var cmFirst []string
-		for _, doc := range strings.Split(string(rendered), "\n---\n") {
-			if strings.Contains(doc, "kind: ConfigMap") {
-				cmFirst = append([]string{doc}, cmFirst...)
-			} else {
-				cmFirst = append(cmFirst, doc)
-			}
-		}
 		_, before := wh.admissions(t)
-		out, err := kubectl(t, []byte(strings.Join(cmFirst, "\n---\n")), "create", "-f", "-")
+		out, err := kubectl(t, configMapFirst(rendered), "create", "-f", "-")
 		if err != nil {
 			t.Fatalf("kubectl create: %v\n%s", err, out)
 		}
@@ -273,15 +262,7 @@ func TestWebhook(t *testing.T) {
 		if err != nil {
 			t.Fatalf("inject-mesher: %v", err)
 		}
-		var cmFirst []string
-		for _, doc := range strings.Split(string(rendered), "\n---\n") {
-			if strings.Contains(doc, "kind: ConfigMap") {
-				cmFirst = append([]string{doc}, cmFirst...)
-			} else {
-				cmFirst = append(cmFirst, doc)
-			}
-		}
-		if out, err := kubectl(t, []byte(strings.Join(cmFirst, "\n---\n")), "create", "-f", "-"); err != nil {
+		if out, err := kubectl(t, configMapFirst(rendered), "create", "-f", "-"); err != nil {
 			t.Fatalf("kubectl create: %v\n%s", err, out)
 		}
 		// Longer than the controller takes to create one (well under a second).
@@ -440,4 +421,19 @@ func kubectlStdout(t *testing.T, stdin []byte, args ...string) (string, error) {
 		return "", fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out), nil
+}
+
+// configMapFirst puts the function's generated ConfigMap before the Pod:
+// created the other way round, the controller may create the ConfigMap
+// between the two and the second create fails with AlreadyExists.
+func configMapFirst(rendered []byte) []byte {
+	var docs []string
+	for _, doc := range strings.Split(string(rendered), "\n---\n") {
+		if strings.Contains(doc, "kind: ConfigMap") {
+			docs = append([]string{doc}, docs...)
+		} else {
+			docs = append(docs, doc)
+		}
+	}
+	return []byte(strings.Join(docs, "\n---\n"))
 }

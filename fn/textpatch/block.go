@@ -281,11 +281,16 @@ func plainEnd(src []byte, i int, flow bool) int {
 }
 
 // quotedEnd is the offset after the closing quote of a one-line quoted scalar.
-func quotedEnd(src []byte, i int) (int, error) {
+func quotedEnd(src []byte, i int) (int, error) { return closingQuote(src, i, false) }
+
+// closingQuote is the offset after the quote that closes the scalar
+// opening at i; multiline says whether it may run over lines (in a flow
+// collection it may).
+func closingQuote(src []byte, i int, multiline bool) (int, error) {
 	q := src[i]
 	for j := i + 1; j < len(src); j++ {
 		switch c := src[j]; {
-		case c == '\n':
+		case c == '\n' && !multiline:
 			return 0, fmt.Errorf("a quoted scalar runs over lines")
 		case q == '"' && c == '\\':
 			j++

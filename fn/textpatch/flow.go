@@ -70,22 +70,7 @@ func nodeEnd(t *text, n *yaml.Node, start int) (int, error) {
 	return end, err
 }
 
-func quotedEndMultiline(src []byte, i int) (int, error) {
-	q := src[i]
-	for j := i + 1; j < len(src); j++ {
-		switch c := src[j]; {
-		case q == '"' && c == '\\':
-			j++
-		case c == q:
-			if q == '\'' && j+1 < len(src) && src[j+1] == '\'' {
-				j++
-				continue
-			}
-			return j + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("unterminated quoted scalar")
-}
+func quotedEndMultiline(src []byte, i int) (int, error) { return closingQuote(src, i, true) }
 
 // addFlow adds an item (or a "key: value" entry) to a flow collection:
 // first, or after the last one, with the ", " flow separator.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	wjson "github.com/inject-mesher/inject-mesher/fn/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
@@ -197,7 +198,7 @@ func podFrom(obj *yaml.Node, tmpl podtemplate.Template) *yaml.Node {
 }
 
 func request(t *testing.T, pod *yaml.Node, namespace string) *admissionv1.AdmissionRequest {
-	raw, err := wjson.Value(expand(pod))
+	raw, err := wjson.Value(testutil.ExpandAliases(pod))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func request(t *testing.T, pod *yaml.Node, namespace string) *admissionv1.Admiss
 }
 
 func patched(t *testing.T, pod *yaml.Node, patch []byte) map[string]any {
-	raw, err := wjson.Value(expand(pod))
+	raw, err := wjson.Value(testutil.ExpandAliases(pod))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func expectedTemplate(t *testing.T, expected []*yaml.Node, index int, table podt
 			if i++; i != index {
 				continue
 			}
-			raw, err := wjson.Value(expand(tmpl.Node))
+			raw, err := wjson.Value(testutil.ExpandAliases(tmpl.Node))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,20 +290,6 @@ func dropCreatedMetadata(tmpl map[string]any) {
 	}
 	st.Created = slices.DeleteFunc(st.Created, func(c string) bool { return c == "metadata" })
 	tmpl["metadata"].(map[string]any)["annotations"].(map[string]any)["sidecar.mesher.io/status"] = st.String()
-}
-
-// expand replaces aliases by copies of what they stand for: JSON has none.
-func expand(node *yaml.Node) *yaml.Node {
-	if node.Kind == yaml.AliasNode && node.Alias != nil {
-		return expand(node.Alias)
-	}
-	c := *node
-	c.Anchor = ""
-	c.Content = nil
-	for _, x := range node.Content {
-		c.Content = append(c.Content, expand(x))
-	}
-	return &c
 }
 
 // at reads a part of an object; label and annotation values are compared

@@ -239,3 +239,17 @@ func Build(root, out, pkg string) error {
 
 // Unified8 is Unified with at most eight hunks.
 func Unified8(oldText, newText string) string { return Unified(oldText, newText, 8) }
+
+// ExpandAliases returns a copy of a tree with every alias replaced by a copy
+// of what it stands for and no anchors: what the tree is as JSON.
+func ExpandAliases(node *yaml.Node) *yaml.Node {
+	if node.Kind == yaml.AliasNode && node.Alias != nil {
+		return ExpandAliases(node.Alias)
+	}
+	c := *node
+	c.Anchor, c.Content = "", nil
+	for _, x := range node.Content {
+		c.Content = append(c.Content, ExpandAliases(x))
+	}
+	return &c
+}
