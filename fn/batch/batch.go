@@ -6,9 +6,7 @@
 package batch
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -66,9 +64,6 @@ type Output struct {
 	Removed []engine.Need
 	// Written counts the objects written, generated ones included.
 	Written int
-	// Reencoded counts the edited objects whose plan could not be written
-	// into their text, so that they were re-encoded whole.
-	Reencoded int
 }
 
 // Generated is one ConfigMap the function emits.
@@ -333,17 +328,10 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	if node == nil {
 		return src.Raw(i), true
 	}
-	o := in.Process(node)
+	o := in.ProcessIn(node, engine.Context{Line: src.Line(i)})
 	file := src.Locate(i, node)
 	for j := range o.Entries {
-		e := &o.Entries[j]
-		e.File = file
-		for k, m := range e.Messages {
-			if m.Severity == fn.Error && strings.HasPrefix(m.Text, "not a Kubernetes object") {
-				// The engine counts lines in the object; the user, in the file.
-				e.Messages[k].Text = manifest.ShiftLines(errors.New(m.Text), src.Line(i)).Error()
-			}
-		}
+		o.Entries[j].File = file
 	}
 	from := len(out.Entries)
 	out.Entries = append(out.Entries, o.Entries...)
@@ -362,7 +350,6 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 		return nil, false
 	}
 	if why != "" {
-		out.Reencoded++
 		out.note(fn.Info, file, engine.Ref(node), "re-encoded the whole object (its formatting may change, its values do not): "+why)
 	}
 	return text, true
@@ -381,9 +368,6 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 		why = "the input was read as a whole"
 	} else if edited, check, err = textpatch.ApplyChecked(body, node, p); err != nil {
 		why, edited = err.Error(), nil
-		if os.Getenv("INJECT_MESHER_DEBUG") != "" {
-			fmt.Fprintf(os.Stderr, "DEBUG %s\n", why)
-		}
 	}
 	if edited != nil && !check {
 		return src.Wrap(i, edited, false), "", nil
@@ -397,13 +381,8 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 			return src.Wrap(i, edited, false), "", nil
 		}
 		why = "the edited text did not read back as planned (please report it)"
-		if os.Getenv("INJECT_MESHER_DEBUG") != "" {
-			fmt.Fprintf(os.Stderr, "DEBUG edited text (%v):\n%s\n", err, edited)
-		}
 	}
-	// yaml.v3 writes a folded scalar with more-indented lines back with an
-	// extra blank line (a changed value); a literal one it writes exactly.
-	literalBlocks(node)
+	n.LiteralBlocks(node)
 	encoded, err := src.Encode(i, node)
 	if err != nil {
 		return nil, "", err
@@ -412,15 +391,6 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 		return nil, "", fmt.Errorf("re-encoding would change a value (please report it)")
 	}
 	return src.Wrap(i, encoded, true), why, nil
-}
-
-func literalBlocks(node *yaml.Node) {
-	if node.Kind == yaml.ScalarNode && node.Style&yaml.FoldedStyle != 0 {
-		node.Style = node.Style&^yaml.FoldedStyle | yaml.LiteralStyle
-	}
-	for _, c := range node.Content {
-		literalBlocks(c)
-	}
 }
 
 // editsDuplicate finds an edit that sets or removes a key written twice in

@@ -187,15 +187,7 @@ func IsLocalConfig(obj *yaml.Node) bool {
 // Process decides what to do with the object's pod templates (inject,
 // upgrade, uninject, skip) and returns it as a plan of edits; obj is not
 // changed.
-func (in *Injector) Process(obj *yaml.Node) (out Outcome) {
-	defer func() {
-		// No panic reaches the user: a bug becomes an error result on the object.
-		if r := recover(); r != nil {
-			out = failure(Ref(obj), "", "", fmt.Sprintf("internal error while injecting (please report it): %v", r))
-		}
-	}()
-	return in.process(obj, nil, Context{})
-}
+func (in *Injector) Process(obj *yaml.Node) Outcome { return in.ProcessIn(obj, Context{}) }
 
 // Context is what a caller knows of an object beyond the object itself:
 // an admission request knows the namespace a controller's Pod is created
@@ -209,11 +201,16 @@ type Context struct {
 	// Workload is the owning workload's name, SERVICE_NAME's fallback for
 	// a Pod that has only a generateName.
 	Workload string
+	// Line is how many lines of its file come before the object's text, so
+	// that messages name lines of the file (node positions count from the
+	// object's own text).
+	Line int
 }
 
 // ProcessIn is Process with what the caller knows of the object.
 func (in *Injector) ProcessIn(obj *yaml.Node, ctx Context) (out Outcome) {
 	defer func() {
+		// No panic reaches the user: a bug becomes an error result on the object.
 		if r := recover(); r != nil {
 			out = failure(Ref(obj), "", "", fmt.Sprintf("internal error while injecting (please report it): %v", r))
 		}
@@ -223,14 +220,14 @@ func (in *Injector) ProcessIn(obj *yaml.Node, ctx Context) (out Outcome) {
 
 func (in *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome {
 	if obj == nil || obj.Kind != yaml.MappingNode {
-		return failure(fn.ResourceRef{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj))
+		return failure(fn.ResourceRef{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj, ctx.Line))
 	}
 	ref := Ref(obj)
 	if ref.Namespace == "" {
 		ref.Namespace = ctx.Namespace
 	}
 	if ref.APIVersion == "" || ref.Kind == "" {
-		return failure(ref, base.String(), "", "not a Kubernetes object: apiVersion and kind are required"+atLine(obj))
+		return failure(ref, base.String(), "", "not a Kubernetes object: apiVersion and kind are required"+atLine(obj, ctx.Line))
 	}
 	if ref.APIVersion == "v1" && ref.Kind == "List" && len(base) == 0 {
 		var out Outcome
@@ -258,8 +255,9 @@ func (in *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome
 	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path, ctx: ctx})
 }
 
-// atLine says what was found where an object was expected, for messages.
-func atLine(node *yaml.Node) string {
+// atLine says what was found where an object was expected, and on which
+// line of the file (before lines come before the object's text).
+func atLine(node *yaml.Node, before int) string {
 	if node == nil || node.Line == 0 {
 		return ""
 	}
@@ -269,7 +267,7 @@ func atLine(node *yaml.Node) string {
 	} else if what == "" {
 		what = "a " + strings.TrimPrefix(node.ShortTag(), "!!")
 	}
-	return fmt.Sprintf(" (%s at line %d)", what, node.Line)
+	return fmt.Sprintf(" (%s at line %d)", what, before+node.Line)
 }
 
 func failure(ref fn.ResourceRef, field, value, msg string) Outcome {

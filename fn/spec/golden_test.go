@@ -181,7 +181,9 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 			n.Set(annots, "internal.config.kubernetes.io/path", n.Str(input))
 			n.Set(annots, "internal.config.kubernetes.io/index", n.Str(strconv.Itoa(len(items.Content))))
 		}
-		literalBlocks(node)
+		// kpt and kustomize hand over what their own yaml.v3 wrote; a folded
+		// scalar re-encoded here would change value (see LiteralBlocks).
+		n.LiteralBlocks(node)
 		items.Content = append(items.Content, node)
 	}
 	list := n.Map("apiVersion", "config.kubernetes.io/v1", "kind", "ResourceList", "items", items)
@@ -271,16 +273,3 @@ func stripResults(b []byte) []byte {
 
 // lineDiff is a line diff of two outputs, for failure messages.
 func lineDiff(want, got []byte) string { return testutil.Unified(string(want), string(got), 8) }
-
-// literalBlocks makes folded scalars literal ones, with the same value:
-// yaml.v3 writes a folded scalar with more-indented lines back with an extra
-// blank line, which would change the ResourceList this test builds (kpt and
-// kustomize hand over what their own yaml.v3 wrote).
-func literalBlocks(node *yaml.Node) {
-	if node.Kind == yaml.ScalarNode && node.Style&yaml.FoldedStyle != 0 {
-		node.Style = node.Style&^yaml.FoldedStyle | yaml.LiteralStyle
-	}
-	for _, c := range node.Content {
-		literalBlocks(c)
-	}
-}

@@ -14,13 +14,7 @@ import (
 // Str is a string scalar. Values that a YAML 1.1 reader would take for a bool,
 // number or null ("yes", "on", "1.0", "~") are double-quoted: kubectl and the API
 // server read YAML 1.1 and would otherwise refuse the object.
-func Str(v string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
-	if NeedsQuotes(v) {
-		n.Style = yaml.DoubleQuotedStyle
-	}
-	return n
-}
+func Str(v string) *yaml.Node { return (*Arena)(nil).Str(v) }
 
 // NeedsQuotes reports whether a YAML 1.1 reader would take v, written plain,
 // for something other than a string. A value starting with a letter can only
@@ -53,44 +47,17 @@ func NeedsQuotes(v string) bool {
 }
 
 // Int is an integer scalar.
-func Int(v int) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagInt, Value: strconv.Itoa(v)}
-}
+func Int(v int) *yaml.Node { return (*Arena)(nil).Int(v) }
 
 // Bool is a boolean scalar.
-func Bool(v bool) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: strconv.FormatBool(v)}
-}
+func Bool(v bool) *yaml.Node { return (*Arena)(nil).Bool(v) }
 
 // Map is a block mapping of alternating keys and values; a nil value is skipped,
 // which lets callers write optional fields inline.
-func Map(kv ...any) *yaml.Node {
-	m := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
-	for i := 0; i+1 < len(kv); i += 2 {
-		var v *yaml.Node
-		switch x := kv[i+1].(type) {
-		case *yaml.Node:
-			v = x
-		case string:
-			v = Str(x)
-		case int:
-			v = Int(x)
-		case bool:
-			v = Bool(x)
-		}
-		if v == nil {
-			continue
-		}
-		// Keys are the injector's own field names: never a YAML 1.1 bool or number.
-		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kv[i].(string)}, v)
-	}
-	return m
-}
+func Map(kv ...any) *yaml.Node { return (*Arena)(nil).Map(kv...) }
 
 // Seq is a block sequence.
-func Seq(items ...*yaml.Node) *yaml.Node {
-	return &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: items}
-}
+func Seq(items ...*yaml.Node) *yaml.Node { return (*Arena)(nil).Seq(items...) }
 
 // StrSeq is a block sequence of strings.
 func StrSeq(items ...string) *yaml.Node {
@@ -269,13 +236,17 @@ func keyNode(m *yaml.Node, key string) *yaml.Node {
 // Arena builds the nodes of a tree out of a few large allocations instead of
 // one per node: the injector renders a sidecar of about a hundred nodes for
 // every workload. An Arena belongs to one tree; it holds no state shared
-// between calls.
+// between calls. A nil Arena allocates each node on its own (the package's
+// Str, Map... are its methods on nil).
 type Arena struct{ slab []yaml.Node }
 
 // NewArena returns an arena sized for about n nodes.
 func NewArena(n int) *Arena { return &Arena{slab: make([]yaml.Node, 0, n)} }
 
 func (a *Arena) node(n yaml.Node) *yaml.Node {
+	if a == nil {
+		return &n
+	}
 	if len(a.slab) == cap(a.slab) {
 		a.slab = make([]yaml.Node, 0, max(cap(a.slab), 16))
 	}
@@ -326,7 +297,23 @@ func (a *Arena) Map(kv ...any) *yaml.Node {
 	return m
 }
 
-// Seq is Seq, from the arena.
+// Seq is Seq, from the arena (which takes a copy of items; without one, the
+// sequence holds items itself).
 func (a *Arena) Seq(items ...*yaml.Node) *yaml.Node {
-	return a.node(yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: append(make([]*yaml.Node, 0, len(items)), items...)})
+	if a != nil {
+		items = append(make([]*yaml.Node, 0, len(items)), items...)
+	}
+	return a.node(yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: items})
+}
+
+// LiteralBlocks makes every folded scalar of a tree a literal one, with the
+// same value: yaml.v3 writes a folded scalar with more-indented lines back
+// with an extra blank line (a changed value); a literal one it writes exactly.
+func LiteralBlocks(node *yaml.Node) {
+	if node.Kind == yaml.ScalarNode && node.Style&yaml.FoldedStyle != 0 {
+		node.Style = node.Style&^yaml.FoldedStyle | yaml.LiteralStyle
+	}
+	for _, c := range node.Content {
+		LiteralBlocks(c)
+	}
 }
