@@ -436,10 +436,10 @@ func appendResult(b []byte, r *fn.Result) []byte {
 		}
 		return append(b, '\n')
 	}
-	b = str(b, "- ", "message", r.Message)
-	if len(b) == 0 {
-		b = append(b, "- "...)
-	}
+	// Every field is written at the item's indentation; the first one's
+	// indentation then becomes the item's "- ".
+	start := len(b)
+	b = str(b, "  ", "message", r.Message)
 	if r.Severity != "" {
 		// One of error, warning, info: plain is safe.
 		b = append(append(append(b, "  severity: "...), r.Severity...), '\n')
@@ -464,6 +464,10 @@ func appendResult(b []byte, r *fn.Result) []byte {
 			b = fmt.Appendf(b, "    index: %d\n", f.Index)
 		}
 	}
+	if len(b) == start {
+		return append(b, "- {}\n"...)
+	}
+	b[start] = '-'
 	return b
 }
 
