@@ -193,29 +193,9 @@ func (st style) flowEntry(key string, v *yaml.Node) []byte {
 
 // appendJSON writes a node the engine made as JSON: strings quoted, ints,
 // bools and null as they are.
-func appendJSON(b []byte, v *yaml.Node) []byte {
-	switch v.Kind {
-	case yaml.MappingNode:
-		b = append(b, '{')
-		for i := 0; i+1 < len(v.Content); i += 2 {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendJSONString(b, v.Content[i].Value)
-			b = append(b, ": "...)
-			b = appendJSON(b, v.Content[i+1])
-		}
-		return append(b, '}')
-	case yaml.SequenceNode:
-		b = append(b, '[')
-		for i, it := range v.Content {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendJSON(b, it)
-		}
-		return append(b, ']')
-	}
+func appendJSON(b []byte, v *yaml.Node) []byte { return appendCollection(b, v, jsonScalar) }
+
+func jsonScalar(b []byte, v *yaml.Node) []byte {
 	switch v.ShortTag() {
 	case yaml.NodeTagInt, yaml.NodeTagBool, yaml.NodeTagFloat:
 		if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
@@ -239,6 +219,12 @@ func renderFlowEntry(key string, v *yaml.Node) []byte {
 }
 
 func appendFlow(b []byte, v *yaml.Node) []byte {
+	return appendCollection(b, v, func(b []byte, v *yaml.Node) []byte { return appendScalar(b, v, true) })
+}
+
+// appendCollection writes a node in flow style, its keys and scalars
+// through scalar (YAML flow or JSON: the layout is the same).
+func appendCollection(b []byte, v *yaml.Node, scalar func([]byte, *yaml.Node) []byte) []byte {
 	switch v.Kind {
 	case yaml.MappingNode:
 		b = append(b, '{')
@@ -246,9 +232,9 @@ func appendFlow(b []byte, v *yaml.Node) []byte {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
-			b = appendScalar(b, v.Content[i], true)
+			b = scalar(b, v.Content[i])
 			b = append(b, ": "...)
-			b = appendFlow(b, v.Content[i+1])
+			b = appendCollection(b, v.Content[i+1], scalar)
 		}
 		return append(b, '}')
 	case yaml.SequenceNode:
@@ -257,11 +243,11 @@ func appendFlow(b []byte, v *yaml.Node) []byte {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
-			b = appendFlow(b, it)
+			b = appendCollection(b, it, scalar)
 		}
 		return append(b, ']')
 	}
-	return appendScalar(b, v, true)
+	return scalar(b, v)
 }
 
 // appendScalar writes a scalar in the style its node asks for, or double
