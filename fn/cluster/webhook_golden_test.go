@@ -17,8 +17,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
 	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
@@ -47,7 +45,11 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "config.yaml")); err == nil {
 			continue // another config than the webhook's
 		}
-		for _, obj := range goldenObjects(t, filepath.Join(dir, "input.yaml")) {
+		objs, err := testutil.Objects(filepath.Join(dir, "input.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range objs {
 			ref := engine.Ref(obj)
 			loc, ok := table.Lookup(ref.APIVersion, ref.Kind)
 			if !ok || engine.IsLocalConfig(obj) {
@@ -73,7 +75,7 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 			}
 			o := in.Process(plan.Copy(obj))
 			e := o.Entries[0]
-			if strings.Contains(e.Note, "own metadata") || notForPods(e) {
+			if strings.Contains(e.Note, "own metadata") || testutil.NotAJSONPod(e) {
 				continue
 			}
 			want := o
@@ -135,51 +137,13 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 	}
 }
 
-func notForPods(e engine.Entry) bool {
-	for _, m := range e.Messages {
-		if strings.Contains(m.Text, "YAML anchor") || strings.Contains(m.Text, "not a list or map") || strings.HasPrefix(m.Value, "[") {
-			return true
-		}
-	}
-	return false
-}
-
-func goldenObjects(t *testing.T, file string) []*yaml.Node {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*yaml.Node
-	for _, d := range manifest.SplitDocuments(data) {
-		node, err := manifest.ParseDocument(d.Body)
-		if err != nil || node == nil || node.Kind != yaml.MappingNode {
-			continue
-		}
-		if ref := engine.Ref(node); ref.APIVersion == "v1" && ref.Kind == "List" {
-			if items := n.Get(node, "items"); items != nil {
-				out = append(out, items.Content...)
-			}
-			continue
-		}
-		out = append(out, node)
-	}
-	return out
-}
-
-// goldenPod is the Pod a controller creates from the template: its
-// metadata and spec, the workload's name.
+// goldenPod is the Pod a controller creates from the template, as the
+// client sends it (no namespace in its body); nil for a template no JSON
+// Pod can hold (YAML 1.1 values such as hostNetwork: yes).
 func goldenPod(t *testing.T, obj *yaml.Node, tmpl podtemplate.Template) *corev1.Pod {
-	node := plan.Copy(obj)
-	if tmpl.Path != "" {
-		meta := plan.Copy(n.Get(tmpl.Node, "metadata"))
-		if meta == nil || meta.Kind != yaml.MappingNode {
-			meta = n.Map()
-		}
-		n.Set(meta, "name", n.Str(engine.Ref(obj).Name))
-		node = n.Map("apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", plan.Copy(n.Get(tmpl.Node, "spec")))
-	}
+	node := testutil.PodFrom(obj, tmpl)
 	n.Delete(n.Get(node, "metadata"), "namespace")
-	raw, err := jsonpatch.Value(testutil.ExpandAliases(node))
+	raw, err := testutil.JSON(node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +155,8 @@ func goldenPod(t *testing.T, obj *yaml.Node, tmpl podtemplate.Template) *corev1.
 }
 
 func asJSON(t *testing.T, node *yaml.Node) map[string]any {
-	raw, err := jsonpatch.Value(testutil.ExpandAliases(node))
+	v, err := testutil.JSONMap(node)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}
 	return v

@@ -17,8 +17,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
-	wjson "github.com/inject-mesher/inject-mesher/fn/jsonpatch"
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
@@ -59,7 +57,7 @@ func goldenCase(t *testing.T, dir string) int {
 	if err != nil {
 		t.Skipf("the case's config is refused (the webhook would not start): %v", err)
 	}
-	input := documents(t, filepath.Join(dir, "input.yaml"))
+	input := objects(t, filepath.Join(dir, "input.yaml"))
 	var labelled []string
 	for _, obj := range input {
 		if ns, ok := engine.IsEnabledNamespace(obj); ok {
@@ -72,133 +70,94 @@ func goldenCase(t *testing.T, dir string) int {
 	}
 	in := engine.New(cfg, labelled)
 	h := &webhook.Handler{Injector: engine.New(cfg, nil), NamespaceEnabled: func(ns string) bool { return enabled[ns] }}
-	expected := documents(t, filepath.Join(dir, "expected.yaml"))
+	expected := objects(t, filepath.Join(dir, "expected.yaml"))
 	table := podtemplate.NewTable(cfg.PodTemplatePaths)
 	compared, index := 0, -1
-	for _, obj := range input {
-		for _, item := range itemsOf(obj) {
-			ref := engine.Ref(item)
-			loc, ok := table.Lookup(ref.APIVersion, ref.Kind)
-			if !ok || engine.IsLocalConfig(item) {
+	for _, item := range input {
+		ref := engine.Ref(item)
+		loc, ok := table.Lookup(ref.APIVersion, ref.Kind)
+		if !ok || engine.IsLocalConfig(item) {
+			continue
+		}
+		tmpl, ok := loc.Find(item)
+		if !ok {
+			continue
+		}
+		// What the function does with this workload, on its own.
+		o := in.Process(plan.Copy(item))
+		if len(o.Entries) != 1 {
+			t.Fatalf("%s: %d entries", ref.Name, len(o.Entries))
+		}
+		fnEntry := o.Entries[0]
+		if strings.Contains(fnEntry.Note, "own metadata.annotations") || fromWorkload(fnEntry, tmpl) {
+			continue // read from the workload: its Pods never carry them
+		}
+		if testutil.NotAJSONPod(fnEntry) {
+			continue // YAML only: a Pod sent as JSON has no anchors and no list-valued annotations
+		}
+		index++
+		pod := testutil.PodFrom(item, tmpl)
+		resp, _, _ := h.Admit(request(t, pod, ref.Namespace))
+		name := fmt.Sprintf("%s/%s", ref.Kind, ref.Name)
+		switch fnEntry.Action {
+		case engine.Failed:
+			if resp.Allowed {
+				t.Errorf("%s: the function fails it, the webhook allows it", name)
 				continue
 			}
-			tmpl, ok := loc.Find(item)
-			if !ok {
+			for _, m := range fnEntry.Messages {
+				if !strings.Contains(resp.Result.Message, m.Text) {
+					t.Errorf("%s: the denial %q lacks the function's message %q", name, resp.Result.Message, m.Text)
+				}
+			}
+		case engine.Injected:
+			if !resp.Allowed || resp.Patch == nil {
+				t.Errorf("%s: the function injects it, the webhook answers %+v", name, resp)
 				continue
 			}
-			// What the function does with this workload, on its own.
-			o := in.Process(plan.Copy(item))
-			if len(o.Entries) != 1 {
-				t.Fatalf("%s: %d entries", ref.Name, len(o.Entries))
+			got := patched(t, pod, resp.Patch)
+			if expected == nil {
+				continue // the function refused the whole file: nothing to compare with
 			}
-			fnEntry := o.Entries[0]
-			if strings.Contains(fnEntry.Note, "own metadata.annotations") || fromWorkload(fnEntry, tmpl) {
-				continue // read from the workload: its Pods never carry them
+			want := expectedTemplate(t, expected, index, table)
+			if want == nil {
+				t.Errorf("%s: not in expected.yaml", name)
+				continue
 			}
-			if notJSON(fnEntry) {
-				continue // YAML only: a Pod sent as JSON has no anchors and no list-valued annotations
+			if tmpl.Path != "" && n.Get(tmpl.Node, "metadata") == nil {
+				// A Pod always has metadata: the function's status says it
+				// created the template's, the webhook's cannot.
+				dropCreatedMetadata(want)
 			}
-			index++
-			pod := podFrom(item, tmpl)
-			resp, _, _ := h.Admit(request(t, pod, ref.Namespace))
-			name := fmt.Sprintf("%s/%s", ref.Kind, ref.Name)
-			switch fnEntry.Action {
-			case engine.Failed:
-				if resp.Allowed {
-					t.Errorf("%s: the function fails it, the webhook allows it", name)
-					continue
+			for _, part := range []string{"metadata/annotations", "metadata/labels", "spec"} {
+				g, w := at(got, part), at(want, part)
+				if !reflect.DeepEqual(g, w) {
+					t.Errorf("%s: %s differs from the function's:\n got %s\nwant %s", name, part, show(g), show(w))
 				}
-				for _, m := range fnEntry.Messages {
-					if !strings.Contains(resp.Result.Message, m.Text) {
-						t.Errorf("%s: the denial %q lacks the function's message %q", name, resp.Result.Message, m.Text)
-					}
-				}
-			case engine.Injected:
-				if !resp.Allowed || resp.Patch == nil {
-					t.Errorf("%s: the function injects it, the webhook answers %+v", name, resp)
-					continue
-				}
-				got := patched(t, pod, resp.Patch)
-				if expected == nil {
-					continue // the function refused the whole file: nothing to compare with
-				}
-				want := expectedTemplate(t, expected, index, table)
-				if want == nil {
-					t.Errorf("%s: not in expected.yaml", name)
-					continue
-				}
-				if tmpl.Path != "" && n.Get(tmpl.Node, "metadata") == nil {
-					// A Pod always has metadata: the function's status says it
-					// created the template's, the webhook's cannot.
-					dropCreatedMetadata(want)
-				}
-				for _, part := range []string{"metadata/annotations", "metadata/labels", "spec"} {
-					g, w := at(got, part), at(want, part)
-					if !reflect.DeepEqual(g, w) {
-						t.Errorf("%s: %s differs from the function's:\n got %s\nwant %s", name, part, show(g), show(w))
-					}
-				}
-				compared++
-			default:
-				if resp.Patch != nil || !resp.Allowed {
-					t.Errorf("%s: the function's action is %s, the webhook patches or denies: %+v", name, fnEntry.Action, resp)
-				}
-				if (fnEntry.Action == engine.Skipped || fnEntry.Action == engine.Upgraded || fnEntry.Action == engine.Uninjected) && len(resp.Warnings) == 0 {
-					t.Errorf("%s: %s by the function, and the webhook gives no warning", name, fnEntry.Action)
-				}
+			}
+			compared++
+		default:
+			if resp.Patch != nil || !resp.Allowed {
+				t.Errorf("%s: the function's action is %s, the webhook patches or denies: %+v", name, fnEntry.Action, resp)
+			}
+			if (fnEntry.Action == engine.Skipped || fnEntry.Action == engine.Upgraded || fnEntry.Action == engine.Uninjected) && len(resp.Warnings) == 0 {
+				t.Errorf("%s: %s by the function, and the webhook gives no warning", name, fnEntry.Action)
 			}
 		}
 	}
 	return compared
 }
 
-func documents(t *testing.T, file string) []*yaml.Node {
-	data, err := os.ReadFile(file)
-	if os.IsNotExist(err) {
-		return nil
-	}
+func objects(t *testing.T, file string) []*yaml.Node {
+	objs, err := testutil.Objects(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*yaml.Node
-	for _, d := range manifest.SplitDocuments(data) {
-		node, err := manifest.ParseDocument(d.Body)
-		if err != nil || node == nil || node.Kind != yaml.MappingNode {
-			continue
-		}
-		out = append(out, node)
-	}
-	return out
-}
-
-func itemsOf(obj *yaml.Node) []*yaml.Node {
-	if ref := engine.Ref(obj); ref.APIVersion == "v1" && ref.Kind == "List" {
-		if items := n.Get(obj, "items"); items != nil && items.Kind == yaml.SequenceNode {
-			return items.Content
-		}
-		return nil
-	}
-	return []*yaml.Node{obj}
-}
-
-// podFrom is the Pod a controller creates from a workload's template (a
-// Pod is its own): the template's metadata and spec, the workload's name
-// and namespace.
-func podFrom(obj *yaml.Node, tmpl podtemplate.Template) *yaml.Node {
-	if tmpl.Path == "" {
-		return plan.Copy(obj)
-	}
-	meta := plan.Copy(n.Get(tmpl.Node, "metadata"))
-	if meta == nil || meta.Kind != yaml.MappingNode {
-		meta = n.Map()
-	}
-	ref := engine.Ref(obj)
-	n.Set(meta, "name", n.Str(ref.Name))
-	return n.Map("apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", plan.Copy(n.Get(tmpl.Node, "spec")))
+	return objs
 }
 
 func request(t *testing.T, pod *yaml.Node, namespace string) *admissionv1.AdmissionRequest {
-	raw, err := wjson.Value(testutil.ExpandAliases(pod))
+	raw, err := testutil.JSON(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +169,7 @@ func request(t *testing.T, pod *yaml.Node, namespace string) *admissionv1.Admiss
 }
 
 func patched(t *testing.T, pod *yaml.Node, patch []byte) map[string]any {
-	raw, err := wjson.Value(testutil.ExpandAliases(pod))
+	raw, err := testutil.JSON(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,30 +192,24 @@ func patched(t *testing.T, pod *yaml.Node, patch []byte) map[string]any {
 // (the function writes the objects in input order, ConfigMaps after them).
 func expectedTemplate(t *testing.T, expected []*yaml.Node, index int, table podtemplate.Table) map[string]any {
 	i := -1
-	for _, obj := range expected {
-		for _, item := range itemsOf(obj) {
-			r := engine.Ref(item)
-			loc, ok := table.Lookup(r.APIVersion, r.Kind)
-			if !ok || engine.IsLocalConfig(item) {
-				continue
-			}
-			tmpl, ok := loc.Find(item)
-			if !ok {
-				continue
-			}
-			if i++; i != index {
-				continue
-			}
-			raw, err := wjson.Value(testutil.ExpandAliases(tmpl.Node))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var v map[string]any
-			if err := json.Unmarshal(raw, &v); err != nil {
-				t.Fatal(err)
-			}
-			return v
+	for _, item := range expected {
+		r := engine.Ref(item)
+		loc, ok := table.Lookup(r.APIVersion, r.Kind)
+		if !ok || engine.IsLocalConfig(item) {
+			continue
 		}
+		tmpl, ok := loc.Find(item)
+		if !ok {
+			continue
+		}
+		if i++; i != index {
+			continue
+		}
+		v, err := testutil.JSONMap(tmpl.Node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 	return nil
 }
@@ -265,16 +218,6 @@ func expectedTemplate(t *testing.T, expected []*yaml.Node, index int, table podt
 func fromWorkload(e engine.Entry, tmpl podtemplate.Template) bool {
 	for _, m := range e.Messages {
 		if tmpl.Path != "" && strings.HasPrefix(m.Field, "metadata.") {
-			return true
-		}
-	}
-	return false
-}
-
-// notJSON: the function refused YAML that a JSON Pod cannot hold.
-func notJSON(e engine.Entry) bool {
-	for _, m := range e.Messages {
-		if strings.Contains(m.Text, "YAML anchor") || strings.Contains(m.Text, "not a list or map") || strings.HasPrefix(m.Value, "[") || strings.HasPrefix(m.Value, "{") {
 			return true
 		}
 	}
