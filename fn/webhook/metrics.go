@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the webhook's Prometheus metrics, on a registry of their own
@@ -41,7 +42,7 @@ func NewMetrics() *Metrics {
 		}, []string{"operation"}),
 	}
 	m.Registry.MustRegister(m.admissions, m.latency, m.CertExpiry, m.ConfigMapsWritten,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

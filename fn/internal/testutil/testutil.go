@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -225,8 +224,9 @@ func lastKeyWins(node *yaml.Node) {
 // and with -trimpath as `make build` does (so the build cache is shared).
 func Build(root, out, pkg string) error {
 	goTool := "go"
-	if _, err := exec.LookPath(goTool); err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := exec.LookPath(goTool); err != nil && os.Getenv("GOROOT") != "" {
+		// go test puts its own go on the PATH; a GOROOT is the fallback.
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
 	cmd := exec.Command(goTool, "build", "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
