@@ -109,7 +109,8 @@ func (o *Output) note(sev fn.Severity, file *fn.File, ref fn.ResourceRef, msg st
 }
 
 // Writer receives the output in order: write takes each object's text as soon
-// as it is known; encode renders a generated ConfigMap's node as text.
+// as it is known (its bytes never change afterwards, so a writer may keep
+// them rather than copy); encode renders a generated ConfigMap's node as text.
 type Writer struct {
 	Write  func([]byte) error
 	Encode func(*yaml.Node) ([]byte, error)

@@ -37,11 +37,25 @@ func NeedsQuotes(v string) bool {
 		return false
 	}
 	// A number, date, time, .inf or .nan uses only these characters; "100m" or "128Mi"
-	// cannot be one.
+	// cannot be one. Nor can a value with two dots (an address such as
+	// "10.0.0.1:30100"): a float has one, a timestamp's fraction one.
+	digits, dots := 0, 0
 	for i := 0; i < len(v); i++ {
-		if !strings.ContainsRune("0123456789abcdefABCDEF_+-.:xXoObBtTzZiInN ~", rune(v[i])) {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		case !strings.ContainsRune("abcdefABCDEF_+-:xXoObBtTzZiInN ~", rune(c)):
 			return false
 		}
+	}
+	if dots > 1 {
+		return false
+	}
+	if digits == len(v) && (v[0] != '0' || len(v) == 1) {
+		// A decimal integer, the commonest case (a port written as a string).
+		return true
 	}
 	return yaml.IsValueNonString(v)
 }

@@ -1,6 +1,7 @@
 package yamlnode
 
 import (
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -82,11 +83,35 @@ func TestNeedsQuotesAgreesWithYAML11(t *testing.T) {
 }
 
 func TestNeedsQuotesQuantitiesAndTimes(t *testing.T) {
-	for _, v := range []string{"100m", "128Mi", "0.5", "1Gi", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "12:30:00", "+1", "-1.5e+3", "0b1010", "1_000_000", "~", "1 2", "30101"} {
+	for _, v := range []string{"100m", "128Mi", "0.5", "1Gi", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "12:30:00", "+1", "-1.5e+3", "0b1010", "1_000_000", "~", "1 2", "30101",
+		"0", "00", "07", "08", "09", "0123", "123456789012345678901234567890", "10.0.0.1:30100", "1.2.3", "1..2", "..", "1.5.e3"} {
 		if got, want := NeedsQuotes(v), yaml.IsValueNonString(v); got != want {
 			t.Errorf("NeedsQuotes(%q) = %v, YAML 1.1 says %v", v, got, want)
 		}
 	}
+}
+
+// NeedsQuotes's shortcuts (all digits, two dots) agree with the YAML 1.1
+// check on every short value made of the characters numbers and dates use.
+// A value ending in ':' is a mapping, not a scalar, when written plain: the
+// writers' own structural checks quote those (textpatch's plainSafe).
+func TestNeedsQuotesShortValuesExhaustive(t *testing.T) {
+	const alphabet = "0189.:-+_eExob"
+	var walk func(prefix string)
+	walk = func(prefix string) {
+		if prefix != "" && !strings.HasSuffix(prefix, ":") {
+			if got, want := NeedsQuotes(prefix), yaml.IsValueNonString(prefix); got != want {
+				t.Errorf("NeedsQuotes(%q) = %v, YAML 1.1 says %v", prefix, got, want)
+			}
+		}
+		if len(prefix) == 4 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			walk(prefix + alphabet[i:i+1])
+		}
+	}
+	walk("")
 }
 
 // A scalar reached through an alias reads as the anchored scalar; an alias of
