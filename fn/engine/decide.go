@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -510,24 +509,23 @@ func (pl *sidecarPlan) digest() string {
 	}
 	doc := n.Map("container", pl.container, "native", pl.spec.Native, "volume", pl.volume,
 		"imagePullSecrets", n.StrSeq(pl.pullSecrets...), "env", env)
-	h := sha256.New()
-	hashNode(h, doc)
-	return hex.EncodeToString(h.Sum(nil)[:8])
+	sum := sha256.Sum256(appendNode(make([]byte, 0, 4096), doc))
+	return hex.EncodeToString(sum[:8])
 }
 
-// hashNode feeds a node tree's structure and values to h: cheaper than
-// encoding it to YAML, and as unambiguous (every value is length-prefixed).
-func hashNode(h hash.Hash, node *yaml.Node) {
-	var hdr [9]byte
-	hdr[0] = byte(node.Kind)
-	binary.LittleEndian.PutUint64(hdr[1:], uint64(len(node.Value)))
-	h.Write(hdr[:])
-	h.Write([]byte(node.Value))
-	binary.LittleEndian.PutUint64(hdr[1:], uint64(len(node.Content)))
-	h.Write(hdr[1:])
+// appendNode writes a node tree's structure and values for hashing: cheaper
+// than encoding it to YAML, and as unambiguous (every value is
+// length-prefixed). One buffer hashed once: writing each node to the hash
+// through its interface cost two allocations per node.
+func appendNode(b []byte, node *yaml.Node) []byte {
+	b = append(b, byte(node.Kind))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(node.Value)))
+	b = append(b, node.Value...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(node.Content)))
 	for _, c := range node.Content {
-		hashNode(h, c)
+		b = appendNode(b, c)
 	}
+	return b
 }
 
 // processTemplate applies the rules to one pod template: inject, upgrade,

@@ -84,7 +84,7 @@ func isDocStart(line []byte) bool {
 // stream too, so it stays an error there.
 func OnlyDocumentEnds(body []byte) bool {
 	ends := false
-	for _, line := range bytes.Split(body, []byte("\n")) {
+	for line := range bytes.Lines(body) {
 		t := bytes.TrimSpace(line)
 		switch {
 		case bytes.Equal(t, []byte("...")) && bytes.HasPrefix(line, []byte("...")):
@@ -98,7 +98,9 @@ func OnlyDocumentEnds(body []byte) bool {
 
 // IsBlank reports whether a document holds nothing but blanks and comments.
 func IsBlank(body []byte) bool {
-	for _, line := range bytes.Split(body, []byte("\n")) {
+	// Line by line, stopping at the first that holds something: a
+	// ResourceList is one document of megabytes.
+	for line := range bytes.Lines(body) {
 		t := bytes.TrimSpace(line)
 		if len(t) > 0 && t[0] != '#' {
 			return false
@@ -336,32 +338,31 @@ func SplitResourceList(data []byte) (*RawList, error) {
 }
 
 func (l *RawList) splitItems(lines [][]byte) error {
-	var cur [][]byte
-	flush := func() {
-		if len(cur) > 0 {
-			raw := join(cur)
-			l.Items = append(l.Items, RawItem{Raw: raw, Kind: sniffKind(cur, l.ItemsIndent)})
+	start := -1 // the current item's first line
+	flush := func(end int) {
+		if start >= 0 {
+			cur := lines[start:end]
+			l.Items = append(l.Items, RawItem{Raw: join(cur), Kind: sniffKind(cur, l.ItemsIndent)})
 		}
 	}
-	for _, line := range lines {
+	for i, line := range lines {
 		indent := indentOf(line)
 		if !isBlankOrComment(line) && isEntry(line[indent:]) && (l.ItemsIndent < 0 || indent == l.ItemsIndent) {
 			if l.ItemsIndent < 0 {
 				l.ItemsIndent = indent
 			}
-			flush()
-			cur = [][]byte{line}
+			flush(i)
+			start = i
 			continue
 		}
-		if cur == nil {
+		if start < 0 {
 			if isBlankOrComment(line) {
 				continue
 			}
 			return ErrNotSplittable
 		}
-		cur = append(cur, line)
 	}
-	flush()
+	flush(len(lines))
 	return nil
 }
 
@@ -373,10 +374,10 @@ func sniffKind(lines [][]byte, seqIndent int) string {
 	if v, ok := strings.CutPrefix(first, "kind:"); ok {
 		kind, found = scalarText(v), 1
 	}
-	prefix := strings.Repeat(" ", seqIndent+2) + "kind:"
+	prefix := []byte(strings.Repeat(" ", seqIndent+2) + "kind:")
 	for _, line := range lines[1:] {
-		if v, ok := strings.CutPrefix(string(line), prefix); ok {
-			kind, found = scalarText(v), found+1
+		if v, ok := bytes.CutPrefix(line, prefix); ok {
+			kind, found = scalarText(string(v)), found+1
 		}
 	}
 	if found != 1 {
@@ -446,7 +447,9 @@ func Indent(b []byte, n int) []byte {
 }
 
 func splitLines(data []byte) [][]byte {
-	var lines [][]byte
+	// Sized once: a list of ten thousand items has hundreds of thousands of
+	// lines, and growing the slice by appending copied it a dozen times.
+	lines := make([][]byte, 0, bytes.Count(data, []byte{'\n'})+1)
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {

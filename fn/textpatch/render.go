@@ -278,13 +278,26 @@ func plainSafe(v *yaml.Node, flow bool) bool {
 	if strings.ContainsRune("-?:,[]{}#&*!|>'\"%@` \t", rune(s[0])) || s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
 		return false
 	}
-	if strings.ContainsAny(s, "\n\r\t") || strings.Contains(s, ": ") || strings.Contains(s, " #") {
-		return false
-	}
-	if flow && strings.ContainsAny(s, ",[]{}:") {
-		// ':' is fine in a flow plain scalar for YAML 1.2 unless a space
-		// follows, but not for every YAML 1.1 reader.
-		return false
+	// One pass over the value (three searches showed in profiles).
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\n', '\r', '\t':
+			return false
+		case ':':
+			// ':' is fine in a flow plain scalar for YAML 1.2 unless a
+			// space follows, but not for every YAML 1.1 reader.
+			if flow || i+1 < len(s) && s[i+1] == ' ' {
+				return false
+			}
+		case '#':
+			if s[i-1] == ' ' { // i > 0: s[0] == '#' was refused above
+				return false
+			}
+		case ',', '[', ']', '{', '}':
+			if flow {
+				return false
+			}
+		}
 	}
 	return printable(s) && !n.NeedsQuotes(s) && resolvesAsString(s)
 }
@@ -317,6 +330,17 @@ func resolvesAsString(s string) bool {
 // and noncharacters; Go's IsPrint is narrower than what it allows, never
 // wider.
 func printable(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// Nearly every value: checked a byte at a time, not a rune.
+		return true
+	}
 	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0
 }
 

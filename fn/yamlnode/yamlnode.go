@@ -57,6 +57,10 @@ func NeedsQuotes(v string) bool {
 		// A decimal integer, the commonest case (a port written as a string).
 		return true
 	}
+	if dots == 1 && digits == len(v)-1 && v[0] != '.' && v[len(v)-1] != '.' {
+		// A decimal fraction ("1.0", a version).
+		return true
+	}
 	return yaml.IsValueNonString(v)
 }
 
@@ -257,20 +261,27 @@ type Arena struct{ slab []yaml.Node }
 // NewArena returns an arena sized for about n nodes.
 func NewArena(n int) *Arena { return &Arena{slab: make([]yaml.Node, 0, n)} }
 
-func (a *Arena) node(n yaml.Node) *yaml.Node {
+// node returns a scalar or collection node of the arena (fields set in
+// place: a yaml.Node is big enough that passing one by value shows in
+// profiles).
+func (a *Arena) node(kind yaml.Kind, tag, value string) *yaml.Node {
+	var n *yaml.Node
 	if a == nil {
-		return &n
+		n = new(yaml.Node)
+	} else {
+		if len(a.slab) == cap(a.slab) {
+			a.slab = make([]yaml.Node, 0, max(cap(a.slab), 16))
+		}
+		a.slab = a.slab[:len(a.slab)+1]
+		n = &a.slab[len(a.slab)-1]
 	}
-	if len(a.slab) == cap(a.slab) {
-		a.slab = make([]yaml.Node, 0, max(cap(a.slab), 16))
-	}
-	a.slab = append(a.slab, n)
-	return &a.slab[len(a.slab)-1]
+	n.Kind, n.Tag, n.Value = kind, tag, value
+	return n
 }
 
 // Str is Str, from the arena.
 func (a *Arena) Str(v string) *yaml.Node {
-	n := a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v})
+	n := a.node(yaml.ScalarNode, yaml.NodeTagString, v)
 	if NeedsQuotes(v) {
 		n.Style = yaml.DoubleQuotedStyle
 	}
@@ -279,17 +290,18 @@ func (a *Arena) Str(v string) *yaml.Node {
 
 // Int is Int, from the arena.
 func (a *Arena) Int(v int) *yaml.Node {
-	return a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagInt, Value: strconv.Itoa(v)})
+	return a.node(yaml.ScalarNode, yaml.NodeTagInt, strconv.Itoa(v))
 }
 
 // Bool is Bool, from the arena.
 func (a *Arena) Bool(v bool) *yaml.Node {
-	return a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: strconv.FormatBool(v)})
+	return a.node(yaml.ScalarNode, yaml.NodeTagBool, strconv.FormatBool(v))
 }
 
 // Map is Map, from the arena.
 func (a *Arena) Map(kv ...any) *yaml.Node {
-	m := a.node(yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: make([]*yaml.Node, 0, len(kv))})
+	m := a.node(yaml.MappingNode, yaml.NodeTagMap, "")
+	m.Content = make([]*yaml.Node, 0, len(kv))
 	for i := 0; i+1 < len(kv); i += 2 {
 		var v *yaml.Node
 		switch x := kv[i+1].(type) {
@@ -306,7 +318,7 @@ func (a *Arena) Map(kv ...any) *yaml.Node {
 			continue
 		}
 		// Keys are the injector's own field names: never a YAML 1.1 bool or number.
-		m.Content = append(m.Content, a.node(yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kv[i].(string)}), v)
+		m.Content = append(m.Content, a.node(yaml.ScalarNode, yaml.NodeTagString, kv[i].(string)), v)
 	}
 	return m
 }
@@ -317,7 +329,9 @@ func (a *Arena) Seq(items ...*yaml.Node) *yaml.Node {
 	if a != nil {
 		items = append(make([]*yaml.Node, 0, len(items)), items...)
 	}
-	return a.node(yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: items})
+	s := a.node(yaml.SequenceNode, yaml.NodeTagSeq, "")
+	s.Content = items
+	return s
 }
 
 // LiteralBlocks makes every folded scalar of a tree a literal one, with the
