@@ -355,6 +355,11 @@ func report(w io.Writer, out *batch.Output) {
 			continue
 		}
 		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), batch.NameOf(e.Ref), e.Action)
+		if e.Ref.Namespace != "" {
+			// As the ConfigMaps' lines: read from `kubectl get pods -A -o
+			// yaml`, a name alone does not say which Pod.
+			line += " in namespace " + e.Ref.Namespace
+		}
 		if e.Reason != "" && e.Action == engine.Skipped {
 			line += ": " + e.Reason
 		}

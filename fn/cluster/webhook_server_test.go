@@ -27,6 +27,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -213,26 +214,14 @@ func (w *webhookServer) admissions(t *testing.T) (float64, map[string]float64) {
 // swapped for url and caBundle; it is deleted when the test ends.
 func registerWebhook(t *testing.T, client kubernetes.Interface, url string, caPEM []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
 	t.Helper()
-	kustomize := os.Getenv("KUSTOMIZE")
-	if kustomize == "" {
-		kustomize = "../../.cache/bin/kustomize"
-		if _, err := os.Stat(kustomize); err != nil {
-			if kustomize, err = exec.LookPath("kustomize"); err != nil {
-				msg := "no kustomize in .cache/bin or on PATH (make tools installs it)"
-				if os.Getenv("REQUIRE_CLUSTER") != "" || inCI() {
-					t.Fatal(msg)
-				}
-				t.Skip(msg)
-			}
-		}
-	}
-	cmd := exec.Command(kustomize, "build", "../../config/webhook")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kustomize build config/webhook: %v\n%s", err, stderr.String())
-	}
+	return registerWebhookFrom(t, client, "../../config/webhook", url, caPEM)
+}
+
+// registerWebhookFrom registers the MutatingWebhookConfiguration of the
+// kustomization in dir (an overlay of the install) as registerWebhook does.
+func registerWebhookFrom(t *testing.T, client kubernetes.Interface, dir, url string, caPEM []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+	t.Helper()
+	out := kustomizeBuild(t, dir)
 	var mwc *admissionregistrationv1.MutatingWebhookConfiguration
 	for _, doc := range strings.Split(string(out), "\n---\n") {
 		var head metav1.TypeMeta
@@ -247,7 +236,7 @@ func registerWebhook(t *testing.T, client kubernetes.Interface, url string, caPE
 		}
 	}
 	if mwc == nil {
-		t.Fatalf("no MutatingWebhookConfiguration in kustomize build config/webhook:\n%s", out)
+		t.Fatalf("no MutatingWebhookConfiguration in kustomize build %s:\n%s", dir, out)
 	}
 	for i := range mwc.Webhooks {
 		wh := &mwc.Webhooks[i]
@@ -275,6 +264,33 @@ func registerWebhook(t *testing.T, client kubernetes.Interface, url string, caPE
 		}
 	}
 	return created
+}
+
+// kustomizeBuild runs the real kustomize (KUSTOMIZE, .cache/bin or PATH) on
+// dir and returns its output.
+func kustomizeBuild(t *testing.T, dir string) []byte {
+	t.Helper()
+	kustomize := os.Getenv("KUSTOMIZE")
+	if kustomize == "" {
+		kustomize = "../../.cache/bin/kustomize"
+		if _, err := os.Stat(kustomize); err != nil {
+			if kustomize, err = exec.LookPath("kustomize"); err != nil {
+				msg := "no kustomize in .cache/bin or on PATH (make tools installs it)"
+				if os.Getenv("REQUIRE_CLUSTER") != "" || inCI() {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
+			}
+		}
+	}
+	cmd := exec.Command(kustomize, "build", dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v\n%s", dir, err, stderr.String())
+	}
+	return out
 }
 
 // warningLog collects the warnings the API server returns (client-go's
@@ -334,6 +350,10 @@ func createPod(t *testing.T, ns string, pod *corev1.Pod, dryRun bool) (*corev1.P
 func createNamespace(t *testing.T, client kubernetes.Interface, name string, labels map[string]string) {
 	t.Helper()
 	_, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) && name == webhook.DefaultNamespace {
+		// The webhook's own namespace (its Lease), shared by the tests that run one.
+		return
+	}
 	if err != nil {
 		t.Fatalf("namespace %s: %v", name, err)
 	}

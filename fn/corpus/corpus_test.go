@@ -493,8 +493,8 @@ func checkInjection(r reporter, p *prepared, res result) {
 		switch e.outcome {
 		case injected:
 			checkSidecar(r, e, node)
-			if !hasLine(res.stderr, e.Ref()+" injected") {
-				r.Errorf("%s: the report has no line %q:\n%s", e.Where(), e.Ref()+" injected", indent(res.stderr))
+			if want := e.ReportLine("injected"); !hasLine(res.stderr, want) {
+				r.Errorf("%s: the report has no line %q:\n%s", e.Where(), want, indent(res.stderr))
 			}
 		case skipped:
 			checkSkipReported(r, e, res.stderr)
@@ -579,7 +579,7 @@ func hasLine(text, prefix string) bool {
 
 func checkSkipReported(r reporter, e expectation, stderr string) {
 	r.Helper()
-	if want := e.Ref() + " skipped: " + e.reason; !hasLine(stderr, want) {
+	if want := e.ReportLine("skipped") + ": " + e.reason; !hasLine(stderr, want) {
 		r.Errorf("%s: the report has no line %q:\n%s", e.Where(), want, indent(stderr))
 	}
 	if want := "warning: "; !strings.Contains(stderr, want) || !strings.Contains(stderr, e.Ref()+": skipped: ") {

@@ -527,7 +527,7 @@ func TestCLI(t *testing.T) {
 		reportLines(t, files.stderr,
 			"deployment/web injected",
 			"service/web unchanged",
-			"job/migrate skipped: hostNetwork",
+			"job/migrate skipped in namespace shop: hostNetwork",
 			"deployment/worker injected",
 			"configmap/mesher-config-sc generated")
 		docs := parseDocs(t, files.stdout)
@@ -549,7 +549,7 @@ func TestCLI(t *testing.T) {
 		if r.code != 0 || r.stdout != files.stdout {
 			t.Errorf("injecting the output again is not a no-op (exit %d):\n%s", r.code, testutil.Unified8(files.stdout, r.stdout))
 		}
-		reportLines(t, r.stderr, "deployment/web unchanged", "service/web unchanged", "job/migrate skipped: hostNetwork",
+		reportLines(t, r.stderr, "deployment/web unchanged", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork",
 			"deployment/worker unchanged", "configmap/mesher-config-sc")
 	})
 
@@ -575,7 +575,7 @@ func TestCLI(t *testing.T) {
 		if r.stdout != one.stdout {
 			t.Errorf("stdin gives other output than the file:\n%s", testutil.Unified8(one.stdout, r.stdout))
 		}
-		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped: hostNetwork", "configmap/mesher-config-sc generated")
+		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork", "configmap/mesher-config-sc generated")
 		mustContain(t, "the report", r.stderr, "<stdin>: job/migrate")
 		wantOrder(t, parseDocs(t, r.stdout), "Deployment/web", "Service/web", "Job/migrate", "ConfigMap/mesher-config-sc")
 	})
@@ -588,7 +588,7 @@ func TestCLI(t *testing.T) {
 		docs := parseDocs(t, r.stdout)
 		checkInjected(t, findDoc(t, docs, "Deployment", "web"), "x/y:1", "pilot")
 		findDoc(t, docs, "ConfigMap", "mesher-config-pilot")
-		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped: hostNetwork", "configmap/mesher-config-pilot generated")
+		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork", "configmap/mesher-config-pilot generated")
 		t.Run("kubectl", func(t *testing.T) {
 			kubectlDryRun(t, r.stdout, "deployment.apps/web", "service/web", "job.batch/migrate", "configmap/mesher-config-pilot")
 		})

@@ -116,6 +116,16 @@ func (t Template) Ref() string {
 	return strings.ToLower(t.Kind) + "/" + name
 }
 
+// ReportLine is the start of the command line's report line for the
+// template's object: "deployment/web injected in namespace shop".
+func (t Template) ReportLine(action string) string {
+	line := t.Ref() + " " + action
+	if t.Namespace != "" {
+		line += " in namespace " + t.Namespace
+	}
+	return line
+}
+
 func (t Template) Where() string {
 	return fmt.Sprintf("%s (document %d, line %d)", t.Ref(), t.Doc, t.Node.Line)
 }
