@@ -70,11 +70,26 @@ func (w *workload) spec() *yaml.Node { return n.Get(w.tmpl.Node, "spec") }
 
 // setting is a value read from an annotation or label, and where it was found.
 type setting struct {
-	value, field string
+	value        string
 	present      bool
 	fromWorkload bool
 	// notString: the value is a list or map (Kubernetes wants a string).
 	notString bool
+	// where it was read, for field: the template's path, section and key.
+	tmplPath, section, key string
+}
+
+// field is the setting's place, for messages: built only when one is written
+// (building it for every annotation read showed in profiles).
+func (s setting) field() string {
+	if !s.present {
+		return ""
+	}
+	f := "metadata." + s.section + "[" + s.key + "]"
+	if s.fromWorkload || s.tmplPath == "" {
+		return f
+	}
+	return s.tmplPath + "." + f
 }
 
 // annotation reads a sidecar.mesher.io/* annotation from the pod template,
@@ -87,11 +102,11 @@ func (w *workload) label(key string) setting { return w.metaValue("labels", key)
 
 func (w *workload) metaValue(section, key string) setting {
 	if v := n.GetPath(w.tmpl.Node, "metadata", section, key); v != nil {
-		return setting{value: text(v), field: w.tmpl.Field(fmt.Sprintf("metadata.%s[%s]", section, key)), present: true, notString: !isScalar(v)}
+		return setting{value: text(v), present: true, notString: !isScalar(v), tmplPath: w.tmpl.Path, section: section, key: key}
 	}
 	if w.tmpl.Path != "" {
 		if v := n.GetPath(w.obj, "metadata", section, key); v != nil {
-			return setting{value: text(v), field: fmt.Sprintf("metadata.%s[%s]", section, key), present: true, fromWorkload: true, notString: !isScalar(v)}
+			return setting{value: text(v), present: true, fromWorkload: true, notString: !isScalar(v), section: section, key: key}
 		}
 	}
 	return setting{}
@@ -141,7 +156,7 @@ func (p *problems) add(field, value, msg string) {
 
 // annotationError reports a bad annotation value with the parser's explanation.
 func (p *problems) annotationError(key string, s setting, err error) {
-	p.add(s.field, s.value, fmt.Sprintf("invalid %s: %v", key, err))
+	p.add(s.field(), s.value, fmt.Sprintf("invalid %s: %v", key, err))
 }
 
 // sidecarPlan is everything one injection adds, rendered and hashed.
@@ -192,7 +207,7 @@ func (p *problems) read(key string) setting {
 	if s.notString {
 		// Annotations are strings: a list or map is no value at all,
 		// whatever text it would make (the API server refuses it).
-		p.add(s.field, clip(s.value), fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key))
+		p.add(s.field(), clip(s.value), fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key))
 		s.present = false
 	}
 	return s
@@ -255,7 +270,7 @@ func (in *Injector) identity(p *problems) sidecar.Spec {
 	if v := p.read(annotations.ServiceName); v.present {
 		s.ServiceName = strings.TrimSpace(v.value)
 		if s.ServiceName == "" {
-			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.ServiceName))
+			p.add(v.field(), v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.ServiceName))
 		}
 	} else if v := firstLabel(p, w, "app", "app.kubernetes.io/name"); v != "" {
 		s.ServiceName = v
@@ -271,7 +286,7 @@ func (in *Injector) identity(p *problems) sidecar.Spec {
 	if v := p.read(annotations.AppID); v.present {
 		s.AppID = strings.TrimSpace(v.value)
 		if s.AppID == "" {
-			p.add(v.field, v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.AppID))
+			p.add(v.field(), v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.AppID))
 		}
 	}
 	return s
@@ -355,9 +370,9 @@ func runsToCompletion(w *workload) bool {
 func checkRequestBelowLimit(p *problems, w *workload, req, limit, reqKey, limitKey, what string) {
 	if annotations.CompareQuantities(req, limit) > 0 {
 		s := w.annotation(reqKey)
-		field := s.field
+		field := s.field()
 		if field == "" {
-			field = w.annotation(limitKey).field
+			field = w.annotation(limitKey).field()
 		}
 		p.add(field, req, fmt.Sprintf("the sidecar's %s request %s is above its %s limit %s: raise %s too, or lower the request", what, req, what, limit, limitKey))
 	}
@@ -367,7 +382,7 @@ func firstLabel(p *problems, w *workload, keys ...string) string {
 	for _, k := range keys {
 		v := w.label(k)
 		if v.notString {
-			p.add(v.field, clip(v.value), fmt.Sprintf("invalid label %s: a label value is a string, not a list or map", k))
+			p.add(v.field(), clip(v.value), fmt.Sprintf("invalid label %s: a label value is a string, not a list or map", k))
 			return ""
 		}
 		if v.present && strings.TrimSpace(v.value) != "" {
@@ -549,7 +564,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 	if inject.present {
 		b, err := annotations.ParseBool(inject.value)
 		if err != nil {
-			return failure(ref, inject.field, inject.value, fmt.Sprintf("invalid %s: %v", annotations.Inject, err))
+			return failure(ref, inject.field(), inject.value, fmt.Sprintf("invalid %s: %v", annotations.Inject, err))
 		}
 		want = b
 	}

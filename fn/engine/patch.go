@@ -250,55 +250,92 @@ func (b *builder) quoteMetadataStrings() {
 // would misread changes no value, so anchored labels, a common way to keep
 // a selector in step with them, are fine.)
 func sharedNodes(w *workload) (Outcome, bool) {
-	type at struct {
-		node  *yaml.Node
-		field string
-	}
-	var nodes []at
-	add := func(node *yaml.Node, field string) {
-		if node != nil {
-			nodes = append(nodes, at{node, field})
-		}
-	}
-	addEntries := func(node *yaml.Node, field string) {
-		add(node, field)
-		if node != nil && node.Kind == yaml.SequenceNode {
-			for i, el := range node.Content {
-				add(el, fmt.Sprintf("%s[%d]", field, i))
-			}
-		}
-	}
-	cur, field := w.obj, ""
-	add(cur, "(the object)")
-	if w.tmpl.Path != "" {
-		for _, step := range strings.Split(w.tmpl.Path, ".") {
-			cur = n.Get(cur, step)
-			field = strings.TrimPrefix(field+"."+step, ".")
-			add(cur, field)
+	c := sharedCheck{w: w}
+	c.check(w.obj, "", false, -1, -1)
+	// The path to the template: its prefixes, substrings of the path.
+	for i := 0; c.found == nil && w.tmpl.Path != "" && i <= len(w.tmpl.Path); i++ {
+		if i == len(w.tmpl.Path) || w.tmpl.Path[i] == '.' {
+			c.cur = n.Get(c.cur, w.tmpl.Path[strings.LastIndexByte(w.tmpl.Path[:i], '.')+1:i])
+			c.check(c.cur, w.tmpl.Path[:i], false, -1, -1)
 		}
 	}
 	meta := n.Get(w.tmpl.Node, "metadata")
-	add(meta, w.tmpl.Field("metadata"))
-	add(n.Get(meta, "annotations"), w.tmpl.Field("metadata.annotations"))
+	c.check(meta, "metadata", true, -1, -1)
+	c.check(n.Get(meta, "annotations"), "metadata.annotations", true, -1, -1)
 	spec := w.spec()
-	add(spec, w.tmpl.Field("spec"))
-	for _, list := range []string{"containers", "initContainers", "volumes", "imagePullSecrets"} {
-		addEntries(n.Get(spec, list), w.tmpl.Field("spec."+list))
+	c.check(spec, "spec", true, -1, -1)
+	for _, list := range [...]string{"spec.containers", "spec.initContainers", "spec.volumes", "spec.imagePullSecrets"} {
+		c.entries(n.Get(spec, list[len("spec."):]), list, -1)
 	}
 	if seq := n.Get(spec, "containers"); seq != nil && seq.Kind == yaml.SequenceNode {
-		for i, c := range seq.Content {
-			addEntries(n.Get(c, "env"), w.tmpl.Field(fmt.Sprintf("spec.containers[%d].env", i)))
+		for i, ctr := range seq.Content {
+			c.entries(n.Get(ctr, "env"), "", i)
 		}
 	}
-	for _, x := range nodes {
-		if x.node.Kind == yaml.AliasNode || x.node.Anchor != "" {
-			name := x.node.Anchor
-			if x.node.Kind == yaml.AliasNode {
-				name = x.node.Value
-			}
-			return failure(w.ref, x.field, "", fmt.Sprintf(
-				"uses the YAML anchor or alias %q: inject-mesher edits this part of the pod template in place, which would change every place the anchor is used; write it out in full", name)), true
+	if x := c.found; x != nil {
+		name := x.node.Anchor
+		if x.node.Kind == yaml.AliasNode {
+			name = x.node.Value
 		}
+		return failure(w.ref, x.field(w), "", fmt.Sprintf(
+			"uses the YAML anchor or alias %q: inject-mesher edits this part of the pod template in place, which would change every place the anchor is used; write it out in full", name)), true
 	}
 	return Outcome{}, false
+}
+
+// sharedCheck walks the nodes an injection edits, in order, and keeps the
+// first that is an alias or anchored. A node's field is written only for
+// that one: formatting one for every node showed in profiles.
+type sharedCheck struct {
+	w     *workload
+	cur   *yaml.Node // walking the path to the template
+	found *sharedAt
+}
+
+// sharedAt is where a shared node is: sub (within the template when inTmpl),
+// or container ctr's env when ctr >= 0; entry >= 0 is an item of that list.
+type sharedAt struct {
+	node       *yaml.Node
+	sub        string
+	inTmpl     bool
+	ctr, entry int
+}
+
+func (c *sharedCheck) check(node *yaml.Node, sub string, inTmpl bool, ctr, entry int) {
+	if c.found != nil || node == nil {
+		return
+	}
+	if node == c.w.obj {
+		c.cur = node
+	}
+	if node.Kind == yaml.AliasNode || node.Anchor != "" {
+		c.found = &sharedAt{node: node, sub: sub, inTmpl: inTmpl, ctr: ctr, entry: entry}
+	}
+}
+
+// entries checks a list and each of its items.
+func (c *sharedCheck) entries(list *yaml.Node, sub string, ctr int) {
+	c.check(list, sub, true, ctr, -1)
+	if list != nil && list.Kind == yaml.SequenceNode {
+		for i, el := range list.Content {
+			c.check(el, sub, true, ctr, i)
+		}
+	}
+}
+
+func (x *sharedAt) field(w *workload) string {
+	f := x.sub
+	if x.ctr >= 0 {
+		f = fmt.Sprintf("spec.containers[%d].env", x.ctr)
+	}
+	if x.entry >= 0 {
+		f = fmt.Sprintf("%s[%d]", f, x.entry)
+	}
+	switch {
+	case x.inTmpl:
+		return w.tmpl.Field(f)
+	case f == "":
+		return "(the object)"
+	}
+	return f
 }

@@ -51,10 +51,17 @@ func (p Path) Child(steps ...Step) Path {
 
 // String writes the path the way messages name fields: spec.containers[0].env.
 func (p Path) String() string {
+	size := 0
+	for _, s := range p {
+		size += len(s.Key) + 4
+	}
 	var b strings.Builder
+	b.Grow(size)
 	for _, s := range p {
 		if s.IsIndex() {
-			b.WriteString("[" + strconv.Itoa(s.Index) + "]")
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.Index))
+			b.WriteByte(']')
 			continue
 		}
 		if b.Len() > 0 {

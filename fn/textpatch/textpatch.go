@@ -49,7 +49,12 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	if len(p) == 0 {
 		return src, false, nil
 	}
-	if err := emptiesBlock(root, p); err != nil {
+	// Each edit's path as a map key, written once.
+	keys := make([]string, len(p))
+	for i, e := range p {
+		keys[i] = e.Path.String()
+	}
+	if err := emptiesBlock(root, p, keys); err != nil {
 		return nil, true, err
 	}
 	if otherBreaks(src) {
@@ -60,15 +65,15 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	// Items removed from a sequence that also gets an item appended (an
 	// upgrade): in a flow sequence the new one follows the last item kept.
 	removed := map[string][]int{}
-	for _, e := range p {
+	for i, e := range p {
 		if e.Op == plan.RemoveItem {
-			removed[e.Path.String()] = append(removed[e.Path.String()], e.Index)
+			removed[keys[i]] = append(removed[keys[i]], e.Index)
 		}
 	}
 	added := map[string]int{}
 	var splices []splice
 	for i, e := range p {
-		key := e.Path.String()
+		key := keys[i]
 		s, simple, err := place(t, st, root, e, removed[key], added[key])
 		if e.Op == plan.AddItem || e.Op == plan.SetKey {
 			added[key]++
@@ -138,18 +143,18 @@ func otherBreaks(src []byte) bool {
 
 // emptiesBlock refuses removals that leave a block collection with nothing
 // in it: no block text says "empty", its key would read as null.
-func emptiesBlock(root *yaml.Node, p plan.Plan) error {
+func emptiesBlock(root *yaml.Node, p plan.Plan, keys []string) error {
 	gone, added := map[string]int{}, map[string]bool{}
-	for _, e := range p {
+	for i, e := range p {
 		switch e.Op {
 		case plan.RemoveItem, plan.RemoveKey:
-			gone[e.Path.String()]++
+			gone[keys[i]]++
 		case plan.AddItem, plan.SetKey:
-			added[e.Path.String()] = true
+			added[keys[i]] = true
 		}
 	}
-	for _, e := range p {
-		if e.Op != plan.RemoveItem && e.Op != plan.RemoveKey || added[e.Path.String()] {
+	for i, e := range p {
+		if e.Op != plan.RemoveItem && e.Op != plan.RemoveKey || added[keys[i]] {
 			continue
 		}
 		n, err := plan.Resolve(root, e.Path)
@@ -160,7 +165,7 @@ func emptiesBlock(root *yaml.Node, p plan.Plan) error {
 		if n.Kind == yaml.MappingNode {
 			size /= 2
 		}
-		if gone[e.Path.String()] >= size {
+		if gone[keys[i]] >= size {
 			return fmt.Errorf("%w: %s: it would leave a block collection empty", ErrUnplaceable, e)
 		}
 	}
