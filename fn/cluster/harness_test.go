@@ -197,7 +197,10 @@ func start(bin, dir string, started func(*process)) {
 		"--secure-port", apiPort,
 		"--cert-dir", filepath.Join(dir, "certs"),
 		"--token-auth-file", tokens,
-		"--authorization-mode", "AlwaysAllow",
+		// RBAC, as clusters run: the tests act as system:masters, and the
+		// webhook can be run with its own ServiceAccount under the install's
+		// Roles to show they are enough (TestWebhookRunsUnderItsOwnRBAC).
+		"--authorization-mode", "RBAC",
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-account-key-file", key,
 		"--service-account-signing-key-file", key,

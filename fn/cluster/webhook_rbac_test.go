@@ -1,0 +1,151 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/webhook"
+)
+
+// The install's RBAC is enough, and no more than it says: the webhook runs
+// with its own ServiceAccount's token, bound by the Roles of `kustomize
+// build config/webhook`, against an API server that authorizes with RBAC;
+// its leader takes the Lease and writes the mesher ConfigMap of a labelled
+// namespace whose Deployment's Pods it injected; and that account may not
+// read Secrets, delete ConfigMaps, change Pods or touch another Lease.
+func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
+	startControllerManager(t)
+	client := clientset(t, nil)
+	ctx := context.Background()
+	createNamespace(t, client, webhook.DefaultNamespace, nil)
+
+	var rbac []string
+	for _, doc := range strings.Split(string(kustomizeBuild(t, "../../config/webhook")), "\n---\n") {
+		var head metav1.TypeMeta
+		if err := sigsyaml.Unmarshal([]byte(doc), &head); err != nil {
+			t.Fatal(err)
+		}
+		switch head.Kind {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			rbac = append(rbac, doc)
+		}
+	}
+	if len(rbac) != 5 {
+		t.Fatalf("the install has %d RBAC objects, want 5 (ServiceAccount, ClusterRole and binding, Role and binding)", len(rbac))
+	}
+	if out, err := kubectl(t, []byte(strings.Join(rbac, "\n---\n")), "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("applying the install's RBAC: %v\n%s", err, out)
+	}
+	const account = "inject-mesher-webhook"
+	user := "system:serviceaccount:" + webhook.DefaultNamespace + ":" + account
+	for _, c := range []struct {
+		verb, resource, ns string
+		want               bool
+	}{
+		{"list", "namespaces", "", true},
+		{"watch", "pods", "", true},
+		{"create", "configmaps", "shop", true},
+		{"update", "configmaps/mesher-config-sc", "shop", true},
+		{"update", "leases.coordination.k8s.io/inject-mesher-webhook", webhook.DefaultNamespace, true},
+		{"get", "secrets", webhook.DefaultNamespace, false},
+		{"list", "secrets", "shop", false},
+		{"delete", "configmaps/mesher-config-sc", "shop", false},
+		{"update", "configmaps/app-settings", "shop", false},
+		{"patch", "pods", "shop", false},
+		{"create", "pods", "shop", false},
+		{"update", "leases.coordination.k8s.io/kube-controller-manager", "kube-system", false},
+		{"create", "leases.coordination.k8s.io", "kube-system", false},
+	} {
+		args := []string{"auth", "can-i", c.verb, c.resource, "--as", user}
+		if c.ns != "" {
+			args = append(args, "-n", c.ns)
+		}
+		out, _ := kubectl(t, nil, args...) // exit 1 means "no"
+		// The answer is the last line (a warning may come first).
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if answer := lines[len(lines)-1]; (answer == "yes") != c.want || answer != "yes" && answer != "no" {
+			t.Errorf("%s may %s %s in %q: %q, want allowed=%v", account, c.verb, c.resource, c.ns, out, c.want)
+		}
+	}
+
+	// The account's own token, as the kubelet would mount it.
+	expiry := int64(3600)
+	tok, err := client.CoreV1().ServiceAccounts(webhook.DefaultNamespace).CreateToken(ctx, account,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("a token for %s: %v", account, err)
+	}
+	kubeconfig := filepath.Join(server.dir, "webhook-sa.kubeconfig")
+	must(os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {server: %q, insecure-skip-tls-verify: true}
+users:
+- name: webhook
+  user: {token: %q}
+contexts:
+- name: test
+  context: {cluster: test, user: webhook}
+current-context: test
+`, server.url, tok.Status.Token)), 0o600))
+
+	wh := newWebhookServer(t)
+	wh.opts.Kubeconfig = kubeconfig
+	t.Cleanup(func() {
+		wh.stop(t)
+		_ = wh.log.Close()
+	})
+	wh.start(t)
+	registerWebhook(t, client, "https://"+wh.admission+"/inject", wh.ca)
+
+	const ns = "rbac-shop"
+	createNamespace(t, client, ns, map[string]string{"sidecar-injector": "enabled"})
+	took, ok := poll(60*time.Second, func() bool {
+		got, _, err := createPod(t, ns, plainPod("probe"), true)
+		return err == nil && sidecarOf(got) != nil
+	})
+	if !ok {
+		t.Fatalf("the API server did not call the webhook within %v; its log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
+	}
+	replicas := int32(2)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cart"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/cart:1"}}},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkInjected(t, waitPods(t, client, ns, "app=cart", int(replicas)), "cart")
+	took, ok = poll(60*time.Second, func() bool {
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "mesher-config-sc", metav1.GetOptions{})
+		return err == nil && cm.Annotations[engine.GeneratedBy] == webhook.ControllerMark
+	})
+	if !ok {
+		t.Errorf("no generated mesher-config-sc in %s after %v under the install's RBAC; the webhook's log ends:\n%s", ns, took.Round(time.Second), logTail(server.dir, "webhook"))
+	}
+	if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
+		t.Errorf("the webhook was refused something under its own RBAC; its log ends:\n%s", log)
+	}
+}
