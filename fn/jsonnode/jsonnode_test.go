@@ -1,0 +1,186 @@
+package jsonnode_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/bench/cmd/webhookbench/reviews"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
+	"github.com/inject-mesher/inject-mesher/fn/jsonnode"
+	"github.com/inject-mesher/inject-mesher/fn/manifest"
+)
+
+// The tree is the one yaml.v3 builds from the same JSON text: kind, tag,
+// value, style, line and column of every node, keys in order.
+func TestSameTreeAsYAML(t *testing.T) {
+	for _, doc := range []string{
+		`{}`, `[]`, `{"a":1}`, `{"a":"1","b":1.5,"c":1e3,"d":-0,"e":true,"f":false,"g":null}`,
+		`{"metadata":{"name":"web","labels":{"app":"web"},"annotations":{"sidecar.mesher.io/inject":"yes"}},"spec":{"containers":[{"name":"app","image":"x","ports":[{"containerPort":8080}]}]}}`,
+		"{\n  \"a\": [\n    1,\n    \"two\",\n    {\"b\": null}\n  ],\n  \"c\": \"d\"\n}",
+		`{"a":1,"a":2}`, `{"s":"tab\there \"quoted\" \\ é ☃"}`, `[[[]],{},[{}]]`, `{"n":12345678901234567890}`, `{"f":0.000001}`, `{"x":-12.5e-3}`,
+		`{"": ""}`, ` { "spaced" : [ 1 , 2 ] } `,
+	} {
+		t.Run(doc, func(t *testing.T) { sameTree(t, []byte(doc)) })
+	}
+}
+
+// Every Pod of the golden cases, as the API server would send it.
+func TestSameTreeOnGoldenPods(t *testing.T) {
+	inputs, err := filepath.Glob("../../testdata/golden/*/input.yaml")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("golden inputs: %v (%d)", err, len(inputs))
+	}
+	count := 0
+	for _, in := range inputs {
+		objs, err := testutil.Objects(in)
+		if err != nil {
+			continue // cases of unreadable input
+		}
+		for i, obj := range objs {
+			if hasAlias(obj) {
+				continue // JSON has no aliases (and expanding a bomb never ends)
+			}
+			b, err := testutil.JSON(obj)
+			if err != nil {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%d", filepath.Base(filepath.Dir(in)), i), func(t *testing.T) { sameTree(t, b) })
+			count++
+		}
+	}
+	if count < 100 {
+		t.Errorf("only %d objects compared", count)
+	}
+}
+
+// What yaml.v3 cannot read, JSON still is: read as JSON says.
+func TestValidJSONThatIsNotYAML(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"a":"x\/y"}`:         "x/y",
+		`{"a":"\ud83d\ude00"}`: "😀",
+		"{\"a\":\"\u007f\"}":   "\u007f",
+		`{"a":"\ufffe"}`:       "\ufffe",
+		`{"` + strings.Repeat("k", 2000) + `":"long key"}`: "long key",
+	} {
+		node, err := jsonnode.Parse([]byte(doc))
+		if err != nil {
+			t.Errorf("%.40s: %v", doc, err)
+			continue
+		}
+		if got := node.Content[1].Value; got != want {
+			t.Errorf("%.40s: value %q, want %q", doc, got, want)
+		}
+	}
+}
+
+func TestRefusesWhatIsNotOneJSONValue(t *testing.T) {
+	for _, doc := range []string{``, ` `, `{`, `{"a":}`, `{"a":1}{}`, `{"a":1} x`, `{'a':1}`, `{a:1}`, `[1,]`, `{"a":1,}`, "\xff"} {
+		if _, err := jsonnode.Parse([]byte(doc)); err == nil {
+			t.Errorf("%q: read, want an error", doc)
+		}
+	}
+}
+
+func sameTree(t *testing.T, doc []byte) {
+	t.Helper()
+	want, err := manifest.ParseDocument(doc)
+	if err != nil {
+		t.Fatalf("yaml.v3: %v", err)
+	}
+	got, err := jsonnode.Parse(doc)
+	if err != nil {
+		t.Fatalf("jsonnode: %v", err)
+	}
+	if diff := compare(got, want, "$"); diff != "" {
+		t.Errorf("%s\nin %.300s", diff, doc)
+	}
+}
+
+func compare(got, want *yaml.Node, at string) string {
+	if got.Kind != want.Kind || got.Tag != want.Tag || got.Value != want.Value || got.Style != want.Style {
+		return fmt.Sprintf("%s: kind %v tag %q value %q style %v, yaml.v3: kind %v tag %q value %q style %v",
+			at, got.Kind, got.Tag, got.Value, got.Style, want.Kind, want.Tag, want.Value, want.Style)
+	}
+	if got.Line != want.Line || got.Column != want.Column {
+		return fmt.Sprintf("%s: at %d:%d, yaml.v3 says %d:%d", at, got.Line, got.Column, want.Line, want.Column)
+	}
+	if len(got.Content) != len(want.Content) {
+		return fmt.Sprintf("%s: %d children, yaml.v3: %d", at, len(got.Content), len(want.Content))
+	}
+	for i := range got.Content {
+		if d := compare(got.Content[i], want.Content[i], fmt.Sprintf("%s[%d]", at, i)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// The Pod of a typical Deployment as the API server sends it (managedFields
+// included), read by jsonnode and, side by side, by yaml.v3.
+func BenchmarkParsePod(b *testing.B) {
+	raw, err := json.Marshal(reviews.Admitted(reviews.DeploymentPod("web", 0), "shop"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("jsonnode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			if _, err := jsonnode.Parse(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("yaml.v3", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			if _, err := manifest.ParseDocument(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// Any JSON that both read is the same tree; valid JSON is always read; what
+// is not JSON is refused.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"a":[1,"b",true,null,{"c":1.5e3}]}`, `{"a":1,"a":2}`, `{"a":"x\/y"}`, `[1,]`, "{\n \"k\" :\t\"v\"\n}"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		got, err := jsonnode.Parse(doc)
+		if valid := json.Valid(doc); valid != (err == nil) {
+			t.Fatalf("json.Valid says %v, Parse says %v", valid, err)
+		}
+		if err != nil || !utf8.Valid(doc) || bytes.ContainsAny(doc, "\u0085\u2028\u2029") {
+			return // YAML reads NEL, LS and PS in a string as line breaks, JSON as text
+		}
+		want, yerr := manifest.ParseDocument(doc)
+		if yerr != nil || want == nil {
+			return // valid JSON that is not YAML (see TestValidJSONThatIsNotYAML)
+		}
+		if diff := compare(got, want, "$"); diff != "" {
+			t.Fatalf("%s\nin %q", diff, doc)
+		}
+	})
+}
