@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +40,10 @@ type ConfigMapController struct {
 	Namespace, Identity string
 	Metrics             *Metrics
 	Log                 *slog.Logger
+	// WhileLeading is more work for the leader alone, under the same Lease
+	// (the self-managed certificates): each runs beside the controller for
+	// as long as this replica leads, and stops when it stops leading.
+	WhileLeading []func(ctx context.Context)
 }
 
 // LeaseName is the Lease the replicas elect their leader with.
@@ -59,7 +64,12 @@ func (c *ConfigMapController) Run(ctx context.Context) {
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
 					c.Log.Info("leading: the ConfigMap controller runs", "identity", c.Identity)
+					var others sync.WaitGroup
+					for _, work := range c.WhileLeading {
+						others.Go(func() { work(ctx) })
+					}
 					c.lead(ctx)
+					others.Wait()
 				},
 				OnStoppedLeading: func() { c.Log.Info("not leading", "identity", c.Identity) },
 			},

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -33,43 +34,91 @@ type Options struct {
 	CertFile, KeyFile   string
 	ConfigFile          string
 	Kubeconfig          string
+	// Self-managed certificates, instead of CertFile and KeyFile: the leader
+	// keeps a CA and a serving certificate in the Secret CertSecret of the
+	// webhook's namespace and the caBundle of WebhookConfiguration's
+	// webhooks; every replica serves the Secret's (see SelfManagedCerts).
+	CertSecret, WebhookConfiguration string
+	// ServiceName is the Service the API server calls (the certificate is
+	// for its .svc names; default DefaultServiceName); CertHosts are more
+	// DNS names or IP addresses for it.
+	ServiceName string
+	CertHosts   []string
+	// Lifetimes and the CA trust delay of the self-managed certificates
+	// (zero: DefaultCALifetime, DefaultCertLifetime, DefaultCATrustDelay).
+	CALifetime, CertLifetime, CATrustDelay time.Duration
 	// ShutdownGrace bounds how long requests in flight may take to finish.
 	ShutdownGrace time.Duration
 	// Started, when set, is told the addresses listened on (tests listen on port 0).
 	Started func(admission, probes string)
+	// ReadHeaderTimeout bounds a client's TLS handshake and headers (default 5 s).
+	ReadHeaderTimeout time.Duration
 }
 
 // Run serves admissions over TLS on Listen and probes and metrics on
 // ProbeListen until ctx ends, then stops taking requests, finishes those in
 // flight and returns nil. The admission endpoint is never served without TLS.
 func Run(ctx context.Context, opts Options, log *slog.Logger) error {
-	if opts.CertFile == "" || opts.KeyFile == "" {
-		return errors.New("--tls-cert-file and --tls-key-file are required: the admission endpoint is served over TLS only")
+	switch {
+	case opts.CertSecret != "" && (opts.CertFile != "" || opts.KeyFile != ""):
+		return errors.New("--cert-secret and --tls-cert-file/--tls-key-file are two ways to the serving certificate: give one")
+	case opts.CertSecret != "" && opts.WebhookConfiguration == "":
+		return errors.New("--cert-secret needs --webhook-configuration: the API servers must be told the CA")
+	case opts.CertSecret == "" && (opts.CertFile == "" || opts.KeyFile == ""):
+		return errors.New("--tls-cert-file and --tls-key-file, or --cert-secret, are required: the admission endpoint is served over TLS only")
 	}
 	cfg, err := config.LoadFile(opts.ConfigFile, nil)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	metrics := NewMetrics()
-	certs, err := newCertReloader(opts.CertFile, opts.KeyFile, metrics)
-	if err != nil {
-		return err
+	var client kubernetes.Interface
+	if opts.Kubeconfig != "" || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		if client, err = kubeClient(opts.Kubeconfig); err != nil {
+			return fmt.Errorf("the Kubernetes client: %w", err)
+		}
+	}
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	// Where handshakes get the certificate, and whether there is one yet.
+	var (
+		getCert  func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+		haveCert = func() bool { return true }
+		leading  []func(context.Context)
+	)
+	if opts.CertSecret == "" {
+		certs, err := newCertReloader(opts.CertFile, opts.KeyFile, metrics)
+		if err != nil {
+			return err
+		}
+		getCert = certs.get
+	} else {
+		if client == nil {
+			return errors.New("--cert-secret needs the cluster: run in one or give --kubeconfig")
+		}
+		certs, err := NewSelfManagedCerts(SelfManagedConfig{
+			Client: client, Namespace: ns, SecretName: opts.CertSecret, WebhookConfiguration: opts.WebhookConfiguration,
+			Hosts:      append(ServiceHosts(cmp.Or(opts.ServiceName, DefaultServiceName), ns), opts.CertHosts...),
+			CALifetime: opts.CALifetime, CertLifetime: opts.CertLifetime, CATrustDelay: opts.CATrustDelay,
+			Metrics: metrics, Log: log,
+		})
+		if err != nil {
+			return err
+		}
+		certs.Watch(ctx)
+		getCert, haveCert = certs.GetCertificate, certs.Ready
+		leading = append(leading, certs.Lead)
 	}
 	h := &Handler{Injector: engine.New(cfg, nil), Metrics: metrics, Log: log}
 	controllerDone := make(chan struct{})
-	if opts.Kubeconfig == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+	if client == nil {
 		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
 		close(controllerDone)
 	} else {
-		client, err := kubeClient(opts.Kubeconfig)
-		if err != nil {
-			return fmt.Errorf("the ConfigMap controller's client: %w", err)
-		}
-		ns := os.Getenv("POD_NAMESPACE")
-		if ns == "" {
-			ns = DefaultNamespace
-		}
-		c := &ConfigMapController{Client: client, Injector: h.Injector, Namespace: ns, Identity: hostname(), Metrics: metrics, Log: log}
+		c := &ConfigMapController{Client: client, Injector: h.Injector, Namespace: ns, Identity: hostname(), Metrics: metrics, Log: log,
+			WhileLeading: leading}
 		go func() {
 			defer close(controllerDone)
 			c.Run(ctx)
@@ -91,10 +140,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		Handler: mux,
 		TLSConfig: &tls.Config{
 			MinVersion:     tls.VersionTLS12,
-			GetCertificate: certs.get,
+			GetCertificate: getCert,
 		},
 		// A client that sends its headers slowly cannot hold a connection.
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: cmp.Or(opts.ReadHeaderTimeout, 5*time.Second),
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       90 * time.Second,
@@ -104,7 +153,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	probes := http.NewServeMux()
 	probes.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	probes.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
+		if !ready.Load() || !haveCert() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
