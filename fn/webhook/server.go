@@ -49,6 +49,12 @@ type Options struct {
 	CALifetime, CertLifetime, CATrustDelay time.Duration
 	// ShutdownGrace bounds how long requests in flight may take to finish.
 	ShutdownGrace time.Duration
+	// ShutdownDelay is how long the server keeps answering, not ready, after
+	// it is told to stop and before it closes its listener: the API server
+	// goes on calling a replica until the Service's endpoints drop it, and a
+	// request that arrives once the listener is closed fails (with
+	// failurePolicy Fail, its Pod is refused).
+	ShutdownDelay time.Duration
 	// Started, when set, is told the addresses listened on (tests listen on port 0).
 	Started func(admission, probes string)
 	// ReadHeaderTimeout bounds a client's TLS handshake and headers (default 5 s).
@@ -187,6 +193,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	// Readiness goes first, so endpoints drop this replica before it stops.
 	ready.Store(false)
+	if serveErr == nil && opts.ShutdownDelay > 0 {
+		log.Info("stopping: not ready, still answering", "for", opts.ShutdownDelay.String())
+		select {
+		case <-time.After(opts.ShutdownDelay):
+		case serveErr = <-errs:
+		}
+	}
 	grace := opts.ShutdownGrace
 	if grace == 0 {
 		grace = 25 * time.Second

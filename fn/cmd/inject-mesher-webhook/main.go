@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
@@ -44,6 +45,7 @@ func run(args []string) int {
 	fs.StringVar(&o.ProbeListen, "probe-listen", ":8080", "address of GET /livez, /readyz and /metrics (plain HTTP)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap controller and the self-managed certificates (default: in-cluster)")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 0, "how long requests in flight may take to finish on SIGTERM (default 25s)")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 5*time.Second, "how long to keep answering, not ready, after SIGTERM before closing the listener (endpoints take a moment to drop the replica)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: inject-mesher-webhook --tls-cert-file FILE --tls-key-file FILE [flags]\n"+
 			"       inject-mesher-webhook --cert-secret NAME --webhook-configuration NAME [flags]\n\nFlags:\n")
