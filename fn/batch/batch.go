@@ -24,8 +24,13 @@ import (
 // documents of YAML files.
 type Source interface {
 	Len() int
-	// Raw is object i's original text.
+	// Raw is object i's original text, to be written in its own place.
 	Raw(i int) []byte
+	// Moved is object i's original text to be written after other objects
+	// (an up-to-date generated ConfigMap goes last): it must start a
+	// document or item of its own there, which Raw need not (a file's first
+	// document has no "---" line, and after another it would run on into it).
+	Moved(i int) []byte
 	// Kind is object i's kind read without parsing, "" when unknown.
 	Kind(i int) string
 	// Parse parses object i; a nil node means an empty document.
@@ -70,7 +75,7 @@ type Output struct {
 type Generated struct {
 	Need engine.Need
 	// Unchanged is true when the input had the same generated ConfigMap: its
-	// text is written back as it was.
+	// text is written back as it was (Source.Moved: after the objects).
 	Unchanged bool
 }
 
@@ -116,9 +121,11 @@ type Writer struct {
 	Encode func(*yaml.Node) ([]byte, error)
 	// Locate, when set, says which file a generated ConfigMap goes to, for results.
 	Locate func(engine.Need) *fn.File
-	// FailuresOnly keeps only the entries of objects that failed: for a
-	// caller that prints no per-object report (the KRM function), so that
-	// memory does not grow with every item that passes through.
+	// FailuresOnly drops the entries that carry no message (objects passed
+	// through unchanged) and keeps every other, failed or not: for a caller
+	// that prints no per-object report, only results (the KRM function, whose
+	// info and warning results come from those entries), so that memory does
+	// not grow with every item that passes through.
 	FailuresOnly bool
 }
 
@@ -263,7 +270,7 @@ func (r *run) configMaps() {
 		g := Generated{Need: need}
 		var text []byte
 		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
-			g.Unchanged, text = true, r.src.Raw(p.index)
+			g.Unchanged, text = true, r.src.Moved(p.index)
 		} else {
 			if text, err = r.w.Encode(cm); err != nil {
 				out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
@@ -336,18 +343,21 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	}
 	from := len(out.Entries)
 	out.Entries = append(out.Entries, o.Entries...)
+	// The object's own entries; the notes about its document that follow
+	// stay as they are if it is refused.
+	to := len(out.Entries)
 	*needs = append(*needs, o.Needs...)
 	out.duplicates(src, i, node)
 	if o.Failed() || !o.Changed() {
 		return src.Raw(i), !o.Failed()
 	}
 	if e, twice := editsDuplicate(node, o.Plan); twice {
-		out.failObject(from, fmt.Sprintf("%s: the key %q is written twice in this mapping; inject-mesher must change it and will not guess which one you meant: remove one", e.Path.String(), e.Key))
+		out.failObject(from, to, fmt.Sprintf("%s: the key %q is written twice in this mapping; inject-mesher must change it and will not guess which one you meant: remove one", e.Path.String(), e.Key))
 		return nil, false
 	}
 	text, why, err := edit(src, i, node, o.Plan)
 	if err != nil {
-		out.failObject(from, fmt.Sprintf("cannot write the injected object back as YAML: %v", err))
+		out.failObject(from, to, fmt.Sprintf("cannot write the injected object back as YAML: %v", err))
 		return nil, false
 	}
 	if why != "" {
@@ -368,7 +378,8 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 	if body == nil {
 		why = "the input was read as a whole"
 	} else if edited, check, err = textpatch.ApplyChecked(body, node, p); err != nil {
-		why, edited = err.Error(), nil
+		// textpatch counts lines in the object's own text; the user reads the file.
+		why, edited = manifest.ShiftLines(err, src.Line(i)).Error(), nil
 	}
 	if edited != nil && !check {
 		return src.Wrap(i, edited, false), "", nil
@@ -476,10 +487,13 @@ func (o *Output) fail(file *fn.File, ref fn.ResourceRef, msg string) {
 	o.Entries = append(o.Entries, engine.Entry{Ref: ref, Action: engine.Failed, File: file, Messages: []engine.Message{{Severity: fn.Error, Text: msg}}})
 }
 
-// failObject turns the entries of one object, from index from on, into a
-// failure: what they said was planned will not be written.
-func (o *Output) failObject(from int, msg string) {
-	for j := from; j < len(o.Entries); j++ {
+// failObject turns the entries of one object, Entries[from:to], into a
+// failure: what they said was planned will not be written. Entries after
+// them (a key written twice in its document) are about the text, not the
+// outcome, and are left alone: as failures they would report the object
+// twice.
+func (o *Output) failObject(from, to int, msg string) {
+	for j := from; j < to; j++ {
 		e := &o.Entries[j]
 		e.Action = engine.Failed
 		e.Messages = slices.DeleteFunc(e.Messages, func(m engine.Message) bool { return m.Severity == fn.Info })

@@ -2,7 +2,6 @@ package batch_test
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,8 +18,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/textpatch"
 )
-
-var bugs = flag.Bool("bugs", false, "run the cases that show known bugs (they fail until fixed)")
 
 // docs is a Source over the documents of one file, held in memory, as the
 // command line serves them: each document's "---" line goes with it, the
@@ -56,6 +53,12 @@ func newDocs(text string) *docs {
 func (d *docs) Len() int { return len(d.parts) }
 func (d *docs) Raw(i int) []byte {
 	return append(append([]byte{}, d.parts[i].Sep...), d.parts[i].Body...)
+}
+func (d *docs) Moved(i int) []byte {
+	if len(d.parts[i].Sep) == 0 {
+		return append([]byte("---\n"), d.parts[i].Body...)
+	}
+	return d.Raw(i)
 }
 func (d *docs) Kind(i int) string { return manifest.SniffDocumentKind(d.parts[i].Body) }
 func (d *docs) Parse(i int) (*yaml.Node, error) {
@@ -498,18 +501,12 @@ func TestExistingConfigMaps(t *testing.T) {
 	}
 }
 
-// The original bug: a file whose first document is an up-to-date generated
-// ConfigMap (no "---" line before it, as a file starts) has it moved after
-// the objects as its text, without a "---" line.
+// A file whose first document is an up-to-date generated ConfigMap (no
+// "---" line before it, as a file starts): moved after the objects, it gets
+// a "---" line of its own (Source.Moved), or it would run on into the last
+// object's document, which would then hold apiVersion, kind and metadata
+// twice, and the object would be lost.
 func TestMovedConfigMapStartsADocument(t *testing.T) {
-	if !*bugs {
-		t.Skip(`BUG: an up-to-date generated ConfigMap that is the first document of a file (no "---" line before it) is ` +
-			`written after the objects as src.Raw(index), which has no "---" line: it runs on into the last object's ` +
-			`document, and the output's last document holds apiVersion, kind, metadata twice (inject-mesher exits 0; ` +
-			`on its output kubectl reads one object, the ConfigMap's keys winning, and the Pod is lost). ` +
-			`Reproduced with the command line: run it on a Pod, move the ConfigMap it generated to the top of the file ` +
-			`(without "---"), run again (fn/batch/batch.go, configMaps: "g.Unchanged, text = true, r.src.Raw(p.index)")`)
-	}
 	cm := firstRun(t)
 	injected := injectText(t, config.Default(), nil, "", podYes)
 	r := run(t, cm+"---\n"+injected, nil, nil)
@@ -529,6 +526,10 @@ func TestMovedConfigMapStartsADocument(t *testing.T) {
 	}
 	if !slices.Equal(kinds, []string{"Pod", "ConfigMap"}) {
 		t.Fatalf("the output holds %v:\n%s", kinds, r.sink.text())
+	}
+	// Its text is kept as written, after the new "---" line.
+	if want := []string{"---\n" + injected, "---\n" + cm}; !slices.Equal(r.sink.chunks, want) {
+		t.Fatalf("written %q, want %q", r.sink.chunks, want)
 	}
 }
 
@@ -762,12 +763,6 @@ func TestWrittenTextIsChecked(t *testing.T) {
 // The reason an object was re-encoded names a line of the file, as the
 // engine's messages do (Context.Line), not of the object's own text.
 func TestReencodeNoteNamesTheFileLine(t *testing.T) {
-	if !*bugs {
-		t.Skip("BUG: the info result \"re-encoded the whole object ...: cannot place the edit in the text: ... block scalar at line N\" " +
-			"gives textpatch's line, counted from the object's own text: for the second document of a file it names the wrong line " +
-			"(line 12 for line 21 here); batch.edit does not shift it by src.Line(i) as the engine's messages and parse errors are " +
-			"(fn/batch/batch.go, process/edit)")
-	}
 	pod := podYes + "    args:\n    - |2\n        indented\n      text\n"
 	r := run(t, join(service, pod), nil, nil)
 	// 8 lines of Service, "---", then the Pod: its "- |2" is line 21.
@@ -850,13 +845,6 @@ func podEntries(out *batch.Output) []engine.Entry {
 // twice) is one failed entry; the duplicate-key warning about its document
 // stays a message with no action.
 func TestRefusedObjectIsOneEntry(t *testing.T) {
-	if !*bugs {
-		t.Skip("BUG: when batch refuses an object after the engine's outcome (failObject: a key it must set is written twice, " +
-			"or the edited text cannot be written back), failObject turns every entry recorded since the object's first into " +
-			"Action Failed, including the duplicate-key warning, an entry about the document with no action: the command line " +
-			"then reports the object twice (\"pod/web failed\" on two lines; reproduced with the binary on a Pod whose status " +
-			"annotation is written twice, with --image changed) and the entries count two failed objects (fn/batch/batch.go, failObject)")
-	}
 	first := run(t, podYes, nil, nil).sink.chunks[0]
 	i := strings.Index(first, "    sidecar.mesher.io/status:")
 	j := i + strings.Index(first[i:], "\n") + 1

@@ -467,6 +467,17 @@ func (s *docSource) Raw(i int) []byte {
 	return append(append([]byte{}, d.sep...), d.body...)
 }
 
+// Moved gives a document without a "---" line (the first of its file) one:
+// written after another, it would otherwise run on into it. A byte order
+// mark that started the file stays behind: YAML allows one before a
+// document's "---" line, not after it (yaml.v3 refuses it there).
+func (s *docSource) Moved(i int) []byte {
+	if len(s.docs[i].sep) == 0 {
+		return append([]byte("---\n"), bytes.TrimPrefix(s.docs[i].body, []byte("\xef\xbb\xbf"))...)
+	}
+	return s.Raw(i)
+}
+
 func (s *docSource) Parse(i int) (*yaml.Node, error) {
 	if len(s.docs[i].sep) > 0 && manifest.OnlyDocumentEnds(s.docs[i].body) {
 		return nil, nil // "---" then "...": an empty document

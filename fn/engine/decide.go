@@ -227,8 +227,14 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 	if len(p.results) > 0 {
 		return nil, p.results
 	}
-	pl := &sidecarPlan{spec: s, fromWorkload: p.fromWorkload}
-	pl.container = s.Container()
+	container, err := s.Container()
+	if err != nil {
+		// identity refused an unknown discoveryType already, and the config
+		// is validated: only a bug gets here.
+		p.add("", "", fmt.Sprintf("internal error (please report it): cannot render the sidecar: %v", err))
+		return nil, p.results
+	}
+	pl := &sidecarPlan{spec: s, container: container, fromWorkload: p.fromWorkload}
 	pl.volume = s.Volume()
 	pl.pullSecrets = missingPullSecrets(w, in.cfg.ImagePullSecrets, ours)
 	if proxyEnv {

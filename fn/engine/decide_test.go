@@ -19,7 +19,6 @@ package engine_test
 // fresh injection of the same text gives, with a new status hash.
 
 import (
-	"flag"
 	"fmt"
 	"regexp"
 	"slices"
@@ -92,12 +91,7 @@ type ruleCase struct {
 	// notFresh: an upgrade that is not, byte for byte, what a fresh
 	// injection of the same text gives (the case says why).
 	notFresh bool
-	// bug describes a known bug the case shows: it is skipped unless the
-	// tests run with -bugs.
-	bug string
 }
-
-var bugs = flag.Bool("bugs", false, "run the cases that show known bugs (they fail until fixed)")
 
 // A folded sidecar reads "- name: sidecar-mesher # <backend> <env>", then
 // whatever differs from the default config: restartPolicy=Always (native),
@@ -1176,10 +1170,6 @@ metadata:
 		// Only the last is read (by kubectl, the API server and the engine);
 		// the plan can only address that one.
 		after: injectedPod([]string{inj + `: yes`, inj + `: "yes"`}, sc),
-		bug: "quoteMetadataStrings plans a QuoteString for each occurrence of a key written twice, but both paths " +
-			"(metadata.annotations.sidecar.mesher.io/inject) resolve to the last occurrence: the plan edits one node twice, " +
-			"against plan's rule that no two edits touch the same node, so textpatch refuses it (\"two edits overlap\") " +
-			"and the command line and KRM function re-encode the whole object (fn/engine/patch.go, quoteMetadataStrings)",
 	},
 	{
 		name:    "inject written twice, yes then no: the last wins",
@@ -1436,9 +1426,6 @@ func TestRules(t *testing.T) {
 		}
 		seen[c.name] = true
 		t.Run(c.name, func(t *testing.T) {
-			if c.bug != "" && !*bugs {
-				t.Skip("BUG: " + c.bug)
-			}
 			// written is the text as the user wrote it, without the sidecar.
 			before, written := c.before, func() string { return c.before }
 			if e := c.earlier; e != nil {
@@ -1651,7 +1638,9 @@ func summarize(t *testing.T, c *yaml.Node) string {
 		s.RunAsUser = &u
 		parts = append(parts, "runAsUser="+v)
 	}
-	if want := s.Container(); !plan.Equal(c, want) {
+	if want, err := s.Container(); err != nil {
+		t.Errorf("the sidecar container names no backend sidecar.Spec renders: %v", err)
+	} else if !plan.Equal(c, want) {
 		w, _ := yaml.String(want)
 		g, _ := yaml.String(c)
 		t.Errorf("the sidecar container is not what sidecar.Spec renders for %+v:\n%s\nwant\n%s", s, g, w)

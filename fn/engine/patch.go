@@ -214,7 +214,10 @@ func (b *builder) statusValue() *yaml.Node {
 // reader (kubectl, the API server) would take for a bool, number or null,
 // such as an unquoted `sidecar.mesher.io/inject: yes`. Labels and annotations
 // are strings by definition, so this only ever fixes an object the API server
-// would refuse; it is done on objects the function edits anyway.
+// would refuse; it is done on objects the function edits anyway. Of a key
+// written twice only the last occurrence is quoted: it is the one read, and
+// the only one a plan path can name (two edits of one node would break the
+// plan), so the other stays as written.
 func (b *builder) quoteMetadataStrings() {
 	type meta struct {
 		node *yaml.Node
@@ -230,14 +233,36 @@ func (b *builder) quoteMetadataStrings() {
 			if sec == nil || sec.Kind != yaml.MappingNode {
 				continue
 			}
+			// read maps each key to its occurrence that is read, built at
+			// the first value to quote: most objects have none.
+			var read map[string]int
 			for i := 1; i < len(sec.Content); i += 2 {
-				v := sec.Content[i]
-				if v.Kind == yaml.ScalarNode && v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && n.NeedsQuotes(v.Value) {
-					b.add(plan.Edit{Op: plan.QuoteString, Path: m.path.Child(plan.Key(section), plan.Key(sec.Content[i-1].Value))})
+				v, key := sec.Content[i], sec.Content[i-1].Value
+				if v.Kind != yaml.ScalarNode || v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 || !n.NeedsQuotes(v.Value) {
+					continue
 				}
+				if read == nil {
+					read = readKeys(sec)
+				}
+				if j, ok := read[key]; !ok || j != i-1 {
+					continue // written again further down: not the one read
+				}
+				b.add(plan.Edit{Op: plan.QuoteString, Path: m.path.Child(plan.Key(section), plan.Key(key))})
 			}
 		}
 	}
+}
+
+// readKeys maps each key of a mapping to the index of its key node that a
+// plan path names (plan.KeyIndex: the last scalar one), in one pass.
+func readKeys(m *yaml.Node) map[string]int {
+	read := make(map[string]int, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode {
+			read[k.Value] = i
+		}
+	}
+	return read
 }
 
 // sharedNodes refuses to edit a pod template whose edited parts carry a

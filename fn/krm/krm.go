@@ -508,6 +508,9 @@ type splitSource struct {
 func (s *splitSource) Len() int          { return len(s.l.Items) }
 func (s *splitSource) Raw(i int) []byte  { return s.l.Items[i].Raw }
 func (s *splitSource) Kind(i int) string { return s.l.Items[i].Kind }
+
+// Moved is the item as it was: its "- " line starts an item wherever it goes.
+func (s *splitSource) Moved(i int) []byte { return s.Raw(i) }
 func (s *splitSource) Parse(i int) (*yaml.Node, error) {
 	node, err := manifest.ParseItem(s.l.Items[i].Raw)
 	if err != nil {
@@ -543,6 +546,7 @@ func (s *nodeSource) Raw(i int) []byte {
 	b, _ := manifest.EncodeItem(s.items[i], 0)
 	return b
 }
+func (s *nodeSource) Moved(i int) []byte                     { return s.Raw(i) }
 func (s *nodeSource) Kind(i int) string                      { return "" }
 func (s *nodeSource) Parse(i int) (*yaml.Node, error)        { return s.items[i], nil }
 func (s *nodeSource) Locate(_ int, node *yaml.Node) *fn.File { return locate(node) }

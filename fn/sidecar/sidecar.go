@@ -109,8 +109,14 @@ type Spec struct {
 
 // Container renders the sidecar container. It sets neither command nor args:
 // the image's start.sh does not pass args on, so mesher is configured through
-// env and the mounted files only.
-func (s Spec) Container() *yaml.Node {
+// env and the mounted files only. A backend other than sc or pilot is an
+// error: the registry env and the readiness probe depend on it, and a
+// sidecar without them would not work (the engine refuses an unknown
+// discoveryType before it renders; this is for any other caller).
+func (s Spec) Container() (*yaml.Node, error) {
+	if _, err := ParseBackend(string(s.Backend)); err != nil {
+		return nil, err
+	}
 	// About a hundred nodes, rendered for every workload: one allocation.
 	a := n.NewArena(128)
 	ports := a.Seq()
@@ -175,7 +181,7 @@ func (s Spec) Container() *yaml.Node {
 	} {
 		n.Set(c, kv.k, kv.v)
 	}
-	return c
+	return c, nil
 }
 
 // Volume renders the pod volume that carries the backend's ConfigMap.
@@ -185,8 +191,12 @@ func (s Spec) Volume() *yaml.Node {
 
 // ConfigFiles returns the files of the backend's ConfigMap: chassis.yaml
 // (listeners and registry, mesher 1.6 `cse.*` keys) and mesher.yaml (admin API
-// on, which the readiness probe needs).
+// on, which the readiness probe needs). A backend other than sc or pilot is
+// an error, not service-center's files under another ConfigMap name.
 func ConfigFiles(b Backend, address string) (chassis, mesher string, err error) {
+	if _, err := ParseBackend(string(b)); err != nil {
+		return "", "", err
+	}
 	// Listen addresses are IPv4 literals: start.sh rewrites them to the pod IP,
 	// and mesher refuses 0.0.0.0.
 	protocols := n.Map(
@@ -206,7 +216,7 @@ func ConfigFiles(b Backend, address string) (chassis, mesher string, err error) 
 			"handler", n.Map("chain", n.Map("Consumer", n.Map("outgoing",
 				"router, ratelimiter-consumer, bizkeeper-consumer, loadbalance, port-selector, transport"))),
 		)
-	default:
+	case ServiceCenter:
 		cse = n.Map(
 			"protocols", protocols,
 			"service", n.Map("registry", n.Map("address", address, "scope", "full", "watch", true, "refreshInterval", "30s")),

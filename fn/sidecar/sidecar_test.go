@@ -9,7 +9,6 @@ package sidecar_test
 // read-only root file system.
 
 import (
-	"flag"
 	"slices"
 	"strings"
 	"testing"
@@ -19,8 +18,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/sidecar"
 	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
 )
-
-var bugs = flag.Bool("bugs", false, "run the cases that show known bugs (they fail until fixed)")
 
 func boolPtr(b bool) *bool    { return &b }
 func int64Ptr(i int64) *int64 { return &i }
@@ -36,6 +33,16 @@ func defaults() sidecar.Spec {
 			CPULimit: sidecar.DefaultCPULimit, MemoryLimit: sidecar.DefaultMemoryLimit,
 		},
 	}
+}
+
+// container renders the spec's sidecar container, which must not fail.
+func container(t *testing.T, s sidecar.Spec) *yaml.Node {
+	t.Helper()
+	c, err := s.Container()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func render(t *testing.T, node *yaml.Node) string {
@@ -239,7 +246,7 @@ volumeMounts:
 func TestContainer(t *testing.T) {
 	for _, c := range containerCases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := render(t, c.spec().Container()); got != c.want {
+			if got := render(t, container(t, c.spec())); got != c.want {
 				t.Fatalf("got:\n%s\nwant:\n%s", got, c.want)
 			}
 		})
@@ -260,7 +267,7 @@ func TestContainerKeepsTheContract(t *testing.T) {
 	}
 	for name, s := range specs {
 		t.Run(name, func(t *testing.T) {
-			c := s.Container()
+			c := container(t, s)
 			if v, _ := n.Scalar(c, "name"); v != "sidecar-mesher" {
 				t.Errorf("name %q", v)
 			}
@@ -398,7 +405,7 @@ func TestRenderingsAreIndependent(t *testing.T) {
 	for _, c := range containerCases {
 		t.Run(c.name, func(t *testing.T) {
 			s := c.spec()
-			a, b := s.Container(), s.Container()
+			a, b := container(t, s), container(t, s)
 			if render(t, a) != render(t, b) {
 				t.Fatal("two renderings of one spec differ")
 			}
@@ -414,7 +421,7 @@ func TestRenderingsAreIndependent(t *testing.T) {
 			if got := render(t, b); got != c.want {
 				t.Fatalf("changing one rendering changed the other:\n%s", got)
 			}
-			if got := render(t, s.Container()); got != c.want {
+			if got := render(t, container(t, s)); got != c.want {
 				t.Fatalf("changing a rendering changed the next one:\n%s", got)
 			}
 			v1, v2 := s.Volume(), s.Volume()
@@ -427,10 +434,10 @@ func TestRenderingsAreIndependent(t *testing.T) {
 	}
 	// The seed's symptom: a spec without a service name rendered after one
 	// with it.
-	_ = defaults().Container()
+	_ = container(t, defaults())
 	anonymous := defaults()
 	anonymous.ServiceName = ""
-	if v, _ := n.Scalar(n.Get(anonymous.Container(), "env").Content[0], "value"); v != "" {
+	if v, _ := n.Scalar(n.Get(container(t, anonymous), "env").Content[0], "value"); v != "" {
 		t.Fatalf("SERVICE_NAME %q leaked from an earlier rendering", v)
 	}
 }
@@ -444,7 +451,11 @@ func TestConcurrentRenderings(t *testing.T) {
 			s.ServiceName = strings.Repeat("s", i+1)
 			ok := true
 			for range 50 {
-				c := s.Container()
+				c, err := s.Container()
+				if err != nil {
+					ok = false
+					break
+				}
 				env := n.Get(c, "env")
 				if v, _ := n.Scalar(env.Content[0], "value"); v != s.ServiceName {
 					ok = false
@@ -565,16 +576,26 @@ func TestConfigFiles(t *testing.T) {
 	}
 }
 
-// Container on a spec whose backend is neither sc nor pilot. The engine
-// never asks for one today (it reports an unknown discoveryType before it
-// renders), but the exported function leaves a nil node in the tree.
+// Container on a spec whose backend is neither sc nor pilot (the zero Spec,
+// say): an error, no sidecar. Its registry env and readiness probe depend on
+// the backend (a nil probe in the tree made encoding it panic). The engine
+// refuses an unknown discoveryType before it renders; this is for any other
+// caller.
 func TestContainerWithoutABackend(t *testing.T) {
-	if !*bugs {
-		t.Skip("BUG: sidecar.Spec.Container with a Backend other than sc or pilot (the zero Spec, say) sets readinessProbe to a nil *yaml.Node: " +
-			"yaml.String panics on the tree (nil pointer in the encoder), and so would any front end that writes it; " +
-			"latent, since the engine validates discoveryType before it renders (fn/sidecar/sidecar.go, Container)")
+	for _, s := range []sidecar.Spec{{}, {Backend: "consul"}, {Backend: "SC"}} {
+		if c, err := s.Container(); c != nil || err == nil || !strings.Contains(err.Error(), "unknown discovery backend") {
+			t.Errorf("Container with backend %q: %v, %v", s.Backend, c, err)
+		}
 	}
-	for _, s := range []sidecar.Spec{{}, {Backend: "consul"}} {
-		allNodes(t, s.Container(), map[*yaml.Node]bool{})
+}
+
+// ConfigFiles for a backend that is neither sc nor pilot: an error, not
+// service-center's files for a ConfigMap named after another backend.
+func TestConfigFilesWithoutABackend(t *testing.T) {
+	for _, b := range []sidecar.Backend{"", "consul", "SC"} {
+		chassis, mesher, err := sidecar.ConfigFiles(b, "http://somewhere:30100")
+		if chassis != "" || mesher != "" || err == nil || !strings.Contains(err.Error(), "unknown discovery backend") {
+			t.Errorf("ConfigFiles with backend %q: %q, %q, %v", b, chassis, mesher, err)
+		}
 	}
 }
