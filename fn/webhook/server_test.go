@@ -62,28 +62,74 @@ func writeCert(t *testing.T, dir string, serial int64) *x509.CertPool {
 	return pool
 }
 
-func TestServerOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	pool := writeCert(t, dir, 1)
-	ctx, cancel := context.WithCancel(context.Background())
+// testServer is webhook.Run on loopback ports with a self-signed
+// certificate in a temporary directory.
+type testServer struct {
+	admission, probes string
+	dir               string
+	pool              *x509.CertPool
+	cancel            context.CancelFunc
+	done              chan error
+}
+
+// startServer runs webhook.Run with opts (its addresses and certificate
+// filled in) until the test ends; log nil discards the server's log.
+func startServer(t *testing.T, opts webhook.Options, log *slog.Logger) *testServer {
+	t.Helper()
+	s := &testServer{dir: t.TempDir(), done: make(chan error, 1)}
+	s.pool = writeCert(t, s.dir, 1)
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	opts.Listen, opts.ProbeListen = "127.0.0.1:0", "127.0.0.1:0"
+	opts.CertFile, opts.KeyFile = filepath.Join(s.dir, "tls.crt"), filepath.Join(s.dir, "tls.key")
 	addrs := make(chan [2]string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- webhook.Run(ctx, webhook.Options{
-			Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
-			CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"),
-			Started: func(a, p string) { addrs <- [2]string{a, p} },
-		}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	var admission, probes string
+	opts.Started = func(a, p string) { addrs <- [2]string{a, p} }
+	var ctx context.Context
+	ctx, s.cancel = context.WithCancel(context.Background())
+	go func() { s.done <- webhook.Run(ctx, opts, log) }()
 	select {
 	case a := <-addrs:
-		admission, probes = a[0], a[1]
-	case err := <-done:
+		s.admission, s.probes = a[0], a[1]
+	case err := <-s.done:
 		t.Fatalf("the server stopped: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server did not start")
 	}
+	t.Cleanup(func() {
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			t.Error("the server did not stop")
+		}
+	})
+	return s
+}
+
+// stop cancels Run's context and wants it to return nil within limit.
+func (s *testServer) stop(t *testing.T, limit time.Duration) {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("the server stopped with %v, want a clean stop", err)
+		}
+		s.done <- nil // for the cleanup
+	case <-time.After(limit):
+		t.Fatalf("the server did not stop within %s", limit)
+	}
+}
+
+// client is an HTTPS client that trusts the server's certificate.
+func (s *testServer) client() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pool}}}
+}
+
+func TestServerOverTLS(t *testing.T) {
+	s := startServer(t, webhook.Options{}, nil)
+	dir, pool, admission, probes := s.dir, s.pool, s.admission, s.probes
 	client := func(pool *x509.CertPool, max uint16) *http.Client {
 		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: max}}}
 	}
@@ -148,15 +194,7 @@ func TestServerOverTLS(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("the server stopped with %v, want a clean stop", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not stop")
-	}
+	s.stop(t, 30*time.Second)
 }
 
 func get(t *testing.T, url string) string {
