@@ -22,7 +22,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/build/containers.conf
 KUBE_VERSION ?= 1.36.3
 KUBE_VERSION_OLDEST ?= 1.29.15
 
-.PHONY: image-webhook all build test unit e2e tools demo clean fmt vet image podman etcd e2e-cluster e2e-cluster-oldest bench timecmd vulncheck
+.PHONY: image-webhook all build test unit e2e tools helm demo clean fmt vet image podman etcd e2e-cluster e2e-cluster-oldest bench timecmd vulncheck
 
 all: build
 
@@ -53,6 +53,10 @@ podman:
 strace:
 	@command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
 
+## helm: Helm v3.22.0 and v4.3.1 from the Go module proxy into .cache/bin/helm3 and helm4, for the post-renderer tests (minutes, once)
+helm:
+	@hack/install-helm.sh >/dev/null
+
 ## tools: a standalone kustomize (kubectl's built-in one silently skips exec functions)
 tools: $(KUSTOMIZE)
 
@@ -60,7 +64,7 @@ $(KUSTOMIZE):
 	GOBIN=$(TOOLS) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 ## test: everything CI runs: vet, unit and golden tests, end-to-end runs with real kpt and kustomize
-test: vet build tools podman strace
+test: vet build tools helm podman strace
 	$(GO) test -count=1 ./...
 
 ## unit: the Go tests without building tools (end-to-end tests skip what is missing)
@@ -78,6 +82,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzResourceList$$' -fuzztime=$(FUZZTIME) ./fn/krm
 	$(GO) test -run='^$$' -fuzz='^FuzzPlainYAML$$' -fuzztime=$(FUZZTIME) ./fn/cli
 	$(GO) test -run='^$$' -fuzz='^FuzzTextpatch$$' -fuzztime=$(FUZZTIME) ./fn/textpatch
+	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./fn/webhook
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./fn/jsonnode
 
 vet:
 	@out=$$(gofmt -l fn); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

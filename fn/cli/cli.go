@@ -330,6 +330,12 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 	if out.Failed() {
 		return 1
 	}
+	// An input without objects (a Helm chart whose templates render
+	// nothing) gives a comment line, not empty output: Helm 4 fails a
+	// post-renderer whose output is empty ("produced empty output").
+	if isBlank(held) {
+		held = [][]byte{[]byte("# inject-mesher: no objects\n")}
+	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	for _, b := range held {
 		if _, err := w.Write(b); err != nil {
@@ -517,4 +523,14 @@ func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
 
 func (s *docSource) Locate(i int, _ *yaml.Node) *fn.File {
 	return &fn.File{Path: s.docs[i].file, Index: s.docs[i].index}
+}
+
+// isBlank reports whether the held output is empty or only white space.
+func isBlank(held [][]byte) bool {
+	for _, b := range held {
+		if len(bytes.TrimSpace(b)) > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -218,7 +218,7 @@ func TestHostilePlainYAML(t *testing.T) {
 			// A JSON document stays JSON: what is added is written as JSON.
 			out: `{"name": "sidecar-mesher", "image": "servicecomb/mesher-sidecar:1.6.3"`},
 		{name: "JSON with trailing text", in: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}} {"kind":"Pod"}`, err: "did not find expected <document start>"},
-		{name: "empty input", in: "", same: true},
+		{name: "empty input", in: "", out: "# inject-mesher: no objects\n"},
 		{name: "--- alone", in: "---\n", same: true},
 		{name: "--- then ...", in: "---\n...\n", same: true},
 		{name: "... alone", in: "...\n", err: "did not find expected node content"},
