@@ -65,6 +65,8 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 		{"list", "secrets", "shop", false},
 		{"delete", "configmaps/mesher-config-sc", "shop", false},
 		{"update", "configmaps/app-settings", "shop", false},
+		{"watch", "configmaps/mesher-config-pilot", "", true},
+		{"list", "configmaps", "", false},
 		{"patch", "pods", "shop", false},
 		{"create", "pods", "shop", false},
 		{"update", "leases.coordination.k8s.io/kube-controller-manager", "kube-system", false},

@@ -44,6 +44,9 @@ type ConfigMapController struct {
 	// (the self-managed certificates): each runs beside the controller for
 	// as long as this replica leads, and stops when it stops leading.
 	WhileLeading []func(ctx context.Context)
+
+	// configMaps are the informers of the mesher ConfigMaps while leading.
+	configMaps []cache.SharedIndexInformer
 }
 
 // LeaseName is the Lease the replicas elect their leader with.
@@ -94,10 +97,38 @@ func (c *ConfigMapController) lead(ctx context.Context) {
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
 	})
+	// The mesher ConfigMaps, and no other: one informer per name, listed
+	// with a metadata.name field selector (which RBAC's resourceNames
+	// allow), so reconciling reads its cache instead of asking the API
+	// server once per injected Pod, and a deleted one is made again.
+	var configMaps []cache.SharedIndexInformer
+	for _, b := range sidecar.Backends() {
+		name := b.ConfigMapName()
+		f := informers.NewSharedInformerFactoryWithOptions(c.Client, 10*time.Minute,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }))
+		inf := f.Core().V1().ConfigMaps().Informer()
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			DeleteFunc: func(obj any) {
+				if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = tomb.Obj
+				}
+				if cm, ok := obj.(*corev1.ConfigMap); ok {
+					queue.Add(cm.Namespace)
+				}
+			},
+		})
+		f.Start(ctx.Done())
+		configMaps = append(configMaps, inf)
+	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
+	synced := []cache.InformerSynced{pods.HasSynced}
+	for _, inf := range configMaps {
+		synced = append(synced, inf.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
+	c.configMaps = configMaps
 	go func() {
 		<-ctx.Done()
 		queue.ShutDown()
@@ -174,7 +205,7 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 			return err
 		}
 		cms := c.Client.CoreV1().ConfigMaps(ns)
-		have, err := cms.Get(ctx, want.Name, metav1.GetOptions{})
+		have, err := c.configMap(ctx, ns, want.Name)
 		switch {
 		case apierrors.IsNotFound(err):
 			if _, err := cms.Create(ctx, want, metav1.CreateOptions{FieldManager: "inject-mesher"}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -187,6 +218,7 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 			// The user's own, or the function's from git (its mark is
 			// inject-mesher): left exactly as it is, git is the source of truth.
 		case !maps.Equal(have.Data, want.Data):
+			have = have.DeepCopy() // the informer's copy is shared
 			have.Data = want.Data
 			if _, err := cms.Update(ctx, have, metav1.UpdateOptions{FieldManager: "inject-mesher"}); err != nil {
 				return err
@@ -195,6 +227,26 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 		}
 	}
 	return nil
+}
+
+// configMap reads a mesher ConfigMap from the informers' cache, or from
+// the API server when they are not running (a test calling reconcile).
+func (c *ConfigMapController) configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+	for _, inf := range c.configMaps {
+		obj, ok, err := inf.GetIndexer().GetByKey(ns + "/" + name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if cm, isCM := obj.(*corev1.ConfigMap); isCM && cm.Name == name {
+				return cm, nil
+			}
+		}
+	}
+	if len(c.configMaps) > 0 {
+		return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
+	}
+	return c.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
 func (c *ConfigMapController) written(op, ns, name string) {
