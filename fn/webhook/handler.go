@@ -7,6 +7,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,12 +16,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -29,8 +26,8 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/batch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/jsonnode"
 	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
 )
 
 // MaxBody is the largest AdmissionReview read: the API server caps an
@@ -116,7 +113,13 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		// Not ours to change: the install sends only Pod CREATE.
 		return resp, OutcomeUnchanged, ""
 	}
-	pod, err := manifest.ParseDocument(yamlReadable(req.Object.Raw))
+	// Read as JSON (jsonnode): the tree yaml.v3 would build from it, for
+	// every valid JSON (yaml.v3 refuses some), at a third of the cost.
+	var pod *yaml.Node
+	var err error
+	if len(bytes.TrimSpace(req.Object.Raw)) > 0 { // "object": null arrives empty
+		pod, err = jsonnode.Parse(req.Object.Raw)
+	}
 	if err == nil && (pod == nil || pod.Kind != yaml.MappingNode) {
 		err = errors.New("it is not a JSON object")
 	}
@@ -257,240 +260,4 @@ func podName(req *admissionv1.AdmissionRequest, pod *yaml.Node) string {
 		return "pod/" + g + "*"
 	}
 	return "pod/(unnamed)"
-}
-
-// yamlReadable returns JSON text that a YAML parser reads as the JSON it is.
-// JSON is nearly YAML, but valid JSON that a Go client or the API server
-// may send is not always readable YAML, and such a Pod would be denied as
-// unreadable: characters YAML does not allow raw (DEL, C1 controls,
-// U+FFFE, U+FFFF), the escape "\/", a surrogate pair written as two "\u"
-// escapes, invalid UTF-8 (which JSON decoders read as U+FFFD), a line
-// break between a key and its colon, a key longer than YAML's 1,024
-// characters for an implicit key. The text is returned as it is (no copy)
-// when it has none of these, as the API server's compact JSON has not;
-// otherwise it is written again, in one pass: whitespace between tokens
-// dropped, strings escaped as YAML reads them, long keys made explicit ("? ").
-// Text that is not JSON is returned as it is, for the parser to refuse.
-func yamlReadable(raw []byte) []byte {
-	if !needsRewrite(raw) {
-		return raw
-	}
-	out, ok := rewriteJSON(raw)
-	if !ok {
-		return raw
-	}
-	return out
-}
-
-// maxImplicitKey is a key's length (bytes, quotes included) above which it
-// is written as an explicit key: YAML (yaml.v3) reads an implicit key of at
-// most 1,024 characters.
-const maxImplicitKey = 1000
-
-// needsRewrite scans the text once without allocating.
-func needsRewrite(raw []byte) bool {
-	// Whether each open container is an object (so that a string in it
-	// may be a key): a bit per level up to 64, a slice beyond.
-	var objects uint64
-	var stack []bool
-	depth, expectKey := 0, false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; c {
-		case '\n', '\r', '\t':
-			return true
-		case '{', '[':
-			isObj := c == '{'
-			if depth < 64 {
-				if isObj {
-					objects |= 1 << depth
-				} else {
-					objects &^= 1 << depth
-				}
-			} else {
-				stack = append(stack, isObj)
-			}
-			depth++
-			expectKey = isObj
-		case '}', ']':
-			if depth == 0 {
-				return false // not JSON
-			}
-			if depth > 64 {
-				stack = stack[:len(stack)-1]
-			}
-			depth--
-			expectKey = false
-		case ',':
-			if depth > 64 {
-				expectKey = stack[len(stack)-1]
-			} else if depth > 0 {
-				expectKey = objects&(1<<(depth-1)) != 0
-			}
-		case ':':
-			expectKey = false
-		case '"':
-			start := i
-			for i++; i < len(raw) && raw[i] != '"'; i++ {
-				b := raw[i]
-				switch {
-				case b == '\\':
-					if i+1 >= len(raw) {
-						return false
-					}
-					i++
-					switch raw[i] {
-					case '/':
-						return true
-					case 'u':
-						if i+4 < len(raw) && (raw[i+1] == 'd' || raw[i+1] == 'D') && strings.IndexByte("89abcdefABCDEF", raw[i+2]) >= 0 {
-							return true // a surrogate, paired or not
-						}
-					}
-				case b == 0x7f:
-					return true
-				case b >= utf8.RuneSelf:
-					r, size := utf8.DecodeRune(raw[i:])
-					if r == utf8.RuneError && size == 1 || !yamlPrintable(r) {
-						return true
-					}
-					i += size - 1
-				}
-			}
-			if expectKey && i-start+1 > maxImplicitKey {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// yamlPrintable: the characters YAML 1.2 allows in a stream (c-printable),
-// less those only JSON's escapes may write.
-func yamlPrintable(r rune) bool {
-	switch {
-	case r == 0x09 || r == 0x0a || r == 0x0d || r == 0x85:
-		return true
-	case r < 0x20 || r == 0x7f:
-		return false
-	case r < 0x7f:
-		return true
-	case r < 0xa0:
-		return false
-	}
-	return r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= utf8.MaxRune
-}
-
-// rewriteJSON writes JSON text again as YAML reads it (see yamlReadable);
-// false when the text is not JSON (it then goes to the parser unchanged).
-func rewriteJSON(raw []byte) ([]byte, bool) {
-	out := make([]byte, 0, len(raw)+len(raw)/8)
-	var objects []bool
-	expectKey := false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch c {
-		case ' ', '\n', '\r', '\t':
-			continue
-		case '{', '[':
-			objects = append(objects, c == '{')
-			expectKey = c == '{'
-		case '}', ']':
-			if len(objects) == 0 {
-				return nil, false
-			}
-			objects = objects[:len(objects)-1]
-			expectKey = false
-		case ',':
-			expectKey = len(objects) > 0 && objects[len(objects)-1]
-		case ':':
-			expectKey = false
-		case '"':
-			start := len(out)
-			var ok bool
-			if out, i, ok = rewriteString(out, raw, i); !ok {
-				return nil, false
-			}
-			if expectKey && len(out)-start > maxImplicitKey {
-				out = slices.Insert(out, start, '?', ' ')
-			}
-			continue
-		}
-		out = append(out, c)
-	}
-	return out, true
-}
-
-// rewriteString writes the JSON string starting at raw[i] (its opening
-// quote) to out, with YAML's escapes for what YAML cannot read raw, and
-// returns the index of its closing quote.
-func rewriteString(out, raw []byte, i int) ([]byte, int, bool) {
-	out = append(out, '"')
-	for i++; i < len(raw); i++ {
-		b := raw[i]
-		switch {
-		case b == '"':
-			return append(out, '"'), i, true
-		case b == '\\':
-			if i+1 >= len(raw) {
-				return nil, 0, false
-			}
-			i++
-			switch raw[i] {
-			case '/':
-				out = append(out, '/')
-			case 'u':
-				r, ok := hex4(raw, i+1)
-				if !ok {
-					return nil, 0, false
-				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					// A pair is one character; anything else is U+FFFD, as a
-					// JSON decoder reads it.
-					r2, ok2 := rune(0), false
-					if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
-						r2, ok2 = hex4(raw, i+3)
-					}
-					if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
-						r = d
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				out = appendEscaped(out, r)
-			default:
-				out = append(out, '\\', raw[i])
-			}
-		case b == 0x7f:
-			out = appendEscaped(out, rune(b))
-		case b >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(raw[i:])
-			if r == utf8.RuneError && size == 1 || !yamlPrintable(r) {
-				out = appendEscaped(out, r)
-			} else {
-				out = append(out, raw[i:i+size]...)
-			}
-			i += size - 1
-		default:
-			out = append(out, b)
-		}
-	}
-	return nil, 0, false
-}
-
-func hex4(raw []byte, i int) (rune, bool) {
-	if i+4 > len(raw) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(raw[i:i+4]), 16, 32)
-	return rune(v), err == nil
-}
-
-// appendEscaped writes r as a YAML double-quoted escape.
-func appendEscaped(out []byte, r rune) []byte {
-	if r > 0xffff {
-		return fmt.Appendf(out, `\U%08X`, r)
-	}
-	return fmt.Appendf(out, `\u%04X`, r)
 }
