@@ -39,6 +39,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // inCI reads CI as the end-to-end tests do (fn/e2e): set to anything but
@@ -358,19 +362,7 @@ func runControllerManager(bin string) (err error) {
 	// Its own kubeconfig: the admin token (system:masters), so every
 	// controller acts with the harness's rights.
 	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
-	must(os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: %q, insecure-skip-tls-verify: true}
-users:
-- name: kube-controller-manager
-  user: {token: %q}
-contexts:
-- name: test
-  context: {cluster: test, user: kube-controller-manager}
-current-context: test
-`, server.url, server.token)), 0o600))
+	writeKubeconfig(kubeconfig, "kube-controller-manager", server.token)
 	port := freePort()
 	kcm := daemon(dir, "kube-controller-manager", bin,
 		"--kubeconfig", kubeconfig,
@@ -478,4 +470,53 @@ func apiRequest(method, path string, body []byte) (int, []byte, error) {
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, out, err
+}
+
+// writeKubeconfig writes a kubeconfig for the test API server that
+// authenticates as user with token.
+func writeKubeconfig(path, user, token string) {
+	must(os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {server: %q, insecure-skip-tls-verify: true}
+users:
+- name: %s
+  user: {token: %q}
+contexts:
+- name: test
+  context: {cluster: test, user: %s}
+current-context: test
+`, server.url, user, token, user)), 0o600))
+}
+
+// serviceAccountKubeconfig writes, into the run's folder as file, a
+// kubeconfig with a fresh token of the ServiceAccount ns/account, as the
+// kubelet would mount it.
+func serviceAccountKubeconfig(t *testing.T, client kubernetes.Interface, ns, account, file string) string {
+	t.Helper()
+	expiry := int64(3600)
+	tok, err := client.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), account,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("a token for %s: %v", account, err)
+	}
+	path := filepath.Join(server.dir, file)
+	writeKubeconfig(path, account, tok.Status.Token)
+	return path
+}
+
+// canI asks `kubectl auth can-i` whether user may do verb on resource (in
+// ns, unless empty); it returns the answer, "yes" or "no", and kubectl's
+// whole output.
+func canI(t *testing.T, user, verb, resource, ns string) (string, string) {
+	t.Helper()
+	args := []string{"auth", "can-i", verb, resource, "--as", user}
+	if ns != "" {
+		args = append(args, "-n", ns)
+	}
+	out, _ := kubectl(t, nil, args...) // exit 1 means "no"
+	// The answer is the last line (a warning may come first).
+	trimmed := strings.TrimSpace(out)
+	return trimmed[strings.LastIndexByte(trimmed, '\n')+1:], out
 }

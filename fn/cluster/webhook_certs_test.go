@@ -24,7 +24,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -248,17 +247,7 @@ func installRBAC(t *testing.T, client kubernetes.Interface, dir string) string {
 	const account = "inject-mesher-webhook"
 	ns := webhook.DefaultNamespace
 	user := "system:serviceaccount:" + ns + ":" + account
-	canI := func(verb, resource, ns string) (bool, string) {
-		args := []string{"auth", "can-i", verb, resource, "--as", user}
-		if ns != "" {
-			args = append(args, "-n", ns)
-		}
-		out, _ := kubectl(t, nil, args...) // exit 1 means "no"
-		// The answer is the last line, after any warning.
-		out = strings.TrimSpace(out)
-		return out[strings.LastIndexByte(out, '\n')+1:] == "yes", out
-	}
-	if yes, _ := canI("delete", "nodes", ""); yes {
+	if answer, _ := canI(t, user, "delete", "nodes", ""); answer == "yes" {
 		t.Log("the API server does not enforce RBAC: the account's rights are not checked")
 	} else {
 		for _, c := range []struct {
@@ -276,32 +265,12 @@ func installRBAC(t *testing.T, client kubernetes.Interface, dir string) string {
 			{"patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/another", "", false},
 			{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/" + webhookConfig, "", false},
 		} {
-			if got, out := canI(c.verb, c.resource, c.ns); got != c.want {
+			if answer, out := canI(t, user, c.verb, c.resource, c.ns); (answer == "yes") != c.want || answer != "yes" && answer != "no" {
 				t.Errorf("%s may %s %s in %q: %q, want allowed=%v", account, c.verb, c.resource, c.ns, out, c.want)
 			}
 		}
 	}
-	expiry := int64(3600)
-	tok, err := client.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), account,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("a token for %s: %v", account, err)
-	}
-	kubeconfig := filepath.Join(server.dir, "webhook-certs-sa.kubeconfig")
-	must(os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: %q, insecure-skip-tls-verify: true}
-users:
-- name: webhook
-  user: {token: %q}
-contexts:
-- name: test
-  context: {cluster: test, user: webhook}
-current-context: test
-`, server.url, tok.Status.Token)), 0o600))
-	return kubeconfig
+	return serviceAccountKubeconfig(t, client, ns, account, "webhook-certs-sa.kubeconfig")
 }
 
 // caBundles are the caBundles of the install's configuration, one a webhook.

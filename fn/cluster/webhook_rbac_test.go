@@ -4,15 +4,11 @@ package cluster
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -72,39 +68,11 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 		{"update", "leases.coordination.k8s.io/kube-controller-manager", "kube-system", false},
 		{"create", "leases.coordination.k8s.io", "kube-system", false},
 	} {
-		args := []string{"auth", "can-i", c.verb, c.resource, "--as", user}
-		if c.ns != "" {
-			args = append(args, "-n", c.ns)
-		}
-		out, _ := kubectl(t, nil, args...) // exit 1 means "no"
-		// The answer is the last line (a warning may come first).
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if answer := lines[len(lines)-1]; (answer == "yes") != c.want || answer != "yes" && answer != "no" {
+		if answer, out := canI(t, user, c.verb, c.resource, c.ns); (answer == "yes") != c.want || answer != "yes" && answer != "no" {
 			t.Errorf("%s may %s %s in %q: %q, want allowed=%v", account, c.verb, c.resource, c.ns, out, c.want)
 		}
 	}
-
-	// The account's own token, as the kubelet would mount it.
-	expiry := int64(3600)
-	tok, err := client.CoreV1().ServiceAccounts(webhook.DefaultNamespace).CreateToken(ctx, account,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("a token for %s: %v", account, err)
-	}
-	kubeconfig := filepath.Join(server.dir, "webhook-sa.kubeconfig")
-	must(os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: %q, insecure-skip-tls-verify: true}
-users:
-- name: webhook
-  user: {token: %q}
-contexts:
-- name: test
-  context: {cluster: test, user: webhook}
-current-context: test
-`, server.url, tok.Status.Token)), 0o600))
+	kubeconfig := serviceAccountKubeconfig(t, client, webhook.DefaultNamespace, account, "webhook-sa.kubeconfig")
 
 	wh := newWebhookServer(t)
 	wh.opts.Kubeconfig = kubeconfig
