@@ -277,11 +277,12 @@ func readKeys(m *yaml.Node) map[string]int {
 func sharedNodes(w *workload) (Outcome, bool) {
 	c := sharedCheck{w: w}
 	c.check(w.obj, "", false, -1, -1)
+	cur := w.obj
 	// The path to the template: its prefixes, substrings of the path.
 	for i := 0; c.found == nil && w.tmpl.Path != "" && i <= len(w.tmpl.Path); i++ {
 		if i == len(w.tmpl.Path) || w.tmpl.Path[i] == '.' {
-			c.cur = n.Get(c.cur, w.tmpl.Path[strings.LastIndexByte(w.tmpl.Path[:i], '.')+1:i])
-			c.check(c.cur, w.tmpl.Path[:i], false, -1, -1)
+			cur = n.Get(cur, w.tmpl.Path[strings.LastIndexByte(w.tmpl.Path[:i], '.')+1:i])
+			c.check(cur, w.tmpl.Path[:i], false, -1, -1)
 		}
 	}
 	meta := n.Get(w.tmpl.Node, "metadata")
@@ -313,7 +314,6 @@ func sharedNodes(w *workload) (Outcome, bool) {
 // that one: formatting one for every node showed in profiles.
 type sharedCheck struct {
 	w     *workload
-	cur   *yaml.Node // walking the path to the template
 	found *sharedAt
 }
 
@@ -329,9 +329,6 @@ type sharedAt struct {
 func (c *sharedCheck) check(node *yaml.Node, sub string, inTmpl bool, ctr, entry int) {
 	if c.found != nil || node == nil {
 		return
-	}
-	if node == c.w.obj {
-		c.cur = node
 	}
 	if node.Kind == yaml.AliasNode || node.Anchor != "" {
 		c.found = &sharedAt{node: node, sub: sub, inTmpl: inTmpl, ctr: ctr, entry: entry}
