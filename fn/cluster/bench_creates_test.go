@@ -4,7 +4,12 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -28,8 +33,9 @@ import (
 // TestBenchAPIServerCreates is the API-server part of `make bench-webhook`
 // (issue 10, "Load"): Pod creates through the real kube-apiserver with the
 // webhook registered (the install's configuration, the webhook in this
-// process on loopback), beside the same creates with no webhook registered,
-// in rounds that alternate which goes first (ABBA), after a warm-up. The
+// process on loopback), beside the same creates with no webhook registered
+// and with a no-op webhook registered the same way (the floor of any
+// webhook), in rounds that rotate which goes first, after a warm-up. The
 // Pods are the typical Deployment Pod of the handler's benchmarks, in a
 // namespace the webhook selects (sidecar-injector=enabled); they stay
 // Pending (no kubelet) and are deleted after each round, so every round
@@ -69,85 +75,127 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	const ns = "bench-creates"
 	createNamespace(t, client, ns, map[string]string{engine.NamespaceLabel: engine.NamespaceLabelEnabled})
 
-	// hooked runs f with the webhook registered and active; on return the
-	// registration is deleted and no longer used by the API server.
-	hooked := func(name string, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			registerWebhook(t, client, "https://"+wh.admission+"/inject", wh.ca)
-			waitInjection(t, ns, true)
-			f(t)
-		})
-		waitInjection(t, ns, false)
+	// The floor of any webhook: the no-op (decode the review, allow), served
+	// over TLS from this process as the webhook is, registered with the
+	// install's configuration (same selectors, same matchConditions). What
+	// the API server spends calling a webhook at all is in it; only what
+	// inject-mesher does beyond answering is not.
+	noop := serveNoop(t)
+
+	// A side is how the creates meet the API server: no webhook registered,
+	// the no-op registered, or the webhook registered.
+	type side struct {
+		name     string
+		url      string
+		ca       []byte
+		injected bool                          // the answers carry the sidecar
+		pod      func(name string) *corev1.Pod // what is created; the typical Pod when nil
+		answered func(t *testing.T) float64 // admissions so far
+		rounds   []createRound
+		admitted float64
+	}
+	// The fourth side stores what the webhook makes of the Pod with no
+	// webhook registered (the Pod injected beforehand, as the function does
+	// in git): the floor of creating a Pod that carries the sidecar.
+	injectedPod := injectedTemplate(t, client, ns, wh)
+	sides := []*side{
+		{name: "no webhook"},
+		{name: "no webhook, injected beforehand", injected: true, pod: func(name string) *corev1.Pod {
+			p := injectedPod.DeepCopy()
+			p.Name = name
+			return p
+		}},
+		{name: "no-op webhook", url: noop.url, ca: noop.ca, answered: func(*testing.T) float64 { return float64(noop.count.Load()) }},
+		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true,
+			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
 	}
 	meters := cpuMeters()
-	measure := func(t *testing.T, round int, withWebhook bool, n int) createRound {
+	measure := func(t *testing.T, round int, s *side, n int) createRound {
 		t.Helper()
 		before := readCPU(meters)
-		r := createPods(ctx, client, ns, fmt.Sprintf("r%d", round), n, concurrency, withWebhook)
+		pod := s.pod
+		if pod == nil {
+			pod = func(name string) *corev1.Pod { return reviews.DeploymentPod(name, 0) }
+		}
+		r := createPods(ctx, client, ns, fmt.Sprintf("r%d", round), n, concurrency, pod, s.injected)
 		r.cpu = readCPU(meters)
 		for i := range r.cpu {
 			r.cpu[i] -= before[i]
 		}
 		if r.failed > 0 || r.wrong > 0 {
-			t.Fatalf("round %d (webhook %v): %d of %d creates failed (the first: %v), %d injected contrary to their side", round, withWebhook, r.failed, n, r.firstErr, r.wrong)
+			t.Fatalf("round %d (%s): %d of %d creates failed (the first: %v), %d injected contrary to their side", round, s.name, r.failed, n, r.firstErr, r.wrong)
 		}
 		deletePods(t, ctx, client, ns)
 		return r
 	}
-
-	// Warm-up, not counted: the API server's webhook client and the
-	// webhook's first ConfigMap in the namespace.
-	warm := min(100, perRound)
-	measure(t, 0, false, warm)
-	hooked("warm-up", func(t *testing.T) { measure(t, 0, true, warm) })
-
-	var plain, withHook []createRound
-	admitted := 0.0 // admissions the webhook answered during the timed creates
-	for r := 1; r <= rounds; r++ {
-		hookFirst := r%2 == 0 // ABBA: each side first in half the rounds
-		withWebhook := func(t *testing.T) {
-			before, _ := wh.admissions(t)
-			withHook = append(withHook, measure(t, r, true, perRound))
-			after, _ := wh.admissions(t)
-			admitted += after - before
+	// run creates n Pods on side s: with its webhook registered and in use
+	// (a dry run reaches it), the registration deleted after.
+	run := func(round int, s *side, n int) createRound {
+		var r createRound
+		if s.url == "" {
+			return measure(t, round, s, n)
 		}
-		if hookFirst {
-			hooked(fmt.Sprintf("round-%d", r), withWebhook)
-			plain = append(plain, measure(t, r, false, perRound))
-		} else {
-			plain = append(plain, measure(t, r, false, perRound))
-			hooked(fmt.Sprintf("round-%d", r), withWebhook)
+		t.Run(fmt.Sprintf("round-%d/%s", round, s.name), func(t *testing.T) {
+			registerWebhook(t, client, s.url, s.ca)
+			waitReached(t, ns, s.answered, true)
+			before := s.answered(t)
+			r = measure(t, round, s, n)
+			s.admitted += s.answered(t) - before
+		})
+		waitReached(t, ns, s.answered, false)
+		return r
+	}
+
+	// Warm-up, not counted: the API server's webhook clients and the
+	// webhook's first ConfigMap in the namespace.
+	for _, s := range sides {
+		run(0, s, min(100, perRound))
+		s.admitted = 0
+	}
+	// Each round starts with the next side, so each goes first, second and
+	// third equally often over rounds that are a multiple of three.
+	for r := 1; r <= rounds; r++ {
+		for i := range sides {
+			s := sides[(r-1+i)%len(sides)]
+			s.rounds = append(s.rounds, run(r, s, perRound))
 		}
 	}
 	if t.Failed() {
 		return
 	}
 
+	none, stored, floor, hook := sides[0], sides[1], sides[2], sides[3]
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n%d Pod creates a side (%d rounds of %d, %d at a time) through kube-apiserver %s, the webhook in this process:\n\n",
+	fmt.Fprintf(&table, "\n%d Pod creates a side (%d rounds of %d, %d at a time) through kube-apiserver %s, both webhooks in this process:\n\n",
 		perRound*rounds, rounds, perRound, concurrency, server.version)
-	fmt.Fprintln(&table, "| round | first | no webhook | webhook | ratio |")
-	fmt.Fprintln(&table, "|---:|---|---:|---:|---:|")
-	var sumPlain, sumHook time.Duration
-	for i := range plain {
-		first := "no webhook"
-		if (i+1)%2 == 0 {
-			first = "webhook"
+	fmt.Fprintln(&table, "| round | first | no webhook | injected beforehand | no-op webhook | inject-mesher | inject-mesher / none | injected beforehand / none | no-op / none |")
+	fmt.Fprintln(&table, "|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	var sum [4]time.Duration
+	for i := range rounds {
+		for j, s := range sides {
+			sum[j] += s.rounds[i].elapsed
 		}
-		sumPlain += plain[i].elapsed
-		sumHook += withHook[i].elapsed
-		fmt.Fprintf(&table, "| %d | %s | %s | %s | %.2f x |\n", i+1, first, secs(plain[i].elapsed), secs(withHook[i].elapsed), float64(withHook[i].elapsed)/float64(plain[i].elapsed))
+		e := func(s *side) time.Duration { return s.rounds[i].elapsed }
+		fmt.Fprintf(&table, "| %d | %s | %s | %s | %s | %s | %.2f x | %.2f x | %.2f x |\n", i+1, sides[i%len(sides)].name,
+			secs(e(none)), secs(e(stored)), secs(e(floor)), secs(e(hook)), ratio(e(hook), e(none)), ratio(e(stored), e(none)), ratio(e(floor), e(none)))
 	}
-	fmt.Fprintf(&table, "| all | | %s | %s | %.2f x |\n\n", secs(sumPlain), secs(sumHook), float64(sumHook)/float64(sumPlain))
-	pp, hp := latencies(plain), latencies(withHook)
-	fmt.Fprintf(&table, "- per create: p50 %s / p99 %s without the webhook, p50 %s / p99 %s with it\n", msec(pp[0]), msec(pp[1]), msec(hp[0]), msec(hp[1]))
-	fmt.Fprintf(&table, "- creates per second: %.0f without, %.0f with\n", float64(perRound*rounds)/sumPlain.Seconds(), float64(perRound*rounds)/sumHook.Seconds())
+	fmt.Fprintf(&table, "| all | | %s | %s | %s | %s | %.2f x | %.2f x | %.2f x |\n\n", secs(sum[0]), secs(sum[1]), secs(sum[2]), secs(sum[3]),
+		ratio(sum[3], sum[0]), ratio(sum[1], sum[0]), ratio(sum[2], sum[0]))
+	for _, s := range sides {
+		l := latencies(s.rounds)
+		fmt.Fprintf(&table, "- %s: p50 %s, p99 %s per create, %.0f creates/s", s.name, msec(l[0]), msec(l[1]), float64(perRound*rounds)/sumOf(s.rounds).Seconds())
+		if s.answered != nil {
+			fmt.Fprintf(&table, ", %.2f admissions answered per create", s.admitted/float64(perRound*rounds))
+		}
+		fmt.Fprintln(&table)
+	}
 	// CPU, less disturbed than wall time by a busy machine's other work.
 	for i, m := range meters {
-		fmt.Fprintf(&table, "- CPU per create, %s: %s without the webhook, %s with it\n", m.name, cpuPerCreate(plain, i), cpuPerCreate(withHook, i))
+		fmt.Fprintf(&table, "- CPU per create, %s: %s with no webhook, %s injected beforehand, %s with the no-op, %s with inject-mesher\n", m.name,
+			cpuPerCreate(none.rounds, i), cpuPerCreate(stored.rounds, i), cpuPerCreate(floor.rounds, i), cpuPerCreate(hook.rounds, i))
 	}
-	fmt.Fprintf(&table, "- admissions the webhook answered per timed create: %.2f\n", admitted/float64(perRound*rounds))
-	fmt.Fprintf(&table, "- time with the webhook: %.2f x the time without (target at most 1.2 x)\n", float64(sumHook)/float64(sumPlain))
+	fmt.Fprintf(&table, "- time with the webhook: %.2f x the time without (target at most 1.2 x); the Pod injected beforehand: %.2f x; the no-op webhook: %.2f x\n",
+		ratio(sum[3], sum[0]), ratio(sum[1], sum[0]), ratio(sum[2], sum[0]))
 	t.Log(table.String())
 }
 
@@ -214,7 +262,7 @@ func cpuPerCreate(rounds []createRound, meter int) string {
 
 // createPods creates n Pods named prefix-NNNN, concurrency at a time, and
 // checks each answer carries the sidecar exactly when injected.
-func createPods(ctx context.Context, client kubernetes.Interface, ns, prefix string, n, concurrency int, injected bool) createRound {
+func createPods(ctx context.Context, client kubernetes.Interface, ns, prefix string, n, concurrency int, newPod func(name string) *corev1.Pod, injected bool) createRound {
 	var next, failed, wrong atomic.Int64
 	var firstErr atomic.Pointer[error]
 	lat := make([][]time.Duration, concurrency)
@@ -223,7 +271,7 @@ func createPods(ctx context.Context, client kubernetes.Interface, ns, prefix str
 	for w := range concurrency {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(n) && ctx.Err() == nil; i = next.Add(1) {
-				pod := reviews.DeploymentPod(fmt.Sprintf("%s-%04d", prefix, i), 0)
+				pod := newPod(fmt.Sprintf("%s-%04d", prefix, i))
 				t0 := time.Now()
 				got, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 				if err != nil {
@@ -263,20 +311,6 @@ func deletePods(t *testing.T, ctx context.Context, client kubernetes.Interface, 
 	})
 	if !ok {
 		t.Fatalf("the Pods of %s were still there %v after their deletion", ns, took.Round(time.Second))
-	}
-}
-
-// waitInjection waits until a dry-run create in ns comes back injected (on)
-// or not (off): the API server sees a new or deleted registration through
-// an informer, a moment later.
-func waitInjection(t *testing.T, ns string, on bool) {
-	t.Helper()
-	took, ok := poll(60*time.Second, func() bool {
-		got, _, err := createPod(t, ns, reviews.DeploymentPod("probe", 0), true)
-		return err == nil && (sidecarOf(got) != nil) == on
-	})
-	if !ok {
-		t.Fatalf("a dry run was not injected=%v within %v; the webhook's log ends:\n%s", on, took.Round(time.Second), logTail(server.dir, "webhook"))
 	}
 }
 
@@ -322,6 +356,94 @@ func latencies(rounds []createRound) [2]time.Duration {
 	}
 	at := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
 	return [2]time.Duration{at(0.50), at(0.99)}
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func sumOf(rounds []createRound) time.Duration {
+	var d time.Duration
+	for _, r := range rounds {
+		d += r.elapsed
+	}
+	return d
+}
+
+// injectedTemplate is the typical Pod as the webhook injects it (a dry-run
+// create through the webhook, which must be registered and answering), less
+// what storage adds, to be created again under other names.
+func injectedTemplate(t *testing.T, client kubernetes.Interface, ns string, wh *webhookServer) *corev1.Pod {
+	t.Helper()
+	answered := func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }
+	var pod *corev1.Pod
+	t.Run("injected-template", func(t *testing.T) {
+		registerWebhook(t, client, "https://"+wh.admission+"/inject", wh.ca)
+		waitReached(t, ns, answered, true)
+		got, _, err := createPod(t, ns, reviews.DeploymentPod("template", 0), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sidecarOf(got) == nil {
+			t.Fatalf("the dry run was not injected:\n%+v", got)
+		}
+		pod = got
+	})
+	if pod == nil {
+		t.FailNow()
+	}
+	waitReached(t, ns, answered, false)
+	pod.ObjectMeta = metav1.ObjectMeta{Labels: pod.Labels, Annotations: pod.Annotations}
+	pod.Status = corev1.PodStatus{}
+	return pod
+}
+
+// noopServer is reviews.Noop over TLS on loopback, counting what it answers.
+type noopServer struct {
+	url   string
+	ca    []byte
+	count *atomic.Int64
+}
+
+func serveNoop(t *testing.T) noopServer {
+	t.Helper()
+	ca, certFile, keyFile := webhookCerts(t, t.TempDir())
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := &atomic.Int64{}
+	noop := reviews.Noop()
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			count.Add(1)
+			noop.ServeHTTP(w, r)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	go func() { _ = srv.ServeTLS(l, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return noopServer{url: "https://" + l.Addr().String() + "/inject", ca: ca, count: count}
+}
+
+// waitReached waits until a dry-run create in ns reaches the webhook whose
+// answers are counted by answered (its count grows), or no longer does: the
+// API server sees a new or deleted registration through an informer, a
+// moment later.
+func waitReached(t *testing.T, ns string, answered func(*testing.T) float64, reached bool) {
+	t.Helper()
+	took, ok := poll(60*time.Second, func() bool {
+		before := answered(t)
+		_, _, err := createPod(t, ns, reviews.DeploymentPod("probe", 0), true)
+		return err == nil && (answered(t) > before) == reached
+	})
+	if !ok {
+		t.Fatalf("a dry run still reached=%v the webhook %v on; the webhook's log ends:\n%s", !reached, took.Round(time.Second), logTail(server.dir, "webhook"))
+	}
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
