@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,10 +37,12 @@ import (
 type ConfigMapController struct {
 	Client   kubernetes.Interface
 	Injector *engine.Injector
-	// Namespace and Identity name the Lease and this candidate.
-	Namespace, Identity string
-	Metrics             *Metrics
-	Log                 *slog.Logger
+	// Namespace and Identity name the Lease's namespace and this candidate;
+	// LeaseName the Lease (LeaseName when empty: a Helm release names its
+	// own, so two releases never share one).
+	Namespace, Identity, LeaseName string
+	Metrics                        *Metrics
+	Log                            *slog.Logger
 	// WhileLeading is more work for the leader alone, under the same Lease
 	// (the self-managed certificates): each runs beside the controller for
 	// as long as this replica leads, and stops when it stops leading.
@@ -56,7 +59,7 @@ const LeaseName = "inject-mesher-webhook"
 // when ctx ends.
 func (c *ConfigMapController) Run(ctx context.Context) {
 	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: c.Namespace, Name: LeaseName},
+		LeaseMeta:  metav1.ObjectMeta{Namespace: c.Namespace, Name: cmp.Or(c.LeaseName, LeaseName)},
 		Client:     c.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: c.Identity},
 	}

@@ -44,6 +44,7 @@ func run(args []string) int {
 	fs.StringVar(&o.ConfigFile, "config", "", "the function's config: a MesherInjection or ConfigMap file (same keys, same validation); defaults without it")
 	fs.StringVar(&o.ProbeListen, "probe-listen", ":8080", "address of GET /livez, /readyz and /metrics (plain HTTP)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap controller and the self-managed certificates (default: in-cluster)")
+	fs.StringVar(&o.LeaseName, "lease-name", webhook.LeaseName, "the Lease (in POD_NAMESPACE) the replicas elect the one that writes with: the ConfigMap controller and self-managed certificates")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 0, "how long requests in flight may take to finish on SIGTERM (default 25s)")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 5*time.Second, "how long to keep answering, not ready, after SIGTERM before closing the listener (endpoints take a moment to drop the replica)")
 	fs.Usage = func() {
