@@ -135,12 +135,12 @@ demo: build
 clean:
 	rm -rf bin
 
-## e2e-webhook: the admission webhook against a real kube-apiserver $(KUBE_VERSION) and kube-controller-manager (issue 9): run in-process on loopback, registered with the install's MutatingWebhookConfiguration at its URL
-e2e-webhook: etcd build tools
+## e2e-webhook: the admission webhook against a real kube-apiserver $(KUBE_VERSION) and kube-controller-manager (issue 9): run in-process on loopback, registered with the install's MutatingWebhookConfiguration at its URL; the Helm chart rendered by Helm 3 and 4 (server-side dry run of every certificate mode, helm install, then the webhook with what it installed)
+e2e-webhook: etcd build tools helm
 	$(call webhook-tests,$(KUBE_VERSION))
 
 ## e2e-webhook-oldest: the same against $(KUBE_VERSION_OLDEST)
-e2e-webhook-oldest: etcd build tools
+e2e-webhook-oldest: etcd build tools helm
 	$(call webhook-tests,$(KUBE_VERSION_OLDEST))
 
 .PHONY: e2e-webhook e2e-webhook-oldest

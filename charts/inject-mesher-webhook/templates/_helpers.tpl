@@ -61,7 +61,12 @@ metadata:
 {{- if and (eq .Values.certificates.mode "secret") (not .Values.certificates.caBundle) }}
 {{- fail "certificates.caBundle: required with certificates.mode=secret: the CA that signed the Secret's certificate (PEM, base64-encoded), which the API server trusts for this webhook" }}
 {{- end }}
-{{- if and .Values.url (ne .Values.certificates.mode "secret") }}
-{{- fail (printf "url: set with certificates.mode=%s: a webhook outside the cluster serves a certificate you give it, so certificates.mode must be secret (with caBundle)" .Values.certificates.mode) }}
+{{- if .Values.url }}
+{{- $host := (urlParse .Values.url).host | splitList ":" | first | trimAll "[]" }}
+{{- if eq .Values.certificates.mode "cert-manager" }}
+{{- fail "url: set with certificates.mode=cert-manager: cert-manager's certificate names the Service, not the url's host; use certificates.mode=secret or self-managed" }}
+{{- else if and (eq .Values.certificates.mode "self-managed") (not (has $host .Values.certificates.selfManaged.extraHosts)) }}
+{{- fail (printf "url: its host %s must be in certificates.selfManaged.extraHosts, so that the self-managed certificate names it" $host) }}
+{{- end }}
 {{- end }}
 {{- end }}
