@@ -17,6 +17,10 @@ type Metrics struct {
 	CertExpiry prometheus.Gauge
 	// ConfigMapsWritten counts the mesher ConfigMaps the controller wrote.
 	ConfigMapsWritten *prometheus.CounterVec
+	// tlsHandshakeErrors counts failed handshakes on the admission port,
+	// logged at Debug only (a port scanner would fill the log at Warn): an
+	// API server that no longer trusts the certificate shows here.
+	tlsHandshakeErrors prometheus.Counter
 }
 
 // NewMetrics registers the webhook's metrics and the Go runtime's.
@@ -40,8 +44,12 @@ func NewMetrics() *Metrics {
 			Name: "inject_mesher_configmaps_written_total",
 			Help: "Mesher ConfigMaps created or updated by the controller.",
 		}, []string{"operation"}),
+		tlsHandshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "inject_mesher_tls_handshake_errors_total",
+			Help: "Failed TLS handshakes on the admission port (an API server that does not trust the certificate, or a client that is not an API server).",
+		}),
 	}
-	m.Registry.MustRegister(m.admissions, m.latency, m.CertExpiry, m.ConfigMapsWritten,
+	m.Registry.MustRegister(m.admissions, m.latency, m.CertExpiry, m.ConfigMapsWritten, m.tlsHandshakeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,7 +159,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          stdlog.New(serverErrorLog{log, metrics}, "", 0),
 	}
 	probes := http.NewServeMux()
 	probes.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -330,4 +332,26 @@ func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		}
 	}
 	return r.cert, nil
+}
+
+// serverErrorLog takes net/http's error log lines: a failed TLS handshake
+// is counted and logged at Debug (one per connection a scanner or a
+// misconfigured client opens would flood the log at Warn); anything else
+// is a warning.
+type serverErrorLog struct {
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+func (w serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+		if w.metrics != nil {
+			w.metrics.tlsHandshakeErrors.Inc()
+		}
+	}
+	w.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }

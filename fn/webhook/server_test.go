@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -212,4 +213,50 @@ func clip(s string) string {
 		return s[:600] + "..."
 	}
 	return s
+}
+
+// A failed handshake (here a client that does not trust the certificate,
+// as an API server with a stale caBundle) is counted in
+// inject_mesher_tls_handshake_errors_total and logged at Debug only: one
+// Warn line per connection would let a port scanner flood the log.
+func TestFailedHandshakesAreCountedNotWarned(t *testing.T) {
+	var logged syncBuffer
+	s := startServer(t, webhook.Options{}, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	untrusting := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}
+	const attempts = 3
+	for range attempts {
+		if resp, err := untrusting.Post("https://"+s.admission+"/inject", "application/json", strings.NewReader("{}")); err == nil {
+			resp.Body.Close()
+			t.Fatal("a client that does not trust the certificate got an answer")
+		}
+	}
+	var count string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(get(t, "http://"+s.probes+"/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(line, "inject_mesher_tls_handshake_errors_total "); ok {
+				count = v
+			}
+		}
+		if count == fmt.Sprint(attempts) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if count != fmt.Sprint(attempts) {
+		t.Errorf("inject_mesher_tls_handshake_errors_total %q, want %d", count, attempts)
+	}
+	var debug int
+	for _, line := range strings.Split(string(logged.Bytes()), "\n") {
+		if !strings.Contains(line, "TLS handshake error") {
+			continue
+		}
+		if !strings.Contains(line, "level=DEBUG") {
+			t.Errorf("a failed handshake logged above Debug: %s", line)
+		}
+		debug++
+	}
+	if debug != attempts {
+		t.Errorf("%d failed handshakes logged at Debug, want %d:\n%s", debug, attempts, logged.Bytes())
+	}
 }
