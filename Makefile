@@ -145,6 +145,22 @@ e2e-webhook-oldest: etcd build tools helm
 
 .PHONY: e2e-webhook e2e-webhook-oldest
 
+ARGOCD_VERSION ?= v3.5.7
+ARGOCD_PLUGIN_IMAGE ?= localhost/argocd-cmp-inject-mesher:dev
+## image-argocd-plugin: the Argo CD plugin sidecar image (examples/argocd/plugin/Dockerfile): FROM scratch, Debian's static busybox, the static inject-mesher and kustomize, uid 999; prints its size
+image-argocd-plugin: build podman
+	@test -n "$(CONTAINER_TOOL)" || { echo "no podman or docker: run 'make podman' (Debian) first"; exit 1; }
+	@hack/stage-argocd-plugin.sh >/dev/null
+	$(CONTAINER_TOOL) build -q -f examples/argocd/plugin/Dockerfile -t $(ARGOCD_PLUGIN_IMAGE) . >/dev/null
+	@echo "image $(ARGOCD_PLUGIN_IMAGE): $$($(CONTAINER_TOOL) image inspect $(ARGOCD_PLUGIN_IMAGE) --format '{{.Size}}') bytes"
+
+## e2e-argocd: the Argo CD plugin through real Argo CD $(ARGOCD_VERSION) (issue 12): argocd-repo-server on loopback, argocd-cmp-server inside the plugin image (podman), GenerateManifest for examples/argocd from a local git repository (Argo CD is built once into .cache/argocd, about 15 minutes)
+e2e-argocd: image-argocd-plugin
+	dir=$$(ARGOCD_VERSION=$(ARGOCD_VERSION) hack/build-argocd.sh) || { echo "building Argo CD $(ARGOCD_VERSION) failed"; exit 1; }; \
+	ARGOCD_DIR=$$dir ARGOCD_PLUGIN_IMAGE=$(ARGOCD_PLUGIN_IMAGE) $(GO) test -tags argocd -count=1 -timeout 20m -v -run TestArgoCDRepoServer ./fn/e2e/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+.PHONY: image-argocd-plugin e2e-argocd
+
 ## bench-webhook: the webhook under load (issue 10): the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios), per-pod Go benchmarks, and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION) with and without it; prints, asserts no timing
 BENCH_CREATES ?= 1000
 bench-webhook: etcd tools

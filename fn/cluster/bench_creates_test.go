@@ -34,8 +34,9 @@ import (
 // (issue 10, "Load"): Pod creates through the real kube-apiserver with the
 // webhook registered (the install's configuration, the webhook in this
 // process on loopback), beside the same creates with no webhook registered
-// and with a no-op webhook registered the same way (the floor of any
-// webhook), in rounds that rotate which goes first, after a warm-up. The
+// and with no-op webhooks registered the same way (the floors of any
+// webhook and of any webhook that changes the Pod), and of the Pod injected
+// beforehand with no webhook, in rounds that rotate which goes first, after a warm-up. The
 // Pods are the typical Deployment Pod of the handler's benchmarks, in a
 // namespace the webhook selects (sidecar-injector=enabled); they stay
 // Pending (no kubelet) and are deleted after each round, so every round
@@ -46,12 +47,12 @@ import (
 // times were injected, or not, as their side says.
 //
 // Skipped unless BENCH_WEBHOOK=1. BENCH_CREATES (1000: the creates of each
-// side in all), BENCH_ROUNDS (4) and BENCH_CONCURRENCY (16) change the load.
+// side in all), BENCH_ROUNDS (5) and BENCH_CONCURRENCY (16) change the load.
 func TestBenchAPIServerCreates(t *testing.T) {
 	if os.Getenv("BENCH_WEBHOOK") != "1" {
 		t.Skip("a benchmark, run by make bench-webhook (BENCH_WEBHOOK=1)")
 	}
-	total, rounds, concurrency := benchEnv(t, "BENCH_CREATES", 1000), benchEnv(t, "BENCH_ROUNDS", 4), benchEnv(t, "BENCH_CONCURRENCY", 16)
+	total, rounds, concurrency := benchEnv(t, "BENCH_CREATES", 1000), benchEnv(t, "BENCH_ROUNDS", 5), benchEnv(t, "BENCH_CONCURRENCY", 16)
 	perRound := total / rounds
 	if perRound < 1 {
 		t.Fatalf("BENCH_CREATES=%d is fewer than BENCH_ROUNDS=%d", total, rounds)
@@ -80,7 +81,11 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	// install's configuration (same selectors, same matchConditions). What
 	// the API server spends calling a webhook at all is in it; only what
 	// inject-mesher does beyond answering is not.
-	noop := serveNoop(t)
+	noop := serveNoop(t, reviews.Noop())
+	// The floor of any webhook that changes the Pod: the no-op answering a
+	// one-operation patch (a label). The API server encodes the Pod,
+	// applies the patch, decodes and defaults it again, whatever the patch.
+	mutatingNoop := serveNoop(t, reviews.MutatingNoop())
 
 	// A side is how the creates meet the API server: no webhook registered,
 	// the no-op registered, or the webhook registered.
@@ -106,6 +111,7 @@ func TestBenchAPIServerCreates(t *testing.T) {
 			return p
 		}},
 		{name: "no-op webhook", url: noop.url, ca: noop.ca, answered: func(*testing.T) float64 { return float64(noop.count.Load()) }},
+		{name: mutatingSide, url: mutatingNoop.url, ca: mutatingNoop.ca, answered: func(*testing.T) float64 { return float64(mutatingNoop.count.Load()) }},
 		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true,
 			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
 	}
@@ -117,13 +123,16 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		if pod == nil {
 			pod = func(name string) *corev1.Pod { return reviews.DeploymentPod(name, 0) }
 		}
-		r := createPods(ctx, client, ns, fmt.Sprintf("r%d", round), n, concurrency, pod, s.injected)
+		want := func(p *corev1.Pod) bool {
+			return (sidecarOf(p) != nil) == s.injected && (p.Labels["bench-mutated"] == "true") == (s.name == mutatingSide)
+		}
+		r := createPods(ctx, client, ns, fmt.Sprintf("r%d", round), n, concurrency, pod, want)
 		r.cpu = readCPU(meters)
 		for i := range r.cpu {
 			r.cpu[i] -= before[i]
 		}
 		if r.failed > 0 || r.wrong > 0 {
-			t.Fatalf("round %d (%s): %d of %d creates failed (the first: %v), %d injected contrary to their side", round, s.name, r.failed, n, r.firstErr, r.wrong)
+			t.Fatalf("round %d (%s): %d of %d creates failed (the first: %v), %d not changed as their side says", round, s.name, r.failed, n, r.firstErr, r.wrong)
 		}
 		deletePods(t, ctx, client, ns)
 		return r
@@ -164,23 +173,23 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		return
 	}
 
-	none, stored, floor, hook := sides[0], sides[1], sides[2], sides[3]
+	none, stored, floor, mutating, hook := sides[0], sides[1], sides[2], sides[3], sides[4]
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n%d Pod creates a side (%d rounds of %d, %d at a time) through kube-apiserver %s, both webhooks in this process:\n\n",
 		perRound*rounds, rounds, perRound, concurrency, server.version)
-	fmt.Fprintln(&table, "| round | first | no webhook | injected beforehand | no-op webhook | inject-mesher | inject-mesher / none | injected beforehand / none | no-op / none |")
-	fmt.Fprintln(&table, "|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-	var sum [4]time.Duration
+	fmt.Fprintln(&table, "| round | first | no webhook | injected beforehand | no-op | no-op adding a label | inject-mesher | inject-mesher / none | no-op adding a label / none | no-op / none |")
+	fmt.Fprintln(&table, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var sum [5]time.Duration
 	for i := range rounds {
 		for j, s := range sides {
 			sum[j] += s.rounds[i].elapsed
 		}
 		e := func(s *side) time.Duration { return s.rounds[i].elapsed }
-		fmt.Fprintf(&table, "| %d | %s | %s | %s | %s | %s | %.2f x | %.2f x | %.2f x |\n", i+1, sides[i%len(sides)].name,
-			secs(e(none)), secs(e(stored)), secs(e(floor)), secs(e(hook)), ratio(e(hook), e(none)), ratio(e(stored), e(none)), ratio(e(floor), e(none)))
+		fmt.Fprintf(&table, "| %d | %s | %s | %s | %s | %s | %s | %.2f x | %.2f x | %.2f x |\n", i+1, sides[i%len(sides)].name,
+			secs(e(none)), secs(e(stored)), secs(e(floor)), secs(e(mutating)), secs(e(hook)), ratio(e(hook), e(none)), ratio(e(mutating), e(none)), ratio(e(floor), e(none)))
 	}
-	fmt.Fprintf(&table, "| all | | %s | %s | %s | %s | %.2f x | %.2f x | %.2f x |\n\n", secs(sum[0]), secs(sum[1]), secs(sum[2]), secs(sum[3]),
-		ratio(sum[3], sum[0]), ratio(sum[1], sum[0]), ratio(sum[2], sum[0]))
+	fmt.Fprintf(&table, "| all | | %s | %s | %s | %s | %s | %.2f x | %.2f x | %.2f x |\n\n", secs(sum[0]), secs(sum[1]), secs(sum[2]), secs(sum[3]), secs(sum[4]),
+		ratio(sum[4], sum[0]), ratio(sum[3], sum[0]), ratio(sum[2], sum[0]))
 	for _, s := range sides {
 		l := latencies(s.rounds)
 		fmt.Fprintf(&table, "- %s: p50 %s, p99 %s per create, %.0f creates/s", s.name, msec(l[0]), msec(l[1]), float64(perRound*rounds)/sumOf(s.rounds).Seconds())
@@ -191,11 +200,11 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	}
 	// CPU, less disturbed than wall time by a busy machine's other work.
 	for i, m := range meters {
-		fmt.Fprintf(&table, "- CPU per create, %s: %s with no webhook, %s injected beforehand, %s with the no-op, %s with inject-mesher\n", m.name,
-			cpuPerCreate(none.rounds, i), cpuPerCreate(stored.rounds, i), cpuPerCreate(floor.rounds, i), cpuPerCreate(hook.rounds, i))
+		fmt.Fprintf(&table, "- CPU per create, %s: %s with no webhook, %s injected beforehand, %s with the no-op, %s with the no-op adding a label, %s with inject-mesher\n", m.name,
+			cpuPerCreate(none.rounds, i), cpuPerCreate(stored.rounds, i), cpuPerCreate(floor.rounds, i), cpuPerCreate(mutating.rounds, i), cpuPerCreate(hook.rounds, i))
 	}
-	fmt.Fprintf(&table, "- time with the webhook: %.2f x the time without (target at most 1.2 x); the Pod injected beforehand: %.2f x; the no-op webhook: %.2f x\n",
-		ratio(sum[3], sum[0]), ratio(sum[1], sum[0]), ratio(sum[2], sum[0]))
+	fmt.Fprintf(&table, "- time with the webhook: %.2f x the time without (target at most 1.2 x); the Pod injected beforehand: %.2f x; the no-op: %.2f x; the no-op adding a label: %.2f x; the webhook over the no-op adding a label: %.2f x\n",
+		ratio(sum[4], sum[0]), ratio(sum[1], sum[0]), ratio(sum[2], sum[0]), ratio(sum[3], sum[0]), ratio(sum[4], sum[3]))
 	t.Log(table.String())
 }
 
@@ -260,9 +269,12 @@ func cpuPerCreate(rounds []createRound, meter int) string {
 	return msec(cpu / time.Duration(max(n, 1)))
 }
 
+// mutatingSide is the side whose webhook adds the label bench-mutated.
+const mutatingSide = "no-op webhook adding a label"
+
 // createPods creates n Pods named prefix-NNNN, concurrency at a time, and
-// checks each answer carries the sidecar exactly when injected.
-func createPods(ctx context.Context, client kubernetes.Interface, ns, prefix string, n, concurrency int, newPod func(name string) *corev1.Pod, injected bool) createRound {
+// counts as wrong each answer that is not what want expects.
+func createPods(ctx context.Context, client kubernetes.Interface, ns, prefix string, n, concurrency int, newPod func(name string) *corev1.Pod, want func(*corev1.Pod) bool) createRound {
 	var next, failed, wrong atomic.Int64
 	var firstErr atomic.Pointer[error]
 	lat := make([][]time.Duration, concurrency)
@@ -280,7 +292,7 @@ func createPods(ctx context.Context, client kubernetes.Interface, ns, prefix str
 					continue
 				}
 				lat[w] = append(lat[w], time.Since(t0))
-				if (sidecarOf(got) != nil) != injected {
+				if !want(got) {
 					wrong.Add(1)
 				}
 			}
@@ -396,14 +408,15 @@ func injectedTemplate(t *testing.T, client kubernetes.Interface, ns string, wh *
 	return pod
 }
 
-// noopServer is reviews.Noop over TLS on loopback, counting what it answers.
+// noopServer is a bench handler (reviews.Noop, MutatingNoop) over TLS on
+// loopback, counting what it answers.
 type noopServer struct {
 	url   string
 	ca    []byte
 	count *atomic.Int64
 }
 
-func serveNoop(t *testing.T) noopServer {
+func serveNoop(t *testing.T, handler http.Handler) noopServer {
 	t.Helper()
 	ca, certFile, keyFile := webhookCerts(t, t.TempDir())
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -415,11 +428,10 @@ func serveNoop(t *testing.T) noopServer {
 		t.Fatal(err)
 	}
 	count := &atomic.Int64{}
-	noop := reviews.Noop()
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			count.Add(1)
-			noop.ServeHTTP(w, r)
+			handler.ServeHTTP(w, r)
 		}),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,

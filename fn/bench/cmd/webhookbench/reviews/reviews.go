@@ -245,6 +245,15 @@ func Noop() http.Handler {
 	return reviewHandler(func(*admissionv1.AdmissionRequest) error { return nil })
 }
 
+// MutatingNoop is the no-op that changes the Pod: as Noop, and the answer
+// carries a one-operation JSON patch adding the label bench-mutated: "true"
+// (the typical Pod has labels). The API server's cost of applying any
+// patch (encoding the Pod, applying, decoding, defaulting again) is in it.
+func MutatingNoop() http.Handler {
+	return reviewHandlerPatching(func(*admissionv1.AdmissionRequest) error { return nil },
+		[]byte(`[{"op":"add","path":"/metadata/labels/bench-mutated","value":"true"}]`))
+}
+
 // ParseFloor decodes the review and reads the Pod into a YAML node tree
 // with manifest.ParseDocument, as an engine that edits node trees must,
 // then allows: the least any such webhook does.
@@ -262,6 +271,12 @@ func ParseFloor() http.Handler {
 // application/json, a bounded body, encoding/json into admissionv1 types),
 // calls look, and answers allowed (denied when look fails).
 func reviewHandler(look func(*admissionv1.AdmissionRequest) error) http.Handler {
+	return reviewHandlerPatching(look, nil)
+}
+
+// reviewHandlerPatching is reviewHandler answering with patch (a JSON
+// patch) when it allows, unless patch is nil.
+func reviewHandlerPatching(look func(*admissionv1.AdmissionRequest) error, patch []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "only POST is served here", http.StatusMethodNotAllowed)
@@ -282,7 +297,11 @@ func reviewHandler(look func(*admissionv1.AdmissionRequest) error) http.Handler 
 			return
 		}
 		resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+		if patch != nil {
+			resp.Patch, resp.PatchType = patch, ptr(admissionv1.PatchTypeJSONPatch)
+		}
 		if err := look(review.Request); err != nil {
+			resp.Patch, resp.PatchType = nil, nil
 			resp.Allowed = false
 			resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest, Message: err.Error()}
 		}
