@@ -136,11 +136,11 @@ func TestArgoCDRepoServer(t *testing.T) {
 			withParameters(named, map[string]any{"name": "discoveryType", "string": "bogus"}),
 			[]string{"parameter discoveryType", `"bogus"`, "sc", "pilot"}},
 		{"a bad annotation fails with the function's message, nothing rendered", "apps/bad-annotation", named,
-			[]string{"sidecar.mesher.io/inject", "maybe", "apps/v1/Deployment/web"}},
+			[]string{"deployment/web", "spec.template.metadata.annotations[sidecar.mesher.io/inject]", `"maybe"`, "nothing written"}},
 		{"an app without mesher-injection.yaml is not discovered", "apps/no-config", discovered,
-			[]string{"plugin"}},
+			[]string{"could not find plugin supporting the given repository"}},
 		{"an app without mesher-injection.yaml is refused by name too", "apps/no-config", named,
-			[]string{"inject-mesher"}},
+			[]string{`could not find cmp-server plugin with name "inject-mesher"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := s.generate(t, argoRequest(repoURL, revision, app.Metadata.Name, app.Spec.Destination.Namespace, source(tc.path, tc.plugin)))
@@ -343,7 +343,14 @@ func startArgoServers(t *testing.T) *argoServers {
 	s.cmpLog = func() string {
 		return runEnv(t, t.TempDir(), nil, podmanEnv(), podman, "logs", "--tail", "40", name).stderr
 	}
-	t.Cleanup(func() { runEnv(t, t.TempDir(), nil, podmanEnv(), podman, "rm", "-f", "-t", "2", name) })
+	t.Cleanup(func() {
+		// Not runEnv: the test's context has ended when cleanups run.
+		rm := exec.Command(podman, "rm", "-f", "-t", "2", name)
+		rm.Env = append(os.Environ(), podmanEnv()...)
+		if out, err := rm.CombinedOutput(); err != nil {
+			t.Errorf("podman rm %s: %v\n%s", name, err, out)
+		}
+	})
 	socket := filepath.Join(sockets, "inject-mesher.sock")
 	if !argoWait(60*time.Second, func() bool { _, err := os.Stat(socket); return err == nil }) {
 		t.Fatalf("argocd-cmp-server made no socket %s within a minute; its log:\n%s", socket, s.cmpLog())
