@@ -95,7 +95,7 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		ca       []byte
 		injected bool                          // the answers carry the sidecar
 		pod      func(name string) *corev1.Pod // what is created; the typical Pod when nil
-		answered func(t *testing.T) float64 // admissions so far
+		answered func(t *testing.T) float64    // admissions so far
 		rounds   []createRound
 		admitted float64
 	}
