@@ -86,9 +86,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./fn/jsonnode
 
 vet:
-	@out=$$(gofmt -l fn); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l fn hack); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags cluster ./fn/cluster/
+	$(GO) vet -tags argocd ./fn/e2e/
 
 ## etcd: Debian's etcd-server when missing (needs root, as on CI)
 etcd:
@@ -108,12 +109,14 @@ e2e-cluster-oldest: etcd
 # kube-controller-manager path. The tests build only with the tag cluster,
 # so `go test ./...` leaves them out; -timeout: about a minute on an idle
 # machine, but go test's default 10 minutes is too short on a loaded one.
+# The webhook's tests (-skip Webhook) are e2e-webhook's, which .ci/run runs
+# on both versions too.
 define cluster-tests
 	bins=$$(./hack/build-kube.sh $(1)) || { echo "building Kubernetes $(1) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(1) failed: got '$$bins'"; exit 1; }; \
 	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager REQUIRE_CLUSTER=1 \
-		$(GO) test -tags cluster -count=1 -timeout 30m -v ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags cluster -count=1 -timeout 30m -v -skip 'Webhook' ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 endef
 
 ## bench: corpora of 100, 1,000 and 10,000 workloads; the function beside the kyaml and streaming floors (wall, CPU, peak RSS, ratios)

@@ -18,7 +18,6 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
 // The chart of issue 11, charts/inject-mesher-webhook, against the real API
@@ -231,35 +230,13 @@ func TestWebhookChartInstall(t *testing.T) {
 				t.Errorf("the notes' check (kubectl run --dry-run=server) shows no sidecar: %v\n%s", err, check)
 			}
 
-			replicas := int32(2)
-			cart := &appsv1.Deployment{
-				ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: shop},
-				Spec: appsv1.DeploymentSpec{
-					Replicas: &replicas,
-					Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
-					Template: corev1.PodTemplateSpec{
-						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cart"}},
-						Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/cart:1"}}},
-					},
-				},
-			}
-			if _, err := client.AppsV1().Deployments(shop).Create(ctx, cart, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			pods := waitPods(t, client, shop, "app=cart", int(replicas))
-			checkInjected(t, pods, "cart")
+			pods := createCart(t, client, shop)
 			// The values' config reached the sidecar.
 			if v, _ := envOf(sidecarOf(&pods[0]), "APP_ID"); v != "shop-"+helm {
 				t.Errorf("APP_ID %q, want the chart's config.appId shop-%s", v, helm)
 			}
 			// The controller, under the chart's RBAC and its Lease, writes the ConfigMap.
-			took, ok = poll(60*time.Second, func() bool {
-				cm, err := client.CoreV1().ConfigMaps(shop).Get(ctx, "mesher-config-sc", metav1.GetOptions{})
-				return err == nil && cm.Annotations[engine.GeneratedBy] == webhook.ControllerMark
-			})
-			if !ok {
-				t.Errorf("no generated mesher-config-sc in %s after %v under the chart's RBAC; the webhook's log ends:\n%s", shop, took.Round(time.Second), logTail(server.dir, "webhook"))
-			}
+			waitGeneratedConfigMap(t, client, shop, "the chart's RBAC")
 			if selfManaged {
 				secret, err := client.CoreV1().Secrets(ns).Get(ctx, wh.opts.CertSecret, metav1.GetOptions{})
 				if err != nil || len(secret.Data["tls.crt"]) == 0 {

@@ -3,17 +3,13 @@
 package cluster
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
@@ -26,7 +22,6 @@ import (
 func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	startControllerManager(t)
 	client := clientset(t, nil)
-	ctx := context.Background()
 	createNamespace(t, client, webhook.DefaultNamespace, nil)
 
 	var rbac []string
@@ -92,29 +87,8 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	if !ok {
 		t.Fatalf("the API server did not call the webhook within %v; its log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
 	}
-	replicas := int32(2)
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cart"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/cart:1"}}},
-			},
-		},
-	}
-	if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	checkInjected(t, waitPods(t, client, ns, "app=cart", int(replicas)), "cart")
-	took, ok = poll(60*time.Second, func() bool {
-		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "mesher-config-sc", metav1.GetOptions{})
-		return err == nil && cm.Annotations[engine.GeneratedBy] == webhook.ControllerMark
-	})
-	if !ok {
-		t.Errorf("no generated mesher-config-sc in %s after %v under the install's RBAC; the webhook's log ends:\n%s", ns, took.Round(time.Second), logTail(server.dir, "webhook"))
-	}
+	createCart(t, client, ns)
+	waitGeneratedConfigMap(t, client, ns, "the install's RBAC")
 	if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
 		t.Errorf("the webhook was refused something under its own RBAC; its log ends:\n%s", log)
 	}

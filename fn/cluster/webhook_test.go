@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/webhook"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -359,6 +361,44 @@ func TestWebhook(t *testing.T) {
 }
 
 // waitPods waits (at most a minute) until selector matches n Pods in ns.
+// createCart creates the Deployment cart (two replicas, app=cart, no
+// annotation) in ns, waits for its Pods (kube-controller-manager must run)
+// and checks each carries the sidecar with SERVICE_NAME cart.
+func createCart(t *testing.T, client kubernetes.Interface, ns string) []corev1.Pod {
+	t.Helper()
+	replicas := int32(2)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cart"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/cart:1"}}},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods := waitPods(t, client, ns, "app=cart", int(replicas))
+	checkInjected(t, pods, "cart")
+	return pods
+}
+
+// waitGeneratedConfigMap waits for the ConfigMap controller's
+// mesher-config-sc in ns, written under rbac (what the failure says).
+func waitGeneratedConfigMap(t *testing.T, client kubernetes.Interface, ns, rbac string) {
+	t.Helper()
+	took, ok := poll(60*time.Second, func() bool {
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(context.Background(), "mesher-config-sc", metav1.GetOptions{})
+		return err == nil && cm.Annotations[engine.GeneratedBy] == webhook.ControllerMark
+	})
+	if !ok {
+		t.Errorf("no generated mesher-config-sc in %s after %v under %s; the webhook's log ends:\n%s", ns, took.Round(time.Second), rbac, logTail(server.dir, "webhook"))
+	}
+}
+
 func waitPods(t *testing.T, client kubernetes.Interface, ns, selector string, n int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod
