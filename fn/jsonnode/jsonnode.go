@@ -23,11 +23,24 @@ import (
 
 // Parse reads one JSON value (an object, for a Pod) and nothing after it.
 func Parse(data []byte) (*yaml.Node, error) {
+	return ParseWithout(data)
+}
+
+// ParseWithout is Parse, leaving out the value at path (a key in each
+// object from the root, e.g. "metadata", "managedFields") and its key: the
+// value is checked as JSON but no node is built for it. The webhook leaves
+// out a Pod's managedFields, a third of what the API server sends and
+// nothing the injection reads. With no path it is Parse.
+func ParseWithout(data []byte, path ...string) (*yaml.Node, error) {
 	// Keys written twice are kept, as yaml.v3 keeps them; invalid UTF-8
 	// reads as U+FFFD, as encoding/json (and the API server's decoder) read it.
 	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	r := reader{dec: dec, data: data, line: 1}
-	root, err := r.value()
+	r := reader{dec: dec, data: data, line: 1, without: path}
+	match := 0
+	if len(path) == 0 {
+		match = -1
+	}
+	root, err := r.value(match)
 	if err == io.EOF {
 		return nil, errors.New("no JSON value")
 	}
@@ -54,6 +67,8 @@ type reader struct {
 	// slab holds the nodes, allocated a block at a time (a Pod has about
 	// a thousand).
 	slab []yaml.Node
+	// without is the path of the value left out (ParseWithout).
+	without []string
 }
 
 // token returns the next token (valid until the next read) and notes
@@ -100,8 +115,9 @@ func (r *reader) node(kind yaml.Kind, tag, value string, style yaml.Style) *yaml
 	return &r.slab[len(r.slab)-1]
 }
 
-// value reads one value: a scalar, or a whole object or array.
-func (r *reader) value() (*yaml.Node, error) {
+// value reads one value: a scalar, or a whole object or array. match is
+// how many keys of r.without lead to it, or -1 when its path left them.
+func (r *reader) value(match int) (*yaml.Node, error) {
 	tok, err := r.token()
 	if err != nil {
 		return nil, err
@@ -117,8 +133,19 @@ func (r *reader) value() (*yaml.Node, error) {
 			if key.Kind() != '"' {
 				return nil, fmt.Errorf("line %d: an object key must be a string", r.line)
 			}
-			kn := r.node(yaml.ScalarNode, yaml.NodeTagString, key.String(), yaml.DoubleQuotedStyle)
-			vn, err := r.value()
+			name := key.String()
+			child := -1
+			if match >= 0 && name == r.without[match] {
+				child = match + 1
+			}
+			if child == len(r.without) {
+				if err := r.dec.SkipValue(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			kn := r.node(yaml.ScalarNode, yaml.NodeTagString, name, yaml.DoubleQuotedStyle)
+			vn, err := r.value(child)
 			if err != nil {
 				return nil, err
 			}
@@ -129,7 +156,7 @@ func (r *reader) value() (*yaml.Node, error) {
 	case '[':
 		n := r.node(yaml.SequenceNode, yaml.NodeTagSeq, "", yaml.FlowStyle)
 		for r.dec.PeekKind() != ']' {
-			vn, err := r.value()
+			vn, err := r.value(-1)
 			if err != nil {
 				return nil, err
 			}

@@ -122,6 +122,76 @@ func compare(got, want *yaml.Node, at string) string {
 	return ""
 }
 
+// ParseWithout leaves out exactly the value at its path, with its key:
+// the tree is Parse's with that one pair removed, every other node at the
+// same line and column (the lines of the value left out are still
+// counted); the same key elsewhere (another depth, inside an array, under
+// another parent) is kept; invalid JSON in the value left out is refused.
+func TestParseWithoutLeavesOutOnePath(t *testing.T) {
+	path := []string{"metadata", "managedFields"}
+	for _, doc := range []string{
+		`{"metadata":{"name":"a","managedFields":[{"manager":"m","fieldsV1":{"f:spec":{}}}],"labels":{"app":"a"}},"spec":{}}`,
+		"{\n \"metadata\": {\n  \"managedFields\": [\n   {\"x\": 1},\n   {\"y\": 2}\n  ],\n  \"name\": \"after\"\n },\n \"spec\": {\"a\": 1}\n}",
+		`{"managedFields":1,"spec":{"metadata":{"managedFields":2}},"items":[{"metadata":{"managedFields":3}}],"metadata":{"managedFields":null}}`,
+		`{"metadata":{"name":"no managedFields here"}}`,
+		`{"metadata":{"managedFields":{},"managedFields":[]}}`,
+		`{"metadata":"not an object"}`,
+	} {
+		want, err := jsonnode.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prune(want, path)
+		got, err := jsonnode.ParseWithout([]byte(doc), path...)
+		if err != nil {
+			t.Fatalf("ParseWithout: %v\nin %s", err, doc)
+		}
+		if diff := compare(got, want, "$"); diff != "" {
+			t.Errorf("%s\nin %s", diff, doc)
+		}
+	}
+	pod, err := json.Marshal(reviews.Admitted(reviews.DeploymentPod("web", 3), "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := jsonnode.ParseWithout(pod, path...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := jsonnode.Parse(pod)
+	if !bytes.Contains(pod, []byte(`"managedFields"`)) || !prune(want, path) {
+		t.Fatal("the API server's Pod carries no managedFields: the test proves nothing")
+	}
+	if diff := compare(got, want, "$"); diff != "" {
+		t.Errorf("the API server's Pod: %s", diff)
+	}
+	if _, err := jsonnode.ParseWithout([]byte(`{"metadata":{"managedFields":[1,}}`), path...); err == nil {
+		t.Error("invalid JSON in the value left out was accepted")
+	}
+}
+
+// prune removes the pairs at path from n's tree (Parse keeps a key written
+// twice twice); it reports whether it removed one.
+func prune(n *yaml.Node, path []string) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	removed := false
+	for i := 0; i+1 < len(n.Content); {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case k.Value == path[0] && len(path) == 1:
+			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+			removed = true
+			continue
+		case k.Value == path[0]:
+			removed = prune(v, path[1:]) || removed
+		}
+		i += 2
+	}
+	return removed
+}
+
 func hasAlias(n *yaml.Node) bool {
 	if n.Kind == yaml.AliasNode {
 		return true
@@ -167,10 +237,23 @@ func FuzzParse(f *testing.F) {
 	for _, seed := range []string{`{}`, `{"a":[1,"b",true,null,{"c":1.5e3}]}`, `{"a":1,"a":2}`, `{"a":"x\/y"}`, `[1,]`, "{\n \"k\" :\t\"v\"\n}"} {
 		f.Add([]byte(seed))
 	}
+	f.Add([]byte(`{"metadata":{"managedFields":[{"a":1}],"name":"x"}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		got, err := jsonnode.Parse(doc)
 		if valid := json.Valid(doc); valid != (err == nil) {
 			t.Fatalf("json.Valid says %v, Parse says %v", valid, err)
+		}
+		// ParseWithout is Parse less the one path, and refuses what Parse refuses.
+		without, werr := jsonnode.ParseWithout(doc, "metadata", "managedFields")
+		if (werr == nil) != (err == nil) {
+			t.Fatalf("Parse says %v, ParseWithout says %v", err, werr)
+		}
+		if err == nil {
+			pruned, _ := jsonnode.Parse(doc)
+			prune(pruned, []string{"metadata", "managedFields"})
+			if diff := compare(without, pruned, "$"); diff != "" {
+				t.Fatalf("ParseWithout: %s\nin %q", diff, doc)
+			}
 		}
 		if err != nil || !utf8.Valid(doc) || bytes.ContainsAny(doc, "\u0085\u2028\u2029") {
 			return // YAML reads NEL, LS and PS in a string as line breaks, JSON as text
