@@ -27,6 +27,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/bench/cmd/webhookbench/reviews"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
@@ -418,8 +419,9 @@ type noopServer struct {
 
 func serveNoop(t *testing.T, handler http.Handler) noopServer {
 	t.Helper()
-	ca, certFile, keyFile := webhookCerts(t, t.TempDir())
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	ca := testutil.NewCA(t)
+	serving := ca.Issue(t, "127.0.0.1")
+	cert, err := tls.X509KeyPair(serving.CertPEM, serving.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +441,7 @@ func serveNoop(t *testing.T, handler http.Handler) noopServer {
 	}
 	go func() { _ = srv.ServeTLS(l, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return noopServer{url: "https://" + l.Addr().String() + "/inject", ca: ca, count: count}
+	return noopServer{url: "https://" + l.Addr().String() + "/inject", ca: ca.PEM, count: count}
 }
 
 // waitReached waits until a dry-run create in ns reaches the webhook whose

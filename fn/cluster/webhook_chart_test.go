@@ -18,6 +18,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 )
 
 // The chart of issue 11, charts/inject-mesher-webhook, against the real API
@@ -85,7 +86,7 @@ func TestWebhookChartDryRun(t *testing.T) {
 	const ns = "chart-dry-run"
 	createNamespace(t, client, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	installCertManagerCRDs(t)
-	ca := base64.StdEncoding.EncodeToString(pemOfTestCA(t))
+	ca := base64.StdEncoding.EncodeToString(testutil.NewCA(t).PEM)
 	for _, helm := range []string{"helm3", "helm4"} {
 		for _, mode := range []struct {
 			name string
@@ -285,11 +286,4 @@ func argValue(t *testing.T, d *appsv1.Deployment, name string) string {
 	}
 	t.Fatalf("the Deployment's args have no %s: %q", name, d.Spec.Template.Spec.Containers[0].Args)
 	return ""
-}
-
-// pemOfTestCA is a CA certificate in PEM, for a caBundle value.
-func pemOfTestCA(t *testing.T) []byte {
-	t.Helper()
-	ca, _, _ := webhookCerts(t, t.TempDir())
-	return ca
 }

@@ -5,16 +5,8 @@ package cluster
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
@@ -44,53 +37,6 @@ import (
 // webhookConfigFile is the install's config, given to the webhook and to the
 // function alike.
 const webhookConfigFile = "../../config/webhook/mesher-injection.yaml"
-
-// webhookCerts writes a throwaway CA and a serving certificate for
-// 127.0.0.1 signed by it into dir; it returns the CA (PEM) for caBundle.
-func webhookCerts(t *testing.T, dir string) (caPEM []byte, certFile, keyFile string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "inject-mesher test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	must(os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	must(os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
-	return caPEM, certFile, keyFile
-}
 
 // webhookServer is the webhook running in this process; start and stop
 // may be called again (the admission port stays the one registered).
@@ -107,12 +53,13 @@ func newWebhookServer(t *testing.T) *webhookServer {
 	t.Helper()
 	dir := filepath.Join(server.dir, "webhook")
 	must(os.MkdirAll(dir, 0o700))
-	ca, certFile, keyFile := webhookCerts(t, dir)
+	ca := testutil.NewCA(t)
+	certFile, keyFile := ca.Issue(t, "127.0.0.1").Write(t, dir)
 	logf, err := os.Create(filepath.Join(server.dir, "webhook.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &webhookServer{ca: ca, log: logf, opts: webhook.Options{
+	return &webhookServer{ca: ca.PEM, log: logf, opts: webhook.Options{
 		Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
 		CertFile: certFile, KeyFile: keyFile, ConfigFile: webhookConfigFile,
 		Kubeconfig: server.kubeconfig,

@@ -3,68 +3,23 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
-// writeCert writes a self-signed serving certificate for 127.0.0.1 with the
-// given serial and returns its pool.
-func writeCert(t *testing.T, dir string, serial int64) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "inject-mesher-webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Written to temp names and renamed, as a Secret volume swaps its files.
-	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: kb}} {
-		tmp := filepath.Join(dir, name+".tmp")
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
-}
-
-// testServer is webhook.Run on loopback ports with a self-signed
-// certificate in a temporary directory.
+// testServer is webhook.Run on loopback ports with a certificate of a
+// throwaway CA in a temporary directory.
 type testServer struct {
 	admission, probes string
 	dir               string
@@ -78,7 +33,9 @@ type testServer struct {
 func startServer(t *testing.T, opts webhook.Options, log *slog.Logger) *testServer {
 	t.Helper()
 	s := &testServer{dir: t.TempDir(), done: make(chan error, 1)}
-	s.pool = writeCert(t, s.dir, 1)
+	ca := testutil.NewCA(t)
+	ca.Issue(t, "127.0.0.1").Write(t, s.dir)
+	s.pool = ca.Pool()
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -178,14 +135,17 @@ func TestServerOverTLS(t *testing.T) {
 
 	// The Secret is updated in place: new handshakes get the new certificate
 	// within seconds, without a restart.
-	pool2 := writeCert(t, dir, 2)
+	ca2 := testutil.NewCA(t)
+	next := ca2.Issue(t, "127.0.0.1")
+	next.Write(t, dir)
+	pool2 := ca2.Pool()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conn, err := tls.Dial("tcp", admission, &tls.Config{RootCAs: pool2})
 		if err == nil {
-			serial := conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+			serial := conn.ConnectionState().PeerCertificates[0].SerialNumber
 			conn.Close()
-			if serial == 2 {
+			if serial.Cmp(next.Leaf.SerialNumber) == 0 {
 				break
 			}
 		}
