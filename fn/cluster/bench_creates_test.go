@@ -69,10 +69,6 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		t.Fatal(err)
 	}
 	wh := newWebhookServer(t)
-	t.Cleanup(func() {
-		wh.stop(t)
-		_ = wh.log.Close()
-	})
 	wh.start(t)
 	const ns = "bench-creates"
 	createNamespace(t, client, ns, map[string]string{engine.NamespaceLabel: engine.NamespaceLabelEnabled})

@@ -77,10 +77,6 @@ func TestWebhookSelfManagedCerts(t *testing.T) {
 	// A port known before the start: the configuration is registered first,
 	// as an install applies it, with no caBundle.
 	wh.opts.Listen = "127.0.0.1:" + freePort()
-	t.Cleanup(func() {
-		wh.stop(t)
-		_ = wh.log.Close()
-	})
 	registerWebhook(t, client, "https://"+wh.opts.Listen+"/inject", nil)
 	began := time.Now()
 	wh.start(t)

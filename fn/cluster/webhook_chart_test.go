@@ -154,10 +154,6 @@ func TestWebhookChartInstall(t *testing.T) {
 			createNamespace(t, client, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 
 			wh := newWebhookServer(t)
-			t.Cleanup(func() {
-				wh.stop(t)
-				_ = wh.log.Close()
-			})
 			// The address first (the API server must be told where to call),
 			// then the webhook again with what the chart installed.
 			wh.start(t)

@@ -34,10 +34,6 @@ func TestWebhookFailurePolicyIgnore(t *testing.T) {
 	createNamespace(t, client, labelledNS, map[string]string{"sidecar-injector": "enabled"})
 
 	wh := newWebhookServer(t)
-	t.Cleanup(func() {
-		wh.stop(t)
-		_ = wh.log.Close()
-	})
 	wh.start(t)
 	registered := registerWebhookFrom(t, client, "../../config/webhook-overlays/failure-ignore", "https://"+wh.admission+"/inject", wh.ca)
 	for _, w := range registered.Webhooks {

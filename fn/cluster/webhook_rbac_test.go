@@ -71,10 +71,6 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 
 	wh := newWebhookServer(t)
 	wh.opts.Kubeconfig = kubeconfig
-	t.Cleanup(func() {
-		wh.stop(t)
-		_ = wh.log.Close()
-	})
 	wh.start(t)
 	registerWebhook(t, client, "https://"+wh.admission+"/inject", wh.ca)
 

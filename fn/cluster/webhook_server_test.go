@@ -49,6 +49,10 @@ type webhookServer struct {
 	done              chan error
 }
 
+// newWebhookServer prepares the webhook (started by start); it is stopped
+// and its log closed when the test ends, after what the test registers
+// later, such as its MutatingWebhookConfiguration, is deleted (cleanups run
+// last first).
 func newWebhookServer(t *testing.T) *webhookServer {
 	t.Helper()
 	dir := filepath.Join(server.dir, "webhook")
@@ -59,7 +63,12 @@ func newWebhookServer(t *testing.T) *webhookServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &webhookServer{ca: ca.PEM, log: logf, opts: webhook.Options{
+	w := &webhookServer{ca: ca.PEM, log: logf}
+	t.Cleanup(func() {
+		w.stop(t)
+		_ = w.log.Close()
+	})
+	w.opts = webhook.Options{
 		Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
 		CertFile: certFile, KeyFile: keyFile, ConfigFile: webhookConfigFile,
 		Kubeconfig: server.kubeconfig,
@@ -67,7 +76,8 @@ func newWebhookServer(t *testing.T) *webhookServer {
 		// sent its first request yet (the API server dials ahead): with
 		// less, Shutdown can end in "context deadline exceeded".
 		ShutdownGrace: 10 * time.Second,
-	}}
+	}
+	return w
 }
 
 // start runs the webhook and waits until it listens (Started), at most a minute.

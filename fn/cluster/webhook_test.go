@@ -36,11 +36,6 @@ func TestWebhook(t *testing.T) {
 	createNamespace(t, client, "inject-mesher-system", nil)
 
 	wh := newWebhookServer(t)
-	// After the registration is deleted (cleanups run last first).
-	t.Cleanup(func() {
-		wh.stop(t)
-		_ = wh.log.Close()
-	})
 	began := time.Now()
 	wh.start(t)
 	t.Logf("webhook listening on %s (probes %s) after %v", wh.admission, wh.probes, time.Since(began).Round(time.Millisecond))
@@ -360,7 +355,6 @@ func TestWebhook(t *testing.T) {
 	})
 }
 
-// waitPods waits (at most a minute) until selector matches n Pods in ns.
 // createCart creates the Deployment cart (two replicas, app=cart, no
 // annotation) in ns, waits for its Pods (kube-controller-manager must run)
 // and checks each carries the sidecar with SERVICE_NAME cart.
@@ -399,6 +393,7 @@ func waitGeneratedConfigMap(t *testing.T, client kubernetes.Interface, ns, rbac 
 	}
 }
 
+// waitPods waits (at most a minute) until selector matches n Pods in ns.
 func waitPods(t *testing.T, client kubernetes.Interface, ns, selector string, n int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod

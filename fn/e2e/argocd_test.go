@@ -352,13 +352,14 @@ func startArgoServers(t *testing.T) *argoServers {
 		}
 	})
 	socket := filepath.Join(sockets, "inject-mesher.sock")
-	if !argoWait(60*time.Second, func() bool { _, err := os.Stat(socket); return err == nil }) {
+	if !waitFor(60*time.Second, func() bool { _, err := os.Stat(socket); return err == nil }) {
 		t.Fatalf("argocd-cmp-server made no socket %s within a minute; its log:\n%s", socket, s.cmpLog())
 	}
 
 	// The repo-server, on loopback, plaintext gRPC.
-	port := argoFreePort(t)
-	s.repoAddr = "127.0.0.1:" + port
+	s.repoAddr = loopbackAddr(t)
+	_, port, _ := net.SplitHostPort(s.repoAddr)
+	_, metricsPort, _ := net.SplitHostPort(loopbackAddr(t))
 	home := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "repo-server.log")
 	out, err := os.Create(logFile)
@@ -366,7 +367,7 @@ func startArgoServers(t *testing.T) *argoServers {
 		t.Fatal(err)
 	}
 	repo := exec.Command(filepath.Join(dir, "argocd-repo-server"), "--disable-tls", "--client-ca-path=",
-		"--address", "127.0.0.1", "--port", port, "--metrics-port", argoFreePort(t), "--redis", strings.TrimSpace(redisAddr),
+		"--address", "127.0.0.1", "--port", port, "--metrics-port", metricsPort, "--redis", strings.TrimSpace(redisAddr),
 		"--loglevel", "info")
 	repo.Env = []string{"HOME=" + home, "PATH=" + dir + ":/usr/local/bin:/usr/bin:/bin", "TMPDIR=" + t.TempDir(),
 		"ARGOCD_PLUGINSOCKFILEPATH=" + sockets, "ARGOCD_GPG_ENABLED=false"}
@@ -380,7 +381,7 @@ func startArgoServers(t *testing.T) *argoServers {
 		out.Close()
 	})
 	s.repoLog = logFile
-	if !argoWait(60*time.Second, func() bool {
+	if !waitFor(60*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", s.repoAddr, time.Second)
 		if err == nil {
 			c.Close()
@@ -390,24 +391,4 @@ func startArgoServers(t *testing.T) *argoServers {
 		t.Fatalf("argocd-repo-server did not listen on %s within a minute; its log:\n%s", s.repoAddr, readFile(t, logFile))
 	}
 	return s
-}
-
-func argoWait(limit time.Duration, ok func() bool) bool {
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if ok() {
-			return true
-		}
-	}
-	return false
-}
-
-func argoFreePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
 }
