@@ -66,8 +66,8 @@ type reader struct {
 	// line and lineStart are the line of offset seen and where it starts.
 	line, lineStart int
 	seen            int
-	// slab holds the nodes, allocated a block at a time (a Pod has about
-	// a thousand).
+	// slab holds the nodes, allocated a block at a time (a Pod has a few
+	// hundred).
 	slab []yaml.Node
 	// children is the stack of the nodes of the objects and arrays being
 	// read; ptrs holds their Content slices, a block at a time.
@@ -114,7 +114,15 @@ func (r *reader) advance(off int) {
 
 func (r *reader) node(kind yaml.Kind, tag, value string, style yaml.Style) *yaml.Node {
 	if len(r.slab) == cap(r.slab) {
-		r.slab = make([]yaml.Node, 0, 256)
+		// The first block is sized for the input (a Pod's JSON holds
+		// about a node per 16 bytes), the next ones double: one or two
+		// blocks for most Pods, little left unused. The first is capped,
+		// so a long string cannot make a big block of few nodes.
+		size := min(max(len(r.data)/16, 16), 1024)
+		if c := cap(r.slab); c > 0 {
+			size = min(2*c, 4096)
+		}
+		r.slab = make([]yaml.Node, 0, size)
 	}
 	r.slab = append(r.slab, yaml.Node{Kind: kind, Tag: tag, Value: value, Style: style, Line: r.line, Column: r.seen - r.lineStart + 1})
 	return &r.slab[len(r.slab)-1]
