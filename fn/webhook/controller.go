@@ -89,11 +89,33 @@ func (c *ConfigMapController) lead(ctx context.Context) {
 	factory := informers.NewSharedInformerFactory(c.Client, 10*time.Minute)
 	pods := factory.Core().V1().Pods().Informer()
 	_ = pods.SetTransform(slimPod)
+	// Which injected Pods mount which mesher ConfigMap, kept by the
+	// informer as Pods come and go: reconciling a namespace asks it instead
+	// of looking at each of the namespace's Pods, which made a burst of n
+	// Pods in one namespace cost n^2.
+	if err := pods.AddIndexers(cache.Indexers{byMesherConfigMap: mesherConfigMaps}); err != nil {
+		c.Log.Error("indexing Pods", "error", err.Error())
+		return
+	}
+	// What each backend's ConfigMap holds: the config is fixed for the
+	// process's life, so it is rendered once, not once a reconcile.
+	desired := map[sidecar.Backend]*corev1.ConfigMap{}
+	for _, b := range sidecar.Backends() {
+		cm, err := c.render(engine.Need{Backend: b})
+		if err != nil {
+			c.Log.Error("rendering the mesher ConfigMap", "backend", string(b), "error", err.Error())
+			return
+		}
+		desired[b] = cm
+	}
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer queue.ShutDown()
 	enqueue := func(obj any) {
 		if p, ok := obj.(*corev1.Pod); ok && len(wantedBackends(p)) > 0 {
-			queue.Add(p.Namespace)
+			// A short wait gathers a rollout's Pods into one reconcile of
+			// their namespace (the queue holds a namespace once); the
+			// kubelet, which mounts the ConfigMap, comes later anyway.
+			queue.AddAfter(p.Namespace, reconcileDelay)
 		}
 	}
 	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -141,7 +163,7 @@ func (c *ConfigMapController) lead(ctx context.Context) {
 		if quit {
 			return
 		}
-		if err := c.reconcile(ctx, ns, pods.GetIndexer()); err != nil {
+		if err := c.reconcile(ctx, ns, pods.GetIndexer(), desired); err != nil {
 			c.Log.Warn("reconciling", "namespace", ns, "error", err.Error())
 			queue.AddRateLimited(ns)
 		} else {
@@ -189,24 +211,40 @@ func wantedBackends(p *corev1.Pod) []sidecar.Backend {
 	return out
 }
 
-func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cache.Indexer) error {
-	objs, err := pods.ByIndex(cache.NamespaceIndex, ns)
-	if err != nil {
-		return err
+// byMesherConfigMap indexes the Pod informer by mesherConfigMaps.
+const byMesherConfigMap = "mesherConfigMap"
+
+// reconcileDelay is how long a namespace waits in the queue after an
+// injected Pod's event, gathering the events that follow.
+const reconcileDelay = 100 * time.Millisecond
+
+// mesherConfigMaps are the namespace/name of the mesher ConfigMaps an
+// injected Pod mounts.
+func mesherConfigMaps(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
 	}
-	wanted := map[sidecar.Backend]bool{}
-	for _, o := range objs {
-		if p, ok := o.(*corev1.Pod); ok {
-			for _, b := range wantedBackends(p) {
-				wanted[b] = true
-			}
-		}
+	var keys []string
+	for _, b := range wantedBackends(p) {
+		keys = append(keys, p.Namespace+"/"+b.ConfigMapName())
 	}
-	for b := range wanted {
-		want, err := c.render(engine.Need{Namespace: ns, Backend: b})
+	return keys, nil
+}
+
+// reconcile makes the mesher ConfigMaps that ns's injected Pods mount
+// (pods is indexed by mesherConfigMaps) hold desired's content.
+func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cache.Indexer, desired map[sidecar.Backend]*corev1.ConfigMap) error {
+	for _, b := range sidecar.Backends() {
+		mounting, err := pods.IndexKeys(byMesherConfigMap, ns+"/"+b.ConfigMapName())
 		if err != nil {
 			return err
 		}
+		if len(mounting) == 0 {
+			continue
+		}
+		want := desired[b].DeepCopy()
+		want.Namespace = ns
 		cms := c.Client.CoreV1().ConfigMaps(ns)
 		have, err := c.configMap(ctx, ns, want.Name)
 		switch {
@@ -259,7 +297,8 @@ func (c *ConfigMapController) written(op, ns, name string) {
 	c.Log.Info("configmap "+op+"d", "namespace", ns, "name", name)
 }
 
-// render is the ConfigMap the function generates for need, as an API object.
+// render is the ConfigMap the function generates for need, as an API object
+// (in need's namespace; reconcile puts its copies in theirs).
 func (c *ConfigMapController) render(need engine.Need) (*corev1.ConfigMap, error) {
 	node, err := c.Injector.ConfigMap(need)
 	if err != nil {
