@@ -36,18 +36,15 @@ import (
 // TestBenchAPIServerCreates is the API-server part of `make bench-webhook`
 // (issue 10, "Load"): Pod creates through the real kube-apiserver with the
 // webhook registered (the install's configuration, the webhook in this
-// process on loopback), beside the same creates on five other sides, in
+// process on loopback), beside the same creates on four other sides, in
 // rounds that rotate which goes first, after a warm-up:
 //   - no webhook registered (the target's yardstick);
 //   - no webhook, the Pod created already injected (what storing the
 //     bigger Pod costs);
 //   - a no-op webhook registered the same way (the floor of any webhook);
-//   - a no-op adding a label (the floor of any webhook that changes the Pod:
-//     the API server encodes it, applies the patch, decodes and defaults it
-//     again);
-//   - the same on the Pod created already injected: the floor of any
-//     webhook that ends with the Pod inject-mesher stores, which the
-//     webhook's time is compared with.
+//   - a no-op adding a label: the floor of any webhook that changes the Pod
+//     (the API server encodes it, applies the patch, decodes and defaults
+//     it again), which the webhook's time is also compared with.
 //
 // The Pods are the typical Deployment Pod of the handler's benchmarks, in
 // a namespace the webhook selects (sidecar-injector=enabled); they stay
@@ -121,17 +118,12 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	}
 	noopAnswered := func(*testing.T) float64 { return float64(noop.count.Load()) }
 	mutatingAnswered := func(*testing.T) float64 { return float64(mutatingNoop.count.Load()) }
-	// The sixth side is the floor of any webhook that ends with the Pod
-	// inject-mesher stores: the API server's mutation path (the label's
-	// patch) on a Pod that is the injected one's size, created as such.
 	sides := []*side{
 		{name: "no webhook"},
 		{name: "no webhook, the Pod injected beforehand", injected: true, pod: injectedBeforehand},
 		{name: "no-op webhook", url: noop.url, ca: noop.ca, answered: noopAnswered},
 		{name: "no-op webhook adding a label", url: mutatingNoop.url, ca: mutatingNoop.ca, labelled: true, answered: mutatingAnswered},
-		{name: "no-op webhook adding a label, the Pod injected beforehand", url: mutatingNoop.url, ca: mutatingNoop.ca, injected: true, labelled: true,
-			pod: injectedBeforehand, answered: mutatingAnswered},
-		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true, floor: 4,
+		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true, floor: 3,
 			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
 	}
 	meters := cpuMeters()
