@@ -98,16 +98,9 @@ func (c *ConfigMapController) lead(ctx context.Context) {
 		return
 	}
 	// What each backend's ConfigMap holds: the config is fixed for the
-	// process's life, so it is rendered once, not once a reconcile.
+	// process's life, so each is rendered once, when first needed, not once
+	// a reconcile (only this loop's goroutine reads and fills it).
 	desired := map[sidecar.Backend]*corev1.ConfigMap{}
-	for _, b := range sidecar.Backends() {
-		cm, err := c.render(engine.Need{Backend: b})
-		if err != nil {
-			c.Log.Error("rendering the mesher ConfigMap", "backend", string(b), "error", err.Error())
-			return
-		}
-		desired[b] = cm
-	}
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer queue.ShutDown()
 	enqueue := func(obj any) {
@@ -233,7 +226,8 @@ func mesherConfigMaps(obj any) ([]string, error) {
 }
 
 // reconcile makes the mesher ConfigMaps that ns's injected Pods mount
-// (pods is indexed by mesherConfigMaps) hold desired's content.
+// (pods is indexed by mesherConfigMaps) hold what the config renders,
+// keeping each backend's rendering in desired.
 func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cache.Indexer, desired map[sidecar.Backend]*corev1.ConfigMap) error {
 	for _, b := range sidecar.Backends() {
 		mounting, err := pods.IndexKeys(byMesherConfigMap, ns+"/"+b.ConfigMapName())
@@ -243,7 +237,14 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 		if len(mounting) == 0 {
 			continue
 		}
-		want := desired[b].DeepCopy()
+		base, ok := desired[b]
+		if !ok {
+			if base, err = c.render(engine.Need{Backend: b}); err != nil {
+				return err
+			}
+			desired[b] = base
+		}
+		want := base.DeepCopy()
 		want.Namespace = ns
 		cms := c.Client.CoreV1().ConfigMaps(ns)
 		have, err := c.configMap(ctx, ns, want.Name)
