@@ -225,7 +225,6 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		rows = append(rows, row)
 	}
 	markdownTable(&table, header, rows)
-	fmt.Fprintln(&table)
 	for _, s := range sides {
 		if s.answered != nil {
 			fmt.Fprintf(&table, "- %s: %.2f admissions answered per create\n", s.name, s.admitted/float64(perRound*rounds))
