@@ -274,8 +274,12 @@ func pinProcesses(t *testing.T, meters []meter) string {
 			pin(m.pid, "0")
 		}
 	}
-	pin(os.Getpid(), fmt.Sprintf("1-%d", n-1))
-	return fmt.Sprintf(", kube-apiserver and etcd pinned to CPU 0, this process to CPUs 1-%d", n-1)
+	rest := fmt.Sprintf("1-%d", n-1)
+	if n == 2 {
+		rest = "1"
+	}
+	pin(os.Getpid(), rest)
+	return ", kube-apiserver and etcd pinned to CPU 0, this process to CPU " + rest
 }
 
 // createRound is one side's figures for one round.
