@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,6 +183,21 @@ func TestWebhook(t *testing.T) {
 		t.Logf("ConfigMap mesher-config-sc %v after the real create (%d keys)", time.Since(start).Round(10*time.Millisecond), len(cm.Data))
 		if len(cm.Data) == 0 {
 			t.Errorf("ConfigMap mesher-config-sc has no data")
+		}
+		// Deleted while the Pod mounts it, it is made again, the same.
+		if err := client.CoreV1().ConfigMaps(ns).Delete(ctx, cm.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var again *corev1.ConfigMap
+		took, ok = poll(60*time.Second, func() bool {
+			again, err = client.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{})
+			return err == nil
+		})
+		switch {
+		case !ok:
+			t.Errorf("ConfigMap %s deleted while Pod real mounts it: not made again %v on (%v); the webhook's log ends:\n%s", cm.Name, took.Round(time.Second), err, logTail(server.dir, "webhook"))
+		case again.UID == cm.UID || !maps.Equal(again.Data, cm.Data):
+			t.Errorf("ConfigMap %s made again: uid %s (was %s), the same data: %v", cm.Name, again.UID, cm.UID, maps.Equal(again.Data, cm.Data))
 		}
 	})
 
