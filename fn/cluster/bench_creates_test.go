@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -36,7 +37,7 @@ import (
 // TestBenchAPIServerCreates is the API-server part of `make bench-webhook`
 // (issue 10, "Load"): Pod creates through the real kube-apiserver with the
 // webhook registered (the install's configuration, the webhook in this
-// process on loopback), beside the same creates on four other sides, in
+// process on loopback), beside the same creates on five other sides, in
 // rounds that rotate which goes first, after a warm-up:
 //   - no webhook registered (the target's yardstick);
 //   - no webhook, the Pod created already injected (what storing the
@@ -44,7 +45,10 @@ import (
 //   - a no-op webhook registered the same way (the floor of any webhook);
 //   - a no-op adding a label: the floor of any webhook that changes the Pod
 //     (the API server encodes it, applies the patch, decodes and defaults
-//     it again), which the webhook's time is also compared with.
+//     it again), which the webhook's time is also compared with;
+//   - inject-mesher registered, the Pods created in a namespace that is not
+//     labelled and without the annotation: what the install costs the Pods
+//     that never ask (none of them may reach the webhook).
 //
 // The Pods are the typical Deployment Pod of the handler's benchmarks, in
 // a namespace the webhook selects (sidecar-injector=enabled); they stay
@@ -79,8 +83,9 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	}
 	wh := newWebhookServer(t)
 	wh.start(t)
-	const ns = "bench-creates"
+	const ns, plainNS = "bench-creates", "bench-not-asking"
 	createNamespace(t, client, ns, map[string]string{engine.NamespaceLabel: engine.NamespaceLabelEnabled})
+	createNamespace(t, client, plainNS, nil)
 
 	// The floor of any webhook: the no-op (decode the review, allow), served
 	// over TLS from this process as the webhook is, registered with the
@@ -96,16 +101,17 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	// A side is how the creates meet the API server: no webhook registered,
 	// the no-op registered, or the webhook registered.
 	type side struct {
-		name     string
-		url      string
-		ca       []byte
-		injected bool                          // the Pods stored carry the sidecar
-		labelled bool                          // the answers add the label bench-mutated
-		pod      func(name string) *corev1.Pod // what is created; the typical Pod when nil
-		answered func(t *testing.T) float64    // admissions so far
-		floor    int                           // the side it is compared with, by index (itself for none)
-		rounds   []createRound
-		admitted float64
+		name      string
+		url       string
+		ca        []byte
+		namespace string                        // where the Pods are created; the labelled ns when empty
+		injected  bool                          // the Pods stored carry the sidecar
+		labelled  bool                          // the answers add the label bench-mutated
+		pod       func(name string) *corev1.Pod // what is created; the typical Pod when nil
+		answered  func(t *testing.T) float64    // admissions so far
+		floor     int                           // the side it is compared with, by index (itself for none)
+		rounds    []createRound
+		admitted  float64
 	}
 	// The fourth side stores what the webhook makes of the Pod with no
 	// webhook registered (the Pod injected beforehand, as the function does
@@ -125,6 +131,18 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		{name: "no-op webhook adding a label", url: mutatingNoop.url, ca: mutatingNoop.ca, labelled: true, answered: mutatingAnswered},
 		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true, floor: 3,
 			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
+		// What the install costs the Pods that never ask: created in a
+		// namespace that is not labelled, without the annotation, with
+		// inject-mesher registered. matchConditions keep them from the
+		// webhook (no admission may be answered), but the API server
+		// evaluates them on each.
+		{name: "inject-mesher registered, Pods that do not ask", namespace: plainNS, url: "https://" + wh.admission + "/inject", ca: wh.ca,
+			pod: func(name string) *corev1.Pod {
+				p := reviews.DeploymentPod(name, 0)
+				delete(p.Annotations, "sidecar.mesher.io/inject")
+				return p
+			},
+			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
 	}
 	meters := cpuMeters()
 	pinned := ""
@@ -141,7 +159,8 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		want := func(p *corev1.Pod) bool {
 			return (sidecarOf(p) != nil) == s.injected && (p.Labels["bench-mutated"] == "true") == s.labelled
 		}
-		r := createPods(ctx, client, ns, fmt.Sprintf("r%d", round), n, concurrency, pod, want)
+		into := cmp.Or(s.namespace, ns)
+		r := createPods(ctx, client, into, fmt.Sprintf("r%d", round), n, concurrency, pod, want)
 		r.cpu = readCPU(meters)
 		for i := range r.cpu {
 			r.cpu[i] -= before[i]
@@ -149,7 +168,7 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		if r.failed > 0 || r.wrong > 0 {
 			t.Fatalf("round %d (%s): %d of %d creates failed (the first: %v), %d not changed as their side says", round, s.name, r.failed, n, r.firstErr, r.wrong)
 		}
-		deletePods(t, ctx, client, ns)
+		deletePods(t, ctx, client, into)
 		return r
 	}
 	// run creates n Pods on side s: with its webhook registered and in use
@@ -165,6 +184,9 @@ func TestBenchAPIServerCreates(t *testing.T) {
 			before := s.answered(t)
 			r = measure(t, round, s, n)
 			s.admitted += s.answered(t) - before
+			if s.namespace != "" && s.answered(t) != before {
+				t.Errorf("%s: %.0f of %d Pods that do not ask reached the webhook", s.name, s.answered(t)-before, n)
+			}
 		})
 		waitReached(t, ns, s.answered, false)
 		return r
@@ -230,9 +252,10 @@ func TestBenchAPIServerCreates(t *testing.T) {
 			fmt.Fprintf(&table, "- %s: %.2f admissions answered per create\n", s.name, s.admitted/float64(perRound*rounds))
 		}
 	}
-	hook := sides[len(sides)-1]
+	hook, plain := sides[len(sides)-2], sides[len(sides)-1]
 	fmt.Fprintf(&table, "- time with the webhook: %.2f x the time without (target at most 1.2 x); %.2f x the floor of any webhook that changes the Pod (%s)\n",
 		ratio(sumOf(hook.rounds), none), ratio(sumOf(hook.rounds), sumOf(sides[hook.floor].rounds)), sides[hook.floor].name)
+	fmt.Fprintf(&table, "- Pods that do not ask, with inject-mesher registered: %.2f x the time without\n", ratio(sumOf(plain.rounds), none))
 	t.Log(table.String())
 }
 
