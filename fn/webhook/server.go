@@ -64,6 +64,12 @@ type Options struct {
 	Started func(admission, probes string)
 	// ReadHeaderTimeout bounds a client's TLS handshake and headers (default 5 s).
 	ReadHeaderTimeout time.Duration
+	// EnableHTTP2 offers HTTP/2 on the admission endpoint. Off, the API
+	// server speaks HTTP/1.1 over keep-alive connections, which costs it
+	// about a tenth less CPU per admission (make bench-webhook's API-server
+	// part, measured side by side) and leaves out HTTP/2's stream attacks
+	// (CVE-2023-44487), as controller-runtime's webhooks do by default.
+	EnableHTTP2 bool
 }
 
 // Run serves admissions over TLS on Listen and probes and metrics on
@@ -160,6 +166,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          stdlog.New(serverErrorLog{log, metrics}, "", 0),
+	}
+	if !opts.EnableHTTP2 {
+		// A non-nil empty map: ServeTLS offers only http/1.1.
+		admission.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	probes := http.NewServeMux()
 	probes.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })

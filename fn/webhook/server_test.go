@@ -220,3 +220,46 @@ func TestFailedHandshakesAreCountedNotWarned(t *testing.T) {
 		t.Errorf("%d failed handshakes logged at Debug, want %d:\n%s", debug, attempts, logged.Bytes())
 	}
 }
+
+// The admission endpoint speaks HTTP/1.1 unless --enable-http2: a client
+// offering h2 (as the API server's does) is answered in HTTP/1.1, over the
+// same keep-alive connection for the next request.
+func TestHTTP2OnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("EnableHTTP2=%v", enabled), func(t *testing.T) {
+			s := startServer(t, webhook.Options{EnableHTTP2: enabled}, nil)
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pool}, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
+			want := "HTTP/1.1"
+			if enabled {
+				want = "HTTP/2.0"
+			}
+			var first *tls.ConnectionState
+			for i := range 2 {
+				res, err := client.Post("https://"+s.admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod, "shop")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK || res.Proto != want {
+					t.Errorf("request %d: status %d over %s, want 200 over %s", i, res.StatusCode, res.Proto, want)
+				}
+				if i == 0 {
+					first = res.TLS
+				} else if !sameConn(first, res.TLS) {
+					t.Errorf("request %d: a new connection, want the first one kept alive", i)
+				}
+			}
+		})
+	}
+}
+
+// sameConn: two responses' TLS states are one connection's (a new
+// connection has a new handshake, hence new exporter keying material).
+func sameConn(a, b *tls.ConnectionState) bool {
+	ka, errA := a.ExportKeyingMaterial("inject-mesher test", nil, 16)
+	kb, errB := b.ExportKeyingMaterial("inject-mesher test", nil, 16)
+	return errA == nil && errB == nil && bytes.Equal(ka, kb)
+}

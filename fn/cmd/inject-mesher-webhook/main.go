@@ -46,6 +46,7 @@ func run(args []string) int {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap controller and the self-managed certificates (default: in-cluster)")
 	fs.StringVar(&o.LeaseName, "lease-name", webhook.LeaseName, "the Lease (in POD_NAMESPACE) the replicas elect the one that writes with: the ConfigMap controller and self-managed certificates")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 0, "how long requests in flight may take to finish on SIGTERM (default 25s)")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "offer HTTP/2 on the admission endpoint (off: HTTP/1.1 keep-alive, cheaper for the API server and not open to HTTP/2 stream attacks)")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 5*time.Second, "how long to keep answering, not ready, after SIGTERM before closing the listener (endpoints take a moment to drop the replica)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: inject-mesher-webhook --tls-cert-file FILE --tls-key-file FILE [flags]\n"+
