@@ -154,6 +154,20 @@ func TestChartRender(t *testing.T) {
 				}
 			})
 
+			t.Run("enableHTTP2 passes --enable-http2, and only it", func(t *testing.T) {
+				for value, want := range map[string]bool{"": false, "enableHTTP2=false": false, "enableHTTP2=true": true} {
+					var values []string
+					if value != "" {
+						values = append(values, value)
+					}
+					dep := findDoc(t, h.objects(t, chartRelease, values...), "Deployment", chartRelease+"-"+chartName)
+					_, got := chartArgs(t, chartContainer(t, dep, "webhook"))["--enable-http2"]
+					if got != want {
+						t.Errorf("--set %q: --enable-http2 passed %v, want %v", value, got, want)
+					}
+				}
+			})
+
 			t.Run("failurePolicy Ignore reaches both webhooks", func(t *testing.T) {
 				mwc := findDoc(t, h.objects(t, chartRelease, "failurePolicy=Ignore"), "MutatingWebhookConfiguration", chartRelease+"-"+chartName)
 				for _, w := range list(mwc["webhooks"]) {
@@ -860,6 +874,7 @@ func TestChartValuesRefused(t *testing.T) {
 		{"config.unknownKey=1", []string{"/config", "'unknownKey'"}},
 		{"failurePolicy=Sometimes", []string{"/failurePolicy"}},
 		{"replicaCount=0", []string{"/replicaCount"}},
+		{"enableHTTP2=maybe", []string{"/enableHTTP2"}},
 		{"certificates.selfManaged.certLifetime=90days", []string{"/certificates/selfManaged/certLifetime"}},
 		// What the schema cannot say: the templates check it.
 		{"certificates.mode=secret", []string{"certificates.caBundle"}},
