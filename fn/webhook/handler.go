@@ -111,13 +111,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads all of body into one buffer sized by the Content-Length
 // the API server sends (io.ReadAll would start at 512 bytes and copy as it
-// doubles), though never more than a megabyte up front on a client's word;
+// doubles), though never more than 64 KB up front on a client's word (a
+// typical review is 7 KB; many stalled clients claiming megabytes must not
+// reserve them before sending them);
 // a body longer than it said grows the buffer as io.ReadAll would.
 func readBody(body io.Reader, length int64) ([]byte, error) {
 	if length <= 0 {
 		return io.ReadAll(body)
 	}
-	buf := make([]byte, 0, min(length, 1<<20)+1) // +1: room to read the EOF without growing
+	buf := make([]byte, 0, min(length, 64<<10)+1) // +1: room to read the EOF without growing
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
