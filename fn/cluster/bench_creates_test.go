@@ -109,11 +109,11 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		labelled  bool                          // the answers add the label bench-mutated
 		pod       func(name string) *corev1.Pod // what is created; the typical Pod when nil
 		answered  func(t *testing.T) float64    // admissions so far
-		floor     int                           // the side it is compared with, by index (itself for none)
+		floor     int                           // the side it is also compared with, by index; 0 for none
 		rounds    []createRound
 		admitted  float64
 	}
-	// The fourth side stores what the webhook makes of the Pod with no
+	// The second side stores what the webhook makes of the Pod with no
 	// webhook registered (the Pod injected beforehand, as the function does
 	// in git): the floor of creating a Pod that carries the sidecar.
 	injectedPod := injectedTemplate(t, client, ns, wh)
@@ -124,25 +124,25 @@ func TestBenchAPIServerCreates(t *testing.T) {
 	}
 	noopAnswered := func(*testing.T) float64 { return float64(noop.count.Load()) }
 	mutatingAnswered := func(*testing.T) float64 { return float64(mutatingNoop.count.Load()) }
+	webhookAnswered := func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }
 	sides := []*side{
 		{name: "no webhook"},
 		{name: "no webhook, the Pod injected beforehand", injected: true, pod: injectedBeforehand},
 		{name: "no-op webhook", url: noop.url, ca: noop.ca, answered: noopAnswered},
 		{name: "no-op webhook adding a label", url: mutatingNoop.url, ca: mutatingNoop.ca, labelled: true, answered: mutatingAnswered},
-		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true, floor: 3,
-			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
+		{name: "inject-mesher webhook", url: "https://" + wh.admission + "/inject", ca: wh.ca, injected: true, floor: 3, answered: webhookAnswered},
 		// What the install costs the Pods that never ask: created in a
 		// namespace that is not labelled, without the annotation, with
-		// inject-mesher registered. matchConditions keep them from the
-		// webhook (no admission may be answered), but the API server
-		// evaluates them on each.
+		// inject-mesher registered. The namespaceSelector and
+		// matchConditions keep them from the webhook (no admission may be
+		// answered), but the API server evaluates them on each.
 		{name: "inject-mesher registered, Pods that do not ask", namespace: plainNS, url: "https://" + wh.admission + "/inject", ca: wh.ca,
 			pod: func(name string) *corev1.Pod {
 				p := reviews.DeploymentPod(name, 0)
 				delete(p.Annotations, "sidecar.mesher.io/inject")
 				return p
 			},
-			answered: func(t *testing.T) float64 { n, _ := wh.admissions(t); return n }},
+			answered: webhookAnswered},
 	}
 	meters := cpuMeters()
 	pinned := ""
