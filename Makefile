@@ -9,7 +9,7 @@ KUSTOMIZE_VERSION := v5.5.0
 KUSTOMIZE := $(TOOLS)/kustomize
 export PATH := $(TOOLS):$(PATH)
 
-LDFLAGS := -s -w -X github.com/inject-mesher/inject-mesher/fn/cli.version=$(VERSION)
+LDFLAGS := -s -w -X github.com/inject-mesher/inject-mesher/fn/frontend/cli.version=$(VERSION)
 
 IMAGE ?= localhost/inject-mesher:dev
 # podman (from Debian: `make podman`) or docker, whichever is present.
@@ -75,21 +75,21 @@ unit:
 FUZZTIME ?= 20s
 .PHONY: fuzz strace
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParseServicePorts$$' -fuzztime=$(FUZZTIME) ./fn/annotations
-	$(GO) test -run='^$$' -fuzz='^FuzzParseBool$$' -fuzztime=$(FUZZTIME) ./fn/annotations
-	$(GO) test -run='^$$' -fuzz='^FuzzParseNativeMode$$' -fuzztime=$(FUZZTIME) ./fn/annotations
-	$(GO) test -run='^$$' -fuzz='^FuzzParseQuantity$$' -fuzztime=$(FUZZTIME) ./fn/annotations
-	$(GO) test -run='^$$' -fuzz='^FuzzResourceList$$' -fuzztime=$(FUZZTIME) ./fn/krm
-	$(GO) test -run='^$$' -fuzz='^FuzzPlainYAML$$' -fuzztime=$(FUZZTIME) ./fn/cli
-	$(GO) test -run='^$$' -fuzz='^FuzzTextpatch$$' -fuzztime=$(FUZZTIME) ./fn/textpatch
+	$(GO) test -run='^$$' -fuzz='^FuzzParseServicePorts$$' -fuzztime=$(FUZZTIME) ./fn/engine/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzParseBool$$' -fuzztime=$(FUZZTIME) ./fn/engine/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzParseNativeMode$$' -fuzztime=$(FUZZTIME) ./fn/engine/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzParseQuantity$$' -fuzztime=$(FUZZTIME) ./fn/engine/annotations
+	$(GO) test -run='^$$' -fuzz='^FuzzResourceList$$' -fuzztime=$(FUZZTIME) ./fn/frontend/krm
+	$(GO) test -run='^$$' -fuzz='^FuzzPlainYAML$$' -fuzztime=$(FUZZTIME) ./fn/frontend/cli
+	$(GO) test -run='^$$' -fuzz='^FuzzTextpatch$$' -fuzztime=$(FUZZTIME) ./fn/apply/textpatch
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./fn/webhook
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./fn/jsonnode
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./fn/read/jsonnode
 
 vet:
 	@out=$$(gofmt -l fn hack); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags cluster ./fn/cluster/
-	$(GO) vet -tags argocd ./fn/e2e/
+	$(GO) vet -tags cluster ./fn/test/cluster/
+	$(GO) vet -tags argocd ./fn/test/e2e/
 
 ## etcd: Debian's etcd-server when missing (needs root, as on CI)
 etcd:
@@ -116,13 +116,13 @@ define cluster-tests
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(1) failed: got '$$bins'"; exit 1; }; \
 	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager REQUIRE_CLUSTER=1 \
-		$(GO) test -tags cluster -count=1 -timeout 30m -v -skip 'Webhook' ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags cluster -count=1 -timeout 30m -v -skip 'Webhook' ./fn/test/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 endef
 
 ## bench: corpora of 100, 1,000 and 10,000 workloads; the function beside the kyaml and streaming floors (wall, CPU, peak RSS, ratios)
 bench: timecmd
-	$(GO) run ./fn/bench/cmd/benchtable
-	$(GO) test -run '^$$' -bench . -benchmem ./fn/engine/ ./fn/krm/
+	$(GO) run ./fn/test/bench/cmd/benchtable
+	$(GO) test -run '^$$' -bench . -benchmem ./fn/engine/ ./fn/frontend/krm/
 
 timecmd:
 	@test -x /usr/bin/time || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
@@ -160,7 +160,7 @@ image-argocd-plugin: build podman
 ## e2e-argocd: the Argo CD plugin through real Argo CD $(ARGOCD_VERSION) (issue 12): argocd-repo-server on loopback, argocd-cmp-server inside the plugin image (podman), GenerateManifest for examples/argocd from a local git repository (Argo CD is built once into .cache/argocd, about 15 minutes)
 e2e-argocd: image-argocd-plugin
 	dir=$$(ARGOCD_VERSION=$(ARGOCD_VERSION) hack/build-argocd.sh) || { echo "building Argo CD $(ARGOCD_VERSION) failed"; exit 1; }; \
-	ARGOCD_DIR=$$dir ARGOCD_PLUGIN_IMAGE=$(ARGOCD_PLUGIN_IMAGE) $(GO) test -tags argocd -count=1 -timeout 20m -v -run TestArgoCDRepoServer ./fn/e2e/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+	ARGOCD_DIR=$$dir ARGOCD_PLUGIN_IMAGE=$(ARGOCD_PLUGIN_IMAGE) $(GO) test -tags argocd -count=1 -timeout 20m -v -run TestArgoCDRepoServer ./fn/test/e2e/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 .PHONY: image-argocd-plugin e2e-argocd
 
@@ -169,13 +169,13 @@ BENCH_CREATES ?= 1000
 # BENCH_PIN=1: kube-apiserver and etcd on CPU 0, the bench's process (clients and webhooks) on the others
 BENCH_PIN ?=
 bench-webhook: etcd tools
-	$(GO) run ./fn/bench/cmd/webhookbench
+	$(GO) run ./fn/test/bench/cmd/webhookbench
 	$(GO) test -run '^$$' -bench . -benchmem ./fn/webhook/
 	bins=$$(./hack/build-kube.sh $(KUBE_VERSION)) || { echo "building Kubernetes $(KUBE_VERSION) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(KUBE_VERSION) failed: got '$$bins'"; exit 1; }; \
 	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager KUSTOMIZE=$(KUSTOMIZE) REQUIRE_CLUSTER=1 BENCH_WEBHOOK=1 BENCH_CREATES=$(BENCH_CREATES) BENCH_PIN=$(BENCH_PIN) \
-		$(GO) test -tags cluster -count=1 -timeout 30m -v -run TestBenchAPIServerCreates ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags cluster -count=1 -timeout 30m -v -run TestBenchAPIServerCreates ./fn/test/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 .PHONY: bench-webhook
 
@@ -186,5 +186,5 @@ define webhook-tests
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(1) failed: got '$$bins'"; exit 1; }; \
 	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager KUSTOMIZE=$(KUSTOMIZE) REQUIRE_CLUSTER=1 \
-		$(GO) test -tags cluster -count=1 -timeout 15m -v -run 'Webhook' ./fn/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags cluster -count=1 -timeout 15m -v -run 'Webhook' ./fn/test/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 endef

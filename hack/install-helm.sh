@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Helm 3 and Helm 4 from the Go module proxy into .cache/bin/helm3 and
-# .cache/bin/helm4 (git-ignored), for the post-renderer tests (fn/e2e/helm_test.go)
+# .cache/bin/helm4 (git-ignored), for the post-renderer tests (fn/test/e2e/helm_test.go)
 # and examples/helm. Each is built with `go install` into a throwaway GOBIN and
 # moved into place, so a failed or interrupted build never leaves a half-written
 # binary. A binary already there that was built from the right module version

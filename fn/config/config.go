@@ -15,11 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/annotations"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
 
 // The typed config's identity.

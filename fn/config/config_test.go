@@ -11,7 +11,7 @@ import (
 
 	schema "github.com/inject-mesher/inject-mesher/config"
 	"github.com/inject-mesher/inject-mesher/fn/config"
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
 
 func parse(t *testing.T, text string) *yaml.Node {

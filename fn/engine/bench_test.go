@@ -3,11 +3,11 @@ package engine_test
 import (
 	"testing"
 
+	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/textpatch"
+	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
 
 const deployment = `apiVersion: apps/v1

@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"github.com/inject-mesher/inject-mesher/fn/annotations"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 

@@ -12,11 +12,11 @@ import (
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // SkipReason says why a workload that asks for the sidecar does not get it.

@@ -29,14 +29,14 @@ import (
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
-	"github.com/inject-mesher/inject-mesher/fn/textpatch"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // msg is one message expected on the entry: text is a part of it (the

@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Action is what happened to one object, as the command line reports it.

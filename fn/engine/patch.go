@@ -7,10 +7,10 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // edits plans the change of one pod template: it strips what an earlier

@@ -6,9 +6,9 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	yn "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	yn "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func parse(t *testing.T, s string) *yaml.Node {

@@ -9,9 +9,9 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/inject-mesher/inject-mesher/fn/bench/cmd/webhookbench/reviews"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 

@@ -21,10 +21,10 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/inject-mesher/inject-mesher/fn/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/apply/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 )
 
 // ConfigMapController keeps the mesher ConfigMaps that injected Pods mount:

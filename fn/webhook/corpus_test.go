@@ -11,8 +11,8 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
 // The real manifests of ../shared/corpus drive the webhook as the golden

@@ -17,9 +17,9 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
+	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 

@@ -16,11 +16,11 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
+	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/podtemplate"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
 )
 
 // The golden cases drive the webhook too: every pod template of every case

@@ -24,10 +24,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/batch"
+	"github.com/inject-mesher/inject-mesher/fn/apply/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/jsonnode"
-	"github.com/inject-mesher/inject-mesher/fn/jsonpatch"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
+	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
 )
 
 // MaxBody is the largest AdmissionReview read: the API server caps an

@@ -18,7 +18,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/inject-mesher/inject-mesher/fn/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	n "github.com/inject-mesher/inject-mesher/fn/yamlnode"
+	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // WorkloadName is the name of the workload that owns a Pod created by a

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inject-mesher/inject-mesher/fn/internal/testutil"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 

@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"github.com/inject-mesher/inject-mesher/fn/cli"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/cli"
 )
 
 func main() {

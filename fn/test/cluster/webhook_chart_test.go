@@ -1,0 +1,285 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
+)
+
+// The chart of issue 11, charts/inject-mesher-webhook, against the real API
+// server: what `helm template` renders in each certificate mode is accepted
+// by a server-side dry run (cert-manager's CRDs installed), the webhook's
+// Pod passes Pod Security restricted, and `helm install` installs a webhook
+// that injects: the webhook runs in this process, as in the other webhook
+// tests, but with what the chart installed (its ConfigMap's config, its
+// ServiceAccount's token under its RBAC, its Lease, its
+// MutatingWebhookConfiguration, pointed at loopback with the chart's url
+// value).
+const chartDir = "../../../charts/inject-mesher-webhook"
+
+// chartHelms are the Helm binaries the chart is tested with: HELM3 and
+// HELM4, else .cache/bin/helm3 and helm4 (make helm builds them).
+func chartHelms(t *testing.T) map[string]string {
+	t.Helper()
+	helms := map[string]string{}
+	for name, env := range map[string]string{"helm3": "HELM3", "helm4": "HELM4"} {
+		p := os.Getenv(env)
+		if p == "" {
+			p = filepath.Join("..", "..", "..", ".cache", "bin", name)
+		}
+		if _, err := os.Stat(p); err != nil {
+			msg := name + " is missing at " + p + ": make helm builds Helm v3.22.0 and v4.3.1 into .cache/bin"
+			if os.Getenv("REQUIRE_CLUSTER") != "" || inCI() {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		helms[name] = abs
+	}
+	return helms
+}
+
+// helmRun runs one Helm with its homes in a scratch folder and the test API
+// server as its cluster; it returns stdout, and stdout and stderr on an error.
+func helmRun(t *testing.T, helm string, args ...string) (string, error) {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command(helm, append(args, "--kubeconfig", server.kubeconfig)...)
+	cmd.Env = append(os.Environ(),
+		"HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+		"HELM_DATA_HOME="+filepath.Join(home, "data"), "HELM_DRIVER=secret", "HELM_NAMESPACE=", "HELM_KUBECONTEXT=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
+}
+
+// TestWebhookChartDryRun: every certificate mode's render, with each Helm,
+// is accepted by the API server (server-side apply, dry run) into a
+// namespace that enforces Pod Security restricted, and the Deployment's Pod
+// passes it without a warning.
+func TestWebhookChartDryRun(t *testing.T) {
+	helms := chartHelms(t)
+	client := clientset(t, nil)
+	const ns = "chart-dry-run"
+	createNamespace(t, client, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	installCertManagerCRDs(t)
+	ca := base64.StdEncoding.EncodeToString(testutil.NewCA(t).PEM)
+	for _, helm := range []string{"helm3", "helm4"} {
+		for _, mode := range []struct {
+			name string
+			set  []string
+		}{
+			{"self-managed", nil},
+			{"cert-manager", []string{"certificates.mode=cert-manager"}},
+			{"cert-manager-own-issuer", []string{"certificates.mode=cert-manager", "certificates.certManager.issuerRef.kind=ClusterIssuer", "certificates.certManager.issuerRef.name=corp-ca"}},
+			{"secret", []string{"certificates.mode=secret", "certificates.caBundle=" + ca}},
+			{"secret-ignore", []string{"certificates.mode=secret", "certificates.caBundle=" + ca, "failurePolicy=Ignore", "podDisruptionBudget.enabled=false"}},
+		} {
+			t.Run(helm+"/"+mode.name, func(t *testing.T) {
+				args := []string{"template", "dry", chartDir, "-n", ns}
+				for _, s := range mode.set {
+					args = append(args, "--set", s)
+				}
+				out, err := helmRun(t, helms[helm], args...)
+				if err != nil {
+					t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+				}
+				objs := objectsIn(t, []byte(out))
+				applied, err := kubectl(t, []byte(out), "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-n", ns, "-f", "-")
+				if err != nil {
+					t.Fatalf("helm template | kubectl apply --server-side --dry-run=server: %v\n%s", err, applied)
+				}
+				if n := strings.Count(applied, "serverside-applied (server dry run)"); n != len(objs) || n < 8 {
+					t.Errorf("%d of %d objects applied:\n%s", n, len(objs), applied)
+				}
+				var deployment *appsv1.Deployment
+				for _, o := range objs {
+					if o.kind == "Deployment" {
+						deployment = &appsv1.Deployment{}
+						if err := sigsyaml.UnmarshalStrict([]byte(o.text), deployment); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if deployment == nil {
+					t.Fatalf("no Deployment in the render:\n%s", out)
+				}
+				pod := &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{Name: "webhook-" + mode.name, Labels: deployment.Spec.Template.Labels},
+					Spec:       deployment.Spec.Template.Spec,
+				}
+				if _, warnings, err := createPod(t, ns, pod, true); err != nil || len(warnings) > 0 {
+					t.Errorf("the webhook's Pod under Pod Security restricted: err %v, warnings %q", err, warnings)
+				}
+			})
+		}
+	}
+}
+
+// TestWebhookChartInstall: `helm install` with each Helm, then the webhook
+// runs with what the release installed and injects; `helm uninstall`
+// removes the registration, and Pods are created as they are again.
+func TestWebhookChartInstall(t *testing.T) {
+	helms := chartHelms(t)
+	startControllerManager(t)
+	client := clientset(t, nil)
+	ctx := context.Background()
+	for _, helm := range []string{"helm3", "helm4"} {
+		t.Run(helm, func(t *testing.T) {
+			release, ns, shop := "mesher", "mesher-"+helm, "chart-shop-"+helm
+			fullname := release + "-inject-mesher-webhook"
+			createNamespace(t, client, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+
+			wh := newWebhookServer(t)
+			// The address first (the API server must be told where to call),
+			// then the webhook again with what the chart installed.
+			wh.start(t)
+			wh.stop(t)
+
+			// Helm 3 installs with a provided certificate (the test's CA in
+			// caBundle), Helm 4 with self-managed ones: the webhook then
+			// writes the Secret and patches caBundle under the chart's RBAC.
+			args := []string{"install", release, chartDir, "-n", ns,
+				"--set", "url=https://" + wh.admission + "/inject",
+				"--set", "config.appId=shop-" + helm}
+			selfManaged := helm == "helm4"
+			if selfManaged {
+				args = append(args, "--set", "certificates.selfManaged.extraHosts={127.0.0.1}")
+			} else {
+				args = append(args, "--set", "certificates.mode=secret", "--set", "certificates.caBundle="+base64.StdEncoding.EncodeToString(wh.ca))
+			}
+			out, err := helmRun(t, helms[helm], args...)
+			if err != nil {
+				t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			installed := true
+			t.Cleanup(func() {
+				if installed {
+					_, _ = helmRun(t, helms[helm], "uninstall", release, "-n", ns)
+				}
+			})
+			// NOTES.txt: printed by install, naming the release's objects.
+			for _, want := range []string{"kubectl label namespace NAMESPACE sidecar-injector=enabled", "deployment/" + fullname, "--dry-run=server"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("helm install's notes lack %q:\n%s", want, out)
+				}
+			}
+
+			// The config the chart installed, as the Deployment mounts it.
+			cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, fullname+"-config", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			configFile := filepath.Join(t.TempDir(), "mesher-injection.yaml")
+			must(os.WriteFile(configFile, []byte(cm.Data["mesher-injection.yaml"]), 0o600))
+			d, err := client.AppsV1().Deployments(ns).Get(ctx, fullname, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wh.opts.ConfigFile = configFile
+			wh.opts.LeaseName = argValue(t, d, "--lease-name")
+			if selfManaged {
+				wh.opts.CertFile, wh.opts.KeyFile = "", ""
+				wh.opts.CertSecret = argValue(t, d, "--cert-secret")
+				wh.opts.WebhookConfiguration = argValue(t, d, "--webhook-configuration")
+				wh.opts.ServiceName = argValue(t, d, "--service-name")
+				wh.opts.CertHosts = []string{argValue(t, d, "--cert-extra-hosts")}
+				wh.opts.CATrustDelay = time.Second // the chart's 2m, shortened: no Pod would be admitted before it
+			}
+			wh.opts.Kubeconfig = serviceAccountKubeconfig(t, client, ns, d.Spec.Template.Spec.ServiceAccountName, "chart-"+helm+".kubeconfig")
+			t.Setenv("POD_NAMESPACE", ns)
+			wh.start(t)
+
+			createNamespace(t, client, shop, map[string]string{engine.NamespaceLabel: engine.NamespaceLabelEnabled})
+			took, ok := poll(60*time.Second, func() bool {
+				got, _, err := createPod(t, shop, plainPod("probe"), true)
+				return err == nil && sidecarOf(got) != nil
+			})
+			if !ok {
+				t.Fatalf("the chart's registration did not inject within %v; the webhook's log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
+			}
+			// NOTES.txt's check, as printed: kubectl run in the labelled namespace.
+			check, err := kubectl(t, nil, "-n", shop, "run", "mesher-check", "--image=busybox", "--dry-run=server", "-o", "yaml")
+			if err != nil || !strings.Contains(check, "sidecar-mesher") || !strings.Contains(check, "sidecar.mesher.io/status") {
+				t.Errorf("the notes' check (kubectl run --dry-run=server) shows no sidecar: %v\n%s", err, check)
+			}
+
+			pods := createCart(t, client, shop)
+			// The values' config reached the sidecar.
+			if v, _ := envOf(sidecarOf(&pods[0]), "APP_ID"); v != "shop-"+helm {
+				t.Errorf("APP_ID %q, want the chart's config.appId shop-%s", v, helm)
+			}
+			// The controller, under the chart's RBAC and its Lease, writes the ConfigMap.
+			waitGeneratedConfigMap(t, client, shop, "the chart's RBAC")
+			if selfManaged {
+				secret, err := client.CoreV1().Secrets(ns).Get(ctx, wh.opts.CertSecret, metav1.GetOptions{})
+				if err != nil || len(secret.Data["tls.crt"]) == 0 {
+					t.Errorf("the self-managed Secret %s/%s: %v", ns, wh.opts.CertSecret, err)
+				}
+				mwc, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, fullname, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range mwc.Webhooks {
+					if len(w.ClientConfig.CABundle) == 0 {
+						t.Errorf("webhook %s of the chart's registration has no caBundle: the leader did not patch it", w.Name)
+					}
+				}
+			}
+			if _, err := client.CoordinationV1().Leases(ns).Get(ctx, fullname, metav1.GetOptions{}); err != nil {
+				t.Errorf("the release's Lease %s/%s: %v", ns, fullname, err)
+			}
+			if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
+				t.Errorf("the webhook was refused something under the chart's RBAC; its log ends:\n%s", log)
+			}
+
+			// Uninstalled, the registration is gone: Pods are created as they are.
+			if out, err := helmRun(t, helms[helm], "uninstall", release, "-n", ns); err != nil {
+				t.Fatalf("helm uninstall: %v\n%s", err, out)
+			}
+			installed = false
+			took, ok = poll(60*time.Second, func() bool {
+				got, _, err := createPod(t, shop, plainPod("after"), true)
+				return err == nil && sidecarOf(got) == nil
+			})
+			if !ok {
+				t.Errorf("Pods were still injected %v after helm uninstall", took.Round(time.Second))
+			}
+		})
+	}
+}
+
+// argValue is the value of the Deployment's webhook container's --name=value.
+func argValue(t *testing.T, d *appsv1.Deployment, name string) string {
+	t.Helper()
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	t.Fatalf("the Deployment's args have no %s: %q", name, d.Spec.Template.Spec.Containers[0].Args)
+	return ""
+}

@@ -1,0 +1,91 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/webhook"
+)
+
+// The install's RBAC is enough, and no more than it says: the webhook runs
+// with its own ServiceAccount's token, bound by the Roles of `kustomize
+// build config/webhook`, against an API server that authorizes with RBAC;
+// its leader takes the Lease and writes the mesher ConfigMap of a labelled
+// namespace whose Deployment's Pods it injected; and that account may not
+// read Secrets, delete ConfigMaps, change Pods or touch another Lease.
+func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
+	startControllerManager(t)
+	client := clientset(t, nil)
+	createNamespace(t, client, webhook.DefaultNamespace, nil)
+
+	var rbac []string
+	for _, doc := range strings.Split(string(kustomizeBuild(t, "../../../config/webhook")), "\n---\n") {
+		var head metav1.TypeMeta
+		if err := sigsyaml.Unmarshal([]byte(doc), &head); err != nil {
+			t.Fatal(err)
+		}
+		switch head.Kind {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			rbac = append(rbac, doc)
+		}
+	}
+	if len(rbac) != 5 {
+		t.Fatalf("the install has %d RBAC objects, want 5 (ServiceAccount, ClusterRole and binding, Role and binding)", len(rbac))
+	}
+	if out, err := kubectl(t, []byte(strings.Join(rbac, "\n---\n")), "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("applying the install's RBAC: %v\n%s", err, out)
+	}
+	const account = "inject-mesher-webhook"
+	user := "system:serviceaccount:" + webhook.DefaultNamespace + ":" + account
+	for _, c := range []struct {
+		verb, resource, ns string
+		want               bool
+	}{
+		{"list", "namespaces", "", true},
+		{"watch", "pods", "", true},
+		{"create", "configmaps", "shop", true},
+		{"update", "configmaps/mesher-config-sc", "shop", true},
+		{"update", "leases.coordination.k8s.io/inject-mesher-webhook", webhook.DefaultNamespace, true},
+		{"get", "secrets", webhook.DefaultNamespace, false},
+		{"list", "secrets", "shop", false},
+		{"delete", "configmaps/mesher-config-sc", "shop", false},
+		{"update", "configmaps/app-settings", "shop", false},
+		{"watch", "configmaps/mesher-config-pilot", "", true},
+		{"list", "configmaps", "", false},
+		{"patch", "pods", "shop", false},
+		{"create", "pods", "shop", false},
+		{"update", "leases.coordination.k8s.io/kube-controller-manager", "kube-system", false},
+		{"create", "leases.coordination.k8s.io", "kube-system", false},
+	} {
+		if answer, out := canI(t, user, c.verb, c.resource, c.ns); (answer == "yes") != c.want || answer != "yes" && answer != "no" {
+			t.Errorf("%s may %s %s in %q: %q, want allowed=%v", account, c.verb, c.resource, c.ns, out, c.want)
+		}
+	}
+	kubeconfig := serviceAccountKubeconfig(t, client, webhook.DefaultNamespace, account, "webhook-sa.kubeconfig")
+
+	wh := newWebhookServer(t)
+	wh.opts.Kubeconfig = kubeconfig
+	wh.start(t)
+	registerWebhook(t, client, "https://"+wh.admission+"/inject", wh.ca)
+
+	const ns = "rbac-shop"
+	createNamespace(t, client, ns, map[string]string{"sidecar-injector": "enabled"})
+	took, ok := poll(60*time.Second, func() bool {
+		got, _, err := createPod(t, ns, plainPod("probe"), true)
+		return err == nil && sidecarOf(got) != nil
+	})
+	if !ok {
+		t.Fatalf("the API server did not call the webhook within %v; its log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
+	}
+	createCart(t, client, ns)
+	waitGeneratedConfigMap(t, client, ns, "the install's RBAC")
+	if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
+		t.Errorf("the webhook was refused something under its own RBAC; its log ends:\n%s", log)
+	}
+}
