@@ -17,7 +17,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
@@ -290,8 +290,8 @@ func (c *Config) Check() Errors {
 
 // IsConfigObject reports whether obj is a function config this package reads.
 func IsConfigObject(obj *yaml.Node) bool {
-	api, _ := n.Scalar(obj, "apiVersion")
-	kind, _ := n.Scalar(obj, "kind")
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
 	return (api == APIVersion && kind == Kind) || (api == "v1" && kind == "ConfigMap")
 }
 
@@ -304,8 +304,8 @@ func FromObject(obj *yaml.Node) (*Config, Errors) {
 	if obj.Kind != yaml.MappingNode {
 		return nil, Errors{{Message: "the function config is not an object"}}
 	}
-	api, _ := n.Scalar(obj, "apiVersion")
-	kind, _ := n.Scalar(obj, "kind")
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
 	var errs Errors
 	switch {
 	case kind == "ConfigMap" && (api == "v1" || api == ""):
@@ -326,7 +326,7 @@ func FromObject(obj *yaml.Node) (*Config, Errors) {
 
 func fromConfigMap(c *Config, obj *yaml.Node) Errors {
 	var errs Errors
-	data := n.Get(obj, "data")
+	data := yamlnode.Get(obj, "data")
 	if data == nil || data.Tag == yaml.NodeTagNull {
 		return nil
 	}

@@ -43,7 +43,7 @@ func BenchmarkInjectDeployment(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		o := in.Process(node)
+		o := in.Decide(node, engine.Context{})
 		if !o.Changed() {
 			b.Fatal("not injected")
 		}
@@ -58,12 +58,12 @@ func BenchmarkInjectDeployment(b *testing.B) {
 func BenchmarkUnchangedDeployment(b *testing.B) {
 	in := engine.New(config.Default(), nil)
 	node, _ := manifest.ParseDocument([]byte(deployment))
-	if err := plan.Apply(node, in.Process(node).Plan); err != nil {
+	if err := plan.Apply(node, in.Decide(node, engine.Context{}).Plan); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if o := in.Process(node); o.Changed() {
+		if o := in.Decide(node, engine.Context{}); o.Changed() {
 			b.Fatal("changed on re-render")
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // SkipReason says why a workload that asks for the sidecar does not get it.
@@ -66,7 +66,7 @@ type workload struct {
 	ctx        Context
 }
 
-func (w *workload) spec() *yaml.Node { return n.Get(w.tmpl.Node, "spec") }
+func (w *workload) spec() *yaml.Node { return yamlnode.Get(w.tmpl.Node, "spec") }
 
 // setting is a value read from an annotation or label, and where it was found.
 type setting struct {
@@ -101,11 +101,11 @@ func (w *workload) annotation(key string) setting {
 func (w *workload) label(key string) setting { return w.metaValue("labels", key) }
 
 func (w *workload) metaValue(section, key string) setting {
-	if v := n.GetPath(w.tmpl.Node, "metadata", section, key); v != nil {
+	if v := yamlnode.GetPath(w.tmpl.Node, "metadata", section, key); v != nil {
 		return setting{value: text(v), present: true, notString: !isScalar(v), tmplPath: w.tmpl.Path, section: section, key: key}
 	}
 	if w.tmpl.Path != "" {
-		if v := n.GetPath(w.obj, "metadata", section, key); v != nil {
+		if v := yamlnode.GetPath(w.obj, "metadata", section, key); v != nil {
 			return setting{value: text(v), present: true, fromWorkload: true, notString: !isScalar(v), section: section, key: key}
 		}
 	}
@@ -174,17 +174,17 @@ type sidecarPlan struct {
 }
 
 // skipReason applies the skip rules to a workload that asks for the sidecar.
-func (in *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipReason {
+func (inj *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipReason {
 	switch {
 	case systemNamespace(w.ref.Namespace):
 		return SkipSystemNamespace
 	case isTrue(w.spec(), "hostNetwork"):
 		return SkipHostNetwork
-	case in.cfg.RequireNamespaceLabel && !nsEnabled:
+	case inj.cfg.RequireNamespaceLabel && !nsEnabled:
 		return SkipNamespaceNotEnabled
 	}
 	for _, list := range []string{"containers", "initContainers"} {
-		if n.NamedIndex(n.Get(w.spec(), list), sidecar.ContainerName) >= 0 && (ours == nil || !ours.lists(sidecar.ContainerName)) {
+		if yamlnode.NamedIndex(yamlnode.Get(w.spec(), list), sidecar.ContainerName) >= 0 && (ours == nil || !ours.lists(sidecar.ContainerName)) {
 			return SkipHandWrittenSidecar
 		}
 	}
@@ -193,7 +193,7 @@ func (in *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipRe
 
 // isTrue reads a bool field as the API server does (YAML 1.1: yes, on, true).
 func isTrue(m *yaml.Node, key string) bool {
-	v, ok := n.Scalar(m, key)
+	v, ok := yamlnode.Scalar(m, key)
 	return ok && annotations.IsYAML11True(v)
 }
 
@@ -215,15 +215,15 @@ func (p *problems) read(key string) setting {
 
 // resolve reads the workload's annotations and labels into a sidecar plan, or
 // reports every problem it finds.
-func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message) {
+func (inj *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message) {
 	p := &problems{w: w}
 	// Read only to report it: processTemplate already decided on it.
 	p.read(annotations.Inject)
-	s := in.identity(p)
-	in.resources(p, &s)
-	s.Native = in.native(p)
-	proxyEnv := in.proxyEnv(p)
-	in.checkConflicts(p, w, ours)
+	s := inj.identity(p)
+	inj.resources(p, &s)
+	s.Native = inj.native(p)
+	proxyEnv := inj.proxyEnv(p)
+	inj.checkConflicts(p, w, ours)
 	if len(p.results) > 0 {
 		return nil, p.results
 	}
@@ -236,7 +236,7 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 	}
 	pl := &sidecarPlan{spec: s, container: container, fromWorkload: p.fromWorkload}
 	pl.volume = s.Volume()
-	pl.pullSecrets = missingPullSecrets(w, in.cfg.ImagePullSecrets, ours)
+	pl.pullSecrets = missingPullSecrets(w, inj.cfg.ImagePullSecrets, ours)
 	if proxyEnv {
 		pl.env, pl.envKeys = proxyEnvAdditions(w, ours)
 	}
@@ -246,8 +246,8 @@ func (in *Injector) resolve(w *workload, ours *Status) (*sidecarPlan, []Message)
 
 // identity is who the sidecar registers as, and where: image, discovery
 // backend, SERVICE_NAME, VERSION, APP_ID, SERVICE_PORTS.
-func (in *Injector) identity(p *problems) sidecar.Spec {
-	cfg, w := in.cfg, p.w
+func (inj *Injector) identity(p *problems) sidecar.Spec {
+	cfg, w := inj.cfg, p.w
 	s := sidecar.Spec{
 		Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Backend: cfg.DiscoveryType,
 		AppID: cfg.AppID, Resources: cfg.Resources, RunAsNonRoot: cfg.RunAsNonRoot, RunAsUser: cfg.RunAsUser,
@@ -299,7 +299,7 @@ func (in *Injector) identity(p *problems) sidecar.Spec {
 }
 
 // resources reads the sidecar's requests and limits from the annotations.
-func (in *Injector) resources(p *problems, s *sidecar.Spec) {
+func (inj *Injector) resources(p *problems, s *sidecar.Spec) {
 	errs := len(p.results)
 	for _, q := range []struct {
 		key string
@@ -326,8 +326,8 @@ func (in *Injector) resources(p *problems, s *sidecar.Spec) {
 }
 
 // native decides whether the sidecar is a native one (a restartable init container).
-func (in *Injector) native(p *problems) bool {
-	mode := in.cfg.NativeSidecar
+func (inj *Injector) native(p *problems) bool {
+	mode := inj.cfg.NativeSidecar
 	if v := p.read(annotations.NativeSidecar); v.present {
 		m, err := annotations.ParseNativeMode(v.value)
 		if err != nil {
@@ -348,8 +348,8 @@ func (in *Injector) native(p *problems) bool {
 }
 
 // proxyEnv decides whether app containers get http_proxy and HTTP_PROXY.
-func (in *Injector) proxyEnv(p *problems) bool {
-	proxyEnv := in.cfg.ProxyEnv
+func (inj *Injector) proxyEnv(p *problems) bool {
+	proxyEnv := inj.cfg.ProxyEnv
 	if v := p.read(annotations.ProxyEnv); v.present {
 		b, err := annotations.ParseBool(v.value)
 		if err != nil {
@@ -369,7 +369,7 @@ func runsToCompletion(w *workload) bool {
 	if w.ref.Kind == "Job" || w.ref.Kind == "CronJob" {
 		return true
 	}
-	policy, _ := n.Scalar(w.spec(), "restartPolicy")
+	policy, _ := yamlnode.Scalar(w.spec(), "restartPolicy")
 	return policy == "Never" || policy == "OnFailure"
 }
 
@@ -400,27 +400,27 @@ func firstLabel(p *problems, w *workload, keys ...string) string {
 
 // checkConflicts reports app containers that already listen on mesher's fixed
 // ports, and a volume named like the injector's that the injector did not add.
-func (in *Injector) checkConflicts(p *problems, w *workload, ours *Status) {
+func (inj *Injector) checkConflicts(p *problems, w *workload, ours *Status) {
 	reserved := map[int]string{}
 	for _, port := range sidecar.Ports() {
 		reserved[port.Number] = port.Name
 	}
 	for _, list := range []string{"containers", "initContainers"} {
-		seq := n.Get(w.spec(), list)
+		seq := yamlnode.Get(w.spec(), list)
 		if seq == nil || seq.Kind != yaml.SequenceNode {
 			continue
 		}
 		for i, c := range seq.Content {
-			name, _ := n.Scalar(c, "name")
+			name, _ := yamlnode.Scalar(c, "name")
 			if name == sidecar.ContainerName && ours != nil && ours.lists(name) {
 				continue
 			}
-			ports := n.Get(c, "ports")
+			ports := yamlnode.Get(c, "ports")
 			if ports == nil || ports.Kind != yaml.SequenceNode {
 				continue
 			}
 			for j, port := range ports.Content {
-				v, _ := n.Scalar(port, "containerPort")
+				v, _ := yamlnode.Scalar(port, "containerPort")
 				num, err := strconv.Atoi(v)
 				if err != nil {
 					continue
@@ -432,7 +432,7 @@ func (in *Injector) checkConflicts(p *problems, w *workload, ours *Status) {
 			}
 		}
 	}
-	if i := n.NamedIndex(n.Get(w.spec(), "volumes"), sidecar.VolumeName); i >= 0 && (ours == nil || !slices.Contains(ours.Volumes, sidecar.VolumeName)) {
+	if i := yamlnode.NamedIndex(yamlnode.Get(w.spec(), "volumes"), sidecar.VolumeName); i >= 0 && (ours == nil || !slices.Contains(ours.Volumes, sidecar.VolumeName)) {
 		p.add(w.tmpl.Field(fmt.Sprintf("spec.volumes[%d].name", i)), sidecar.VolumeName,
 			fmt.Sprintf("the pod already has a volume named %s that inject-mesher did not add: rename it", sidecar.VolumeName))
 	}
@@ -442,13 +442,13 @@ func (in *Injector) checkConflicts(p *problems, w *workload, ours *Status) {
 // of another: proxyEnv records the variables it adds per container name, so
 // it could neither find nor strip them again (and Kubernetes refuses both).
 func checkContainerNames(p *problems, w *workload) {
-	seq := n.Get(w.spec(), "containers")
+	seq := yamlnode.Get(w.spec(), "containers")
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return
 	}
 	seen := map[string]bool{}
 	for i, c := range seq.Content {
-		name, ok := n.Scalar(c, "name")
+		name, ok := yamlnode.Scalar(c, "name")
 		field := w.tmpl.Field(fmt.Sprintf("spec.containers[%d].name", i))
 		switch {
 		case !ok || name == "":
@@ -464,9 +464,9 @@ func checkContainerNames(p *problems, w *workload) {
 // have on its own (those the injector added count as missing: they are re-added).
 func missingPullSecrets(w *workload, want []string, ours *Status) []string {
 	have := map[string]bool{}
-	if seq := n.Get(w.spec(), "imagePullSecrets"); seq != nil && seq.Kind == yaml.SequenceNode {
+	if seq := yamlnode.Get(w.spec(), "imagePullSecrets"); seq != nil && seq.Kind == yaml.SequenceNode {
 		for _, s := range seq.Content {
-			if name, ok := n.Scalar(s, "name"); ok {
+			if name, ok := yamlnode.Scalar(s, "name"); ok {
 				have[name] = true
 			}
 		}
@@ -489,14 +489,14 @@ func missingPullSecrets(w *workload, want []string, ours *Status) []string {
 // proxyEnvAdditions lists, per app container that sets neither http_proxy nor
 // HTTP_PROXY itself, the two variables to add.
 func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string) {
-	seq := n.Get(w.spec(), "containers")
+	seq := yamlnode.Get(w.spec(), "containers")
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil, nil
 	}
 	out := map[string][]string{}
 	var order []string
 	for _, c := range seq.Content {
-		name, _ := n.Scalar(c, "name")
+		name, _ := yamlnode.Scalar(c, "name")
 		if name == sidecar.ContainerName {
 			continue
 		}
@@ -505,9 +505,9 @@ func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string
 			added = ours.Env[name]
 		}
 		sets := false
-		if env := n.Get(c, "env"); env != nil && env.Kind == yaml.SequenceNode {
+		if env := yamlnode.Get(c, "env"); env != nil && env.Kind == yaml.SequenceNode {
 			for _, e := range env.Content {
-				v, _ := n.Scalar(e, "name")
+				v, _ := yamlnode.Scalar(e, "name")
 				if (v == "http_proxy" || v == "HTTP_PROXY") && !slices.Contains(added, v) {
 					sets = true
 				}
@@ -524,12 +524,12 @@ func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string
 // digest hashes everything the injection would add; an equal hash in the
 // status annotation means the pod already has exactly this sidecar.
 func (pl *sidecarPlan) digest() string {
-	env := n.Map()
+	env := yamlnode.Map()
 	for _, c := range pl.envKeys {
-		n.Set(env, c, n.StrSeq(pl.env[c]...))
+		yamlnode.Set(env, c, yamlnode.StrSeq(pl.env[c]...))
 	}
-	doc := n.Map("container", pl.container, "native", pl.spec.Native, "volume", pl.volume,
-		"imagePullSecrets", n.StrSeq(pl.pullSecrets...), "env", env)
+	doc := yamlnode.Map("container", pl.container, "native", pl.spec.Native, "volume", pl.volume,
+		"imagePullSecrets", yamlnode.StrSeq(pl.pullSecrets...), "env", env)
 	sum := sha256.Sum256(appendNode(make([]byte, 0, 4096), doc))
 	return hex.EncodeToString(sum[:8])
 }
@@ -552,9 +552,9 @@ func appendNode(b []byte, node *yaml.Node) []byte {
 // processTemplate applies the rules to one pod template: inject, upgrade,
 // uninject, skip or leave alone. It reads the tree and returns the plan of
 // edits; it never changes the tree.
-func (in *Injector) processTemplate(w *workload) Outcome {
+func (inj *Injector) processTemplate(w *workload) Outcome {
 	ref := w.ref
-	statusText, hasStatus := n.Scalar(w.tmpl.Node, "metadata", "annotations", annotations.Status)
+	statusText, hasStatus := yamlnode.Scalar(w.tmpl.Node, "metadata", "annotations", annotations.Status)
 	seedInjected := hasStatus && statusText == annotations.SeedStatus
 	var ours *Status
 	if hasStatus && !seedInjected {
@@ -564,7 +564,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 		}
 		ours = s
 	}
-	nsEnabled := ref.Namespace != "" && in.enabled[ref.Namespace] || w.ctx.NamespaceEnabled
+	nsEnabled := ref.Namespace != "" && inj.enabled[ref.Namespace] || w.ctx.NamespaceEnabled
 	inject := w.annotation(annotations.Inject)
 	want := nsEnabled
 	if inject.present {
@@ -592,18 +592,18 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 	}
 	if seedInjected {
 		// Only a pod that asks for the sidecar hears about the old webhook's mark.
-		return in.skip(w, nil, SkipSeedInjected)
+		return inj.skip(w, nil, SkipSeedInjected)
 	}
-	if reason := in.skipReason(w, ours, nsEnabled); reason != "" {
-		return in.skip(w, ours, reason)
+	if reason := inj.skipReason(w, ours, nsEnabled); reason != "" {
+		return inj.skip(w, ours, reason)
 	}
-	sc, problems := in.resolve(w, ours)
+	sc, problems := inj.resolve(w, ours)
 	if len(problems) > 0 {
 		return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Messages: problems}}}
 	}
-	need := []Need{{Namespace: ref.Namespace, Backend: sc.spec.Backend}}
-	if ours != nil && ours.Hash == sc.hash && in.intact(w, ours) {
-		return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}, Needs: need}
+	need := []ConfigMapRef{{Namespace: ref.Namespace, Backend: sc.spec.Backend}}
+	if ours != nil && ours.Hash == sc.hash && inj.intact(w, ours) {
+		return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}, ConfigMaps: need}
 	}
 	if o, shared := sharedNodes(w); shared {
 		return o
@@ -619,7 +619,7 @@ func (in *Injector) processTemplate(w *workload) Outcome {
 			strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
 		msg += "; " + note
 	}
-	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note, Messages: info(msg)}}, Plan: edits(w, ours, sc), Needs: need}
+	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note, Messages: info(msg)}}, Plan: edits(w, ours, sc), ConfigMaps: need}
 }
 
 func placement(native bool) string {
@@ -632,7 +632,7 @@ func placement(native bool) string {
 func info(msg string) []Message { return []Message{{Severity: fn.Info, Text: msg}} }
 
 // skip warns; a sidecar injected earlier is removed, since it no longer belongs.
-func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
+func (inj *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
 	msg := "skipped: " + reason.explain(w)
 	out := Outcome{Entries: []Entry{{Ref: w.ref, Action: Skipped, Reason: string(reason)}}}
 	if ours != nil {
@@ -647,20 +647,20 @@ func (in *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
 }
 
 // intact reports whether everything the status lists is still in the pod.
-func (in *Injector) intact(w *workload, s *Status) bool {
+func (inj *Injector) intact(w *workload, s *Status) bool {
 	spec := w.spec()
 	for _, c := range s.Containers {
-		if n.NamedIndex(n.Get(spec, "containers"), c) < 0 {
+		if yamlnode.NamedIndex(yamlnode.Get(spec, "containers"), c) < 0 {
 			return false
 		}
 	}
 	for _, c := range s.InitContainers {
-		if n.NamedIndex(n.Get(spec, "initContainers"), c) < 0 {
+		if yamlnode.NamedIndex(yamlnode.Get(spec, "initContainers"), c) < 0 {
 			return false
 		}
 	}
 	for _, v := range s.Volumes {
-		if n.NamedIndex(n.Get(spec, "volumes"), v) < 0 {
+		if yamlnode.NamedIndex(yamlnode.Get(spec, "volumes"), v) < 0 {
 			return false
 		}
 	}

@@ -36,7 +36,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // msg is one message expected on the entry: text is a part of it (the
@@ -82,7 +82,7 @@ type ruleCase struct {
 	earlier  *earlier
 	before   string
 	entries  []entry
-	needs    []engine.Need
+	needs    []engine.ConfigMapRef
 	// after is the text once the plan is written, folded (see fold); ""
 	// when the plan must be empty.
 	after string
@@ -220,8 +220,8 @@ func deploymentInAfter(ns string) string {
 }
 
 var (
-	shopSC  = []engine.Need{{Namespace: "shop", Backend: sidecar.ServiceCenter}}
-	noneSC  = []engine.Need{{Namespace: "", Backend: sidecar.ServiceCenter}}
+	shopSC  = []engine.ConfigMapRef{{Namespace: "shop", Backend: sidecar.ServiceCenter}}
+	noneSC  = []engine.ConfigMapRef{{Namespace: "", Backend: sidecar.ServiceCenter}}
 	regular = infoMsg("injected the mesher sidecar (sc discovery, sidecar container)")
 	native  = infoMsg("injected the mesher sidecar (sc discovery, native sidecar: first init container with restartPolicy Always)")
 )
@@ -526,7 +526,7 @@ spec:
 		earlier: &earlier{edit: replace(`inject: "yes"`, "inject: \"yes\"\n    sidecar.mesher.io/discoveryType: pilot")},
 		before:  pod(yes()),
 		entries: []entry{{action: engine.Upgraded, messages: []msg{infoMsg("upgraded the mesher sidecar (pilot discovery, sidecar container)")}}},
-		needs:   []engine.Need{{Backend: sidecar.Pilot}},
+		needs:   []engine.ConfigMapRef{{Backend: sidecar.Pilot}},
 		after: strings.Replace(injectedPod([]string{inj + `: "yes"`, "sidecar.mesher.io/discoveryType: pilot"}, "pilot SERVICE_NAME=web VERSION=0.0.1 APP_ID=default"),
 			"mesher-config-sc", "mesher-config-pilot", 1),
 	},
@@ -896,7 +896,7 @@ metadata:
 		name:    "discoveryType: pilot: the pilot sidecar and its ConfigMap",
 		before:  pod([]string{inj + `: "yes"`, "sidecar.mesher.io/discoveryType: pilot"}),
 		entries: injected(infoMsg("injected the mesher sidecar (pilot discovery, sidecar container)")),
-		needs:   []engine.Need{{Backend: sidecar.Pilot}},
+		needs:   []engine.ConfigMapRef{{Backend: sidecar.Pilot}},
 		after: strings.Replace(injectedPod([]string{inj + `: "yes"`, "sidecar.mesher.io/discoveryType: pilot"}, "pilot SERVICE_NAME=web VERSION=0.0.1 APP_ID=default"),
 			"mesher-config-sc", "mesher-config-pilot", 1),
 	},
@@ -911,7 +911,7 @@ metadata:
 		},
 		before:  pod(yes()),
 		entries: injected(infoMsg("injected the mesher sidecar (pilot discovery, sidecar container)")),
-		needs:   []engine.Need{{Backend: sidecar.Pilot}},
+		needs:   []engine.ConfigMapRef{{Backend: sidecar.Pilot}},
 		after: strings.Replace(injectedPod(yes(), "pilot SERVICE_NAME=web VERSION=1.0.0 APP_ID=shop image=registry.example/mesher:1.6.4 pull=Always resources=50m/64Mi,1/1Gi runAsNonRoot=true runAsUser=1000"),
 			"mesher-config-sc", "mesher-config-pilot", 1),
 	},
@@ -1400,7 +1400,7 @@ func process(t *testing.T, in *engine.Injector, src string, ctx engine.Context) 
 	if err != nil || node == nil {
 		t.Fatalf("parse: %v\n%s", err, src)
 	}
-	o := in.ProcessIn(node, ctx)
+	o := in.Decide(node, ctx)
 	if !o.Changed() {
 		return o, src
 	}
@@ -1441,8 +1441,8 @@ func TestRules(t *testing.T) {
 			in := engine.New(configWith(c.config), c.labelled)
 			o, after := process(t, in, before, c.ctx)
 			checkEntries(t, o.Entries, c.entries)
-			if !slices.Equal(o.Needs, c.needs) {
-				t.Errorf("needs %v, want %v", o.Needs, c.needs)
+			if !slices.Equal(o.ConfigMaps, c.needs) {
+				t.Errorf("needs %v, want %v", o.ConfigMaps, c.needs)
 			}
 			if c.plan != nil {
 				var got []string
@@ -1541,7 +1541,7 @@ func fold(t *testing.T, text string) string {
 		}
 		if m.Kind == yaml.SequenceNode {
 			for _, c := range m.Content {
-				if name, _ := n.Scalar(c, "name"); name == sidecar.ContainerName && n.Get(c, "image") != nil {
+				if name, _ := yamlnode.Scalar(c, "name"); name == sidecar.ContainerName && yamlnode.Get(c, "image") != nil {
 					summaries[c.Line] = summarize(t, c)
 				}
 			}
@@ -1577,13 +1577,13 @@ func fold(t *testing.T, text string) string {
 func summarize(t *testing.T, c *yaml.Node) string {
 	t.Helper()
 	var s sidecar.Spec
-	s.Image, _ = n.Scalar(c, "image")
-	s.ImagePullPolicy, _ = n.Scalar(c, "imagePullPolicy")
+	s.Image, _ = yamlnode.Scalar(c, "image")
+	s.ImagePullPolicy, _ = yamlnode.Scalar(c, "imagePullPolicy")
 	var parts []string
-	if env := n.Get(c, "env"); env != nil {
+	if env := yamlnode.Get(c, "env"); env != nil {
 		for _, e := range env.Content {
-			name, _ := n.Scalar(e, "name")
-			value, hasValue := n.Scalar(e, "value")
+			name, _ := yamlnode.Scalar(e, "name")
+			value, hasValue := yamlnode.Scalar(e, "value")
 			switch {
 			case name == "CSE_REGISTRY_ADDR":
 				s.Backend, s.RegistryAddress = sidecar.ServiceCenter, value
@@ -1610,7 +1610,7 @@ func summarize(t *testing.T, c *yaml.Node) string {
 		backend += "(" + s.RegistryAddress + ")"
 	}
 	parts = append([]string{backend}, parts...)
-	if p, _ := n.Scalar(c, "restartPolicy"); p != "" {
+	if p, _ := yamlnode.Scalar(c, "restartPolicy"); p != "" {
 		s.Native = true
 		parts = append(parts, "restartPolicy="+p)
 	}
@@ -1621,19 +1621,19 @@ func summarize(t *testing.T, c *yaml.Node) string {
 		parts = append(parts, "pull="+s.ImagePullPolicy)
 	}
 	r := &s.Resources
-	r.CPURequest, _ = n.Scalar(c, "resources", "requests", "cpu")
-	r.MemoryRequest, _ = n.Scalar(c, "resources", "requests", "memory")
-	r.CPULimit, _ = n.Scalar(c, "resources", "limits", "cpu")
-	r.MemoryLimit, _ = n.Scalar(c, "resources", "limits", "memory")
+	r.CPURequest, _ = yamlnode.Scalar(c, "resources", "requests", "cpu")
+	r.MemoryRequest, _ = yamlnode.Scalar(c, "resources", "requests", "memory")
+	r.CPULimit, _ = yamlnode.Scalar(c, "resources", "limits", "cpu")
+	r.MemoryLimit, _ = yamlnode.Scalar(c, "resources", "limits", "memory")
 	if *r != config.Default().Resources {
 		parts = append(parts, fmt.Sprintf("resources=%s/%s,%s/%s", r.CPURequest, r.MemoryRequest, r.CPULimit, r.MemoryLimit))
 	}
-	if v, ok := n.Scalar(c, "securityContext", "runAsNonRoot"); ok {
+	if v, ok := yamlnode.Scalar(c, "securityContext", "runAsNonRoot"); ok {
 		b := v == "true"
 		s.RunAsNonRoot = &b
 		parts = append(parts, "runAsNonRoot="+v)
 	}
-	if v, ok := n.Scalar(c, "securityContext", "runAsUser"); ok {
+	if v, ok := yamlnode.Scalar(c, "securityContext", "runAsUser"); ok {
 		u, _ := strconv.ParseInt(v, 10, 64)
 		s.RunAsUser = &u
 		parts = append(parts, "runAsUser="+v)
@@ -1696,7 +1696,7 @@ func TestProcessLeavesTheTree(t *testing.T) {
 			t.Fatal(err)
 		}
 		copied := plan.Copy(node)
-		in.ProcessIn(node, c.ctx)
+		in.Decide(node, c.ctx)
 		if !plan.Equal(node, copied) {
 			t.Errorf("%s: the tree was changed", c.name)
 		}
@@ -1735,7 +1735,7 @@ func TestConcurrentProcess(t *testing.T) {
 	for range 8 {
 		go func() {
 			node, _ := manifest.ParseDocument([]byte(src))
-			o := in.Process(node)
+			o := in.Decide(node, engine.Context{})
 			out, _ := textpatch.Apply([]byte(src), node, o.Plan)
 			done <- string(out)
 		}()

@@ -19,7 +19,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Action is what happened to one object, as the command line reports it.
@@ -92,8 +92,8 @@ func (e *Entry) Results() fn.Results {
 	return out
 }
 
-// Need is a ConfigMap that injected pods mount: one per namespace and backend.
-type Need struct {
+// ConfigMapRef is a ConfigMap that injected pods mount: one per namespace and backend.
+type ConfigMapRef struct {
 	Namespace string
 	Backend   sidecar.Backend
 }
@@ -104,8 +104,8 @@ type Outcome struct {
 	// Plan is what to change, with paths from the root given to Process;
 	// empty when nothing changes. The tree itself is never edited.
 	Plan plan.Plan
-	// Needs lists the ConfigMaps the object's pods mount after processing.
-	Needs []Need
+	// ConfigMaps lists the ConfigMaps the object's pods mount after processing.
+	ConfigMaps []ConfigMapRef
 }
 
 // Failed reports whether any entry failed.
@@ -124,7 +124,7 @@ func (o *Outcome) Changed() bool { return len(o.Plan) > 0 }
 func (o *Outcome) merge(p Outcome) {
 	o.Entries = append(o.Entries, p.Entries...)
 	o.Plan = append(o.Plan, p.Plan...)
-	o.Needs = append(o.Needs, p.Needs...)
+	o.ConfigMaps = append(o.ConfigMaps, p.ConfigMaps...)
 }
 
 // Injector holds the resolved config and the namespaces where injection is on
@@ -152,42 +152,37 @@ func New(cfg *config.Config, labelled []string) *Injector {
 }
 
 // Config returns the injector's config.
-func (in *Injector) Config() *config.Config { return in.cfg }
+func (inj *Injector) Config() *config.Config { return inj.cfg }
 
 // IsWorkloadKind reports whether objects of this kind can hold a pod template
 // (v1 List included): everything else passes through unparsed.
-func (in *Injector) IsWorkloadKind(kind string) bool {
-	return kind == "List" || in.table.HasKind(kind)
+func (inj *Injector) IsWorkloadKind(kind string) bool {
+	return kind == "List" || inj.table.HasKind(kind)
 }
 
 // IsEnabledNamespace reports whether a Namespace object turns injection on.
 func IsEnabledNamespace(obj *yaml.Node) (string, bool) {
-	api, _ := n.Scalar(obj, "apiVersion")
-	kind, _ := n.Scalar(obj, "kind")
-	name, _ := n.Scalar(obj, "metadata", "name")
-	label, _ := n.Scalar(obj, "metadata", "labels", NamespaceLabel)
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
+	name, _ := yamlnode.Scalar(obj, "metadata", "name")
+	label, _ := yamlnode.Scalar(obj, "metadata", "labels", NamespaceLabel)
 	return name, api == "v1" && kind == "Namespace" && label == NamespaceLabelEnabled
 }
 
 // Ref identifies an object for results.
 func Ref(obj *yaml.Node) fn.ResourceRef {
-	api, _ := n.Scalar(obj, "apiVersion")
-	kind, _ := n.Scalar(obj, "kind")
-	name, _ := n.Scalar(obj, "metadata", "name")
-	ns, _ := n.Scalar(obj, "metadata", "namespace")
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
+	name, _ := yamlnode.Scalar(obj, "metadata", "name")
+	ns, _ := yamlnode.Scalar(obj, "metadata", "namespace")
 	return fn.ResourceRef{APIVersion: api, Kind: kind, Name: name, Namespace: ns}
 }
 
 // IsLocalConfig reports whether obj is marked client-side only.
 func IsLocalConfig(obj *yaml.Node) bool {
-	v, _ := n.Scalar(obj, "metadata", "annotations", "config.kubernetes.io/local-config")
+	v, _ := yamlnode.Scalar(obj, "metadata", "annotations", "config.kubernetes.io/local-config")
 	return strings.EqualFold(v, "true")
 }
-
-// Process decides what to do with the object's pod templates (inject,
-// upgrade, uninject, skip) and returns it as a plan of edits; obj is not
-// changed.
-func (in *Injector) Process(obj *yaml.Node) Outcome { return in.ProcessIn(obj, Context{}) }
 
 // Context is what a caller knows of an object beyond the object itself:
 // an admission request knows the namespace a controller's Pod is created
@@ -207,18 +202,20 @@ type Context struct {
 	Line int
 }
 
-// ProcessIn is Process with what the caller knows of the object.
-func (in *Injector) ProcessIn(obj *yaml.Node, ctx Context) (out Outcome) {
+// Decide says what to do with the object's pod templates (inject,
+// upgrade, uninject, skip) and returns it as a plan of edits; obj is not
+// changed. ctx is what the caller knows of the object beyond its text.
+func (inj *Injector) Decide(obj *yaml.Node, ctx Context) (out Outcome) {
 	defer func() {
 		// No panic reaches the user: a bug becomes an error result on the object.
 		if r := recover(); r != nil {
 			out = failure(Ref(obj), "", "", fmt.Sprintf("internal error while injecting (please report it): %v", r))
 		}
 	}()
-	return in.process(obj, nil, ctx)
+	return inj.process(obj, nil, ctx)
 }
 
-func (in *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome {
+func (inj *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome {
 	if obj == nil || obj.Kind != yaml.MappingNode {
 		return failure(fn.ResourceRef{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj, ctx.Line))
 	}
@@ -231,16 +228,16 @@ func (in *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome
 	}
 	if ref.APIVersion == "v1" && ref.Kind == "List" && len(base) == 0 {
 		var out Outcome
-		items := n.Get(obj, "items")
+		items := yamlnode.Get(obj, "items")
 		if items != nil && items.Kind == yaml.SequenceNode {
 			for i, it := range items.Content {
-				out.merge(in.process(it, plan.Path{plan.Key("items"), plan.Index(i)}, ctx))
+				out.merge(inj.process(it, plan.Path{plan.Key("items"), plan.Index(i)}, ctx))
 			}
 		}
 		return out
 	}
 	unchanged := Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}}
-	loc, ok := in.table.Lookup(ref.APIVersion, ref.Kind)
+	loc, ok := inj.table.Lookup(ref.APIVersion, ref.Kind)
 	if !ok || IsLocalConfig(obj) {
 		return unchanged
 	}
@@ -252,7 +249,7 @@ func (in *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome
 	if tmpl.Path != "" {
 		path = base.Child(plan.Keys(strings.Split(tmpl.Path, ".")...)...)
 	}
-	return in.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path, ctx: ctx})
+	return inj.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path, ctx: ctx})
 }
 
 // atLine says what was found where an object was expected, and on which
@@ -275,9 +272,9 @@ func failure(ref fn.ResourceRef, field, value, msg string) Outcome {
 }
 
 // NeedsFrom lists distinct needs in a stable order.
-func NeedsFrom(needs []Need) []Need {
-	seen := map[Need]bool{}
-	var out []Need
+func NeedsFrom(needs []ConfigMapRef) []ConfigMapRef {
+	seen := map[ConfigMapRef]bool{}
+	var out []ConfigMapRef
 	for _, nd := range needs {
 		if !seen[nd] {
 			seen[nd] = true

@@ -10,7 +10,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // edits plans the change of one pod template: it strips what an earlier
@@ -42,7 +42,7 @@ func edits(w *workload, ours *Status, sc *sidecarPlan) plan.Plan {
 		addVolumes = []*yaml.Node{sc.volume}
 		b.st.Volumes = []string{sidecar.VolumeName}
 		for _, s := range sc.pullSecrets {
-			addSecrets = append(addSecrets, n.Map("name", s))
+			addSecrets = append(addSecrets, yamlnode.Map("name", s))
 		}
 		b.st.ImagePullSecrets = sc.pullSecrets
 	}
@@ -51,13 +51,13 @@ func edits(w *workload, ours *Status, sc *sidecarPlan) plan.Plan {
 	b.list(spec, specPath, "containers", "spec.containers", oldContainers, addContainers, false)
 	b.list(spec, specPath, "volumes", "spec.volumes", oldVolumes, addVolumes, false)
 	b.list(spec, specPath, "imagePullSecrets", "spec.imagePullSecrets", oldSecrets, addSecrets, false)
-	if containers := n.Get(spec, "containers"); containers != nil && containers.Kind == yaml.SequenceNode {
+	if containers := yamlnode.Get(spec, "containers"); containers != nil && containers.Kind == yaml.SequenceNode {
 		for i, c := range containers.Content {
-			name, _ := n.Scalar(c, "name")
+			name, _ := yamlnode.Scalar(c, "name")
 			var add []*yaml.Node
 			if sc != nil {
 				for _, v := range sc.env[name] {
-					add = append(add, n.Map("name", v, "value", sidecar.ProxyURL))
+					add = append(add, yamlnode.Map("name", v, "value", sidecar.ProxyURL))
 				}
 				if len(sc.env[name]) > 0 {
 					if b.st.Env == nil {
@@ -103,10 +103,10 @@ func (b *builder) created(path string) {
 // the sequence when it is missing, and removes it when the injection had
 // created it and nothing is left.
 func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath string, drop []string, items []*yaml.Node, first bool) {
-	seq := n.Get(parent, key)
+	seq := yamlnode.Get(parent, key)
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		if len(items) > 0 {
-			b.add(plan.Edit{Op: plan.SetKey, Path: parentPath, Key: key, Value: n.Seq(items...)})
+			b.add(plan.Edit{Op: plan.SetKey, Path: parentPath, Key: key, Value: yamlnode.Seq(items...)})
 			b.created(statusPath)
 		}
 		return
@@ -114,7 +114,7 @@ func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath 
 	path := parentPath.Child(plan.Key(key))
 	var removed []int
 	for _, name := range drop {
-		if i := n.NamedIndex(seq, name); i >= 0 && !slices.Contains(removed, i) {
+		if i := yamlnode.NamedIndex(seq, name); i >= 0 && !slices.Contains(removed, i) {
 			removed = append(removed, i)
 		}
 	}
@@ -154,10 +154,10 @@ func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath 
 func (b *builder) status() {
 	tmpl := b.w.tmpl.Node
 	metaPath := b.w.path.Child(plan.Key("metadata"))
-	meta := n.Get(tmpl, "metadata")
+	meta := yamlnode.Get(tmpl, "metadata")
 	if b.st == nil {
-		annots := n.Get(meta, "annotations")
-		if annots == nil || n.Get(annots, annotations.Status) == nil {
+		annots := yamlnode.Get(meta, "annotations")
+		if annots == nil || yamlnode.Get(annots, annotations.Status) == nil {
 			return
 		}
 		switch {
@@ -177,16 +177,16 @@ func (b *builder) status() {
 	if meta == nil || meta.Kind != yaml.MappingNode {
 		b.st.Created = append(b.st.Created, "metadata", "metadata.annotations")
 		b.add(plan.Edit{Op: plan.SetKey, Path: b.w.path, Key: "metadata", Before: "spec",
-			Value: n.Map("annotations", n.Map(annotations.Status, b.statusValue()))})
+			Value: yamlnode.Map("annotations", yamlnode.Map(annotations.Status, b.statusValue()))})
 		return
 	}
-	annots := n.Get(meta, "annotations")
+	annots := yamlnode.Get(meta, "annotations")
 	if annots == nil || annots.Kind != yaml.MappingNode {
 		b.st.Created = append(b.st.Created, "metadata.annotations")
-		b.add(plan.Edit{Op: plan.SetKey, Path: metaPath, Key: "annotations", Value: n.Map(annotations.Status, b.statusValue())})
+		b.add(plan.Edit{Op: plan.SetKey, Path: metaPath, Key: "annotations", Value: yamlnode.Map(annotations.Status, b.statusValue())})
 		return
 	}
-	if b.wasCreated("metadata.annotations") && len(annots.Content) == 2 && n.Get(annots, annotations.Status) != nil {
+	if b.wasCreated("metadata.annotations") && len(annots.Content) == 2 && yamlnode.Get(annots, annotations.Status) != nil {
 		b.st.Created = append(b.st.Created, "metadata.annotations")
 		if b.wasCreated("metadata") && len(meta.Content) == 2 {
 			b.st.Created = append(b.st.Created, "metadata")
@@ -204,7 +204,7 @@ func emptyFlow(kind yaml.Kind) *yaml.Node {
 }
 
 func (b *builder) statusValue() *yaml.Node {
-	v := n.Str(b.st.String())
+	v := yamlnode.Str(b.st.String())
 	// Single quotes keep the JSON readable: no backslash before every quote.
 	v.Style = yaml.SingleQuotedStyle
 	return v
@@ -223,13 +223,13 @@ func (b *builder) quoteMetadataStrings() {
 		node *yaml.Node
 		path plan.Path
 	}
-	metas := []meta{{n.Get(b.w.tmpl.Node, "metadata"), b.w.path.Child(plan.Key("metadata"))}}
+	metas := []meta{{yamlnode.Get(b.w.tmpl.Node, "metadata"), b.w.path.Child(plan.Key("metadata"))}}
 	if b.w.tmpl.Path != "" {
-		metas = append(metas, meta{n.Get(b.w.obj, "metadata"), b.w.base.Child(plan.Key("metadata"))})
+		metas = append(metas, meta{yamlnode.Get(b.w.obj, "metadata"), b.w.base.Child(plan.Key("metadata"))})
 	}
 	for _, m := range metas {
 		for _, section := range []string{"labels", "annotations"} {
-			sec := n.Get(m.node, section)
+			sec := yamlnode.Get(m.node, section)
 			if sec == nil || sec.Kind != yaml.MappingNode {
 				continue
 			}
@@ -238,7 +238,7 @@ func (b *builder) quoteMetadataStrings() {
 			var read map[string]int
 			for i := 1; i < len(sec.Content); i += 2 {
 				v, key := sec.Content[i], sec.Content[i-1].Value
-				if v.Kind != yaml.ScalarNode || v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 || !n.NeedsQuotes(v.Value) {
+				if v.Kind != yaml.ScalarNode || v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 || !yamlnode.NeedsQuotes(v.Value) {
 					continue
 				}
 				if read == nil {
@@ -281,21 +281,21 @@ func sharedNodes(w *workload) (Outcome, bool) {
 	// The path to the template: its prefixes, substrings of the path.
 	for i := 0; c.found == nil && w.tmpl.Path != "" && i <= len(w.tmpl.Path); i++ {
 		if i == len(w.tmpl.Path) || w.tmpl.Path[i] == '.' {
-			cur = n.Get(cur, w.tmpl.Path[strings.LastIndexByte(w.tmpl.Path[:i], '.')+1:i])
+			cur = yamlnode.Get(cur, w.tmpl.Path[strings.LastIndexByte(w.tmpl.Path[:i], '.')+1:i])
 			c.check(cur, w.tmpl.Path[:i], false, -1, -1)
 		}
 	}
-	meta := n.Get(w.tmpl.Node, "metadata")
+	meta := yamlnode.Get(w.tmpl.Node, "metadata")
 	c.check(meta, "metadata", true, -1, -1)
-	c.check(n.Get(meta, "annotations"), "metadata.annotations", true, -1, -1)
+	c.check(yamlnode.Get(meta, "annotations"), "metadata.annotations", true, -1, -1)
 	spec := w.spec()
 	c.check(spec, "spec", true, -1, -1)
 	for _, list := range [...]string{"spec.containers", "spec.initContainers", "spec.volumes", "spec.imagePullSecrets"} {
-		c.entries(n.Get(spec, list[len("spec."):]), list, -1)
+		c.entries(yamlnode.Get(spec, list[len("spec."):]), list, -1)
 	}
-	if seq := n.Get(spec, "containers"); seq != nil && seq.Kind == yaml.SequenceNode {
+	if seq := yamlnode.Get(spec, "containers"); seq != nil && seq.Kind == yaml.SequenceNode {
 		for i, ctr := range seq.Content {
-			c.entries(n.Get(ctr, "env"), "", i)
+			c.entries(yamlnode.Get(ctr, "env"), "", i)
 		}
 	}
 	if x := c.found; x != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	yn "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func parse(t *testing.T, s string) *yaml.Node {
@@ -77,11 +77,11 @@ func TestApply(t *testing.T) {
 		after        string
 	}{
 		{"AddItem last", "l: [a, b]\n",
-			plan.Plan{{Op: plan.AddItem, Path: list, Index: plan.Append, Value: yn.Str("c")}}, "l: [a, b, c]\n"},
+			plan.Plan{{Op: plan.AddItem, Path: list, Index: plan.Append, Value: yamlnode.Str("c")}}, "l: [a, b, c]\n"},
 		{"AddItem first", "l: [a, b]\n",
-			plan.Plan{{Op: plan.AddItem, Path: list, Index: 0, Value: yn.Str("c")}}, "l: [c, a, b]\n"},
+			plan.Plan{{Op: plan.AddItem, Path: list, Index: 0, Value: yamlnode.Str("c")}}, "l: [c, a, b]\n"},
 		{"AddItem twice keeps the plan's order", "l: []\n",
-			plan.Plan{{Op: plan.AddItem, Path: list, Index: plan.Append, Value: yn.Str("x")}, {Op: plan.AddItem, Path: list, Index: plan.Append, Value: yn.Str("y")}},
+			plan.Plan{{Op: plan.AddItem, Path: list, Index: plan.Append, Value: yamlnode.Str("x")}, {Op: plan.AddItem, Path: list, Index: plan.Append, Value: yamlnode.Str("y")}},
 			"l: [x, y]\n"},
 		{"RemoveItem", "l: [a, b, c]\n",
 			plan.Plan{{Op: plan.RemoveItem, Path: list, Index: 1}}, "l: [a, c]\n"},
@@ -89,35 +89,35 @@ func TestApply(t *testing.T) {
 			plan.Plan{{Op: plan.RemoveItem, Path: list, Index: 1}, {Op: plan.RemoveItem, Path: list, Index: 3}, {Op: plan.RemoveItem, Path: list, Index: 2}},
 			"l: [a]\n"},
 		{"RemoveItem then AddItem first (an upgrade)", "l: [old, app]\n",
-			plan.Plan{{Op: plan.RemoveItem, Path: list, Index: 0}, {Op: plan.AddItem, Path: list, Index: 0, Value: yn.Str("new")}},
+			plan.Plan{{Op: plan.RemoveItem, Path: list, Index: 0}, {Op: plan.AddItem, Path: list, Index: 0, Value: yamlnode.Str("new")}},
 			"l: [new, app]\n"},
 		{"AddItem before RemoveItem in the plan: the index still refers to the list as read", "l: [a, b]\n",
-			plan.Plan{{Op: plan.AddItem, Path: list, Index: 0, Value: yn.Str("z")}, {Op: plan.RemoveItem, Path: list, Index: 0}},
+			plan.Plan{{Op: plan.AddItem, Path: list, Index: 0, Value: yamlnode.Str("z")}, {Op: plan.RemoveItem, Path: list, Index: 0}},
 			"l: [z, b]\n"},
 		{"a path through an index as read, beside a removal from that list", "l: [{n: a, e: [1]}, {n: b, e: [2]}]\n",
-			plan.Plan{{Op: plan.RemoveItem, Path: list, Index: 0}, {Op: plan.AddItem, Path: plan.Path{plan.Key("l"), plan.Index(1), plan.Key("e")}, Index: plan.Append, Value: yn.Int(3)}},
+			plan.Plan{{Op: plan.RemoveItem, Path: list, Index: 0}, {Op: plan.AddItem, Path: plan.Path{plan.Key("l"), plan.Index(1), plan.Key("e")}, Index: plan.Append, Value: yamlnode.Int(3)}},
 			"l: [{n: b, e: [2, 3]}]\n"},
 		{"SetKey replaces a value in place", "m: {a: 1, b: 2}\n",
-			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "a", Value: yn.Str("x"), Before: "b"}}, "m: {a: x, b: 2}\n"},
+			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "a", Value: yamlnode.Str("x"), Before: "b"}}, "m: {a: x, b: 2}\n"},
 		{"SetKey of a key written twice replaces the last", "m: {a: 1, b: 2, a: 3}\n",
-			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "a", Value: yn.Int(9)}}, "m: {a: 1, b: 2, a: 9}\n"},
+			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "a", Value: yamlnode.Int(9)}}, "m: {a: 1, b: 2, a: 9}\n"},
 		{"SetKey adds a key last", "m: {a: 1}\n",
-			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "z", Value: yn.Int(2)}}, "m: {a: 1, z: 2}\n"},
+			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "z", Value: yamlnode.Int(2)}}, "m: {a: 1, z: 2}\n"},
 		{"SetKey Before", "m: {a: 1, spec: 2}\n",
-			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "metadata", Before: "spec", Value: yn.Map("x", "y")}},
+			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "metadata", Before: "spec", Value: yamlnode.Map("x", "y")}},
 			"m: {a: 1, metadata: {x: y}, spec: 2}\n"},
 		{"SetKey Before a key that is not there goes last", "m: {a: 1}\n",
-			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "metadata", Before: "spec", Value: yn.Int(0)}},
+			plan.Plan{{Op: plan.SetKey, Path: plan.Keys("m"), Key: "metadata", Before: "spec", Value: yamlnode.Int(0)}},
 			"m: {a: 1, metadata: 0}\n"},
 		{"SetKey Before a key the same plan removes goes last", "m: {a: 1, spec: 2}\n",
-			plan.Plan{{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "spec"}, {Op: plan.SetKey, Path: plan.Keys("m"), Key: "k", Before: "spec", Value: yn.Int(0)}},
+			plan.Plan{{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "spec"}, {Op: plan.SetKey, Path: plan.Keys("m"), Key: "k", Before: "spec", Value: yamlnode.Int(0)}},
 			"m: {a: 1, k: 0}\n"},
 		{"RemoveKey", "m: {a: 1, b: 2}\n",
 			plan.Plan{{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "a"}}, "m: {b: 2}\n"},
 		{"RemoveKey of a key written twice removes the last", "m: {a: 1, b: 2, a: 3}\n",
 			plan.Plan{{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "a"}}, "m: {a: 1, b: 2}\n"},
 		{"RemoveKey beside an edit under another key of that mapping", "m: {a: [1], b: 2}\n",
-			plan.Plan{{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "b"}, {Op: plan.AddItem, Path: plan.Keys("m", "a"), Index: plan.Append, Value: yn.Int(2)}},
+			plan.Plan{{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "b"}, {Op: plan.AddItem, Path: plan.Keys("m", "a"), Index: plan.Append, Value: yamlnode.Int(2)}},
 			"m: {a: [1, 2]}\n"},
 		{"QuoteString makes a plain scalar a string", "m: {a: yes, b: 1.0}\n",
 			plan.Plan{{Op: plan.QuoteString, Path: plan.Keys("m", "a")}, {Op: plan.QuoteString, Path: plan.Keys("m", "b")}},
@@ -151,7 +151,7 @@ func TestApplyQuoteStringStyle(t *testing.T) {
 // Values are copied into the tree: a plan applies more than once, and an
 // edit of one result shows in no other.
 func TestApplyCopiesValues(t *testing.T) {
-	p := plan.Plan{{Op: plan.AddItem, Path: plan.Keys("l"), Index: plan.Append, Value: yn.Map("k", "v")}}
+	p := plan.Plan{{Op: plan.AddItem, Path: plan.Keys("l"), Index: plan.Append, Value: yamlnode.Map("k", "v")}}
 	a, b := parse(t, "l: []\n"), parse(t, "l: []\n")
 	if err := plan.Apply(a, p); err != nil {
 		t.Fatal(err)
@@ -173,11 +173,11 @@ func TestApplyErrors(t *testing.T) {
 		name string
 		edit plan.Edit
 	}{
-		{"a path that is not there", plan.Edit{Op: plan.AddItem, Path: plan.Keys("nope"), Index: plan.Append, Value: yn.Int(1)}},
-		{"AddItem into a mapping", plan.Edit{Op: plan.AddItem, Path: plan.Keys("m"), Index: plan.Append, Value: yn.Int(1)}},
+		{"a path that is not there", plan.Edit{Op: plan.AddItem, Path: plan.Keys("nope"), Index: plan.Append, Value: yamlnode.Int(1)}},
+		{"AddItem into a mapping", plan.Edit{Op: plan.AddItem, Path: plan.Keys("m"), Index: plan.Append, Value: yamlnode.Int(1)}},
 		{"RemoveItem past the end", plan.Edit{Op: plan.RemoveItem, Path: plan.Keys("l"), Index: 2}},
 		{"RemoveItem of a mapping", plan.Edit{Op: plan.RemoveItem, Path: plan.Keys("m"), Index: 0}},
-		{"SetKey in a sequence", plan.Edit{Op: plan.SetKey, Path: plan.Keys("l"), Key: "k", Value: yn.Int(1)}},
+		{"SetKey in a sequence", plan.Edit{Op: plan.SetKey, Path: plan.Keys("l"), Key: "k", Value: yamlnode.Int(1)}},
 		{"RemoveKey that is not there", plan.Edit{Op: plan.RemoveKey, Path: plan.Keys("m"), Key: "zz"}},
 		{"QuoteString of a mapping", plan.Edit{Op: plan.QuoteString, Path: plan.Keys("m")}},
 	}

@@ -239,7 +239,7 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 		}
 		base, ok := desired[b]
 		if !ok {
-			if base, err = c.render(engine.Need{Backend: b}); err != nil {
+			if base, err = c.render(engine.ConfigMapRef{Backend: b}); err != nil {
 				return err
 			}
 			desired[b] = base
@@ -300,7 +300,7 @@ func (c *ConfigMapController) written(op, ns, name string) {
 
 // render is the ConfigMap the function generates for need, as an API object
 // (in need's namespace; reconcile puts its copies in theirs).
-func (c *ConfigMapController) render(need engine.Need) (*corev1.ConfigMap, error) {
+func (c *ConfigMapController) render(need engine.ConfigMapRef) (*corev1.ConfigMap, error) {
 	node, err := c.Injector.ConfigMap(need)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
@@ -84,7 +84,7 @@ func goldenCase(t *testing.T, dir string) int {
 			continue
 		}
 		// What the function does with this workload, on its own.
-		o := in.Process(plan.Copy(item))
+		o := in.Decide(plan.Copy(item), engine.Context{})
 		if len(o.Entries) != 1 {
 			t.Fatalf("%s: %d entries", ref.Name, len(o.Entries))
 		}
@@ -124,7 +124,7 @@ func goldenCase(t *testing.T, dir string) int {
 				t.Errorf("%s: not in expected.yaml", name)
 				continue
 			}
-			if tmpl.Path != "" && n.Get(tmpl.Node, "metadata") == nil {
+			if tmpl.Path != "" && yamlnode.Get(tmpl.Node, "metadata") == nil {
 				// A Pod always has metadata: the function's status says it
 				// created the template's, the webhook's cannot.
 				dropCreatedMetadata(want)

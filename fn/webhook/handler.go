@@ -170,7 +170,7 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	}
 	ctx := engine.Context{Namespace: req.Namespace, Workload: WorkloadName(pod)}
 	ctx.NamespaceEnabled = h.NamespaceEnabled != nil && h.NamespaceEnabled(req.Namespace)
-	o := h.Injector.ProcessIn(pod, ctx)
+	o := h.Injector.Decide(pod, ctx)
 	var warnings []string
 	var errs []string
 	for i := range o.Entries {

@@ -5,7 +5,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // WorkloadName is the name of the workload that owns a Pod created by a
@@ -16,19 +16,19 @@ import (
 // suffix that cannot be told from a name's own digits: such pods want an
 // app label). "" when the Pod has no controller.
 func WorkloadName(pod *yaml.Node) string {
-	refs := n.GetPath(pod, "metadata", "ownerReferences")
+	refs := yamlnode.GetPath(pod, "metadata", "ownerReferences")
 	if refs == nil || refs.Kind != yaml.SequenceNode {
 		return ""
 	}
 	for _, ref := range refs.Content {
-		if c, _ := n.Scalar(ref, "controller"); c != "true" {
+		if c, _ := yamlnode.Scalar(ref, "controller"); c != "true" {
 			continue
 		}
-		kind, _ := n.Scalar(ref, "kind")
-		name, _ := n.Scalar(ref, "name")
+		kind, _ := yamlnode.Scalar(ref, "kind")
+		name, _ := yamlnode.Scalar(ref, "name")
 		switch kind {
 		case "ReplicaSet":
-			if hash, ok := n.Scalar(pod, "metadata", "labels", "pod-template-hash"); ok && hash != "" {
+			if hash, ok := yamlnode.Scalar(pod, "metadata", "labels", "pod-template-hash"); ok && hash != "" {
 				if base, found := strings.CutSuffix(name, "-"+hash); found {
 					return base
 				}
@@ -40,6 +40,6 @@ func WorkloadName(pod *yaml.Node) string {
 }
 
 func generateName(pod *yaml.Node) string {
-	g, _ := n.Scalar(pod, "metadata", "generateName")
+	g, _ := yamlnode.Scalar(pod, "metadata", "generateName")
 	return g
 }

@@ -94,7 +94,7 @@ func checkTextpatch(t *testing.T, in *engine.Injector, data []byte) []byte {
 	if err != nil || root == nil || root.Kind != yaml.MappingNode {
 		return nil
 	}
-	p := in.Process(root).Plan
+	p := in.Decide(root, engine.Context{}).Plan
 	if len(p) == 0 {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // style is how the lines the plan adds are laid out, read from the text
@@ -100,7 +100,7 @@ func (st style) item(v *yaml.Node, dash int) []byte {
 // entry renders "key: value" at column col.
 func (st style) entry(key string, v *yaml.Node, col int) []byte {
 	b := pad(nil, col)
-	return st.pair(b, n.Str(key), v, col)
+	return st.pair(b, yamlnode.Str(key), v, col)
 }
 
 // inline writes v where the cursor already stands at column col.
@@ -213,7 +213,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func renderFlowEntry(key string, v *yaml.Node) []byte {
-	b := appendScalar(nil, n.Str(key), true)
+	b := appendScalar(nil, yamlnode.Str(key), true)
 	b = append(b, ": "...)
 	return appendFlow(b, v)
 }
@@ -299,7 +299,7 @@ func plainSafe(v *yaml.Node, flow bool) bool {
 			}
 		}
 	}
-	return printable(s) && !n.NeedsQuotes(s) && resolvesAsString(s)
+	return printable(s) && !yamlnode.NeedsQuotes(s) && resolvesAsString(s)
 }
 
 // resolvesAsString: yaml.v3 reads s, written plain, as a string. A date

@@ -10,7 +10,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	yn "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // parse reads one document as the command line does (its root, positions
@@ -29,19 +29,19 @@ func single(v string) *yaml.Node {
 }
 
 func flowSeq(items ...*yaml.Node) *yaml.Node {
-	s := yn.Seq(items...)
+	s := yamlnode.Seq(items...)
 	s.Style = yaml.FlowStyle
 	return s
 }
 
 func flowMap(kv ...any) *yaml.Node {
-	m := yn.Map(kv...)
+	m := yamlnode.Map(kv...)
 	m.Style = yaml.FlowStyle
 	return m
 }
 
 // mesher is the item most cases add: a mapping of two keys.
-func mesher() *yaml.Node { return yn.Map("name", "mesher", "image", "m") }
+func mesher() *yaml.Node { return yamlnode.Map("name", "mesher", "image", "m") }
 
 func add(path plan.Path, index int, v *yaml.Node) plan.Edit {
 	return plan.Edit{Op: plan.AddItem, Path: path, Index: index, Value: v}
@@ -78,7 +78,7 @@ var textCases = []textCase{
 	{
 		name:    "JSON: add into a list and a new key",
 		before:  `{"kind": "Pod", "spec": {"containers": [{"name": "app"}]}}` + "\n",
-		plan:    plan.Plan{add(plan.Keys("spec", "containers"), plan.Append, mesher()), {Op: plan.SetKey, Path: plan.Keys("spec"), Key: "volumes", Value: yn.Seq(yn.Map("name", "v", "port", 1))}},
+		plan:    plan.Plan{add(plan.Keys("spec", "containers"), plan.Append, mesher()), {Op: plan.SetKey, Path: plan.Keys("spec"), Key: "volumes", Value: yamlnode.Seq(yamlnode.Map("name", "v", "port", 1))}},
 		after:   `{"kind": "Pod", "spec": {"containers": [{"name": "app"}, {"name": "mesher", "image": "m"}], "volumes": [{"name": "v", "port": 1}]}}` + "\n",
 		check:   true,
 		inverse: plan.Plan{removeItem(plan.Keys("spec", "containers"), 1), {Op: plan.RemoveKey, Path: plan.Keys("spec"), Key: "volumes"}},
@@ -108,49 +108,49 @@ var textCases = []textCase{
 	{
 		name:    "append after a last item that ends in a literal block scalar",
 		before:  "args:\n- name: a\n  script: |\n    one\n\n      two\n\nnext: 1\n",
-		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yn.Str("b"))},
+		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yamlnode.Str("b"))},
 		after:   "args:\n- name: a\n  script: |\n    one\n\n      two\n- b\n\nnext: 1\n",
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 1)},
 	},
 	{
 		name:    "append after a |+ block scalar: its trailing blank lines are its own",
 		before:  "args:\n- |+\n  one\n\n\n# next\nnext: 1\n",
-		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yn.Str("b"))},
+		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yamlnode.Str("b"))},
 		after:   "args:\n- |+\n  one\n\n\n- b\n# next\nnext: 1\n",
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 1)},
 	},
 	{
 		name:    "append after a folded scalar with more-indented lines (its value stays)",
 		before:  "args:\n- >\n  a\n    b\n  c\nnext: 1\n",
-		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yn.Str("d"))},
+		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yamlnode.Str("d"))},
 		after:   "args:\n- >\n  a\n    b\n  c\n- d\nnext: 1\n",
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 1)},
 	},
 	{
 		name:    "add a key after a block scalar whose last line is blanks past its indentation (they are its text)",
 		before:  "m:\n  k: |\n    a\n     \n\nn: 1\n",
-		plan:    plan.Plan{setKey(plan.Keys("m"), "z", yn.Str("v"))},
+		plan:    plan.Plan{setKey(plan.Keys("m"), "z", yamlnode.Str("v"))},
 		after:   "m:\n  k: |\n    a\n     \n  z: v\n\nn: 1\n",
 		inverse: plan.Plan{removeKey(plan.Keys("m"), "z")},
 	},
 	{
 		name:    "append after a multi-line quoted scalar whose last line looks like a comment",
 		before:  "l:\n- \"a\n  # b\"\nk: 1\n",
-		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))},
+		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))},
 		after:   "l:\n- \"a\n  # b\"\n- z\nk: 1\n",
 		inverse: plan.Plan{removeItem(plan.Keys("l"), 1)},
 	},
 	{
 		name:    "append after a multi-line flow collection whose last line looks like a comment",
 		before:  "l:\n- [a,\n  \"b\n  # c\"]\nk: 1\n",
-		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))},
+		plan:    plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))},
 		after:   "l:\n- [a,\n  \"b\n  # c\"]\n- z\nk: 1\n",
 		inverse: plan.Plan{removeItem(plan.Keys("l"), 1)},
 	},
 	{
 		name:    "add a key after an anchored single-quoted scalar with a blank line and a '#' line",
 		before:  "m:\n  a: &x 'x\n\n  # y'\n",
-		plan:    plan.Plan{setKey(plan.Keys("m"), "b", yn.Str("z"))},
+		plan:    plan.Plan{setKey(plan.Keys("m"), "b", yamlnode.Str("z"))},
 		after:   "m:\n  a: &x 'x\n\n  # y'\n  b: z\n",
 		inverse: plan.Plan{removeKey(plan.Keys("m"), "b")},
 	},
@@ -167,7 +167,7 @@ var textCases = []textCase{
 	{
 		name:    "add a key at the end of a block mapping, nested values in the object's own step",
 		before:  "metadata:\n   name: x\n   labels:\n      app: x\nspec: {}\n",
-		plan:    plan.Plan{setKey(plan.Keys("metadata"), "annotations", yn.Map("a", "b", "c", yn.StrSeq("d")))},
+		plan:    plan.Plan{setKey(plan.Keys("metadata"), "annotations", yamlnode.Map("a", "b", "c", yamlnode.StrSeq("d")))},
 		after:   "metadata:\n   name: x\n   labels:\n      app: x\n   annotations:\n      a: b\n      c:\n      - d\nspec: {}\n",
 		inverse: plan.Plan{removeKey(plan.Keys("metadata"), "annotations")},
 	},
@@ -175,7 +175,7 @@ var textCases = []textCase{
 		name:   "add a key Before another key",
 		before: "kind: Pod\n# the pod\nspec:\n  containers: []\n",
 		plan: plan.Plan{{Op: plan.SetKey, Path: rootPath, Key: "metadata", Before: "spec",
-			Value: yn.Map("annotations", yn.Map("s", single("{}")))}},
+			Value: yamlnode.Map("annotations", yamlnode.Map("s", single("{}")))}},
 		after:   "kind: Pod\n# the pod\nmetadata:\n  annotations:\n    s: '{}'\nspec:\n  containers: []\n",
 		check:   true,
 		inverse: plan.Plan{removeKey(rootPath, "metadata")},
@@ -185,7 +185,7 @@ var textCases = []textCase{
 	{
 		name:    "add into an empty flow sequence",
 		before:  "volumes: [] # none\n",
-		plan:    plan.Plan{add(plan.Keys("volumes"), plan.Append, yn.Map("name", "v", "emptyDir", flowMap()))},
+		plan:    plan.Plan{add(plan.Keys("volumes"), plan.Append, yamlnode.Map("name", "v", "emptyDir", flowMap()))},
 		after:   "volumes: [{name: v, emptyDir: {}}] # none\n",
 		check:   true,
 		inverse: plan.Plan{removeItem(plan.Keys("volumes"), 0)},
@@ -193,7 +193,7 @@ var textCases = []textCase{
 	{
 		name:    "add into an empty flow mapping",
 		before:  "annotations: {}\n",
-		plan:    plan.Plan{setKey(plan.Keys("annotations"), "a/b", yn.Str("yes"))},
+		plan:    plan.Plan{setKey(plan.Keys("annotations"), "a/b", yamlnode.Str("yes"))},
 		after:   "annotations: {a/b: \"yes\"}\n",
 		check:   true,
 		inverse: plan.Plan{removeKey(plan.Keys("annotations"), "a/b")},
@@ -201,7 +201,7 @@ var textCases = []textCase{
 	{
 		name:   "add a key Before another key of a flow mapping",
 		before: "t: {a: 0, spec: {}}\nu: {spec: {}}\n",
-		plan: plan.Plan{{Op: plan.SetKey, Path: plan.Keys("t"), Key: "metadata", Before: "spec", Value: yn.Map("x", "z")},
+		plan: plan.Plan{{Op: plan.SetKey, Path: plan.Keys("t"), Key: "metadata", Before: "spec", Value: yamlnode.Map("x", "z")},
 			{Op: plan.SetKey, Path: plan.Keys("u"), Key: "metadata", Before: "spec", Value: flowMap()}},
 		after:   "t: {a: 0, metadata: {x: z}, spec: {}}\nu: {metadata: {}, spec: {}}\n",
 		check:   true,
@@ -210,7 +210,7 @@ var textCases = []textCase{
 	{
 		name:    "append to a flow sequence with spaces inside the brackets",
 		before:  "args: [ a, b ]\n",
-		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yn.Str("c"))},
+		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yamlnode.Str("c"))},
 		after:   "args: [ a, b, c ]\n",
 		check:   true,
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 2)},
@@ -218,7 +218,7 @@ var textCases = []textCase{
 	{
 		name:    "prepend to a flow sequence with spaces inside the brackets",
 		before:  "args: [ a, b ]\n",
-		plan:    plan.Plan{add(plan.Keys("args"), 0, yn.Str("c"))},
+		plan:    plan.Plan{add(plan.Keys("args"), 0, yamlnode.Str("c"))},
 		after:   "args: [ c, a, b ]\n",
 		check:   true,
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 0)},
@@ -226,7 +226,7 @@ var textCases = []textCase{
 	{
 		name:    "two adds into one empty flow sequence keep their order",
 		before:  "args: []\n",
-		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yn.Str("a")), add(plan.Keys("args"), plan.Append, yn.Str("b"))},
+		plan:    plan.Plan{add(plan.Keys("args"), plan.Append, yamlnode.Str("a")), add(plan.Keys("args"), plan.Append, yamlnode.Str("b"))},
 		after:   "args: [a, b]\n",
 		check:   true,
 		inverse: plan.Plan{removeItem(plan.Keys("args"), 0), removeItem(plan.Keys("args"), 1)},
@@ -234,7 +234,7 @@ var textCases = []textCase{
 	{
 		name:   "a flow sequence emptied and refilled (upgrade): the new item stands alone",
 		before: "args: [old]\n",
-		plan:   plan.Plan{removeItem(plan.Keys("args"), 0), add(plan.Keys("args"), plan.Append, yn.Str("new"))},
+		plan:   plan.Plan{removeItem(plan.Keys("args"), 0), add(plan.Keys("args"), plan.Append, yamlnode.Str("new"))},
 		after:  "args: [new]\n",
 		check:  true,
 	},
@@ -253,7 +253,7 @@ var textCases = []textCase{
 		plan:    plan.Plan{removeItem(plan.Keys("c"), 1)},
 		after:   "c:\n  - name: a\n  # end of c\nd: 1\n",
 		check:   true,
-		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yn.Map("name", "b", "image", "b"))},
+		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yamlnode.Map("name", "b", "image", "b"))},
 	},
 	{
 		name:   "remove the last item of a text without a final newline after a block scalar: its newline stays",
@@ -275,7 +275,7 @@ var textCases = []textCase{
 		plan:    plan.Plan{removeItem(plan.Keys("c"), 1)},
 		after:   "c:\n- x",
 		check:   true,
-		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yn.Str("w"))},
+		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yamlnode.Str("w"))},
 	},
 	{
 		name:    "remove the first item of a flow sequence",
@@ -283,7 +283,7 @@ var textCases = []textCase{
 		plan:    plan.Plan{removeItem(plan.Keys("a"), 0)},
 		after:   "a: [y, z]\n",
 		check:   true,
-		inverse: plan.Plan{add(plan.Keys("a"), 0, yn.Str("x"))},
+		inverse: plan.Plan{add(plan.Keys("a"), 0, yamlnode.Str("x"))},
 	},
 	{
 		name:   "remove the middle item of a flow sequence",
@@ -320,7 +320,7 @@ var textCases = []textCase{
 		plan:    plan.Plan{removeItem(plan.Keys("a"), 0)},
 		after:   "a: []\n",
 		check:   true,
-		inverse: plan.Plan{add(plan.Keys("a"), plan.Append, yn.Str("x"))},
+		inverse: plan.Plan{add(plan.Keys("a"), plan.Append, yamlnode.Str("x"))},
 	},
 
 	// Removing keys.
@@ -338,7 +338,7 @@ var textCases = []textCase{
 		plan:    plan.Plan{removeKey(plan.Keys("metadata"), "annotations")},
 		after:   "metadata:\n  name: x\nspec: {}\n",
 		check:   true,
-		inverse: plan.Plan{setKey(plan.Keys("metadata"), "annotations", yn.Map("a", "b"))},
+		inverse: plan.Plan{setKey(plan.Keys("metadata"), "annotations", yamlnode.Map("a", "b"))},
 	},
 	{
 		name:    "remove a key of a flow mapping",
@@ -346,7 +346,7 @@ var textCases = []textCase{
 		plan:    plan.Plan{removeKey(plan.Keys("labels"), "x")},
 		after:   "labels: {app: web}\n",
 		check:   true,
-		inverse: plan.Plan{setKey(plan.Keys("labels"), "x", yn.Str("1"))},
+		inverse: plan.Plan{setKey(plan.Keys("labels"), "x", yamlnode.Str("1"))},
 	},
 	{
 		name:   "remove the first key of a flow mapping",
@@ -391,7 +391,7 @@ var textCases = []textCase{
 	{
 		name:    "CRLF text: the added lines end in CRLF",
 		before:  "metadata:\r\n  name: x\r\ncontainers:\r\n- name: app\r\n",
-		plan:    plan.Plan{add(plan.Keys("containers"), plan.Append, mesher()), setKey(plan.Keys("metadata"), "labels", yn.Map("a", "b"))},
+		plan:    plan.Plan{add(plan.Keys("containers"), plan.Append, mesher()), setKey(plan.Keys("metadata"), "labels", yamlnode.Map("a", "b"))},
 		after:   "metadata:\r\n  name: x\r\n  labels:\r\n    a: b\r\ncontainers:\r\n- name: app\r\n- name: mesher\r\n  image: m\r\n",
 		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1), removeKey(plan.Keys("metadata"), "labels")},
 	},
@@ -406,14 +406,14 @@ var textCases = []textCase{
 	{
 		name:    "a document ended by \"...\": what is added goes before it",
 		before:  "a:\n- x\n# end of a\n... # end\n# after\n",
-		plan:    plan.Plan{add(plan.Keys("a"), plan.Append, yn.Str("z")), setKey(rootPath, "b", yn.Int(1))},
+		plan:    plan.Plan{add(plan.Keys("a"), plan.Append, yamlnode.Str("z")), setKey(rootPath, "b", yamlnode.Int(1))},
 		after:   "a:\n- x\n- z\nb: 1\n# end of a\n... # end\n# after\n",
 		inverse: plan.Plan{removeItem(plan.Keys("a"), 1), removeKey(rootPath, "b")},
 	},
 	{
 		name:    "a document ended by \"...\" without a final newline",
 		before:  "data:\n  k: |\n    line\n...",
-		plan:    plan.Plan{setKey(plan.Keys("data"), "j", yn.Str("v"))},
+		plan:    plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))},
 		after:   "data:\n  k: |\n    line\n  j: v\n...",
 		inverse: plan.Plan{removeKey(plan.Keys("data"), "j")},
 	},
@@ -421,7 +421,7 @@ var textCases = []textCase{
 		name:   "seq items in 4-space `-   name:` style: the new item and its nested lists follow",
 		before: "containers:\n-   name: app\n    ports:\n    -   containerPort: 80\n",
 		plan: plan.Plan{add(plan.Keys("containers"), plan.Append,
-			yn.Map("name", "m", "ports", yn.Seq(yn.Map("containerPort", 1, "protocol", "TCP"))))},
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1, "protocol", "TCP"))))},
 		after:   "containers:\n-   name: app\n    ports:\n    -   containerPort: 80\n-   name: m\n    ports:\n    -   containerPort: 1\n        protocol: TCP\n",
 		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1)},
 	},
@@ -435,28 +435,28 @@ var textCases = []textCase{
 	{
 		name:    "a new list beside one whose first item is empty",
 		before:  "spec:\n  x:\n  -\n",
-		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yn.Seq(mesher()))},
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(mesher()))},
 		after:   "spec:\n  x:\n  -\n  volumes:\n  - name: mesher\n    image: m\n",
 		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
 	},
 	{
 		name:   "a value with a character yaml.v3 reads as a line break (NEL, LS) is written double-quoted",
 		before: "l:\n- x\n",
-		plan:   plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("a\u0085b")), add(plan.Keys("l"), plan.Append, single("c\u2028d"))},
+		plan:   plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("a\u0085b")), add(plan.Keys("l"), plan.Append, single("c\u2028d"))},
 		after:  "l:\n- x\n- \"a\\u0085b\"\n- \"c\\u2028d\"\n",
 	},
 	{
 		name:   "a string yaml.v3 would read as a date or a merge key is written double-quoted",
 		before: "l: [x]\nm:\n- x\n",
-		plan: plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("2001-12-14")), add(plan.Keys("m"), plan.Append, yn.Str("<<")),
-			add(plan.Keys("m"), plan.Append, yn.Str("0.0.1"))},
+		plan: plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("2001-12-14")), add(plan.Keys("m"), plan.Append, yamlnode.Str("<<")),
+			add(plan.Keys("m"), plan.Append, yamlnode.Str("0.0.1"))},
 		after: "l: [x, \"2001-12-14\"]\nm:\n- x\n- \"<<\"\n- 0.0.1\n",
 		check: true,
 	},
 	{
 		name:    "non-ASCII characters before a node on its line: columns count characters",
 		before:  "l: {ä: ü, b: [ö, x]}\nm: [\"日本\", y] # é\n",
-		plan:    plan.Plan{removeKey(plan.Keys("l"), "ä"), add(plan.Keys("l", "b"), plan.Append, yn.Str("z")), add(plan.Keys("m"), plan.Append, yn.Str("ß"))},
+		plan:    plan.Plan{removeKey(plan.Keys("l"), "ä"), add(plan.Keys("l", "b"), plan.Append, yamlnode.Str("z")), add(plan.Keys("m"), plan.Append, yamlnode.Str("ß"))},
 		after:   "l: {b: [ö, x, z]}\nm: [\"日本\", y, ß] # é\n",
 		check:   true,
 		inverse: nil,
@@ -464,7 +464,7 @@ var textCases = []textCase{
 	{
 		name:    "non-ASCII characters before a block node: a quoted key",
 		before:  "\"ключ\": {a: [1]}\n",
-		plan:    plan.Plan{add(plan.Path{plan.Key("ключ"), plan.Key("a")}, plan.Append, yn.Int(2))},
+		plan:    plan.Plan{add(plan.Path{plan.Key("ключ"), plan.Key("a")}, plan.Append, yamlnode.Int(2))},
 		after:   "\"ключ\": {a: [1, 2]}\n",
 		check:   true,
 		inverse: plan.Plan{removeItem(plan.Path{plan.Key("ключ"), plan.Key("a")}, 1)},
@@ -521,26 +521,26 @@ func TestUnplaceable(t *testing.T) {
 		name, src string
 		plan      plan.Plan
 	}{
-		{"through an anchor", "a: &x\n  b: [1]\n", plan.Plan{add(plan.Keys("a", "b"), plan.Append, yn.Int(2))}},
-		{"a path that is not there", "a: 1\n", plan.Plan{add(plan.Keys("b"), plan.Append, yn.Int(2))}},
-		{"a block scalar with an indentation indicator", "a:\n- |2\n   x\nb: 1\n", plan.Plan{add(plan.Keys("a"), plan.Append, yn.Int(2))}},
+		{"through an anchor", "a: &x\n  b: [1]\n", plan.Plan{add(plan.Keys("a", "b"), plan.Append, yamlnode.Int(2))}},
+		{"a path that is not there", "a: 1\n", plan.Plan{add(plan.Keys("b"), plan.Append, yamlnode.Int(2))}},
+		{"a block scalar with an indentation indicator", "a:\n- |2\n   x\nb: 1\n", plan.Plan{add(plan.Keys("a"), plan.Append, yamlnode.Int(2))}},
 		// The scalar's value is "line"; a line after it would make it "line\n".
-		{"a line after a block scalar that ends a text without a final newline", "data:\n  k: |\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yn.Str("v"))}},
+		{"a line after a block scalar that ends a text without a final newline", "data:\n  k: |\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))}},
 		// The node's position is its tag's or anchor's: the new lines would
 		// go at that column.
-		{"a new key in a block mapping with a tag", "m: !!map\n  a: b\n", plan.Plan{setKey(plan.Keys("m"), "k", yn.Str("v"))}},
-		{"a new item in a block sequence with an anchor", "l: &a\n  - a\nk: 1\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
-		{"a new item in a block sequence with a tag", "l: !!seq\n- a\nk: 1\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		{"a new key in a block mapping with a tag", "m: !!map\n  a: b\n", plan.Plan{setKey(plan.Keys("m"), "k", yamlnode.Str("v"))}},
+		{"a new item in a block sequence with an anchor", "l: &a\n  - a\nk: 1\n", plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))}},
+		{"a new item in a block sequence with a tag", "l: !!seq\n- a\nk: 1\n", plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))}},
 		// flowEnd stops at the end of the first line of a plain scalar.
-		{"after a plain scalar over two lines in a flow sequence", "l: [a,\n  b\n  c]\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
+		{"after a plain scalar over two lines in a flow sequence", "l: [a,\n  b\n  c]\n", plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))}},
 		{"a plain scalar over two lines in a flow sequence", "l: [a,\n  b\n  c, d]\n", plan.Plan{removeItem(plan.Keys("l"), 1)}},
 		// A block collection cannot be written empty: its key would read as null.
 		{"the only key of a block mapping removed", "m:\n  a: 1\nk: 2\n", plan.Plan{removeKey(plan.Keys("m"), "a")}},
 		{"every item of a block sequence removed", "l:\n- a\n- b\n", plan.Plan{removeItem(plan.Keys("l"), 1), removeItem(plan.Keys("l"), 0)}},
 		// yaml.v3 counts these as line breaks: its lines are not the text's.
-		{"a CR alone", "k: 1\rl:\n- x\nm:\n- y\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
-		{"a raw LS in a quoted scalar", "k: \"a\u2028b\"\nl:\n- x\nm:\n- y\n", plan.Plan{add(plan.Keys("l"), plan.Append, yn.Str("z"))}},
-		{"a block value replaced by a block value", "a:\n- 1\n", plan.Plan{setKey(rootPath, "a", yn.Seq(yn.Int(2)))}},
+		{"a CR alone", "k: 1\rl:\n- x\nm:\n- y\n", plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))}},
+		{"a raw LS in a quoted scalar", "k: \"a\u2028b\"\nl:\n- x\nm:\n- y\n", plan.Plan{add(plan.Keys("l"), plan.Append, yamlnode.Str("z"))}},
+		{"a block value replaced by a block value", "a:\n- 1\n", plan.Plan{setKey(rootPath, "a", yamlnode.Seq(yamlnode.Int(2)))}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

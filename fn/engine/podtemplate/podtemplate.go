@@ -7,7 +7,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Location is where one kind keeps its pod template.
@@ -105,9 +105,9 @@ func (t Template) Field(sub string) string {
 func (l Location) Find(obj *yaml.Node) (Template, bool) {
 	node := obj
 	if l.Path != "" {
-		node = n.GetPath(obj, strings.Split(l.Path, ".")...)
+		node = yamlnode.GetPath(obj, strings.Split(l.Path, ".")...)
 	}
-	if node == nil || node.Kind != yaml.MappingNode || n.Get(node, "spec") == nil || n.Get(node, "spec").Kind != yaml.MappingNode {
+	if node == nil || node.Kind != yaml.MappingNode || yamlnode.Get(node, "spec") == nil || yamlnode.Get(node, "spec").Kind != yaml.MappingNode {
 		return Template{}, false
 	}
 	return Template{Node: node, Path: l.Path}, true

@@ -10,7 +10,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // tmpl is a pod template indented by indent spaces, marked so the test can
@@ -72,8 +72,8 @@ func TestFindBuiltIn(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			obj := parse(t, c.obj)
-			api, _ := n.Scalar(obj, "apiVersion")
-			kind, _ := n.Scalar(obj, "kind")
+			api, _ := yamlnode.Scalar(obj, "apiVersion")
+			kind, _ := yamlnode.Scalar(obj, "kind")
 			if !table.HasKind(kind) {
 				t.Errorf("HasKind(%s) is false", kind)
 			}
@@ -91,7 +91,7 @@ func TestFindBuiltIn(t *testing.T) {
 			if found.Path != c.path {
 				t.Errorf("path %q, want %q", found.Path, c.path)
 			}
-			marked := n.GetPath(found.Node, "metadata", "labels", "found")
+			marked := yamlnode.GetPath(found.Node, "metadata", "labels", "found")
 			if c.path == "" && found.Node != obj {
 				t.Error("a Pod's template is not the Pod itself")
 			}
@@ -148,8 +148,8 @@ func TestNotFound(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			obj := parse(t, c.obj)
-			api, _ := n.Scalar(obj, "apiVersion")
-			kind, _ := n.Scalar(obj, "kind")
+			api, _ := yamlnode.Scalar(obj, "apiVersion")
+			kind, _ := yamlnode.Scalar(obj, "kind")
 			loc, ok := table.Lookup(api, kind)
 			if ok != c.known {
 				t.Fatalf("Lookup(%s, %s) = %+v, %v; want found %v", api, kind, loc, ok, c.known)
@@ -184,8 +184,8 @@ func TestTableFromConfig(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			obj := parse(t, c.obj)
-			api, _ := n.Scalar(obj, "apiVersion")
-			kind, _ := n.Scalar(obj, "kind")
+			api, _ := yamlnode.Scalar(obj, "apiVersion")
+			kind, _ := yamlnode.Scalar(obj, "kind")
 			loc, ok := table.Lookup(api, kind)
 			if !ok || loc.Path != c.path {
 				t.Fatalf("Lookup = %+v, %v; want the path %q", loc, ok, c.path)
@@ -195,7 +195,7 @@ func TestTableFromConfig(t *testing.T) {
 				t.Fatalf("Find = %v, want %v", ok, c.found)
 			}
 			if ok {
-				if v, _ := n.Scalar(found.Node, "metadata", "labels", "found"); v != "yes" || found.Path != c.path {
+				if v, _ := yamlnode.Scalar(found.Node, "metadata", "labels", "found"); v != "yes" || found.Path != c.path {
 					t.Fatalf("found %q at %q", v, found.Path)
 				}
 			}

@@ -10,7 +10,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Names the injector owns inside a pod.
@@ -118,7 +118,7 @@ func (s Spec) Container() (*yaml.Node, error) {
 		return nil, err
 	}
 	// About a hundred nodes, rendered for every workload: one allocation.
-	a := n.NewArena(128)
+	a := yamlnode.NewArena(128)
 	ports := a.Seq()
 	for _, p := range Ports() {
 		ports.Content = append(ports.Content, a.Map("name", p.Name, "containerPort", p.Number, "protocol", "TCP"))
@@ -150,10 +150,10 @@ func (s Spec) Container() (*yaml.Node, error) {
 		"seccompProfile", a.Map("type", "RuntimeDefault"),
 	)
 	if s.RunAsNonRoot != nil {
-		n.Set(sc, "runAsNonRoot", a.Bool(*s.RunAsNonRoot))
+		yamlnode.Set(sc, "runAsNonRoot", a.Bool(*s.RunAsNonRoot))
 	}
 	if s.RunAsUser != nil {
-		n.Set(sc, "runAsUser", a.Int(int(*s.RunAsUser)))
+		yamlnode.Set(sc, "runAsUser", a.Int(int(*s.RunAsUser)))
 	}
 	c := a.Map(
 		"name", ContainerName,
@@ -163,7 +163,7 @@ func (s Spec) Container() (*yaml.Node, error) {
 	if s.Native {
 		// A restartable init container: starts before the app, keeps running
 		// beside it, and does not keep a Job's pod from completing.
-		n.Set(c, "restartPolicy", a.Str("Always"))
+		yamlnode.Set(c, "restartPolicy", a.Str("Always"))
 	}
 	for _, kv := range []struct {
 		k string
@@ -179,14 +179,14 @@ func (s Spec) Container() (*yaml.Node, error) {
 		{"securityContext", sc},
 		{"volumeMounts", a.Seq(a.Map("name", VolumeName, "mountPath", ConfigMountPath))},
 	} {
-		n.Set(c, kv.k, kv.v)
+		yamlnode.Set(c, kv.k, kv.v)
 	}
 	return c, nil
 }
 
 // Volume renders the pod volume that carries the backend's ConfigMap.
 func (s Spec) Volume() *yaml.Node {
-	return n.Map("name", VolumeName, "configMap", n.Map("name", s.Backend.ConfigMapName()))
+	return yamlnode.Map("name", VolumeName, "configMap", yamlnode.Map("name", s.Backend.ConfigMapName()))
 }
 
 // ConfigFiles returns the files of the backend's ConfigMap: chassis.yaml
@@ -199,32 +199,32 @@ func ConfigFiles(b Backend, address string) (chassis, mesher string, err error) 
 	}
 	// Listen addresses are IPv4 literals: start.sh rewrites them to the pod IP,
 	// and mesher refuses 0.0.0.0.
-	protocols := n.Map(
-		"http", n.Map("listenAddress", "127.0.0.1:30101"),
-		"grpc", n.Map("listenAddress", "127.0.0.1:40101"),
-		"rest-admin", n.Map("listenAddress", "127.0.0.1:30102"),
+	protocols := yamlnode.Map(
+		"http", yamlnode.Map("listenAddress", "127.0.0.1:30101"),
+		"grpc", yamlnode.Map("listenAddress", "127.0.0.1:40101"),
+		"rest-admin", yamlnode.Map("listenAddress", "127.0.0.1:30102"),
 	)
 	var cse *yaml.Node
 	switch b {
 	case Pilot:
-		registrator := n.Map("disabled", true)
+		registrator := yamlnode.Map("disabled", true)
 		registrator.HeadComment = "Kubernetes does the registering: pilot only discovers."
-		cse = n.Map(
+		cse = yamlnode.Map(
 			"protocols", protocols,
-			"service", n.Map("registry", n.Map("type", "pilotv2", "address", address, "registrator", registrator)),
+			"service", yamlnode.Map("registry", yamlnode.Map("type", "pilotv2", "address", address, "registrator", registrator)),
 			// port-selector maps provider endpoints onto the fixed sidecar ports.
-			"handler", n.Map("chain", n.Map("Consumer", n.Map("outgoing",
+			"handler", yamlnode.Map("chain", yamlnode.Map("Consumer", yamlnode.Map("outgoing",
 				"router, ratelimiter-consumer, bizkeeper-consumer, loadbalance, port-selector, transport"))),
 		)
 	case ServiceCenter:
-		cse = n.Map(
+		cse = yamlnode.Map(
 			"protocols", protocols,
-			"service", n.Map("registry", n.Map("address", address, "scope", "full", "watch", true, "refreshInterval", "30s")),
+			"service", yamlnode.Map("registry", yamlnode.Map("address", address, "scope", "full", "watch", true, "refreshInterval", "30s")),
 		)
 	}
-	if chassis, err = yaml.String(n.Map("cse", cse)); err != nil {
+	if chassis, err = yaml.String(yamlnode.Map("cse", cse)); err != nil {
 		return "", "", err
 	}
-	mesher, err = yaml.String(n.Map("admin", n.Map("enable", true)))
+	mesher, err = yaml.String(yamlnode.Map("admin", yamlnode.Map("enable", true)))
 	return chassis, mesher, err
 }

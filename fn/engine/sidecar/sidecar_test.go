@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func boolPtr(b bool) *bool    { return &b }
@@ -268,43 +268,43 @@ func TestContainerKeepsTheContract(t *testing.T) {
 	for name, s := range specs {
 		t.Run(name, func(t *testing.T) {
 			c := container(t, s)
-			if v, _ := n.Scalar(c, "name"); v != "sidecar-mesher" {
+			if v, _ := yamlnode.Scalar(c, "name"); v != "sidecar-mesher" {
 				t.Errorf("name %q", v)
 			}
 			for _, key := range []string{"command", "args"} {
-				if n.Get(c, key) != nil {
+				if yamlnode.Get(c, key) != nil {
 					t.Errorf("%s is set: start.sh does not pass it on", key)
 				}
 			}
-			if v, ok := n.Scalar(c, "securityContext", "readOnlyRootFilesystem"); ok && v != "false" {
+			if v, ok := yamlnode.Scalar(c, "securityContext", "readOnlyRootFilesystem"); ok && v != "false" {
 				t.Errorf("readOnlyRootFilesystem: %s: start.sh edits its config in place", v)
 			}
 			var ports []string
-			for _, p := range n.Get(c, "ports").Content {
-				name, _ := n.Scalar(p, "name")
-				num, _ := n.Scalar(p, "containerPort")
+			for _, p := range yamlnode.Get(c, "ports").Content {
+				name, _ := yamlnode.Scalar(p, "name")
+				num, _ := yamlnode.Scalar(p, "containerPort")
 				ports = append(ports, name+"="+num)
 			}
 			if want := []string{"mesher-http=30101", "mesher-grpc=40101", "mesher-admin=30102"}; !slices.Equal(ports, want) {
 				t.Errorf("ports %v, want %v", ports, want)
 			}
-			mounts := n.Get(c, "volumeMounts").Content
+			mounts := yamlnode.Get(c, "volumeMounts").Content
 			if len(mounts) != 1 {
 				t.Fatalf("%d mounts", len(mounts))
 			}
-			if name, _ := n.Scalar(mounts[0], "name"); name != "mesher-config" {
+			if name, _ := yamlnode.Scalar(mounts[0], "name"); name != "mesher-config" {
 				t.Errorf("mount of %q", name)
 			}
-			if path, _ := n.Scalar(mounts[0], "mountPath"); path != "/tmp" {
+			if path, _ := yamlnode.Scalar(mounts[0], "mountPath"); path != "/tmp" {
 				t.Errorf("mounted at %q: start.sh copies its config from /tmp", path)
 			}
 			env := map[string]string{}
 			var names []string
-			for _, e := range n.Get(c, "env").Content {
-				name, _ := n.Scalar(e, "name")
-				v, ok := n.Scalar(e, "value")
+			for _, e := range yamlnode.Get(c, "env").Content {
+				name, _ := yamlnode.Scalar(e, "name")
+				v, ok := yamlnode.Scalar(e, "value")
 				if !ok {
-					v, _ = n.Scalar(e, "valueFrom", "fieldRef", "fieldPath")
+					v, _ = yamlnode.Scalar(e, "valueFrom", "fieldRef", "fieldPath")
 					v = "<-" + v
 				}
 				env[name] = v
@@ -324,10 +324,10 @@ func TestContainerKeepsTheContract(t *testing.T) {
 				if env["CSE_REGISTRY_ADDR"] != s.RegistryAddress || env["POD_NAME"] != "" {
 					t.Errorf("service-center env %v", env)
 				}
-				if p, _ := n.Scalar(c, "readinessProbe", "httpGet", "path"); p != "/v1/mesher/health" {
+				if p, _ := yamlnode.Scalar(c, "readinessProbe", "httpGet", "path"); p != "/v1/mesher/health" {
 					t.Errorf("probe path %q", p)
 				}
-				if p, _ := n.Scalar(c, "readinessProbe", "httpGet", "port"); p != "30102" {
+				if p, _ := yamlnode.Scalar(c, "readinessProbe", "httpGet", "port"); p != "30102" {
 					t.Errorf("probe port %q", p)
 				}
 			case sidecar.Pilot:
@@ -337,18 +337,18 @@ func TestContainerKeepsTheContract(t *testing.T) {
 				if _, ok := env["CSE_REGISTRY_ADDR"]; ok {
 					t.Error("CSE_REGISTRY_ADDR for pilot")
 				}
-				if p, _ := n.Scalar(c, "readinessProbe", "tcpSocket", "port"); p != "30101" {
+				if p, _ := yamlnode.Scalar(c, "readinessProbe", "tcpSocket", "port"); p != "30101" {
 					t.Errorf("probe port %q", p)
 				}
 			}
 			if len(names) != len(env) {
 				t.Errorf("a variable twice: %v", names)
 			}
-			p, _ := n.Scalar(c, "restartPolicy")
+			p, _ := yamlnode.Scalar(c, "restartPolicy")
 			if s.Native != (p == "Always") || !s.Native && p != "" {
 				t.Errorf("restartPolicy %q with Native %v", p, s.Native)
 			}
-			if drop := n.GetPath(c, "securityContext", "capabilities", "drop"); drop == nil || len(drop.Content) != 1 || drop.Content[0].Value != "ALL" {
+			if drop := yamlnode.GetPath(c, "securityContext", "capabilities", "drop"); drop == nil || len(drop.Content) != 1 || drop.Content[0].Value != "ALL" {
 				t.Error("capabilities are not all dropped")
 			}
 		})
@@ -391,10 +391,10 @@ func scramble(node *yaml.Node) {
 		scramble(c)
 	}
 	if node.Kind == yaml.SequenceNode {
-		node.Content = append(node.Content, n.Str("added"))
+		node.Content = append(node.Content, yamlnode.Str("added"))
 	}
 	if node.Kind == yaml.MappingNode {
-		node.Content = append(node.Content, n.Str("added"), n.Str("added"))
+		node.Content = append(node.Content, yamlnode.Str("added"), yamlnode.Str("added"))
 	}
 }
 
@@ -437,7 +437,7 @@ func TestRenderingsAreIndependent(t *testing.T) {
 	_ = container(t, defaults())
 	anonymous := defaults()
 	anonymous.ServiceName = ""
-	if v, _ := n.Scalar(n.Get(container(t, anonymous), "env").Content[0], "value"); v != "" {
+	if v, _ := yamlnode.Scalar(yamlnode.Get(container(t, anonymous), "env").Content[0], "value"); v != "" {
 		t.Fatalf("SERVICE_NAME %q leaked from an earlier rendering", v)
 	}
 }
@@ -456,8 +456,8 @@ func TestConcurrentRenderings(t *testing.T) {
 					ok = false
 					break
 				}
-				env := n.Get(c, "env")
-				if v, _ := n.Scalar(env.Content[0], "value"); v != s.ServiceName {
+				env := yamlnode.Get(c, "env")
+				if v, _ := yamlnode.Scalar(env.Content[0], "value"); v != s.ServiceName {
 					ok = false
 				}
 				scramble(c)

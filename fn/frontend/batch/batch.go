@@ -17,7 +17,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Source is a sequence of objects as text: the items of a ResourceList, or the
@@ -66,14 +66,14 @@ type Output struct {
 	// generated ConfigMap, a write error) or about a document (a key twice).
 	Entries []engine.Entry
 	// Removed are generated ConfigMaps of the input that no pod mounts any more.
-	Removed []engine.Need
+	Removed []engine.ConfigMapRef
 	// Written counts the objects written, generated ones included.
 	Written int
 }
 
 // Generated is one ConfigMap the function emits.
 type Generated struct {
-	Need engine.Need
+	ConfigMap engine.ConfigMapRef
 	// Unchanged is true when the input had the same generated ConfigMap: its
 	// text is written back as it was (Source.Moved: after the objects).
 	Unchanged bool
@@ -120,7 +120,7 @@ type Writer struct {
 	Write  func([]byte) error
 	Encode func(*yaml.Node) ([]byte, error)
 	// Locate, when set, says which file a generated ConfigMap goes to, for results.
-	Locate func(engine.Need) *fn.File
+	Locate func(engine.ConfigMapRef) *fn.File
 	// FailuresOnly drops the entries that carry no message (objects passed
 	// through unchanged) and keeps every other, failed or not: for a caller
 	// that prints no per-object report, only results (the KRM function, whose
@@ -160,14 +160,14 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 // object (the Namespaces that enable it) and the mesher ConfigMaps present.
 type scanned struct {
 	labelled  []string
-	userOwned map[engine.Need]bool
-	generated map[engine.Need]prior
+	userOwned map[engine.ConfigMapRef]bool
+	generated map[engine.ConfigMapRef]prior
 }
 
 // scan is the first pass: it parses only Namespaces, ConfigMaps, Lists and
 // whatever could not be sniffed.
 func (out *Output) scan(src Source) scanned {
-	sc := scanned{userOwned: map[engine.Need]bool{}, generated: map[engine.Need]prior{}}
+	sc := scanned{userOwned: map[engine.ConfigMapRef]bool{}, generated: map[engine.ConfigMapRef]prior{}}
 	for i := 0; i < src.Len(); i++ {
 		kind := src.Kind(i)
 		if kind != "" && kind != "Namespace" && kind != "ConfigMap" && kind != "List" {
@@ -209,7 +209,7 @@ type run struct {
 	out     *Output
 	in      *engine.Injector
 	scanned scanned
-	needs   []engine.Need
+	needs   []engine.ConfigMapRef
 }
 
 func (r *run) write(b []byte) bool {
@@ -256,7 +256,7 @@ func (r *run) objects() bool {
 // of the input that no pod mounts any more.
 func (r *run) configMaps() {
 	out, generated := r.out, r.scanned.generated
-	wanted := map[engine.Need]bool{}
+	wanted := map[engine.ConfigMapRef]bool{}
 	for _, need := range engine.NeedsFrom(r.needs) {
 		wanted[need] = true
 		if r.scanned.userOwned[need] {
@@ -267,7 +267,7 @@ func (r *run) configMaps() {
 			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 			continue
 		}
-		g := Generated{Need: need}
+		g := Generated{ConfigMap: need}
 		var text []byte
 		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
 			g.Unchanged, text = true, r.src.Moved(p.index)
@@ -301,7 +301,7 @@ func (r *run) configMaps() {
 
 // process injects object i and returns the text to write for it; false when
 // nothing is to be written (an error, recorded in the results).
-func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engine.Need) ([]byte, bool) {
+func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engine.ConfigMapRef) ([]byte, bool) {
 	kind := src.Kind(i)
 	if kind != "" && !in.IsWorkloadKind(kind) {
 		if src.ValidateAll() {
@@ -336,7 +336,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	if node == nil {
 		return src.Raw(i), true
 	}
-	o := in.ProcessIn(node, engine.Context{Line: src.Line(i)})
+	o := in.Decide(node, engine.Context{Line: src.Line(i)})
 	file := src.Locate(i, node)
 	for j := range o.Entries {
 		o.Entries[j].File = file
@@ -346,7 +346,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	// The object's own entries; the notes about its document that follow
 	// stay as they are if it is refused.
 	to := len(out.Entries)
-	*needs = append(*needs, o.Needs...)
+	*needs = append(*needs, o.ConfigMaps...)
 	out.duplicates(src, i, node)
 	if o.Failed() || !o.Changed() {
 		return src.Raw(i), !o.Failed()
@@ -394,7 +394,7 @@ func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why str
 		}
 		why = "the edited text did not read back as planned (please report it)"
 	}
-	n.LiteralBlocks(node)
+	yamlnode.LiteralBlocks(node)
 	encoded, err := src.Encode(i, node)
 	if err != nil {
 		return nil, "", err
@@ -456,7 +456,7 @@ func (out *Output) dropSucceeded(from int) {
 	out.Entries = kept
 }
 
-func (o *Output) configMapNote(need engine.Need, file *fn.File, format string) {
+func (o *Output) configMapNote(need engine.ConfigMapRef, file *fn.File, format string) {
 	ns := need.Namespace
 	if ns == "" {
 		ns = "(none set)"
@@ -470,10 +470,10 @@ func visit(obj *yaml.Node, f func(*yaml.Node)) {
 	if obj == nil {
 		return
 	}
-	api, _ := n.Scalar(obj, "apiVersion")
-	kind, _ := n.Scalar(obj, "kind")
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
 	if api == "v1" && kind == "List" {
-		if items := n.Get(obj, "items"); items != nil && items.Kind == yaml.SequenceNode {
+		if items := yamlnode.Get(obj, "items"); items != nil && items.Kind == yaml.SequenceNode {
 			for _, it := range items.Content {
 				f(it)
 			}

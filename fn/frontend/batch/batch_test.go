@@ -124,7 +124,7 @@ func (s *sink) writer() batch.Writer {
 			body, err := yaml.Marshal(cm)
 			return append([]byte("---\n"), body...), err
 		},
-		Locate: func(need engine.Need) *fn.File { return &fn.File{Path: need.Backend.ConfigMapName() + ".yaml"} },
+		Locate: func(need engine.ConfigMapRef) *fn.File { return &fn.File{Path: need.Backend.ConfigMapName() + ".yaml"} },
 	}
 }
 
@@ -170,7 +170,7 @@ func injectText(t *testing.T, cfg *config.Config, labelled []string, sep, body s
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := engine.New(cfg, labelled).Process(node)
+	o := engine.New(cfg, labelled).Decide(node, engine.Context{})
 	if !o.Changed() {
 		t.Fatalf("nothing to inject in\n%s", body)
 	}
@@ -182,7 +182,7 @@ func injectText(t *testing.T, cfg *config.Config, labelled []string, sep, body s
 }
 
 // configMapText is the generated ConfigMap as the sink's Encode writes it.
-func configMapText(t *testing.T, cfg *config.Config, need engine.Need) string {
+func configMapText(t *testing.T, cfg *config.Config, need engine.ConfigMapRef) string {
 	t.Helper()
 	cm, err := engine.New(cfg, nil).ConfigMap(need)
 	if err != nil {
@@ -330,15 +330,15 @@ func TestOrderAndGeneratedConfigMaps(t *testing.T) {
 		injectText(t, cfg, nil, "---\n", podPilot),
 		injectText(t, cfg, nil, "---\n", workerShop),
 		string(src.Raw(5)),
-		configMapText(t, cfg, engine.Need{Namespace: "other", Backend: sidecar.Pilot}),
-		configMapText(t, cfg, engine.Need{Namespace: "shop", Backend: sidecar.ServiceCenter}),
+		configMapText(t, cfg, engine.ConfigMapRef{Namespace: "other", Backend: sidecar.Pilot}),
+		configMapText(t, cfg, engine.ConfigMapRef{Namespace: "shop", Backend: sidecar.ServiceCenter}),
 	}
 	for i := range max(len(want), len(r.sink.chunks)) {
 		if i >= len(want) || i >= len(r.sink.chunks) || r.sink.chunks[i] != want[i] {
 			t.Fatalf("write %d of %d:\n%s\nwant (of %d):\n%s", i, len(r.sink.chunks), at(r.sink.chunks, i), len(want), at(want, i))
 		}
 	}
-	wantGen := []batch.Generated{{Need: engine.Need{Namespace: "other", Backend: sidecar.Pilot}}, {Need: engine.Need{Namespace: "shop", Backend: sidecar.ServiceCenter}}}
+	wantGen := []batch.Generated{{ConfigMap: engine.ConfigMapRef{Namespace: "other", Backend: sidecar.Pilot}}, {ConfigMap: engine.ConfigMapRef{Namespace: "shop", Backend: sidecar.ServiceCenter}}}
 	if !slices.Equal(r.out.Generated, wantGen) || len(r.out.Removed) != 0 {
 		t.Errorf("generated %v, removed %v", r.out.Generated, r.out.Removed)
 	}
@@ -398,7 +398,7 @@ func TestExistingConfigMaps(t *testing.T) {
 	stale := strings.Replace(cm, "http://service-center.servicecomb:30100", "http://old-address:30100", 1)
 	userCM := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mesher-config-sc\ndata:\n  chassis.yaml: mine\n"
 	podNo := strings.Replace(podYes, `inject: "yes"`, `inject: "no"`, 1)
-	scNeed := engine.Need{Backend: sidecar.ServiceCenter}
+	scNeed := engine.ConfigMapRef{Backend: sidecar.ServiceCenter}
 	fresh := configMapText(t, config.Default(), scNeed)
 	noGen := config.Default()
 	noGen.GenerateConfigMaps = false
@@ -409,34 +409,34 @@ func TestExistingConfigMaps(t *testing.T) {
 		writes []string // "#i" is input document i as written
 		gen    []batch.Generated
 		// removed ConfigMaps, and the info notes about ConfigMaps
-		removed []engine.Need
+		removed []engine.ConfigMapRef
 		notes   []string
 	}{
 		{
 			name:   "up to date: moved after the objects, its text as written",
 			input:  "---\n" + cm + "---\n" + injected,
 			writes: []string{"#1", "#0"},
-			gen:    []batch.Generated{{Need: scNeed, Unchanged: true}},
+			gen:    []batch.Generated{{ConfigMap: scNeed, Unchanged: true}},
 		},
 		{
 			name:   "an old address: replaced by the regenerated one",
 			input:  "---\n" + stale + "---\n" + injected,
 			writes: []string{"#1", fresh},
-			gen:    []batch.Generated{{Need: scNeed}},
+			gen:    []batch.Generated{{ConfigMap: scNeed}},
 			notes:  []string{"generated ConfigMap mesher-config-sc for the mesher sidecars in namespace (none set)"},
 		},
 		{
 			name:    "no pod mounts it any more: dropped, and said",
 			input:   "---\n" + cm + "---\n" + podNo,
 			writes:  []string{"#1"},
-			removed: []engine.Need{scNeed},
+			removed: []engine.ConfigMapRef{scNeed},
 			notes:   []string{"removed generated ConfigMap mesher-config-sc: no injected pod in namespace (none set) mounts it any more"},
 		},
 		{
 			name:   "copies from separate renders: one is written",
 			input:  "---\n" + cm + "---\n" + injected + "---\n" + cm,
 			writes: []string{"#1", fresh},
-			gen:    []batch.Generated{{Need: scNeed}},
+			gen:    []batch.Generated{{ConfigMap: scNeed}},
 			notes:  []string{"generated ConfigMap mesher-config-sc"},
 		},
 		{
@@ -448,7 +448,7 @@ func TestExistingConfigMaps(t *testing.T) {
 			name:   "the user's own ConfigMap in another namespace does not count",
 			input:  strings.Replace(userCM, "  name: mesher-config-sc\n", "  name: mesher-config-sc\n  namespace: elsewhere\n", 1) + "---\n" + podYes,
 			writes: []string{"#0", "---\n" + injected, fresh},
-			gen:    []batch.Generated{{Need: scNeed}},
+			gen:    []batch.Generated{{ConfigMap: scNeed}},
 			notes:  []string{"generated ConfigMap mesher-config-sc"},
 		},
 		{
@@ -685,7 +685,7 @@ func TestReencodeFallback(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, _ := manifest.ParseDocument([]byte(pod))
-			if err := plan.Apply(want, engine.New(config.Default(), nil).Process(want).Plan); err != nil {
+			if err := plan.Apply(want, engine.New(config.Default(), nil).Decide(want, engine.Context{}).Plan); err != nil {
 				t.Fatal(err)
 			}
 			if !plan.Equal(got, want) {

@@ -401,7 +401,7 @@ func report(w io.Writer, out *batch.Output) {
 // reportConfigMaps prints the generated ConfigMaps and those removed. They
 // name their namespace: there is one per namespace.
 func reportConfigMaps(w io.Writer, out *batch.Output) {
-	configMap := func(need engine.Need, state, why string) {
+	configMap := func(need engine.ConfigMapRef, state, why string) {
 		line := fmt.Sprintf("configmap/%s %s", need.Backend.ConfigMapName(), state)
 		if need.Namespace != "" {
 			line += " in namespace " + need.Namespace
@@ -413,7 +413,7 @@ func reportConfigMaps(w io.Writer, out *batch.Output) {
 		if g.Unchanged {
 			state = "unchanged"
 		}
-		configMap(g.Need, state, "")
+		configMap(g.ConfigMap, state, "")
 	}
 	for _, need := range out.Removed {
 		configMap(need, "removed", ": no injected pod mounts it")

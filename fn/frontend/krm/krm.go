@@ -23,7 +23,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Annotations orchestrators set on items.
@@ -96,7 +96,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 				setGeneratedPath(cm)
 				return manifest.EncodeItem(cm, l.indent)
 			},
-			Locate: func(need engine.Need) *fn.File {
+			Locate: func(need engine.ConfigMapRef) *fn.File {
 				return &fn.File{Path: generatedPath(need.Backend.ConfigMapName(), need.Namespace)}
 			},
 			FailuresOnly: true,
@@ -218,12 +218,12 @@ func generatedPath(name, ns string) string {
 
 // setGeneratedPath gives a new ConfigMap a file of its own in a kpt package.
 func setGeneratedPath(cm *yaml.Node) {
-	name, _ := n.Scalar(cm, "metadata", "name")
-	ns, _ := n.Scalar(cm, "metadata", "namespace")
+	name, _ := yamlnode.Scalar(cm, "metadata", "name")
+	ns, _ := yamlnode.Scalar(cm, "metadata", "namespace")
 	path := generatedPath(name, ns)
-	annots := n.GetPath(cm, "metadata", "annotations")
-	n.Set(annots, pathAnnotation, n.Str(path))
-	n.Set(annots, legacyPathAnnotation, n.Str(path))
+	annots := yamlnode.GetPath(cm, "metadata", "annotations")
+	yamlnode.Set(annots, pathAnnotation, yamlnode.Str(path))
+	yamlnode.Set(annots, legacyPathAnnotation, yamlnode.Str(path))
 }
 
 // list is a ResourceList ready for the batch runner.
@@ -255,7 +255,7 @@ func read(data []byte) (*list, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the ResourceList's %s is not valid YAML: %v", key, err)
 		}
-		header[key] = n.Get(node, key)
+		header[key] = yamlnode.Get(node, key)
 	}
 	if err := l.setHeader(header); err != nil {
 		return nil, err
@@ -274,18 +274,18 @@ func readWhole(data []byte) (*list, error) {
 		return nil, fmt.Errorf("the input is not a ResourceList: expected an object with apiVersion, kind: ResourceList and items")
 	}
 	l := &list{}
-	if err := l.setHeader(map[string]*yaml.Node{"apiVersion": n.Get(root, "apiVersion"), "kind": n.Get(root, "kind"), "functionConfig": n.Get(root, "functionConfig")}); err != nil {
+	if err := l.setHeader(map[string]*yaml.Node{"apiVersion": yamlnode.Get(root, "apiVersion"), "kind": yamlnode.Get(root, "kind"), "functionConfig": yamlnode.Get(root, "functionConfig")}); err != nil {
 		return nil, err
 	}
-	if fc := n.Get(root, "functionConfig"); fc != nil {
-		b, err := yaml.Marshal(n.Map("functionConfig", fc))
+	if fc := yamlnode.Get(root, "functionConfig"); fc != nil {
+		b, err := yaml.Marshal(yamlnode.Map("functionConfig", fc))
 		if err != nil {
 			return nil, err
 		}
 		l.functionConfigRaw = b
 	}
 	src := &nodeSource{}
-	if items := n.Get(root, "items"); items != nil && items.Tag != yaml.NodeTagNull {
+	if items := yamlnode.Get(root, "items"); items != nil && items.Tag != yaml.NodeTagNull {
 		if items.Kind != yaml.SequenceNode {
 			return nil, fmt.Errorf("the ResourceList's items is not a list")
 		}
@@ -368,17 +368,17 @@ func locate(obj *yaml.Node) *fn.File {
 	if obj == nil {
 		return nil
 	}
-	path, ok := n.Scalar(obj, "metadata", "annotations", pathAnnotation)
+	path, ok := yamlnode.Scalar(obj, "metadata", "annotations", pathAnnotation)
 	if !ok {
-		path, ok = n.Scalar(obj, "metadata", "annotations", legacyPathAnnotation)
+		path, ok = yamlnode.Scalar(obj, "metadata", "annotations", legacyPathAnnotation)
 	}
 	if !ok {
 		return nil
 	}
 	f := &fn.File{Path: path}
-	idx, ok := n.Scalar(obj, "metadata", "annotations", indexAnnotation)
+	idx, ok := yamlnode.Scalar(obj, "metadata", "annotations", indexAnnotation)
 	if !ok {
-		idx, _ = n.Scalar(obj, "metadata", "annotations", legacyIndexAnnotation)
+		idx, _ = yamlnode.Scalar(obj, "metadata", "annotations", legacyIndexAnnotation)
 	}
 	f.Index, _ = strconv.Atoi(idx)
 	return f

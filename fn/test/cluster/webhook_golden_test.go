@@ -18,7 +18,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
@@ -59,11 +59,11 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 			if !ok {
 				continue
 			}
-			inject, _ := n.Scalar(tmpl.Node, "metadata", "annotations", "sidecar.mesher.io/inject")
+			inject, _ := yamlnode.Scalar(tmpl.Node, "metadata", "annotations", "sidecar.mesher.io/inject")
 			if !strings.EqualFold(inject, "yes") && !strings.EqualFold(inject, "true") && !strings.EqualFold(inject, "y") {
 				continue // the webhook is only sent Pods that ask, or from labelled namespaces
 			}
-			if _, has := n.Scalar(tmpl.Node, "metadata", "annotations", "sidecar.mesher.io/status"); has {
+			if _, has := yamlnode.Scalar(tmpl.Node, "metadata", "annotations", "sidecar.mesher.io/status"); has {
 				continue // the function upgrades, the webhook leaves it: by design
 			}
 			ns := ref.Namespace
@@ -73,7 +73,7 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 			if ns == "kube-system" || ns == "kube-public" || ns == "kube-node-lease" {
 				continue // never sent to the webhook
 			}
-			o := in.Process(plan.Copy(obj))
+			o := in.Decide(plan.Copy(obj), engine.Context{})
 			e := o.Entries[0]
 			if strings.Contains(e.Note, "own metadata") || testutil.NotAJSONPod(e) {
 				continue
@@ -142,7 +142,7 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 // Pod can hold (YAML 1.1 values such as hostNetwork: yes).
 func goldenPod(t *testing.T, obj *yaml.Node, tmpl podtemplate.Template) *corev1.Pod {
 	node := testutil.PodFrom(obj, tmpl)
-	n.Delete(n.Get(node, "metadata"), "namespace")
+	yamlnode.Delete(yamlnode.Get(node, "metadata"), "namespace")
 	raw, err := testutil.JSON(node)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/cli"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // The properties of issue 5, on generated manifests: a fixed-seed generator
@@ -334,14 +334,14 @@ func parse(t *testing.T, body []byte) *yaml.Node {
 // sidecar).
 func hasSidecar(node *yaml.Node) bool {
 	for _, path := range [][]string{{"spec", "template", "spec"}, {"spec", "jobTemplate", "spec", "template", "spec"}, {"spec"}} {
-		spec := n.GetPath(node, path...)
+		spec := yamlnode.GetPath(node, path...)
 		if spec == nil || spec.Kind != yaml.MappingNode {
 			continue
 		}
 		for _, list := range []string{"containers", "initContainers"} {
-			if cs := n.Get(spec, list); cs != nil {
+			if cs := yamlnode.Get(spec, list); cs != nil {
 				for _, c := range cs.Content {
-					if v, _ := n.Scalar(c, "name"); v == "sidecar-mesher" {
+					if v, _ := yamlnode.Scalar(c, "name"); v == "sidecar-mesher" {
 						return true
 					}
 				}
@@ -385,17 +385,17 @@ func identity(t *testing.T, body []byte) string {
 	if err != nil {
 		t.Fatalf("not YAML: %v\n%s", err, body)
 	}
-	api, _ := n.Scalar(node, "apiVersion")
-	ns, _ := n.Scalar(node, "metadata", "namespace")
+	api, _ := yamlnode.Scalar(node, "apiVersion")
+	ns, _ := yamlnode.Scalar(node, "metadata", "namespace")
 	return fmt.Sprintf("%s %s %s/%s", api, kindOf(node), ns, nameOf(node))
 }
 
-func kindOf(node *yaml.Node) string { v, _ := n.Scalar(node, "kind"); return v }
-func nameOf(node *yaml.Node) string { v, _ := n.Scalar(node, "metadata", "name"); return v }
+func kindOf(node *yaml.Node) string { v, _ := yamlnode.Scalar(node, "kind"); return v }
+func nameOf(node *yaml.Node) string { v, _ := yamlnode.Scalar(node, "metadata", "name"); return v }
 
 func statusOf(node *yaml.Node) string {
 	for _, path := range [][]string{{"spec", "template"}, {"spec", "jobTemplate", "spec", "template"}, {}} {
-		if v, ok := n.Scalar(n.GetPath(node, path...), "metadata", "annotations", annotations.Status); ok {
+		if v, ok := yamlnode.Scalar(yamlnode.GetPath(node, path...), "metadata", "annotations", annotations.Status); ok {
 			return v
 		}
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/cli"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 var update = os.Getenv("UPDATE_GOLDEN") != ""
@@ -164,7 +164,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := n.Seq()
+	items := yamlnode.Seq()
 	for _, d := range manifest.SplitDocuments(data) {
 		if manifest.IsBlank(d.Body) {
 			continue
@@ -176,17 +176,17 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		}
 		if node.Kind == yaml.MappingNode {
 			// As kpt sends them: where each object came from.
-			meta, _ := n.Ensure(node, "metadata", yaml.MappingNode)
-			annots, _ := n.Ensure(meta, "annotations", yaml.MappingNode)
-			n.Set(annots, "internal.config.kubernetes.io/path", n.Str(input))
-			n.Set(annots, "internal.config.kubernetes.io/index", n.Str(strconv.Itoa(len(items.Content))))
+			meta, _ := yamlnode.Ensure(node, "metadata", yaml.MappingNode)
+			annots, _ := yamlnode.Ensure(meta, "annotations", yaml.MappingNode)
+			yamlnode.Set(annots, "internal.config.kubernetes.io/path", yamlnode.Str(input))
+			yamlnode.Set(annots, "internal.config.kubernetes.io/index", yamlnode.Str(strconv.Itoa(len(items.Content))))
 		}
 		// kpt and kustomize hand over what their own yaml.v3 wrote; a folded
 		// scalar re-encoded here would change value (see LiteralBlocks).
-		n.LiteralBlocks(node)
+		yamlnode.LiteralBlocks(node)
 		items.Content = append(items.Content, node)
 	}
-	list := n.Map("apiVersion", "config.kubernetes.io/v1", "kind", "ResourceList", "items", items)
+	list := yamlnode.Map("apiVersion", "config.kubernetes.io/v1", "kind", "ResourceList", "items", items)
 	if exists(cfg) {
 		c, err := os.ReadFile(cfg)
 		if err != nil {
@@ -196,7 +196,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		list.Content = append(list.Content, n.Str("functionConfig"), node)
+		list.Content = append(list.Content, yamlnode.Str("functionConfig"), node)
 	}
 	b, err := yaml.Marshal(list)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // For every workload in every golden input: injecting and then saying
@@ -37,10 +37,10 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 			if err1 != nil || err2 != nil || orig == nil || orig.Kind != yaml.MappingNode {
 				continue
 			}
-			if _, hasStatus := n.Scalar(orig, "spec", "template", "metadata", "annotations", annotations.Status); hasStatus {
+			if _, hasStatus := yamlnode.Scalar(orig, "spec", "template", "metadata", "annotations", annotations.Status); hasStatus {
 				continue // already injected in the input: not an original
 			}
-			o := in.Process(injected)
+			o := in.Decide(injected, engine.Context{})
 			if !o.Changed() || len(o.Entries) != 1 || o.Entries[0].Action != engine.Injected {
 				continue
 			}
@@ -48,14 +48,14 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 				t.Fatal(err)
 			}
 			name := filepath.Base(filepath.Dir(file)) + "#" + strconv.Itoa(i)
-			again := in.Process(injected)
+			again := in.Decide(injected, engine.Context{})
 			if again.Changed() {
 				t.Errorf("%s: a second injection changed the object again", name)
 			}
 			if !setInjectNo(orig) || !setInjectNo(injected) {
 				continue
 			}
-			o = in.Process(injected)
+			o = in.Decide(injected, engine.Context{})
 			if !o.Changed() || o.Entries[0].Action != engine.Uninjected {
 				t.Errorf("%s: inject: no did not uninject: %+v", name, o.Entries)
 				continue
@@ -80,19 +80,19 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 // pod), creating the annotations as the injector would.
 func setInjectNo(obj *yaml.Node) bool {
 	tmpl := obj
-	kind, _ := n.Scalar(obj, "kind")
+	kind, _ := yamlnode.Scalar(obj, "kind")
 	switch kind {
 	case "Pod":
 	case "CronJob":
-		tmpl = n.GetPath(obj, "spec", "jobTemplate", "spec", "template")
+		tmpl = yamlnode.GetPath(obj, "spec", "jobTemplate", "spec", "template")
 	default:
-		tmpl = n.GetPath(obj, "spec", "template")
+		tmpl = yamlnode.GetPath(obj, "spec", "template")
 	}
 	if tmpl == nil {
 		return false
 	}
-	meta, _ := n.Ensure(tmpl, "metadata", yaml.MappingNode)
-	annots, _ := n.Ensure(meta, "annotations", yaml.MappingNode)
-	n.Set(annots, annotations.Inject, n.Str("no"))
+	meta, _ := yamlnode.Ensure(tmpl, "metadata", yaml.MappingNode)
+	annots, _ := yamlnode.Ensure(meta, "annotations", yaml.MappingNode)
+	yamlnode.Set(annots, annotations.Inject, yamlnode.Str("no"))
 	return true
 }

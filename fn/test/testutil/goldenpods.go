@@ -12,7 +12,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	n "github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // What the webhook's tests (the handler's and the real API server's) need
@@ -35,7 +35,7 @@ func Objects(file string) ([]*yaml.Node, error) {
 			continue
 		}
 		if ref := engine.Ref(node); ref.APIVersion == "v1" && ref.Kind == "List" {
-			if items := n.Get(node, "items"); items != nil && items.Kind == yaml.SequenceNode {
+			if items := yamlnode.Get(node, "items"); items != nil && items.Kind == yaml.SequenceNode {
 				out = append(out, items.Content...)
 			}
 			continue
@@ -51,12 +51,12 @@ func PodFrom(obj *yaml.Node, tmpl podtemplate.Template) *yaml.Node {
 	if tmpl.Path == "" {
 		return plan.Copy(obj)
 	}
-	meta := plan.Copy(n.Get(tmpl.Node, "metadata"))
+	meta := plan.Copy(yamlnode.Get(tmpl.Node, "metadata"))
 	if meta == nil || meta.Kind != yaml.MappingNode {
-		meta = n.Map()
+		meta = yamlnode.Map()
 	}
-	n.Set(meta, "name", n.Str(engine.Ref(obj).Name))
-	return n.Map("apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", plan.Copy(n.Get(tmpl.Node, "spec")))
+	yamlnode.Set(meta, "name", yamlnode.Str(engine.Ref(obj).Name))
+	return yamlnode.Map("apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", plan.Copy(yamlnode.Get(tmpl.Node, "spec")))
 }
 
 // NotAJSONPod: the function refused YAML that a Pod sent as JSON cannot
