@@ -170,7 +170,7 @@ BENCH_CREATES ?= 1000
 BENCH_PIN ?=
 bench-webhook: etcd tools
 	$(GO) run ./fn/test/bench/cmd/webhookbench
-	$(GO) test -run '^$$' -bench . -benchmem ./fn/webhook/
+	$(GO) test -run '^$$' -bench . -benchmem ./fn/test/bench/cmd/webhookbench/reviews/
 	bins=$$(./hack/build-kube.sh $(KUBE_VERSION)) || { echo "building Kubernetes $(KUBE_VERSION) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(KUBE_VERSION) failed: got '$$bins'"; exit 1; }; \

@@ -28,6 +28,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // MaxBody is the largest AdmissionReview read: the API server caps an
@@ -43,7 +44,7 @@ type Handler struct {
 	// config's enabledNamespaces enable one: the rules are the function's
 	// for a Pod file with no Namespace object in it.
 	NamespaceEnabled func(namespace string) bool
-	Metrics          *Metrics
+	Metrics          *metrics.Metrics
 	Log              *slog.Logger
 }
 
@@ -59,7 +60,7 @@ const (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	outcome, reason := OutcomeError, ""
-	defer func() { h.Metrics.observe(outcome, reason, time.Since(start)) }()
+	defer func() { h.Metrics.Admission(outcome, reason, time.Since(start)) }()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.refuse(w, r, http.StatusMethodNotAllowed, "only POST is served here")

@@ -14,10 +14,11 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 func handler() *webhook.Handler {
-	return &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: webhook.NewMetrics()}
+	return &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New()}
 }
 
 // review wraps a Pod (JSON) in an AdmissionReview request, as the API server sends it.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // The kinds of admission the concurrent tests mix, each Pod named after
@@ -123,7 +123,7 @@ func logCounts(t *testing.T, log []byte) (map[string]int, map[string]int) {
 func TestConcurrentAdmissionsToOneHandler(t *testing.T) {
 	const pods, clients = 400, 16
 	var logBuf bytes.Buffer // written by slog's handler under its own lock
-	h := &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: webhook.NewMetrics(), Log: slog.New(slog.NewJSONHandler(&logBuf, nil))}
+	h := &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New(), Log: slog.New(slog.NewJSONHandler(&logBuf, nil))}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range clients {
@@ -167,41 +167,6 @@ func TestConcurrentAdmissionsToOneHandler(t *testing.T) {
 	}
 }
 
-// The same through the TLS server: many keep-alive clients at once.
-func TestConcurrentAdmissionsOverTLS(t *testing.T) {
-	const pods, clients = 200, 16
-	s := startServer(t, webhook.Options{}, nil)
-	client := s.client()
-	client.Transport.(*http.Transport).MaxIdleConnsPerHost = clients
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for i := range work {
-				_, _, body := mixedPod(i)
-				res, err := client.Post("https://"+s.admission+"/inject", "application/json", bytes.NewReader(body))
-				if err != nil {
-					t.Errorf("pod %d: %v", i, err)
-					continue
-				}
-				raw, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				if err := checkMixed(i, res.StatusCode, raw); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	for i := range pods {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if m, want := get(t, "http://"+s.probes+"/metrics"), fmt.Sprintf(`inject_mesher_admissions_total{outcome="injected",reason=""} %d`, pods/int(admissionKinds)); !strings.Contains(m, want) {
-		t.Errorf("the metrics lack %q", want)
-	}
-}
-
 // Logs: exactly one line for an admission that injected or denied, none
 // for a Pod left unchanged, a skip only at Debug (a namespace full of
 // hostNetwork Pods would fill the log), and one Warn line for a request
@@ -235,7 +200,7 @@ func TestLogLinesPerOutcome(t *testing.T) {
 }
 
 // scrape renders metrics in the Prometheus text format.
-func scrape(t *testing.T, m *webhook.Metrics) string {
+func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))

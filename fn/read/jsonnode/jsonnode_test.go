@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
@@ -150,10 +150,7 @@ func TestParseWithoutLeavesOutOnePath(t *testing.T) {
 			t.Errorf("%s\nin %s", diff, doc)
 		}
 	}
-	pod, err := json.Marshal(reviews.Admitted(reviews.DeploymentPod("web", 3), "shop"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pod := deploymentPod(t)
 	got, err := jsonnode.ParseWithout(pod, path...)
 	if err != nil {
 		t.Fatal(err)
@@ -204,13 +201,22 @@ func hasAlias(n *yaml.Node) bool {
 	return false
 }
 
+// deploymentPod is testdata/deployment-pod.json: a typical Deployment's Pod
+// as kube-apiserver sends it to a mutating webhook (defaulted, with its
+// ReplicaSet owner and managedFields).
+func deploymentPod(tb testing.TB) []byte {
+	tb.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "deployment-pod.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
 // The Pod of a typical Deployment as the API server sends it (managedFields
 // included), read by jsonnode and, side by side, by yaml.v3.
 func BenchmarkParsePod(b *testing.B) {
-	raw, err := json.Marshal(reviews.Admitted(reviews.DeploymentPod("web", 0), "shop"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := deploymentPod(b)
 	b.Run("jsonnode", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(raw)))

@@ -31,7 +31,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
 // TestBenchAPIServerCreates is the API-server part of `make bench-webhook`
@@ -78,7 +78,7 @@ func TestBenchAPIServerCreates(t *testing.T) {
 
 	client := benchClientset(t)
 	// The webhook's own namespace (its Lease); it may exist from TestWebhook.
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: webhook.DefaultNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: webhookserver.DefaultNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	wh := newWebhookServer(t)

@@ -30,7 +30,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/certs"
+	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
 // The webhook's certificates against the real API server: the self-managed
@@ -55,7 +56,7 @@ const (
 func TestWebhookSelfManagedCerts(t *testing.T) {
 	client := clientset(t, nil)
 	ctx := context.Background()
-	ns := webhook.DefaultNamespace
+	ns := webhookserver.DefaultNamespace
 	createNamespace(t, client, ns, nil)
 	deleteSecret := func() {
 		err := client.CoreV1().Secrets(ns).Delete(ctx, certSecret, metav1.DeleteOptions{})
@@ -102,7 +103,7 @@ func TestWebhookSelfManagedCerts(t *testing.T) {
 	leaf := pemCerts(t, secret.Data["tls.crt"])[0]
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(secret.Data["ca.crt"])
-	for _, host := range append(webhook.ServiceHosts(webhook.DefaultServiceName, ns), "127.0.0.1") {
+	for _, host := range append(certs.ServiceHosts(certs.DefaultServiceName, ns), "127.0.0.1") {
 		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: host}); err != nil {
 			t.Errorf("the serving certificate for %s: %v", host, err)
 		}
@@ -241,7 +242,7 @@ func installRBAC(t *testing.T, client kubernetes.Interface, dir string) string {
 		t.Fatalf("applying the RBAC of %s: %v\n%s", dir, err, out)
 	}
 	const account = "inject-mesher-webhook"
-	ns := webhook.DefaultNamespace
+	ns := webhookserver.DefaultNamespace
 	user := "system:serviceaccount:" + ns + ":" + account
 	if answer, _ := canI(t, user, "delete", "nodes", ""); answer == "yes" {
 		t.Log("the API server does not enforce RBAC: the account's rights are not checked")
@@ -378,7 +379,7 @@ const certManagerVersion = "v1.21.2"
 // Pod Security `restricted` as its namespace enforces.
 func TestWebhookCertOverlaysDryRun(t *testing.T) {
 	client := clientset(t, nil)
-	createNamespace(t, client, webhook.DefaultNamespace, nil)
+	createNamespace(t, client, webhookserver.DefaultNamespace, nil)
 	const restricted = "wh-certs-restricted"
 	createNamespace(t, client, restricted, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "inject-mesher-webhook"}}

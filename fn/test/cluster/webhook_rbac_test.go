@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
 // The install's RBAC is enough, and no more than it says: the webhook runs
@@ -22,7 +22,7 @@ import (
 func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	startControllerManager(t)
 	client := clientset(t, nil)
-	createNamespace(t, client, webhook.DefaultNamespace, nil)
+	createNamespace(t, client, webhookserver.DefaultNamespace, nil)
 
 	var rbac []string
 	for _, doc := range strings.Split(string(kustomizeBuild(t, "../../../config/webhook")), "\n---\n") {
@@ -42,7 +42,7 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 		t.Fatalf("applying the install's RBAC: %v\n%s", err, out)
 	}
 	const account = "inject-mesher-webhook"
-	user := "system:serviceaccount:" + webhook.DefaultNamespace + ":" + account
+	user := "system:serviceaccount:" + webhookserver.DefaultNamespace + ":" + account
 	for _, c := range []struct {
 		verb, resource, ns string
 		want               bool
@@ -51,8 +51,8 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 		{"watch", "pods", "", true},
 		{"create", "configmaps", "shop", true},
 		{"update", "configmaps/mesher-config-sc", "shop", true},
-		{"update", "leases.coordination.k8s.io/inject-mesher-webhook", webhook.DefaultNamespace, true},
-		{"get", "secrets", webhook.DefaultNamespace, false},
+		{"update", "leases.coordination.k8s.io/inject-mesher-webhook", webhookserver.DefaultNamespace, true},
+		{"get", "secrets", webhookserver.DefaultNamespace, false},
 		{"list", "secrets", "shop", false},
 		{"delete", "configmaps/mesher-config-sc", "shop", false},
 		{"update", "configmaps/app-settings", "shop", false},
@@ -67,7 +67,7 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 			t.Errorf("%s may %s %s in %q: %q, want allowed=%v", account, c.verb, c.resource, c.ns, out, c.want)
 		}
 	}
-	kubeconfig := serviceAccountKubeconfig(t, client, webhook.DefaultNamespace, account, "webhook-sa.kubeconfig")
+	kubeconfig := serviceAccountKubeconfig(t, client, webhookserver.DefaultNamespace, account, "webhook-sa.kubeconfig")
 
 	wh := newWebhookServer(t)
 	wh.opts.Kubeconfig = kubeconfig

@@ -26,7 +26,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
 // The webhook's side of the cluster tests: a CA and a serving certificate
@@ -41,7 +41,7 @@ const webhookConfigFile = "../../../config/webhook/mesher-injection.yaml"
 // webhookServer is the webhook running in this process; start and stop
 // may be called again (the admission port stays the one registered).
 type webhookServer struct {
-	opts              webhook.Options
+	opts              webhookserver.Options
 	ca                []byte // the CA that signed the serving certificate, for caBundle
 	log               *os.File
 	admission, probes string
@@ -68,7 +68,7 @@ func newWebhookServer(t *testing.T) *webhookServer {
 		w.stop(t)
 		_ = w.log.Close()
 	})
-	w.opts = webhook.Options{
+	w.opts = webhookserver.Options{
 		Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
 		CertFile: certFile, KeyFile: keyFile, ConfigFile: webhookConfigFile,
 		Kubeconfig: server.kubeconfig,
@@ -95,7 +95,7 @@ func (w *webhookServer) start(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan error, 1)
 	log := slog.New(slog.NewJSONHandler(w.log, nil))
-	go func(done chan<- error) { done <- webhook.Run(ctx, opts, log) }(w.done)
+	go func(done chan<- error) { done <- webhookserver.Run(ctx, opts, log) }(w.done)
 	select {
 	case a := <-started:
 		w.admission, w.probes = a[0], a[1]
@@ -307,7 +307,7 @@ func createPod(t *testing.T, ns string, pod *corev1.Pod, dryRun bool) (*corev1.P
 func createNamespace(t *testing.T, client kubernetes.Interface, name string, labels map[string]string) {
 	t.Helper()
 	_, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) && name == webhook.DefaultNamespace {
+	if apierrors.IsAlreadyExists(err) && name == webhookserver.DefaultNamespace {
 		// The webhook's own namespace (its Lease), shared by the tests that run one.
 		return
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -402,7 +402,7 @@ func waitGeneratedConfigMap(t *testing.T, client kubernetes.Interface, ns, rbac 
 	t.Helper()
 	took, ok := poll(60*time.Second, func() bool {
 		cm, err := client.CoreV1().ConfigMaps(ns).Get(context.Background(), "mesher-config-sc", metav1.GetOptions{})
-		return err == nil && cm.Annotations[engine.GeneratedBy] == webhook.ControllerMark
+		return err == nil && cm.Annotations[engine.GeneratedBy] == configmaps.ControllerMark
 	})
 	if !ok {
 		t.Errorf("no generated mesher-config-sc in %s after %v under %s; the webhook's log ends:\n%s", ns, took.Round(time.Second), rbac, logTail(server.dir, "webhook"))

@@ -819,7 +819,7 @@ func sameFlagValue(value, def string) bool {
 	return value == def
 }
 
-var webhookFlagDefault = regexp.MustCompile(`(?m)^  -(\S+)(?: \S+)?\n\s+.*\(default "?(.*?)"?\)$`)
+var webhookFlagDefault = regexp.MustCompile(`(?m)^\s+--(\S+)(?: \S+)?\s{2,}.*\(default "?(.*?)"?\)$`)
 
 // webhookFlagDefaults reads the webhook binary's flag defaults from its -h.
 func webhookFlagDefaults(t *testing.T) map[string]string {

@@ -50,6 +50,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // The serving certificate goes to the children in these variables: made in
@@ -118,7 +119,7 @@ func main() {
 }
 
 // serve is a child: it serves kind on a free loopback port over TLS, as
-// fn/webhook's server does, prints the address, and stops when its stdin
+// fn/webhook/server does, prints the address, and stops when its stdin
 // ends (the parent closed it or died).
 func serve(kind, configFile, cpuProfile string) error {
 	cert, err := tls.X509KeyPair([]byte(os.Getenv(envCert)), []byte(os.Getenv(envKey)))
@@ -133,19 +134,19 @@ func serve(kind, configFile, cpuProfile string) error {
 	case "parse":
 		h = reviews.ParseFloor()
 	case "webhook":
-		// As webhook.Run builds it (out of a cluster: no namespace labels),
+		// As server.Run builds it (out of a cluster: no namespace labels),
 		// logging one JSON line per injection as the binary does.
 		cfg, err := config.LoadFile(configFile, nil)
 		if err != nil {
 			return err
 		}
-		h = &webhook.Handler{Injector: engine.New(cfg, nil), Metrics: webhook.NewMetrics(), Log: logger}
+		h = &webhook.Handler{Injector: engine.New(cfg, nil), Metrics: metrics.New(), Log: logger}
 	default:
 		return fmt.Errorf("unknown kind %q", kind)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/inject", h)
-	// The settings of fn/webhook's admission server.
+	// The settings of fn/webhook/server's admission server.
 	srv := &http.Server{
 		Handler: mux,
 		TLSConfig: &tls.Config{

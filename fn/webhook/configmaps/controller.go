@@ -1,14 +1,15 @@
-package webhook
+// Package configmaps is the webhook's ConfigMap controller: it keeps the
+// mesher ConfigMaps that injected Pods mount. Admission writes nothing
+// (sideEffects: None); this runs beside it, on the leader replica only, so
+// replicas never race.
+package configmaps
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,75 +18,35 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
-// ConfigMapController keeps the mesher ConfigMaps that injected Pods mount:
-// in every namespace with a Pod carrying inject-mesher's status and mounting
+// Controller keeps the mesher ConfigMaps that injected Pods mount: in every
+// namespace with a Pod carrying inject-mesher's status and mounting
 // mesher-config-sc or mesher-config-pilot, it creates that ConfigMap when
 // absent (the content the function generates), updates one it created when
 // the config changed (its generated-by mark is ControllerMark), and never
-// touches one the user wrote or one the function rendered into git. Admission writes nothing (sideEffects: None); this
-// runs beside it, on the leader replica only, so replicas never race.
-type ConfigMapController struct {
+// touches one the user wrote or one the function rendered into git.
+type Controller struct {
 	Client   kubernetes.Interface
 	Injector *engine.Injector
-	// Namespace and Identity name the Lease's namespace and this candidate;
-	// LeaseName the Lease (LeaseName when empty: a Helm release names its
-	// own, so two releases never share one).
-	Namespace, Identity, LeaseName string
-	Metrics                        *Metrics
-	Log                            *slog.Logger
-	// WhileLeading is more work for the leader alone, under the same Lease
-	// (the self-managed certificates): each runs beside the controller for
-	// as long as this replica leads, and stops when it stops leading.
-	WhileLeading []func(ctx context.Context)
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
 
-	// configMaps are the informers of the mesher ConfigMaps while leading.
+	// configMaps are the informers of the mesher ConfigMaps while running.
 	configMaps []cache.SharedIndexInformer
 }
 
-// LeaseName is the Lease the replicas elect their leader with.
-const LeaseName = "inject-mesher-webhook"
-
-// Run campaigns for the lease and, while leading, reconciles; it returns
-// when ctx ends.
-func (c *ConfigMapController) Run(ctx context.Context) {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: c.Namespace, Name: cmp.Or(c.LeaseName, LeaseName)},
-		Client:     c.Client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: c.Identity},
-	}
-	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock: lock, ReleaseOnCancel: true,
-			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) {
-					c.Log.Info("leading: the ConfigMap controller runs", "identity", c.Identity)
-					var others sync.WaitGroup
-					for _, work := range c.WhileLeading {
-						others.Go(func() { work(ctx) })
-					}
-					c.lead(ctx)
-					others.Wait()
-				},
-				OnStoppedLeading: func() { c.Log.Info("not leading", "identity", c.Identity) },
-			},
-		})
-	}
-}
-
-// lead watches Pods (only their namespace, status annotation and mounted
-// ConfigMaps are kept in memory) and reconciles each namespace they touch.
-func (c *ConfigMapController) lead(ctx context.Context) {
+// Run watches Pods (only their namespace, status annotation and mounted
+// ConfigMaps are kept in memory) and reconciles each namespace they touch,
+// until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
 	factory := informers.NewSharedInformerFactory(c.Client, 10*time.Minute)
 	pods := factory.Core().V1().Pods().Informer()
 	_ = pods.SetTransform(slimPod)
@@ -228,7 +189,7 @@ func mesherConfigMaps(obj any) ([]string, error) {
 // reconcile makes the mesher ConfigMaps that ns's injected Pods mount
 // (pods is indexed by mesherConfigMaps) hold what the config renders,
 // keeping each backend's rendering in desired.
-func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cache.Indexer, desired map[sidecar.Backend]*corev1.ConfigMap) error {
+func (c *Controller) reconcile(ctx context.Context, ns string, pods cache.Indexer, desired map[sidecar.Backend]*corev1.ConfigMap) error {
 	for _, b := range sidecar.Backends() {
 		mounting, err := pods.IndexKeys(byMesherConfigMap, ns+"/"+b.ConfigMapName())
 		if err != nil {
@@ -273,7 +234,7 @@ func (c *ConfigMapController) reconcile(ctx context.Context, ns string, pods cac
 
 // configMap reads a mesher ConfigMap from the informers' cache, or from
 // the API server when they are not running (a test calling reconcile).
-func (c *ConfigMapController) configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
+func (c *Controller) configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
 	for _, inf := range c.configMaps {
 		obj, ok, err := inf.GetIndexer().GetByKey(ns + "/" + name)
 		if err != nil {
@@ -291,16 +252,14 @@ func (c *ConfigMapController) configMap(ctx context.Context, ns, name string) (*
 	return c.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
-func (c *ConfigMapController) written(op, ns, name string) {
-	if c.Metrics != nil {
-		c.Metrics.ConfigMapsWritten.WithLabelValues(op).Inc()
-	}
+func (c *Controller) written(op, ns, name string) {
+	c.Metrics.ConfigMapWritten(op)
 	c.Log.Info("configmap "+op+"d", "namespace", ns, "name", name)
 }
 
 // render is the ConfigMap the function generates for need, as an API object
 // (in need's namespace; reconcile puts its copies in theirs).
-func (c *ConfigMapController) render(need engine.ConfigMapRef) (*corev1.ConfigMap, error) {
+func (c *Controller) render(need engine.ConfigMapRef) (*corev1.ConfigMap, error) {
 	node, err := c.Injector.ConfigMap(need)
 	if err != nil {
 		return nil, err
@@ -323,12 +282,3 @@ func (c *ConfigMapController) render(need engine.ConfigMapRef) (*corev1.ConfigMa
 // ControllerMark is the generated-by value of the ConfigMaps the controller
 // writes.
 const ControllerMark = "inject-mesher-webhook"
-
-// hostname names this candidate when POD_NAME is not set.
-func hostname() string {
-	if n := os.Getenv("POD_NAME"); n != "" {
-		return n
-	}
-	h, _ := os.Hostname()
-	return h
-}

@@ -1,4 +1,4 @@
-package webhook_test
+package server_test
 
 import (
 	"bytes"
@@ -15,10 +15,24 @@ import (
 	"time"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
-// testServer is webhook.Run on loopback ports with a certificate of a
+// uid is the request uid of every review the tests send.
+const uid = "705ab4f5-6393-11e8-b7cc-42010a800002"
+
+// annotatedPod asks for the sidecar.
+const annotatedPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"},"annotations":{"sidecar.mesher.io/inject":"yes"}},"spec":{"containers":[{"name":"web","image":"web:1"}]}}`
+
+// review wraps object (JSON) in the AdmissionReview of a Pod CREATE in
+// namespace shop, as the API server sends it.
+func review(object string) []byte {
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"` + uid + `",` +
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},` +
+		`"namespace":"shop","operation":"CREATE","object":` + object + `}}`)
+}
+
+// testServer is server.Run on loopback ports with a certificate of a
 // throwaway CA in a temporary directory.
 type testServer struct {
 	admission, probes string
@@ -28,9 +42,9 @@ type testServer struct {
 	done              chan error
 }
 
-// startServer runs webhook.Run with opts (its addresses and certificate
+// startServer runs server.Run with opts (its addresses and certificate
 // filled in) until the test ends; log nil discards the server's log.
-func startServer(t *testing.T, opts webhook.Options, log *slog.Logger) *testServer {
+func startServer(t *testing.T, opts server.Options, log *slog.Logger) *testServer {
 	t.Helper()
 	s := &testServer{dir: t.TempDir(), done: make(chan error, 1)}
 	ca := testutil.NewCA(t)
@@ -45,7 +59,7 @@ func startServer(t *testing.T, opts webhook.Options, log *slog.Logger) *testServ
 	opts.Started = func(a, p string) { addrs <- [2]string{a, p} }
 	var ctx context.Context
 	ctx, s.cancel = context.WithCancel(context.Background())
-	go func() { s.done <- webhook.Run(ctx, opts, log) }()
+	go func() { s.done <- server.Run(ctx, opts, log) }()
 	select {
 	case a := <-addrs:
 		s.admission, s.probes = a[0], a[1]
@@ -86,12 +100,12 @@ func (s *testServer) client() *http.Client {
 }
 
 func TestServerOverTLS(t *testing.T) {
-	s := startServer(t, webhook.Options{}, nil)
+	s := startServer(t, server.Options{}, nil)
 	dir, pool, admission, probes := s.dir, s.pool, s.admission, s.probes
 	client := func(pool *x509.CertPool, max uint16) *http.Client {
 		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: max}}}
 	}
-	res, err := client(pool, 0).Post("https://"+admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod, "shop")))
+	res, err := client(pool, 0).Post("https://"+admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +121,7 @@ func TestServerOverTLS(t *testing.T) {
 	if _, err := client(pool, tls.VersionTLS11).Post("https://"+admission+"/inject", "application/json", nil); err == nil {
 		t.Error("a TLS 1.1 client was served")
 	}
-	if res, err := http.Post("http://"+admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod, "shop"))); err == nil {
+	if res, err := http.Post("http://"+admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod))); err == nil {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if strings.Contains(string(b), "patch") {
@@ -181,7 +195,7 @@ func clip(s string) string {
 // Warn line per connection would let a port scanner flood the log.
 func TestFailedHandshakesAreCountedNotWarned(t *testing.T) {
 	var logged syncBuffer
-	s := startServer(t, webhook.Options{}, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	s := startServer(t, server.Options{}, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	untrusting := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}
 	const attempts = 3
 	for range attempts {
@@ -227,7 +241,7 @@ func TestFailedHandshakesAreCountedNotWarned(t *testing.T) {
 func TestHTTP2OnlyWhenEnabled(t *testing.T) {
 	for _, enabled := range []bool{false, true} {
 		t.Run(fmt.Sprintf("EnableHTTP2=%v", enabled), func(t *testing.T) {
-			s := startServer(t, webhook.Options{EnableHTTP2: enabled}, nil)
+			s := startServer(t, server.Options{EnableHTTP2: enabled}, nil)
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pool}, ForceAttemptHTTP2: true}
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
@@ -237,7 +251,7 @@ func TestHTTP2OnlyWhenEnabled(t *testing.T) {
 			}
 			var first *tls.ConnectionState
 			for i := range 2 {
-				res, err := client.Post("https://"+s.admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod, "shop")))
+				res, err := client.Post("https://"+s.admission+"/inject", "application/json", bytes.NewReader(review(annotatedPod)))
 				if err != nil {
 					t.Fatal(err)
 				}

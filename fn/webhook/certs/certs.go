@@ -1,4 +1,7 @@
-package webhook
+// Package certs is the webhook's self-managed certificates: the webhook is
+// its own small CA, so an install needs neither a Secret made by hand nor
+// cert-manager.
+package certs
 
 import (
 	"bytes"
@@ -32,10 +35,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-)
 
-// Self-managed certificates: the webhook is its own small CA, so an install
-// needs neither a Secret made by hand nor cert-manager.
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
+)
 
 // The Secret's keys: kubernetes.io/tls's three, and the CA's key, which the
 // leader needs to sign the next serving certificate (whoever can read the
@@ -45,7 +47,7 @@ const (
 	caKeyKey    = "ca.key"
 )
 
-// Defaults of SelfManagedConfig.
+// Defaults of Config.
 const (
 	DefaultCALifetime   = 365 * 24 * time.Hour
 	DefaultCertLifetime = 90 * 24 * time.Hour
@@ -53,8 +55,8 @@ const (
 	defaultCertResync   = 30 * time.Second
 )
 
-// SelfManagedConfig configures the self-managed certificates.
-type SelfManagedConfig struct {
+// Config configures the self-managed certificates.
+type Config struct {
 	Client kubernetes.Interface
 	// Namespace and SecretName name the Secret (type kubernetes.io/tls) the
 	// certificates live in; the webhook owns it and rewrites what it cannot use.
@@ -76,14 +78,14 @@ type SelfManagedConfig struct {
 	Resync time.Duration
 	// Now is the clock (tests move it); time.Now when nil.
 	Now     func() time.Time
-	Metrics *Metrics
+	Metrics *metrics.Metrics
 	Log     *slog.Logger
 }
 
-// SelfManagedCerts is the self-managed certificate mode. Every replica
+// SelfManaged is the self-managed certificate mode. Every replica
 // serves the certificate in the Secret (Watch, GetCertificate, Ready); the
-// leader alone (Lead, under the ConfigMap controller's Lease, so replicas
-// never race) issues it and keeps the API servers trusting it:
+// leader alone (Lead, run while the replica holds the webhook's Lease, so
+// replicas never race) issues it and keeps the API servers trusting it:
 //   - a CA and a serving certificate for Hosts, ECDSA P-256, in the Secret;
 //   - the Secret's CA bundle as caBundle of every webhook of the configuration;
 //   - the serving certificate renewed at 2/3 of its lifetime, by the same CA;
@@ -91,8 +93,8 @@ type SelfManagedConfig struct {
 //     first, a certificate it signed is served only CATrustDelay after every
 //     webhook's caBundle has it, and the old CA stays in the bundle until it
 //     expires, so whatever certificate a replica still serves stays trusted.
-type SelfManagedCerts struct {
-	cfg SelfManagedConfig
+type SelfManaged struct {
+	cfg Config
 	// serving is the certificate every handshake gets, from the Secret.
 	serving atomic.Pointer[tls.Certificate]
 	// nudge wakes the leader when the Secret changed (deleted, say).
@@ -106,8 +108,8 @@ type SelfManagedCerts struct {
 	trustedSince time.Time
 }
 
-// NewSelfManagedCerts checks cfg and fills in its defaults.
-func NewSelfManagedCerts(cfg SelfManagedConfig) (*SelfManagedCerts, error) {
+// New checks cfg and fills in its defaults.
+func New(cfg Config) (*SelfManaged, error) {
 	if cfg.Client == nil || cfg.Namespace == "" || cfg.SecretName == "" || cfg.WebhookConfiguration == "" || len(cfg.Hosts) == 0 {
 		return nil, errors.New("self-managed certificates need a client, the Secret's namespace and name, the webhook configuration and the hosts")
 	}
@@ -143,7 +145,7 @@ func NewSelfManagedCerts(cfg SelfManagedConfig) (*SelfManagedCerts, error) {
 			return nil, errors.New("an empty host name for the serving certificate")
 		}
 	}
-	return &SelfManagedCerts{cfg: cfg, nudge: make(chan struct{}, 1)}, nil
+	return &SelfManaged{cfg: cfg, nudge: make(chan struct{}, 1)}, nil
 }
 
 // DefaultServiceName is the install's Service (config/webhook).
@@ -155,7 +157,7 @@ func ServiceHosts(service, namespace string) []string {
 }
 
 // GetCertificate serves the Secret's certificate (tls.Config.GetCertificate).
-func (s *SelfManagedCerts) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (s *SelfManaged) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if c := s.serving.Load(); c != nil {
 		return c, nil
 	}
@@ -163,11 +165,11 @@ func (s *SelfManagedCerts) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificat
 }
 
 // Ready tells whether there is a certificate to serve.
-func (s *SelfManagedCerts) Ready() bool { return s.serving.Load() != nil }
+func (s *SelfManaged) Ready() bool { return s.serving.Load() != nil }
 
 // Watch keeps the served certificate that of the Secret, read through an
 // informer on that one Secret, until ctx ends; it returns at once.
-func (s *SelfManagedCerts) Watch(ctx context.Context) {
+func (s *SelfManaged) Watch(ctx context.Context) {
 	factory := informers.NewSharedInformerFactoryWithOptions(s.cfg.Client, 10*time.Minute,
 		informers.WithNamespace(s.cfg.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -184,7 +186,7 @@ func (s *SelfManagedCerts) Watch(ctx context.Context) {
 	factory.Start(ctx.Done())
 }
 
-func (s *SelfManagedCerts) load(obj any) {
+func (s *SelfManaged) load(obj any) {
 	defer s.wake()
 	secret, ok := obj.(*corev1.Secret)
 	if !ok || secret.Name != s.cfg.SecretName {
@@ -204,14 +206,12 @@ func (s *SelfManagedCerts) load(obj any) {
 		return
 	}
 	s.serving.Store(&cert)
-	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.CertExpiry.Set(float64(cert.Leaf.NotAfter.Unix()))
-	}
+	s.cfg.Metrics.CertificateExpires(cert.Leaf.NotAfter)
 	s.cfg.Log.Info("serving certificate loaded", "secret", s.cfg.Namespace+"/"+s.cfg.SecretName,
 		"serial", cert.Leaf.SerialNumber.Text(16), "issuer", cert.Leaf.Issuer.CommonName, "notAfter", cert.Leaf.NotAfter)
 }
 
-func (s *SelfManagedCerts) wake() {
+func (s *SelfManaged) wake() {
 	select {
 	case s.nudge <- struct{}{}:
 	default:
@@ -220,7 +220,7 @@ func (s *SelfManagedCerts) wake() {
 
 // Lead keeps the Secret and the caBundles right until ctx ends: when
 // something is due, when the Secret changes, and every Resync.
-func (s *SelfManagedCerts) Lead(ctx context.Context) {
+func (s *SelfManaged) Lead(ctx context.Context) {
 	s.cfg.Log.Info("leading: self-managed certificates", "secret", s.cfg.Namespace+"/"+s.cfg.SecretName, "webhookConfiguration", s.cfg.WebhookConfiguration)
 	failures := 0
 	for {
@@ -283,7 +283,7 @@ func readCertState(secret *corev1.Secret) certState {
 
 // Reconcile makes one pass: the CA, the serving certificate, the Secret,
 // the caBundles. It returns when the next pass is due.
-func (s *SelfManagedCerts) Reconcile(ctx context.Context) (time.Time, error) {
+func (s *SelfManaged) Reconcile(ctx context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
@@ -359,7 +359,7 @@ func caRenewal(signer *authority, now time.Time) string {
 
 // servingRenewal says why a new serving certificate is needed, "" when the
 // one in the Secret is to be served on.
-func (s *SelfManagedCerts) servingRenewal(st certState, now, trustedSince time.Time, trusted bool) string {
+func (s *SelfManaged) servingRenewal(st certState, now, trustedSince time.Time, trusted bool) string {
 	if st.serving == nil {
 		return "no serving certificate with its key in the Secret"
 	}
@@ -386,7 +386,7 @@ func (s *SelfManagedCerts) servingRenewal(st certState, now, trustedSince time.T
 
 // nextPass is when something becomes due: a renewal, the switch to a new
 // CA, an old CA leaving the bundle; at the latest Resync from now.
-func (s *SelfManagedCerts) nextPass(st certState, now time.Time) time.Time {
+func (s *SelfManaged) nextPass(st certState, now time.Time) time.Time {
 	next := now.Add(s.cfg.Resync)
 	earlier := func(t time.Time) {
 		if t.After(now) && t.Before(next) {
@@ -406,7 +406,7 @@ func (s *SelfManagedCerts) nextPass(st certState, now time.Time) time.Time {
 }
 
 // trust is since when every caBundle has held ca, as this leader saw it.
-func (s *SelfManagedCerts) trust(ca *x509.Certificate) (time.Time, bool) {
+func (s *SelfManaged) trust(ca *x509.Certificate) (time.Time, bool) {
 	if s.trustedCA != sha256.Sum256(ca.Raw) {
 		return time.Time{}, false
 	}
@@ -415,7 +415,7 @@ func (s *SelfManagedCerts) trust(ca *x509.Certificate) (time.Time, bool) {
 
 // trusted records that every caBundle holds ca now: since now if it was
 // just patched in (also after someone took it out) or is new to this leader.
-func (s *SelfManagedCerts) trusted(ca *x509.Certificate, patched bool, now time.Time) {
+func (s *SelfManaged) trusted(ca *x509.Certificate, patched bool, now time.Time) {
 	if fp := sha256.Sum256(ca.Raw); patched || fp != s.trustedCA {
 		s.trustedCA, s.trustedSince = fp, now
 	}
@@ -445,7 +445,7 @@ func (st certState) secretData() (map[string][]byte, error) {
 // writeSecret creates the Secret, or updates it when its data differs; the
 // update names the version read, so a concurrent writer makes it fail
 // rather than be overwritten.
-func (s *SelfManagedCerts) writeSecret(ctx context.Context, have *corev1.Secret, data map[string][]byte) error {
+func (s *SelfManaged) writeSecret(ctx context.Context, have *corev1.Secret, data map[string][]byte) error {
 	secrets := s.cfg.Client.CoreV1().Secrets(s.cfg.Namespace)
 	opts := metav1.CreateOptions{FieldManager: "inject-mesher-webhook"}
 	if have == nil {
@@ -477,7 +477,7 @@ func (s *SelfManagedCerts) writeSecret(ctx context.Context, have *corev1.Secret,
 // client's types would drop fields a newer API server knows and it does
 // not; each index is tested against the webhook's name, so a configuration
 // changed meanwhile makes the patch fail rather than land on another webhook.
-func (s *SelfManagedCerts) patchCABundles(ctx context.Context, bundle []byte) (bool, error) {
+func (s *SelfManaged) patchCABundles(ctx context.Context, bundle []byte) (bool, error) {
 	configs := s.cfg.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	mwc, err := configs.Get(ctx, s.cfg.WebhookConfiguration, metav1.GetOptions{})
 	if err != nil {

@@ -1,4 +1,4 @@
-package webhook
+package certs
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // The self-managed certificates against client-go's fake clientset, on a
@@ -50,9 +50,10 @@ func (c *fakeClock) advance(d time.Duration) {
 }
 
 type certFixture struct {
-	client *fake.Clientset
-	clock  *fakeClock
-	certs  *SelfManagedCerts
+	client  *fake.Clientset
+	clock   *fakeClock
+	certs   *SelfManaged
+	metrics *metrics.Metrics
 }
 
 // newCertFixture has the install's two webhooks, caBundle empty, and lifetimes
@@ -63,16 +64,33 @@ func newCertFixture(t *testing.T) *certFixture {
 	client := fake.NewClientset(&admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: testConfig}, Webhooks: webhooks})
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	certs, err := NewSelfManagedCerts(SelfManagedConfig{
+	m := metrics.New()
+	certs, err := New(Config{
 		Client: client, Namespace: testNamespace, SecretName: testSecret, WebhookConfiguration: testConfig,
 		Hosts:      ServiceHosts(DefaultServiceName, testNamespace),
 		CALifetime: 300 * time.Hour, CertLifetime: 30 * time.Hour, CATrustDelay: time.Hour,
-		Now: clock.Now, Metrics: NewMetrics(), Log: slog.New(slog.DiscardHandler),
+		Now: clock.Now, Metrics: m, Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &certFixture{client: client, clock: clock, certs: certs}
+	return &certFixture{client: client, clock: clock, certs: certs, metrics: m}
+}
+
+// expiry is the value of the certificate expiry gauge.
+func (f *certFixture) expiry(t *testing.T) float64 {
+	t.Helper()
+	families, err := f.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range families {
+		if family.GetName() == "inject_mesher_certificate_expiry_timestamp_seconds" {
+			return family.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no certificate expiry gauge")
+	return 0
 }
 
 func (f *certFixture) reconcile(t *testing.T) time.Time {
@@ -385,11 +403,7 @@ func TestSelfManagedServesTheSecret(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		var m dto.Metric
-		if err := f.certs.cfg.Metrics.CertExpiry.Write(&m); err != nil {
-			t.Fatal(err)
-		}
-		if got := m.GetGauge().GetValue(); got != float64(want.NotAfter.Unix()) {
+		if got := f.expiry(t); got != float64(want.NotAfter.Unix()) {
 			t.Errorf("certificate expiry metric %v, want %v", got, want.NotAfter.Unix())
 		}
 	}
@@ -403,81 +417,28 @@ func TestSelfManagedServesTheSecret(t *testing.T) {
 	served(leafOf(t, f.secret(t)))
 }
 
-// The certificates are written under the ConfigMap controller's Lease: of
-// two replicas, only the one holding it leads.
-func TestSelfManagedOnlyTheLeaderWrites(t *testing.T) {
-	f := newCertFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var mu sync.Mutex
-	led := map[string]bool{}
-	var done sync.WaitGroup
-	for _, id := range []string{"replica-a", "replica-b"} {
-		c := &ConfigMapController{Client: f.client, Namespace: testNamespace, Identity: id, Log: slog.New(slog.DiscardHandler),
-			WhileLeading: []func(context.Context){func(ctx context.Context) {
-				mu.Lock()
-				led[id] = true
-				mu.Unlock()
-				f.certs.Lead(ctx)
-			}}}
-		done.Go(func() { c.Run(ctx) })
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := f.client.CoreV1().Secrets(testNamespace).Get(ctx, testSecret, metav1.GetOptions{}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no Secret within 20s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Past the follower's first retries (every 2 s).
-	time.Sleep(3 * time.Second)
-	lease, err := f.client.CoordinationV1().Leases(testNamespace).Get(ctx, LeaseName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	if len(led) != 1 || !led[*lease.Spec.HolderIdentity] {
-		t.Errorf("led: %v, lease held by %s: want the holder alone", led, *lease.Spec.HolderIdentity)
-	}
-	mu.Unlock()
-	creates := 0
-	for _, a := range f.client.Actions() {
-		if c, ok := a.(k8stesting.CreateAction); ok && a.GetResource().Resource == "secrets" && c.GetObject() != nil {
-			creates++
-		}
-	}
-	if creates != 1 {
-		t.Errorf("the Secret was created %d times, want once", creates)
-	}
-	cancel()
-	done.Wait()
-}
-
 func TestSelfManagedConfigChecked(t *testing.T) {
-	base := SelfManagedConfig{Client: fake.NewClientset(), Namespace: testNamespace, SecretName: testSecret,
+	base := Config{Client: fake.NewClientset(), Namespace: testNamespace, SecretName: testSecret,
 		WebhookConfiguration: testConfig, Hosts: []string{testHost}}
 	for name, tc := range map[string]struct {
-		edit func(*SelfManagedConfig)
+		edit func(*Config)
 		want string
 	}{
-		"no configuration name": {func(c *SelfManagedConfig) { c.WebhookConfiguration = "" }, "need a client"},
-		"certificate outlives its CA": {func(c *SelfManagedConfig) { c.CALifetime, c.CertLifetime = time.Hour, 2*time.Hour },
+		"no configuration name": {func(c *Config) { c.WebhookConfiguration = "" }, "need a client"},
+		"certificate outlives its CA": {func(c *Config) { c.CALifetime, c.CertLifetime = time.Hour, 2*time.Hour },
 			"exceeds the CA's"},
-		"trust delay too long": {func(c *SelfManagedConfig) {
+		"trust delay too long": {func(c *Config) {
 			c.CALifetime, c.CertLifetime, c.CATrustDelay = 30*time.Hour, 3*time.Hour, time.Hour
 		},
 			"trust delay (1h0m0s) must be shorter than 1h0m0s"},
 	} {
 		cfg := base
 		tc.edit(&cfg)
-		if _, err := NewSelfManagedCerts(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
 	}
-	if _, err := NewSelfManagedCerts(base); err != nil {
+	if _, err := New(base); err != nil {
 		t.Errorf("the defaults: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package webhook_test
+package server_test
 
 import (
 	"bufio"
@@ -18,7 +18,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
 // Graceful shutdown (SIGTERM cancels Run's context): readiness turns false
@@ -36,7 +36,7 @@ import (
 func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
 	const grace = 20 * time.Second
 	var logBuf syncBuffer
-	s := startServer(t, webhook.Options{ShutdownGrace: grace}, slog.New(slog.NewJSONHandler(&logBuf, nil)))
+	s := startServer(t, server.Options{ShutdownGrace: grace}, slog.New(slog.NewJSONHandler(&logBuf, nil)))
 	if code := probe(t, s.probes); code != http.StatusOK {
 		t.Fatalf("/readyz is %d before the shutdown", code)
 	}
@@ -47,7 +47,7 @@ func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Minute)) // a bound on the whole exchange, should anything hang
-	body := review(annotatedPod, "shop")
+	body := review(annotatedPod)
 	half := len(body) / 2
 	fmt.Fprintf(conn, "POST /inject HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
 	br := bufio.NewReader(conn)

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
+)
+
+// DefaultNamespace is where the install puts the webhook (its Lease lives
+// there); POD_NAMESPACE, from the downward API, says where it really runs.
+const DefaultNamespace = "inject-mesher-system"
+
+// cluster is the API server the webhook talks to, and the namespace it runs in.
+type cluster struct {
+	client    kubernetes.Interface
+	namespace string
+}
+
+// connect is the cluster when the webhook runs in one or is given a
+// kubeconfig; nil otherwise (admissions are answered all the same).
+func connect(kubeconfig string) (*cluster, error) {
+	if kubeconfig == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, nil
+	}
+	client, err := kubeClient(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("the Kubernetes client: %w", err)
+	}
+	return &cluster{client: client, namespace: cmp.Or(os.Getenv("POD_NAMESPACE"), DefaultNamespace)}, nil
+}
+
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = "inject-mesher-webhook"
+	// client-go's default (5 a second) would have the ConfigMaps of many
+	// new namespaces trail their Pods by seconds.
+	cfg.QPS, cfg.Burst = 50, 100
+	// The Pod informer decodes every Pod created in the cluster: protobuf
+	// costs the webhook and the API server less than JSON does (the typed
+	// clientset's built-in kinds all speak it).
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	return kubernetes.NewForConfig(cfg)
+}
+
+// namespaceLabels watches Namespaces and answers whether one is labelled
+// sidecar-injector=enabled, once it has the first list.
+func namespaceLabels(ctx context.Context, client kubernetes.Interface) (func(string) bool, error) {
+	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	nsInformer := factory.Core().V1().Namespaces()
+	lister := nsInformer.Lister()
+	_ = nsInformer.Informer().SetTransform(func(obj any) (any, error) {
+		if ns, ok := obj.(*corev1.Namespace); ok {
+			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, ResourceVersion: ns.ResourceVersion, Labels: ns.Labels}}, nil
+		}
+		return obj, nil
+	})
+	factory.Start(ctx.Done())
+	enabled := func(name string) bool {
+		ns, err := lister.Get(name)
+		return err == nil && ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if !cache.WaitForCacheSync(wctx.Done(), nsInformer.Informer().HasSynced) {
+		return nil, errors.New("the namespaces could not be read from the cluster")
+	}
+	return enabled, nil
+}
+
+// hostname names this candidate when POD_NAME is not set.
+func hostname() string {
+	if n := os.Getenv("POD_NAME"); n != "" {
+		return n
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// leaderElected campaigns, in a cluster, for the Lease and, while this
+// replica leads, runs the ConfigMap controller and the certificate's lead;
+// the channel is closed once that has stopped, at once outside a cluster.
+func leaderElected(ctx context.Context, opts Options, cl *cluster, injector *engine.Injector, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if cl == nil {
+		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
+		close(done)
+		return done
+	}
+	controller := &configmaps.Controller{Client: cl.client, Injector: injector, Metrics: m, Log: log}
+	jobs := []func(context.Context){controller.Run}
+	if cert.lead != nil {
+		jobs = append(jobs, cert.lead)
+	}
+	go func() {
+		defer close(done)
+		lead(ctx, cl, cmp.Or(opts.LeaseName, DefaultLeaseName), hostname(), log, jobs)
+	}()
+	return done
+}
+
+// lead campaigns for the Lease name in cl's namespace as identity and, while
+// this replica holds it, runs jobs side by side: each stops when the replica
+// stops leading, and starts again when it leads again. It returns when ctx
+// ends. The replicas never race: only the leader writes.
+func lead(ctx context.Context, cl *cluster, name, identity string, log *slog.Logger, jobs []func(context.Context)) {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: cl.namespace, Name: name},
+		Client:     cl.client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
+	}
+	for ctx.Err() == nil {
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true,
+			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					log.Info("leading: the ConfigMap controller runs", "identity", identity)
+					var running sync.WaitGroup
+					for _, job := range jobs {
+						running.Go(func() { job(ctx) })
+					}
+					running.Wait()
+				},
+				OnStoppedLeading: func() { log.Info("not leading", "identity", identity) },
+			},
+		})
+	}
+}
