@@ -52,157 +52,229 @@ const (
 // through the API server are injected (so the server trusts the patched CA).
 // Then, with lifetimes of seconds, the serving certificate is renewed and
 // the CA rotated and retired while Pods are created and fresh handshakes
-// are checked against the caBundle in place: none may fail.
+// are checked against the caBundle in place: none may fail. The subtests
+// run in order on one webhook.
 func TestWebhookSelfManagedCerts(t *testing.T) {
-	client := clientset(t, nil)
-	ctx := context.Background()
-	ns := webhookserver.DefaultNamespace
-	createNamespace(t, client, ns, nil)
+	env := startSelfManagedWebhook(t)
+	t.Run("SecretWrittenAndCABundlePatched", env.secretWrittenAndCABundlePatched)
+	t.Run("PodsInjected", env.podsInjected)
+	t.Run("RotationUnderLoad", env.rotationUnderLoad)
+	t.Run("NothingForbidden", func(t *testing.T) {
+		if log, _ := os.ReadFile(filepath.Join(server.dir, "webhook.log")); strings.Contains(string(log), "forbidden") {
+			t.Errorf("the webhook was refused something under the overlay's RBAC; its log ends:\n%s", logTail(server.dir, "webhook"))
+		}
+	})
+}
+
+// selfManagedEnv is the webhook of TestWebhookSelfManagedCerts, in
+// namespace ns, started at began.
+type selfManagedEnv struct {
+	client kubernetes.Interface
+	ns     string
+	wh     *webhookServer
+	began  time.Time
+}
+
+// podNS is where TestWebhookSelfManagedCerts creates its Pods.
+const podNS = "wh-certs"
+
+// startSelfManagedWebhook registers the install's configuration with no
+// caBundle, as an install applies it, and starts the webhook in the
+// self-managed mode under the overlay's RBAC, with lifetimes of seconds (a
+// CA of 36 s, a serving certificate of 12 s, a trust delay of 3 s).
+func startSelfManagedWebhook(t *testing.T) *selfManagedEnv {
+	t.Helper()
+	env := &selfManagedEnv{client: clientset(t, nil), ns: webhookserver.DefaultNamespace}
+	createNamespace(t, env.client, env.ns, nil)
 	deleteSecret := func() {
-		err := client.CoreV1().Secrets(ns).Delete(ctx, certSecret, metav1.DeleteOptions{})
+		err := env.client.CoreV1().Secrets(env.ns).Delete(context.Background(), certSecret, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("deleting Secret %s: %v", certSecret, err)
 		}
 	}
 	deleteSecret() // left by an earlier run of another install
 	t.Cleanup(deleteSecret)
-	kubeconfig := installRBAC(t, client, selfManagedDir)
+	kubeconfig := installRBAC(t, env.client, selfManagedDir)
 
-	wh := newWebhookServer(t)
-	wh.opts.CertFile, wh.opts.KeyFile = "", ""
-	wh.opts.Kubeconfig = kubeconfig
-	wh.opts.CertSecret, wh.opts.WebhookConfiguration = certSecret, webhookConfig
+	env.wh = newWebhookServer(t)
+	o := &env.wh.opts
+	o.CertFile, o.KeyFile = "", ""
+	o.Kubeconfig = kubeconfig
+	o.CertSecret, o.WebhookConfiguration = certSecret, webhookConfig
 	// The API server calls the webhook at its loopback URL.
-	wh.opts.CertHosts = []string{"127.0.0.1"}
-	wh.opts.CALifetime, wh.opts.CertLifetime, wh.opts.CATrustDelay = 36*time.Second, 12*time.Second, 3*time.Second
+	o.CertHosts = []string{"127.0.0.1"}
+	o.CALifetime, o.CertLifetime, o.CATrustDelay = 36*time.Second, 12*time.Second, 3*time.Second
 	// A port known before the start: the configuration is registered first,
 	// as an install applies it, with no caBundle.
-	wh.opts.Listen = "127.0.0.1:" + freePort()
-	registerWebhook(t, client, "https://"+wh.opts.Listen+"/inject", nil)
-	began := time.Now()
-	wh.start(t)
+	o.Listen = "127.0.0.1:" + freePort()
+	registerWebhook(t, env.client, "https://"+o.Listen+"/inject", nil)
+	createNamespace(t, env.client, podNS, nil)
+	env.began = time.Now()
+	env.wh.start(t)
+	return env
+}
 
-	// The Secret, and caBundle patched to its CA.
+// The leader creates the Secret (type kubernetes.io/tls) with a serving
+// certificate for the Service's names and the loopback address, and
+// patches its CA into every caBundle; the replica is then ready and its
+// expiry metric is the certificate's.
+func (env *selfManagedEnv) secretWrittenAndCABundlePatched(t *testing.T) {
+	ctx := context.Background()
 	var secret *corev1.Secret
 	took, ok := poll(30*time.Second, func() bool {
-		s, err := client.CoreV1().Secrets(ns).Get(ctx, certSecret, metav1.GetOptions{})
+		s, err := env.client.CoreV1().Secrets(env.ns).Get(ctx, certSecret, metav1.GetOptions{})
 		if err != nil {
 			return false
 		}
 		secret = s
-		bundles, err := caBundles(ctx, client)
+		bundles, err := caBundles(ctx, env.client)
 		return err == nil && len(s.Data["ca.crt"]) > 0 && allEqual(bundles, string(s.Data["ca.crt"]))
 	})
 	if !ok {
-		t.Fatalf("no Secret %s/%s with its CA in every caBundle after %v; the webhook's log ends:\n%s", ns, certSecret, took.Round(time.Second), logTail(server.dir, "webhook"))
+		t.Fatalf("no Secret %s/%s with its CA in every caBundle after %v; the webhook's log ends:\n%s", env.ns, certSecret, took.Round(time.Second), logTail(server.dir, "webhook"))
 	}
-	t.Logf("Secret created and caBundle patched %v after the start", time.Since(began).Round(10*time.Millisecond))
+	t.Logf("Secret created and caBundle patched %v after the start", time.Since(env.began).Round(10*time.Millisecond))
 	if secret.Type != corev1.SecretTypeTLS {
 		t.Errorf("Secret type %s, want %s", secret.Type, corev1.SecretTypeTLS)
 	}
 	leaf := pemCerts(t, secret.Data["tls.crt"])[0]
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(secret.Data["ca.crt"])
-	for _, host := range append(certs.ServiceHosts(certs.DefaultServiceName, ns), "127.0.0.1") {
+	for _, host := range append(certs.ServiceHosts(certs.DefaultServiceName, env.ns), "127.0.0.1") {
 		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: host}); err != nil {
 			t.Errorf("the serving certificate for %s: %v", host, err)
 		}
 	}
-	if _, ok := poll(10*time.Second, func() bool { return getOK("http://" + wh.probes + "/readyz") }); !ok {
+	if _, ok := poll(10*time.Second, func() bool { return getOK("http://" + env.wh.probes + "/readyz") }); !ok {
 		t.Error("/readyz is not 200 with a certificate in the Secret")
 	}
-	if got := expiryMetric(t, wh); got != leaf.NotAfter.Unix() {
+	if got := expiryMetric(t, env.wh); got != leaf.NotAfter.Unix() {
 		t.Errorf("certificate expiry metric %d, want the Secret's certificate's %d", got, leaf.NotAfter.Unix())
 	}
+}
 
-	// Pods through the API server.
-	const podNS = "wh-certs"
-	createNamespace(t, client, podNS, nil)
-	took, ok = poll(60*time.Second, func() bool {
+// Pods created through the API server are injected: it trusts the CA the
+// leader patched in.
+func (env *selfManagedEnv) podsInjected(t *testing.T) {
+	took, ok := poll(60*time.Second, func() bool {
 		got, _, err := createPod(t, podNS, annotatedPod("probe", nil), true)
 		return err == nil && sidecarOf(got) != nil
 	})
 	if !ok {
 		t.Fatalf("no Pod injected through the API server within %v; the webhook's log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
 	}
-	got, err := client.CoreV1().Pods(podNS).Create(ctx, annotatedPod("first", nil), metav1.CreateOptions{})
+	got, err := env.client.CoreV1().Pods(podNS).Create(context.Background(), annotatedPod("first", nil), metav1.CreateOptions{})
 	if err != nil || sidecarOf(got) == nil {
 		t.Fatalf("a Pod created through the API server: err %v, containers %s", err, containerNames(got))
 	}
+}
 
-	// Rotation under load: Pods created back to back, and a fresh
-	// handshake checked against the live caBundle four times a second.
-	var creates, failed atomic.Int64
+// Rotation under load: Pods are created back to back, and a fresh handshake
+// is checked against the live caBundle four times a second, while the
+// serving certificate is renewed and the CA rotated and retired. No create
+// and no handshake may fail; both CAs must be seen in caBundle and served.
+func (env *selfManagedEnv) rotationUnderLoad(t *testing.T) {
+	secret, err := env.client.CoreV1().Secrets(env.ns).Get(context.Background(), certSecret, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var failures failureLog
-	stop := make(chan struct{})
+	creates, failed, stop := env.createPodsUntilStopped(&failures)
+	defer stop() // should watchRotation fail
+	seen := env.watchRotation(t, pemCerts(t, secret.Data["ca.crt"])[0].Subject.CommonName, &failures)
+	stop()
+	t.Logf("%d Pods created and %d handshakes during %d serving certificates and %d CAs served, %v after the start",
+		creates.Load(), seen.handshakes, len(seen.servings), len(seen.served), time.Since(env.began).Round(time.Second))
+	if failed.Load() > 0 || seen.handshakeFailures > 0 {
+		t.Errorf("%d of %d creates and %d of %d handshakes failed during the rotation:\n%s\nthe webhook's log ends:\n%s",
+			failed.Load(), creates.Load(), seen.handshakeFailures, seen.handshakes, failures.String(), logTail(server.dir, "webhook"))
+	}
+	if creates.Load() < 20 {
+		t.Errorf("only %d Pods created during the rotation: too few to show anything", creates.Load())
+	}
+	if !seen.twoCAs || !seen.switched || !seen.retired {
+		t.Errorf("the CA rotation was not seen through: both CAs in caBundle %v, serving certificate of the new CA %v, old CA retired %v; the webhook's log ends:\n%s",
+			seen.twoCAs, seen.switched, seen.retired, logTail(server.dir, "webhook"))
+	}
+	if len(seen.servings) < 3 {
+		t.Errorf("%d serving certificates seen, want renewals (at least 3)", len(seen.servings))
+	}
+	if len(seen.served) < 2 {
+		t.Errorf("handshakes got certificates of %d CA(s), want both: the replica serves what the Secret holds", len(seen.served))
+	}
+}
+
+// createPodsUntilStopped creates annotated Pods back to back from two
+// workers until stop is called (it returns once they have stopped),
+// counting the creates and those that failed or came back without the
+// sidecar. Stopping twice is stopping once.
+func (env *selfManagedEnv) createPodsUntilStopped(failures *failureLog) (creates, failed *atomic.Int64, stop func()) {
+	creates, failed = &atomic.Int64{}, &atomic.Int64{}
+	done := make(chan struct{})
 	var workers sync.WaitGroup
 	for w := range 2 {
 		workers.Go(func() {
 			for i := 0; ; i++ {
 				select {
-				case <-stop:
+				case <-done:
 					return
 				default:
 				}
-				p, err := client.CoreV1().Pods(podNS).Create(ctx, annotatedPod(fmt.Sprintf("rot-%d-%d", w, i), nil), metav1.CreateOptions{})
+				p, err := env.client.CoreV1().Pods(podNS).Create(context.Background(), annotatedPod(fmt.Sprintf("rot-%d-%d", w, i), nil), metav1.CreateOptions{})
 				creates.Add(1)
 				if err != nil || sidecarOf(p) == nil {
 					failed.Add(1)
-					failures.add(fmt.Sprintf("create at %v: err %v", time.Since(began).Round(time.Millisecond), err))
+					failures.add(fmt.Sprintf("create at %v: err %v", time.Since(env.began).Round(time.Millisecond), err))
 				}
 			}
 		})
 	}
-	firstCA := pemCerts(t, secret.Data["ca.crt"])[0].Subject.CommonName
-	servings, served := map[string]bool{}, map[string]bool{}
-	var twoCAs, switched, retired bool
-	handshakes, handshakeFailures := 0, 0
+	var once sync.Once
+	return creates, failed, func() {
+		once.Do(func() {
+			close(done)
+			workers.Wait()
+		})
+	}
+}
+
+// rotationSeen is what watchRotation saw.
+type rotationSeen struct {
+	servings, served              map[string]bool // serials in the Secret; issuers handshakes got
+	twoCAs, switched, retired     bool
+	handshakes, handshakeFailures int
+}
+
+// watchRotation reads the Secret and makes a fresh handshake four times a
+// second, for at most 90 s, until it has seen a certificate of a CA other
+// than firstCA served and the old CA leave the bundle.
+func (env *selfManagedEnv) watchRotation(t *testing.T, firstCA string, failures *failureLog) rotationSeen {
+	t.Helper()
+	ctx := context.Background()
+	seen := rotationSeen{servings: map[string]bool{}, served: map[string]bool{}}
 	deadline := time.Now().Add(90 * time.Second)
-	for !(switched && retired) && time.Now().Before(deadline) {
+	for !(seen.switched && seen.retired) && time.Now().Before(deadline) {
 		time.Sleep(250 * time.Millisecond)
-		s, err := client.CoreV1().Secrets(ns).Get(ctx, certSecret, metav1.GetOptions{})
+		s, err := env.client.CoreV1().Secrets(env.ns).Get(ctx, certSecret, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		leaf, bundle := pemCerts(t, s.Data["tls.crt"])[0], pemCerts(t, s.Data["ca.crt"])
-		servings[leaf.SerialNumber.Text(16)] = true
-		twoCAs = twoCAs || len(bundle) == 2
-		switched = switched || leaf.Issuer.CommonName != firstCA
-		retired = retired || switched && len(bundle) == 1
+		seen.servings[leaf.SerialNumber.Text(16)] = true
+		seen.twoCAs = seen.twoCAs || len(bundle) == 2
+		seen.switched = seen.switched || leaf.Issuer.CommonName != firstCA
+		seen.retired = seen.retired || seen.switched && len(bundle) == 1
 
-		handshakes++
-		issuer, err := handshake(ctx, client, wh.admission)
+		seen.handshakes++
+		issuer, err := handshake(ctx, env.client, env.wh.admission)
 		if err != nil {
-			handshakeFailures++
-			failures.add(fmt.Sprintf("handshake at %v: %v", time.Since(began).Round(time.Millisecond), err))
+			seen.handshakeFailures++
+			failures.add(fmt.Sprintf("handshake at %v: %v", time.Since(env.began).Round(time.Millisecond), err))
 		} else {
-			served[issuer] = true
+			seen.served[issuer] = true
 		}
 	}
-	close(stop)
-	workers.Wait()
-	t.Logf("%d Pods created and %d handshakes during %d serving certificates and %d CAs served, %v after the start",
-		creates.Load(), handshakes, len(servings), len(served), time.Since(began).Round(time.Second))
-	if failed.Load() > 0 || handshakeFailures > 0 {
-		t.Errorf("%d of %d creates and %d of %d handshakes failed during the rotation:\n%s\nthe webhook's log ends:\n%s",
-			failed.Load(), creates.Load(), handshakeFailures, handshakes, failures.String(), logTail(server.dir, "webhook"))
-	}
-	if creates.Load() < 20 {
-		t.Errorf("only %d Pods created during the rotation: too few to show anything", creates.Load())
-	}
-	if !twoCAs || !switched || !retired {
-		t.Errorf("the CA rotation was not seen through: both CAs in caBundle %v, serving certificate of the new CA %v, old CA retired %v; the webhook's log ends:\n%s",
-			twoCAs, switched, retired, logTail(server.dir, "webhook"))
-	}
-	if len(servings) < 3 {
-		t.Errorf("%d serving certificates seen, want renewals (at least 3)", len(servings))
-	}
-	if len(served) < 2 {
-		t.Errorf("handshakes got certificates of %d CA(s), want both: the replica serves what the Secret holds", len(served))
-	}
-	if log, _ := os.ReadFile(filepath.Join(server.dir, "webhook.log")); strings.Contains(string(log), "forbidden") {
-		t.Errorf("the webhook was refused something under the overlay's RBAC; its log ends:\n%s", logTail(server.dir, "webhook"))
-	}
+	return seen
 }
 
 // failureLog keeps the first failures, for the message.

@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
@@ -141,134 +142,180 @@ func TestWebhookChartDryRun(t *testing.T) {
 
 // TestWebhookChartInstall: `helm install` with each Helm, then the webhook
 // runs with what the release installed and injects; `helm uninstall`
-// removes the registration, and Pods are created as they are again.
+// removes the registration, and Pods are created as they are again. Helm 3
+// installs with a provided certificate (the test's CA in caBundle), Helm 4
+// with self-managed ones: the webhook then writes the Secret and patches
+// caBundle under the chart's RBAC.
 func TestWebhookChartInstall(t *testing.T) {
 	helms := chartHelms(t)
 	startControllerManager(t)
 	client := clientset(t, nil)
-	ctx := context.Background()
 	for _, helm := range []string{"helm3", "helm4"} {
 		t.Run(helm, func(t *testing.T) {
-			release, ns, shop := "mesher", "mesher-"+helm, "chart-shop-"+helm
-			fullname := release + "-inject-mesher-webhook"
-			createNamespace(t, client, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
-
-			wh := newWebhookServer(t)
-			// The address first (the API server must be told where to call),
-			// then the webhook again with what the chart installed.
-			wh.start(t)
-			wh.stop(t)
-
-			// Helm 3 installs with a provided certificate (the test's CA in
-			// caBundle), Helm 4 with self-managed ones: the webhook then
-			// writes the Secret and patches caBundle under the chart's RBAC.
-			args := []string{"install", release, chartDir, "-n", ns,
-				"--set", "url=https://" + wh.admission + "/inject",
-				"--set", "config.appId=shop-" + helm}
-			selfManaged := helm == "helm4"
-			if selfManaged {
-				args = append(args, "--set", "certificates.selfManaged.extraHosts={127.0.0.1}")
-			} else {
-				args = append(args, "--set", "certificates.mode=secret", "--set", "certificates.caBundle="+base64.StdEncoding.EncodeToString(wh.ca))
-			}
-			out, err := helmRun(t, helms[helm], args...)
-			if err != nil {
-				t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
-			installed := true
-			t.Cleanup(func() {
-				if installed {
-					_, _ = helmRun(t, helms[helm], "uninstall", release, "-n", ns)
-				}
-			})
-			// NOTES.txt: printed by install, naming the release's objects.
-			for _, want := range []string{"kubectl label namespace NAMESPACE sidecar-injector=enabled", "deployment/" + fullname, "--dry-run=server"} {
-				if !strings.Contains(out, want) {
-					t.Errorf("helm install's notes lack %q:\n%s", want, out)
-				}
-			}
-
-			// The config the chart installed, as the Deployment mounts it.
-			cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, fullname+"-config", metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			configFile := filepath.Join(t.TempDir(), "mesher-injection.yaml")
-			must(os.WriteFile(configFile, []byte(cm.Data["mesher-injection.yaml"]), 0o600))
-			d, err := client.AppsV1().Deployments(ns).Get(ctx, fullname, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			wh.opts.ConfigFile = configFile
-			wh.opts.LeaseName = argValue(t, d, "--lease-name")
-			if selfManaged {
-				wh.opts.CertFile, wh.opts.KeyFile = "", ""
-				wh.opts.CertSecret = argValue(t, d, "--cert-secret")
-				wh.opts.WebhookConfiguration = argValue(t, d, "--webhook-configuration")
-				wh.opts.ServiceName = argValue(t, d, "--service-name")
-				wh.opts.CertHosts = []string{argValue(t, d, "--cert-extra-hosts")}
-				wh.opts.CATrustDelay = time.Second // the chart's 2m, shortened: no Pod would be admitted before it
-			}
-			wh.opts.Kubeconfig = serviceAccountKubeconfig(t, client, ns, d.Spec.Template.Spec.ServiceAccountName, "chart-"+helm+".kubeconfig")
-			t.Setenv("POD_NAMESPACE", ns)
-			wh.start(t)
-
-			createNamespace(t, client, shop, map[string]string{engine.NamespaceLabel: engine.NamespaceLabelEnabled})
-			took, ok := poll(60*time.Second, func() bool {
-				got, _, err := createPod(t, shop, plainPod("probe"), true)
-				return err == nil && sidecarOf(got) != nil
-			})
-			if !ok {
-				t.Fatalf("the chart's registration did not inject within %v; the webhook's log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
-			}
-			// NOTES.txt's check, as printed: kubectl run in the labelled namespace.
-			check, err := kubectl(t, nil, "-n", shop, "run", "mesher-check", "--image=busybox", "--dry-run=server", "-o", "yaml")
-			if err != nil || !strings.Contains(check, "sidecar-mesher") || !strings.Contains(check, "sidecar.mesher.io/status") {
-				t.Errorf("the notes' check (kubectl run --dry-run=server) shows no sidecar: %v\n%s", err, check)
-			}
-
-			pods := createCart(t, client, shop)
-			// The values' config reached the sidecar.
-			if v, _ := envOf(sidecarOf(&pods[0]), "APP_ID"); v != "shop-"+helm {
-				t.Errorf("APP_ID %q, want the chart's config.appId shop-%s", v, helm)
-			}
-			// The controller, under the chart's RBAC and its Lease, writes the ConfigMap.
-			waitGeneratedConfigMap(t, client, shop, "the chart's RBAC")
-			if selfManaged {
-				secret, err := client.CoreV1().Secrets(ns).Get(ctx, wh.opts.CertSecret, metav1.GetOptions{})
-				if err != nil || len(secret.Data["tls.crt"]) == 0 {
-					t.Errorf("the self-managed Secret %s/%s: %v", ns, wh.opts.CertSecret, err)
-				}
-				mwc, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, fullname, metav1.GetOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, w := range mwc.Webhooks {
-					if len(w.ClientConfig.CABundle) == 0 {
-						t.Errorf("webhook %s of the chart's registration has no caBundle: the leader did not patch it", w.Name)
-					}
-				}
-			}
-			if _, err := client.CoordinationV1().Leases(ns).Get(ctx, fullname, metav1.GetOptions{}); err != nil {
-				t.Errorf("the release's Lease %s/%s: %v", ns, fullname, err)
-			}
-			if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
-				t.Errorf("the webhook was refused something under the chart's RBAC; its log ends:\n%s", log)
-			}
-
-			// Uninstalled, the registration is gone: Pods are created as they are.
-			if out, err := helmRun(t, helms[helm], "uninstall", release, "-n", ns); err != nil {
-				t.Fatalf("helm uninstall: %v\n%s", err, out)
-			}
-			installed = false
-			took, ok = poll(60*time.Second, func() bool {
-				got, _, err := createPod(t, shop, plainPod("after"), true)
-				return err == nil && sidecarOf(got) == nil
-			})
-			if !ok {
-				t.Errorf("Pods were still injected %v after helm uninstall", took.Round(time.Second))
-			}
+			r := &chartRelease{client: client, helmName: helm, helm: helms[helm], name: "mesher", ns: "mesher-" + helm,
+				shop: "chart-shop-" + helm, appID: "shop-" + helm, selfManaged: helm == "helm4"}
+			r.install(t)
+			r.runTheWebhook(t)
+			r.checkItInjects(t)
+			r.checkItsObjects(t)
+			r.uninstall(t)
 		})
+	}
+}
+
+// chartRelease is one `helm install` of the chart and the webhook run
+// with what it installed.
+type chartRelease struct {
+	client         kubernetes.Interface
+	helmName, helm string // helm3 or helm4, and its binary
+	name, ns       string // the release and its namespace
+	shop, appID    string // the labelled namespace it injects in, and config.appId
+	selfManaged    bool
+	wh             *webhookServer
+	installed      bool
+}
+
+// fullname is what the chart names the release's objects.
+func (r *chartRelease) fullname() string { return r.name + "-inject-mesher-webhook" }
+
+// install runs `helm install` with the webhook's loopback URL (so the
+// address is taken first), and checks the notes it prints name the
+// release's objects; the release is uninstalled when the test ends.
+func (r *chartRelease) install(t *testing.T) {
+	t.Helper()
+	createNamespace(t, r.client, r.ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	r.wh = newWebhookServer(t)
+	// The address first (the API server must be told where to call),
+	// then the webhook again with what the chart installed.
+	r.wh.start(t)
+	r.wh.stop(t)
+	args := []string{"install", r.name, chartDir, "-n", r.ns,
+		"--set", "url=https://" + r.wh.admission + "/inject",
+		"--set", "config.appId=" + r.appID}
+	if r.selfManaged {
+		args = append(args, "--set", "certificates.selfManaged.extraHosts={127.0.0.1}")
+	} else {
+		args = append(args, "--set", "certificates.mode=secret", "--set", "certificates.caBundle="+base64.StdEncoding.EncodeToString(r.wh.ca))
+	}
+	out, err := helmRun(t, r.helm, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	r.installed = true
+	t.Cleanup(func() {
+		if r.installed {
+			_, _ = helmRun(t, r.helm, "uninstall", r.name, "-n", r.ns)
+		}
+	})
+	// NOTES.txt: printed by install, naming the release's objects.
+	for _, want := range []string{"kubectl label namespace NAMESPACE sidecar-injector=enabled", "deployment/" + r.fullname(), "--dry-run=server"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("helm install's notes lack %q:\n%s", want, out)
+		}
+	}
+}
+
+// runTheWebhook starts the webhook as the release's Deployment runs it: its
+// ConfigMap's config, its args, its ServiceAccount's token, its namespace.
+func (r *chartRelease) runTheWebhook(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	cm, err := r.client.CoreV1().ConfigMaps(r.ns).Get(ctx, r.fullname()+"-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	configFile := filepath.Join(t.TempDir(), "mesher-injection.yaml")
+	must(os.WriteFile(configFile, []byte(cm.Data["mesher-injection.yaml"]), 0o600))
+	d, err := r.client.AppsV1().Deployments(r.ns).Get(ctx, r.fullname(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &r.wh.opts
+	o.ConfigFile = configFile
+	o.LeaseName = argValue(t, d, "--lease-name")
+	if r.selfManaged {
+		o.CertFile, o.KeyFile = "", ""
+		o.CertSecret = argValue(t, d, "--cert-secret")
+		o.WebhookConfiguration = argValue(t, d, "--webhook-configuration")
+		o.ServiceName = argValue(t, d, "--service-name")
+		o.CertHosts = []string{argValue(t, d, "--cert-extra-hosts")}
+		o.CATrustDelay = time.Second // the chart's 2m, shortened: no Pod would be admitted before it
+	}
+	o.Kubeconfig = serviceAccountKubeconfig(t, r.client, r.ns, d.Spec.Template.Spec.ServiceAccountName, "chart-"+r.helmName+".kubeconfig")
+	t.Setenv("POD_NAMESPACE", r.ns)
+	r.wh.start(t)
+}
+
+// checkItInjects: the release's registration sends the labelled
+// namespace's Pods, the notes' check shows the sidecar, a Deployment's
+// Pods get it with the values' config, and the controller writes the
+// namespace's ConfigMap under the chart's RBAC and Lease.
+func (r *chartRelease) checkItInjects(t *testing.T) {
+	t.Helper()
+	createNamespace(t, r.client, r.shop, map[string]string{engine.NamespaceLabel: engine.NamespaceLabelEnabled})
+	took, ok := poll(60*time.Second, func() bool {
+		got, _, err := createPod(t, r.shop, plainPod("probe"), true)
+		return err == nil && sidecarOf(got) != nil
+	})
+	if !ok {
+		t.Fatalf("the chart's registration did not inject within %v; the webhook's log ends:\n%s", took.Round(time.Second), logTail(server.dir, "webhook"))
+	}
+	// NOTES.txt's check, as printed: kubectl run in the labelled namespace.
+	check, err := kubectl(t, nil, "-n", r.shop, "run", "mesher-check", "--image=busybox", "--dry-run=server", "-o", "yaml")
+	if err != nil || !strings.Contains(check, "sidecar-mesher") || !strings.Contains(check, "sidecar.mesher.io/status") {
+		t.Errorf("the notes' check (kubectl run --dry-run=server) shows no sidecar: %v\n%s", err, check)
+	}
+	pods := createCart(t, r.client, r.shop)
+	// The values' config reached the sidecar.
+	if v, _ := envOf(sidecarOf(&pods[0]), "APP_ID"); v != r.appID {
+		t.Errorf("APP_ID %q, want the chart's config.appId %s", v, r.appID)
+	}
+	waitGeneratedConfigMap(t, r.client, r.shop, "the chart's RBAC")
+}
+
+// checkItsObjects: the release's Lease is the one taken; in the
+// self-managed mode, its Secret holds a certificate and every webhook of
+// its registration a caBundle; nothing was forbidden under its RBAC.
+func (r *chartRelease) checkItsObjects(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if r.selfManaged {
+		secret, err := r.client.CoreV1().Secrets(r.ns).Get(ctx, r.wh.opts.CertSecret, metav1.GetOptions{})
+		if err != nil || len(secret.Data["tls.crt"]) == 0 {
+			t.Errorf("the self-managed Secret %s/%s: %v", r.ns, r.wh.opts.CertSecret, err)
+		}
+		mwc, err := r.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, r.fullname(), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range mwc.Webhooks {
+			if len(w.ClientConfig.CABundle) == 0 {
+				t.Errorf("webhook %s of the chart's registration has no caBundle: the leader did not patch it", w.Name)
+			}
+		}
+	}
+	if _, err := r.client.CoordinationV1().Leases(r.ns).Get(ctx, r.fullname(), metav1.GetOptions{}); err != nil {
+		t.Errorf("the release's Lease %s/%s: %v", r.ns, r.fullname(), err)
+	}
+	if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
+		t.Errorf("the webhook was refused something under the chart's RBAC; its log ends:\n%s", log)
+	}
+}
+
+// uninstall runs `helm uninstall`: the registration is gone, and Pods of
+// the labelled namespace are created as they are.
+func (r *chartRelease) uninstall(t *testing.T) {
+	t.Helper()
+	if out, err := helmRun(t, r.helm, "uninstall", r.name, "-n", r.ns); err != nil {
+		t.Fatalf("helm uninstall: %v\n%s", err, out)
+	}
+	r.installed = false
+	took, ok := poll(60*time.Second, func() bool {
+		got, _, err := createPod(t, r.shop, plainPod("after"), true)
+		return err == nil && sidecarOf(got) == nil
+	})
+	if !ok {
+		t.Errorf("Pods were still injected %v after helm uninstall", took.Round(time.Second))
 	}
 }
 
