@@ -186,3 +186,68 @@ func applyPatch(t *testing.T, doc string, patch []byte) string {
 	}
 	return string(out)
 }
+
+// storedPod is an annotated Pod as the API server stores it (created before
+// the webhook was installed, so without the sidecar) and sends it in the
+// requests that follow its creation.
+const storedPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f","resourceVersion":"4711","creationTimestamp":"2026-03-02T09:15:28Z",` +
+	`"labels":{"app":"web"},"annotations":{"sidecar.mesher.io/inject":"yes"}},` +
+	`"spec":{"containers":[{"name":"web","image":"web:1","resources":{},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],` +
+	`"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","serviceAccountName":"default","serviceAccount":"default","nodeName":"node-1",` +
+	`"securityContext":{},"schedulerName":"default-scheduler","enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority","priority":0},` +
+	`"status":{"phase":"Running","podIP":"10.244.1.7"}}`
+
+// podRequest is the AdmissionReview the API server sends for operation on
+// pods (subResource "" for the Pod itself), its object of kind kind.
+func podRequest(operation, subResource, kind, object, oldObject, options string) []byte {
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002",` +
+		`"kind":{"group":"","version":"v1","kind":"` + kind + `"},"resource":{"group":"","version":"v1","resource":"pods"},"subResource":"` + subResource + `",` +
+		`"requestKind":{"group":"","version":"v1","kind":"` + kind + `"},"requestResource":{"group":"","version":"v1","resource":"pods"},"requestSubResource":"` + subResource + `",` +
+		`"name":"web","namespace":"shop","operation":"` + operation + `",` +
+		`"userInfo":{"username":"kubernetes-admin","groups":["kubeadm:cluster-admins","system:authenticated"]},` +
+		`"object":` + object + `,"oldObject":` + oldObject + `,"dryRun":false,"options":` + options + `}}`)
+}
+
+// Only a Pod CREATE with no subresource is the webhook's to change. Every
+// other request for pods (the install's rules send none of them; a
+// registration written by hand might) is allowed as it is: an UPDATE
+// patched with the sidecar would be refused (a Pod's spec is immutable),
+// and a DELETE, whose object is null, denied as unreadable would block
+// deleting Pods under failurePolicy Fail.
+func TestOnlyAPodCreateIsChanged(t *testing.T) {
+	const (
+		createOptions = `{"apiVersion":"meta.k8s.io/v1","kind":"CreateOptions"}`
+		updateOptions = `{"apiVersion":"meta.k8s.io/v1","kind":"UpdateOptions"}`
+		deleteOptions = `{"apiVersion":"meta.k8s.io/v1","kind":"DeleteOptions","propagationPolicy":"Background"}`
+	)
+	relabelled := strings.Replace(storedPod, `"labels":{"app":"web"}`, `"labels":{"app":"web","tier":"front"}`, 1)
+	debugged := strings.Replace(storedPod, `"restartPolicy"`, `"ephemeralContainers":[{"name":"debugger-x7k2p","image":"busybox:1.36","stdin":true,"tty":true,"targetContainerName":"web"}],"restartPolicy"`, 1)
+	exec := `{"kind":"PodExecOptions","apiVersion":"v1","stdin":true,"stdout":true,"tty":true,"container":"web","command":["sh"]}`
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"UPDATE of an annotated Pod", podRequest("UPDATE", "", "Pod", relabelled, storedPod, updateOptions)},
+		{"DELETE, its object null", podRequest("DELETE", "", "Pod", "null", storedPod, deleteOptions)},
+		{"CONNECT to pods/exec", podRequest("CONNECT", "exec", "PodExecOptions", exec, "null", "null")},
+		{"CREATE on pods/ephemeralcontainers", podRequest("CREATE", "ephemeralcontainers", "Pod", debugged, "null", createOptions)},
+		{"UPDATE on pods/ephemeralcontainers (kubectl debug)", podRequest("UPDATE", "ephemeralcontainers", "Pod", debugged, storedPod, updateOptions)},
+		{"CREATE on pods/status", podRequest("CREATE", "status", "Pod", storedPod, "null", createOptions)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, out := post(t, handler(), "application/json", tc.body)
+			if res.StatusCode != http.StatusOK || out.Response == nil {
+				t.Fatalf("status %d, want 200 with a review", res.StatusCode)
+			}
+			r := out.Response
+			if r.UID != "705ab4f5-6393-11e8-b7cc-42010a800002" || !r.Allowed || r.Patch != nil || r.PatchType != nil || r.Result != nil || len(r.Warnings) != 0 {
+				t.Errorf("want the uid echoed, allowed, no patch, no message, no warning; got %+v", r)
+			}
+		})
+	}
+	// The same Pod in a CREATE with no subresource is injected (else the
+	// cases above prove nothing).
+	if _, out := post(t, handler(), "application/json", podRequest("CREATE", "", "Pod", storedPod, "null", createOptions)); out.Response == nil || out.Response.Patch == nil {
+		t.Errorf("a Pod CREATE of the same Pod: want a patch, got %+v", out.Response)
+	}
+}
