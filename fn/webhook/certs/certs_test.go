@@ -9,7 +9,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,22 +32,12 @@ const (
 
 var testHost = ServiceHosts(DefaultServiceName, testNamespace)[0]
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is the time the tests move, read by the leader's goroutine.
+type fakeClock struct{ unixNano atomic.Int64 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c *fakeClock) Now() time.Time { return time.Unix(0, c.unixNano.Load()).UTC() }
 
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c *fakeClock) advance(d time.Duration) { c.unixNano.Add(int64(d)) }
 
 type certFixture struct {
 	client  *fake.Clientset
@@ -63,7 +53,8 @@ func newCertFixture(t *testing.T) *certFixture {
 	webhooks := []admissionregistrationv1.MutatingWebhook{{Name: "namespace.inject.mesher.io"}, {Name: "object.inject.mesher.io"}}
 	client := fake.NewClientset(&admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: testConfig}, Webhooks: webhooks})
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := &fakeClock{}
+	clock.unixNano.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	m := metrics.New()
 	certs, err := New(Config{
 		Client: client, Namespace: testNamespace, SecretName: testSecret, WebhookConfiguration: testConfig,

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,12 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
-	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // DefaultNamespace is where the install puts the webhook (its Lease lives
@@ -103,55 +97,4 @@ func hostname() string {
 	}
 	h, _ := os.Hostname()
 	return h
-}
-
-// leaderElected campaigns, in a cluster, for the Lease and, while this
-// replica leads, runs the ConfigMap controller and the certificate's lead;
-// the channel is closed once that has stopped, at once outside a cluster.
-func leaderElected(ctx context.Context, opts Options, cl *cluster, injector *engine.Injector, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
-	done := make(chan struct{})
-	if cl == nil {
-		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
-		close(done)
-		return done
-	}
-	controller := &configmaps.Controller{Client: cl.client, Injector: injector, Metrics: m, Log: log}
-	jobs := []func(context.Context){controller.Run}
-	if cert.lead != nil {
-		jobs = append(jobs, cert.lead)
-	}
-	go func() {
-		defer close(done)
-		lead(ctx, cl, cmp.Or(opts.LeaseName, DefaultLeaseName), hostname(), log, jobs)
-	}()
-	return done
-}
-
-// lead campaigns for the Lease name in cl's namespace as identity and, while
-// this replica holds it, runs jobs side by side: each stops when the replica
-// stops leading, and starts again when it leads again. It returns when ctx
-// ends. The replicas never race: only the leader writes.
-func lead(ctx context.Context, cl *cluster, name, identity string, log *slog.Logger, jobs []func(context.Context)) {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: cl.namespace, Name: name},
-		Client:     cl.client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-	}
-	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock: lock, ReleaseOnCancel: true,
-			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) {
-					log.Info("leading: the ConfigMap controller runs", "identity", identity)
-					var running sync.WaitGroup
-					for _, job := range jobs {
-						running.Go(func() { job(ctx) })
-					}
-					running.Wait()
-				},
-				OnStoppedLeading: func() { log.Info("not leading", "identity", identity) },
-			},
-		})
-	}
 }

@@ -17,14 +17,19 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -63,6 +68,57 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	s := newServers(opts, h, cert, m, log)
 	return s.serve(ctx, admission, probes, leading)
+}
+
+// leaderElected campaigns, in a cluster, for the Lease and, while this
+// replica leads, runs the ConfigMap controller and the certificate's lead;
+// the channel is closed once that has stopped, at once outside a cluster.
+func leaderElected(ctx context.Context, opts Options, cl *cluster, injector *engine.Injector, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if cl == nil {
+		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
+		close(done)
+		return done
+	}
+	controller := &configmaps.Controller{Client: cl.client, Injector: injector, Metrics: m, Log: log}
+	jobs := []func(context.Context){controller.Run}
+	if cert.lead != nil {
+		jobs = append(jobs, cert.lead)
+	}
+	go func() {
+		defer close(done)
+		lead(ctx, cl, cmp.Or(opts.LeaseName, DefaultLeaseName), hostname(), log, jobs)
+	}()
+	return done
+}
+
+// lead campaigns for the Lease name in cl's namespace as identity and, while
+// this replica holds it, runs jobs side by side: each stops when the replica
+// stops leading, and starts again when it leads again. It returns when ctx
+// ends. The replicas never race: only the leader writes.
+func lead(ctx context.Context, cl *cluster, name, identity string, log *slog.Logger, jobs []func(context.Context)) {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: cl.namespace, Name: name},
+		Client:     cl.client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
+	}
+	for ctx.Err() == nil {
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true,
+			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					log.Info("leading: the ConfigMap controller runs", "identity", identity)
+					var running sync.WaitGroup
+					for _, job := range jobs {
+						running.Go(func() { job(ctx) })
+					}
+					running.Wait()
+				},
+				OnStoppedLeading: func() { log.Info("not leading", "identity", identity) },
+			},
+		})
+	}
 }
 
 // listeners are the admission endpoint's and the probes'.
