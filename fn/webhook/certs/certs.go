@@ -32,10 +32,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -57,7 +56,7 @@ const (
 
 // Config configures the self-managed certificates.
 type Config struct {
-	Client kubernetes.Interface
+	Client kube.Client
 	// Namespace and SecretName name the Secret (type kubernetes.io/tls) the
 	// certificates live in; the webhook owns it and rewrites what it cannot use.
 	Namespace, SecretName string
@@ -170,12 +169,9 @@ func (s *SelfManaged) Ready() bool { return s.serving.Load() != nil }
 // Watch keeps the served certificate that of the Secret, read through an
 // informer on that one Secret, until ctx ends; it returns at once.
 func (s *SelfManaged) Watch(ctx context.Context) {
-	factory := informers.NewSharedInformerFactoryWithOptions(s.cfg.Client, 10*time.Minute,
-		informers.WithNamespace(s.cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.cfg.SecretName).String()
-		}))
-	secrets := factory.Core().V1().Secrets().Informer()
+	secrets := kube.Informer(s.cfg.Client.Secrets(s.cfg.Namespace), &corev1.Secret{}, func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", s.cfg.SecretName).String()
+	})
 	_, _ = secrets.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.load,
 		UpdateFunc: func(_, obj any) { s.load(obj) },
@@ -183,7 +179,7 @@ func (s *SelfManaged) Watch(ctx context.Context) {
 		// while the leader writes a new one.
 		DeleteFunc: func(any) { s.wake() },
 	})
-	factory.Start(ctx.Done())
+	go secrets.RunWithContext(ctx)
 }
 
 func (s *SelfManaged) load(obj any) {
@@ -287,7 +283,7 @@ func (s *SelfManaged) Reconcile(ctx context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
-	secrets := s.cfg.Client.CoreV1().Secrets(s.cfg.Namespace)
+	secrets := s.cfg.Client.Secrets(s.cfg.Namespace)
 	have, err := secrets.Get(ctx, s.cfg.SecretName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -446,7 +442,7 @@ func (st certState) secretData() (map[string][]byte, error) {
 // update names the version read, so a concurrent writer makes it fail
 // rather than be overwritten.
 func (s *SelfManaged) writeSecret(ctx context.Context, have *corev1.Secret, data map[string][]byte) error {
-	secrets := s.cfg.Client.CoreV1().Secrets(s.cfg.Namespace)
+	secrets := s.cfg.Client.Secrets(s.cfg.Namespace)
 	opts := metav1.CreateOptions{FieldManager: "inject-mesher-webhook"}
 	if have == nil {
 		secret := &corev1.Secret{
@@ -478,7 +474,7 @@ func (s *SelfManaged) writeSecret(ctx context.Context, have *corev1.Secret, data
 // not; each index is tested against the webhook's name, so a configuration
 // changed meanwhile makes the patch fail rather than land on another webhook.
 func (s *SelfManaged) patchCABundles(ctx context.Context, bundle []byte) (bool, error) {
-	configs := s.cfg.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	configs := s.cfg.Client.MutatingWebhookConfigurations()
 	mwc, err := configs.Get(ctx, s.cfg.WebhookConfiguration, metav1.GetOptions{})
 	if err != nil {
 		return false, fmt.Errorf("reading MutatingWebhookConfiguration %s: %w", s.cfg.WebhookConfiguration, err)

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/inject-mesher/inject-mesher/fn/webhook/kube/kubetest"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -57,7 +58,7 @@ func newCertFixture(t *testing.T) *certFixture {
 	clock.unixNano.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	m := metrics.New()
 	certs, err := New(Config{
-		Client: client, Namespace: testNamespace, SecretName: testSecret, WebhookConfiguration: testConfig,
+		Client: kubetest.Client(client), Namespace: testNamespace, SecretName: testSecret, WebhookConfiguration: testConfig,
 		Hosts:      ServiceHosts(DefaultServiceName, testNamespace),
 		CALifetime: 300 * time.Hour, CertLifetime: 30 * time.Hour, CATrustDelay: time.Hour,
 		Now: clock.Now, Metrics: m, Log: slog.New(slog.DiscardHandler),
@@ -409,7 +410,7 @@ func TestSelfManagedServesTheSecret(t *testing.T) {
 }
 
 func TestSelfManagedConfigChecked(t *testing.T) {
-	base := Config{Client: fake.NewClientset(), Namespace: testNamespace, SecretName: testSecret,
+	base := Config{Client: kubetest.Client(fake.NewClientset()), Namespace: testNamespace, SecretName: testSecret,
 		WebhookConfiguration: testConfig, Hosts: []string{testHost}}
 	for name, tc := range map[string]struct {
 		edit func(*Config)

@@ -15,8 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -34,7 +33,7 @@ import (
 // the config changed (its generated-by mark is ControllerMark), and never
 // touches one the user wrote or one the function rendered into git.
 type Controller struct {
-	Client   kubernetes.Interface
+	Client   kube.Client
 	Injector *engine.Injector
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
@@ -47,8 +46,7 @@ type Controller struct {
 // ConfigMaps are kept in memory) and reconciles each namespace they touch,
 // until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	factory := informers.NewSharedInformerFactory(c.Client, 10*time.Minute)
-	pods := factory.Core().V1().Pods().Informer()
+	pods := kube.Informer(c.Client.Pods(""), &corev1.Pod{}, nil)
 	_ = pods.SetTransform(slimPod)
 	// Which injected Pods mount which mesher ConfigMap, kept by the
 	// informer as Pods come and go: reconciling a namespace asks it instead
@@ -83,9 +81,7 @@ func (c *Controller) Run(ctx context.Context) {
 	var configMaps []cache.SharedIndexInformer
 	for _, b := range sidecar.Backends() {
 		name := b.ConfigMapName()
-		f := informers.NewSharedInformerFactoryWithOptions(c.Client, 10*time.Minute,
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }))
-		inf := f.Core().V1().ConfigMaps().Informer()
+		inf := kube.Informer(c.Client.ConfigMaps(""), &corev1.ConfigMap{}, func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name })
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			DeleteFunc: func(obj any) {
 				if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -96,10 +92,10 @@ func (c *Controller) Run(ctx context.Context) {
 				}
 			},
 		})
-		f.Start(ctx.Done())
+		go inf.RunWithContext(ctx)
 		configMaps = append(configMaps, inf)
 	}
-	factory.Start(ctx.Done())
+	go pods.RunWithContext(ctx)
 	synced := []cache.InformerSynced{pods.HasSynced}
 	for _, inf := range configMaps {
 		synced = append(synced, inf.HasSynced)
@@ -207,7 +203,7 @@ func (c *Controller) reconcile(ctx context.Context, ns string, pods cache.Indexe
 		}
 		want := base.DeepCopy()
 		want.Namespace = ns
-		cms := c.Client.CoreV1().ConfigMaps(ns)
+		cms := c.Client.ConfigMaps(ns)
 		have, err := c.configMap(ctx, ns, want.Name)
 		switch {
 		case apierrors.IsNotFound(err):
@@ -249,7 +245,7 @@ func (c *Controller) configMap(ctx context.Context, ns, name string) (*corev1.Co
 	if len(c.configMaps) > 0 {
 		return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
 	}
-	return c.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	return c.Client.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
 func (c *Controller) written(op, ns, name string) {

@@ -17,6 +17,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/kube/kubetest"
 )
 
 const shop = "shop"
@@ -44,7 +45,7 @@ func controller(objects ...*corev1.ConfigMap) (*Controller, *fake.Clientset) {
 	for _, cm := range objects {
 		_ = client.Tracker().Add(cm)
 	}
-	return &Controller{Client: client, Injector: engine.New(config.Default(), nil), Log: slog.New(slog.DiscardHandler)}, client
+	return &Controller{Client: kubetest.Client(client), Injector: engine.New(config.Default(), nil), Log: slog.New(slog.DiscardHandler)}, client
 }
 
 // configMap is a mesher ConfigMap in shop with the given generated-by mark

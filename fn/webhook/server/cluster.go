@@ -10,13 +10,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 )
 
 // DefaultNamespace is where the install puts the webhook (its Lease lives
@@ -25,7 +24,7 @@ const DefaultNamespace = "inject-mesher-system"
 
 // cluster is the API server the webhook talks to, and the namespace it runs in.
 type cluster struct {
-	client    kubernetes.Interface
+	client    kube.Client
 	namespace string
 }
 
@@ -42,7 +41,7 @@ func connect(kubeconfig string) (*cluster, error) {
 	return &cluster{client: client, namespace: cmp.Or(os.Getenv("POD_NAMESPACE"), DefaultNamespace)}, nil
 }
 
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+func kubeClient(kubeconfig string) (kube.Client, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -58,33 +57,32 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	// new namespaces trail their Pods by seconds.
 	cfg.QPS, cfg.Burst = 50, 100
 	// The Pod informer decodes every Pod created in the cluster: protobuf
-	// costs the webhook and the API server less than JSON does (the typed
-	// clientset's built-in kinds all speak it).
+	// costs the webhook and the API server less than JSON does (the
+	// built-in kinds all speak it).
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	return kubernetes.NewForConfig(cfg)
+	return kube.New(cfg)
 }
 
 // namespaceLabels watches Namespaces and answers whether one is labelled
 // sidecar-injector=enabled, once it has the first list.
-func namespaceLabels(ctx context.Context, client kubernetes.Interface) (func(string) bool, error) {
-	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
-	nsInformer := factory.Core().V1().Namespaces()
-	lister := nsInformer.Lister()
-	_ = nsInformer.Informer().SetTransform(func(obj any) (any, error) {
+func namespaceLabels(ctx context.Context, client kube.Client) (func(string) bool, error) {
+	namespaces := kube.Informer(client.Namespaces(), &corev1.Namespace{}, nil)
+	_ = namespaces.SetTransform(func(obj any) (any, error) {
 		if ns, ok := obj.(*corev1.Namespace); ok {
 			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, ResourceVersion: ns.ResourceVersion, Labels: ns.Labels}}, nil
 		}
 		return obj, nil
 	})
-	factory.Start(ctx.Done())
+	go namespaces.RunWithContext(ctx)
 	enabled := func(name string) bool {
-		ns, err := lister.Get(name)
-		return err == nil && ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled
+		obj, ok, _ := namespaces.GetStore().GetByKey(name)
+		ns, isNamespace := obj.(*corev1.Namespace)
+		return ok && isNamespace && ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if !cache.WaitForCacheSync(wctx.Done(), nsInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(wctx.Done(), namespaces.HasSynced) {
 		return nil, errors.New("the namespaces could not be read from the cluster")
 	}
 	return enabled, nil

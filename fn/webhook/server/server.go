@@ -17,14 +17,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
@@ -90,35 +86,6 @@ func leaderElected(ctx context.Context, opts Options, cl *cluster, injector *eng
 		lead(ctx, cl, cmp.Or(opts.LeaseName, DefaultLeaseName), hostname(), log, jobs)
 	}()
 	return done
-}
-
-// lead campaigns for the Lease name in cl's namespace as identity and, while
-// this replica holds it, runs jobs side by side: each stops when the replica
-// stops leading, and starts again when it leads again. It returns when ctx
-// ends. The replicas never race: only the leader writes.
-func lead(ctx context.Context, cl *cluster, name, identity string, log *slog.Logger, jobs []func(context.Context)) {
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: cl.namespace, Name: name},
-		Client:     cl.client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-	}
-	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock: lock, ReleaseOnCancel: true,
-			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) {
-					log.Info("leading: the ConfigMap controller runs", "identity", identity)
-					var running sync.WaitGroup
-					for _, job := range jobs {
-						running.Go(func() { job(ctx) })
-					}
-					running.Wait()
-				},
-				OnStoppedLeading: func() { log.Info("not leading", "identity", identity) },
-			},
-		})
-	}
 }
 
 // listeners are the admission endpoint's and the probes'.
