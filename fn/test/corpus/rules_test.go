@@ -10,7 +10,7 @@ import (
 )
 
 // This file states, independently of fn/engine, what the function must do
-// with each pod template of a file (corpusfiles.FileTemplates lists them) (README "When a workload is
+// with each pod template of a file (corpusfiles.FileTemplates lists them) (docs/function.md "When a workload is
 // injected", fn/engine/decide.go), with the default config.
 
 const (
@@ -200,7 +200,7 @@ func expect(t corpusfiles.Template, enabled map[string]bool) expectation {
 }
 
 // sharedNode reports an anchor or alias in a part of the template that the
-// injection edits (README, Limits: such a template is an error).
+// injection edits (docs/function.md, Limits: such a template is an error).
 func sharedNode(t corpusfiles.Template) string {
 	var parts []*yaml.Node
 	add := func(n *yaml.Node) {

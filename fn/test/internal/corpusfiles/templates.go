@@ -63,7 +63,7 @@ func DocOf(chunks []Chunk, line int) int {
 	return i
 }
 
-// Location is where a kind keeps its pod template (README: "The rules apply
+// Location is where a kind keeps its pod template (docs/function.md: "The rules apply
 // to every pod template").
 type Location struct {
 	Group, Kind string
