@@ -2,7 +2,7 @@ package engine_test
 
 // The rules of decide.go, one case each: a workload as written, what the
 // engine says of it (action, reason, messages with field and value) and the
-// text after its plan is written with textpatch. The README's "When a
+// text after its plan is written with textpatch. docs/function.md's "When a
 // workload is injected" and "Errors" sections and the sidecar contract are
 // the specification these cases were written from.
 //

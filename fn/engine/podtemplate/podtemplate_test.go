@@ -38,7 +38,7 @@ func parse(t *testing.T, s string) *yaml.Node {
 	return root
 }
 
-// Every kind README's "When a workload is injected" lists, where its pod
+// Every kind docs/function.md's "When a workload is injected" lists, where its pod
 // template is, and the field names messages give.
 func TestFindBuiltIn(t *testing.T) {
 	pod := object("v1", "Pod", "  labels: {found: \"yes\"}\nspec:\n  containers:\n  - name: app\n    image: app\n")
@@ -250,7 +250,7 @@ func TestField(t *testing.T) {
 	}
 }
 
-// BuiltIn is the README's list of kinds; a change to one shows here.
+// BuiltIn is docs/function.md's list of kinds; a change to one shows here.
 func TestBuiltInList(t *testing.T) {
 	var got []string
 	for _, l := range podtemplate.BuiltIn() {

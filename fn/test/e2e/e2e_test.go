@@ -468,18 +468,18 @@ func TestKustomize(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("kubectl kustomize failed (exit %d):\n%s", r.code, r.stderr)
 		}
-		// This is what the README warns about: exit 0, the workloads, no
+		// This is what docs/gitops.md warns about: exit 0, the workloads, no
 		// sidecar, no warning.
 		findDoc(t, parseDocs(t, r.stdout), "Deployment", "payments")
 		if strings.Contains(r.stdout, "sidecar-mesher") || strings.Contains(r.stdout, "mesher-config-sc") {
-			t.Errorf("kubectl kustomize ran the exec function after all: the README's warning is out of date")
+			t.Errorf("kubectl kustomize ran the exec function after all: docs/gitops.md's warning is out of date")
 		}
 		if strings.Contains(r.stderr, "inject-mesher") || strings.Contains(r.stderr, "exec") {
 			t.Logf("kubectl kustomize now says something about it: %s", r.stderr)
 		}
 		r = run(t, t.TempDir(), nil, kubectl, "kustomize", "--enable-alpha-plugins", "--enable-exec", dir)
 		if r.code == 0 {
-			t.Errorf("kubectl kustomize accepts --enable-exec now: the README's warning is out of date")
+			t.Errorf("kubectl kustomize accepts --enable-exec now: docs/gitops.md's warning is out of date")
 		}
 	})
 
@@ -1021,7 +1021,15 @@ func copyDir(t *testing.T, src, dst string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if info.Mode()&0o111 != 0 { // scripts stay executable, as git keeps them
+			mode = 0o755
+		}
+		return os.WriteFile(target, data, mode)
 	})
 	if err != nil {
 		t.Fatalf("copying %s: %v", src, err)
