@@ -2,13 +2,15 @@
 // stdin), injected manifests out, like `istioctl kube-inject`, with one report
 // line per resource on stderr. A ResourceList on stdin is handed to the KRM
 // function instead, which is how kpt and kustomize run the same binary.
+// Commands (root.go and one file each) are cobra commands over options with
+// Complete, Validate and Run, in the style of kubectl and helm; this file
+// runs the batch over the inputs and reports on it, source.go reads them.
 package cli
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -21,11 +23,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
-	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 )
-
-// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
-var version = "dev"
 
 // Program is the command line with its process-wide settings.
 type Program struct {
@@ -46,81 +44,6 @@ const memoryMargin = 40 << 20
 // objects took 31 s instead of 11 s (and a plain-YAML one 40 s instead of 12).
 const objectMargin = 512
 
-// Main runs the command with no process-wide settings.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return Program{}.Main(args, stdin, stdout, stderr)
-}
-
-// Main runs the command and returns its exit code.
-func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		// No panic reaches the user as a stack trace; nothing partial is on stdout,
-		// which is only written once everything succeeded.
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "error: internal error (please report it): %v\n", r)
-			code = 1
-		}
-	}()
-	fs := flag.NewFlagSet("inject-mesher", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "function config file: a MesherInjection object or a ConfigMap")
-	recursive := fs.Bool("recursive", false, "descend into sub-folders of folder arguments")
-	fs.BoolVar(recursive, "R", false, "short for --recursive")
-	quiet := fs.Bool("quiet", false, "do not print the per-resource report on stderr")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	var sets [][2]string
-	for _, k := range config.Keys() {
-		fs.Var(keyFlag{name: k[0], boolean: config.IsBool(k[0]), sets: &sets}, k[0], k[1])
-	}
-	fs.Usage = func() { usage(fs, stderr) }
-	// Flags may come after file names too (`inject-mesher app.yaml --discoveryType=pilot`).
-	var paths []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 1
-		}
-		if rest = fs.Args(); len(rest) == 0 {
-			break
-		}
-		paths, rest = append(paths, rest[0]), rest[1:]
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, "inject-mesher", version)
-		return 0
-	}
-	if len(paths) == 0 {
-		data, err := readLimited(stdin, "standard input")
-		if err != nil {
-			fmt.Fprintln(stderr, "error:", err)
-			return 1
-		}
-		p.limitMemory(len(data), countObjects(data))
-		if krm.IsResourceList(data) {
-			if *configFile != "" || len(sets) > 0 {
-				fmt.Fprintln(stderr, "error: a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
-				return 1
-			}
-			return krm.Run(data, stdout, stderr)
-		}
-		return inject([]input{{name: "<stdin>", data: data}}, *configFile, sets, *quiet, stdout, stderr)
-	}
-	inputs, err := readPaths(paths, *recursive, stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
-	}
-	total, objects := 0, 0
-	for _, in := range inputs {
-		total += len(in.data)
-		objects += countObjects(in.data)
-	}
-	p.limitMemory(total, objects)
-	return inject(inputs, *configFile, sets, *quiet, stdout, stderr)
-}
-
 func (p Program) limitMemory(input, objects int) {
 	if p.LimitMemory && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(input) + memoryMargin + int64(objects)*objectMargin)
@@ -133,44 +56,17 @@ func countObjects(data []byte) int {
 	return bytes.Count(data, []byte("kind:"))
 }
 
-// keyFlag is a config key given as a flag, applied in the order given.
-type keyFlag struct {
-	name    string
-	boolean bool
-	sets    *[][2]string
-}
-
-func (f keyFlag) String() string     { return "" }
-func (f keyFlag) IsBoolFlag() bool   { return f.boolean }
-func (f keyFlag) Set(v string) error { *f.sets = append(*f.sets, [2]string{f.name, v}); return nil }
-
-func usage(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprint(w, `inject-mesher injects the Apache ServiceComb mesher sidecar into pod templates
-annotated sidecar.mesher.io/inject: "yes".
-
-Usage:
-  inject-mesher [flags] FILE|DIR|- ...    inject manifests, print them on stdout
-  inject-mesher [flags] < app.yaml        the same, from stdin
-  kpt fn eval DIR --exec inject-mesher -- image=...    as a KRM function
-                                          (a ResourceList on stdin)
-
-The report (one line per resource) goes to stderr. On any error nothing is
-written to stdout and the exit code is 1.
-
-Flags:
-`)
-	fs.PrintDefaults()
-}
-
 func loadConfig(file string, sets [][2]string) (*config.Config, error) {
 	return config.LoadFile(file, sets)
 }
 
-func inject(inputs []input, configFile string, sets [][2]string, quiet bool, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig(configFile, sets)
+// inject injects (or uninjects) the inputs, prints the report and, when
+// everything succeeded, the output; it returns the exit code.
+func (o *injectOptions) inject(inputs []input) int {
+	stdout, stderr := o.Out, o.ErrOut
+	cfg, err := loadConfig(o.configFile, o.sets)
 	if err != nil {
-		fmt.Fprintln(stderr, "error: config:", err)
-		return 1
+		return o.fail("config: " + err.Error())
 	}
 	// Nothing may reach stdout unless the whole run succeeds, so the output is
 	// held until the end, by reference: an object the run leaves alone is the
@@ -183,7 +79,11 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 	// at the end of the output it would change a block scalar's value
 	// (`k: |` then `line` at the end of a file is "line", not "line\n").
 	pendingNewline := false
-	out := batch.Run(src, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }, batch.Writer{
+	out := batch.Run(src, func(labelled []string) *engine.Injector {
+		inj := engine.New(cfg, labelled)
+		inj.Uninject = o.uninject
+		return inj
+	}, batch.Writer{
 		Write: func(b []byte) error {
 			if len(b) == 0 {
 				return nil
@@ -200,7 +100,10 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 			return append([]byte("---\n"), body...), err
 		},
 	})
-	if !quiet || out.Failed() {
+	switch {
+	case o.report == reportJSON:
+		writeJSONReport(stderr, out)
+	case o.report == reportText || out.Failed():
 		report(stderr, out)
 	}
 	if out.Failed() {
@@ -272,6 +175,29 @@ func report(w io.Writer, out *batch.Output) {
 		}
 		fmt.Fprintf(w, "nothing written: %d error%s\n", errs, plural)
 	}
+}
+
+// writeJSONReport writes the run's results as one JSON document, the records
+// the KRM function writes as its results: a failed run's errors and
+// warnings only, since nothing it reports as done reached stdout.
+func writeJSONReport(w io.Writer, out *batch.Output) {
+	results := fn.Results{}
+	for _, r := range out.Results() {
+		if r.Severity != fn.Info || !out.Failed() {
+			results = append(results, r)
+		}
+	}
+	writeJSONResults(w, results)
+}
+
+// writeJSONResults writes results as the JSON report.
+func writeJSONResults(w io.Writer, results fn.Results) {
+	b, err := json.MarshalIndent(map[string]fn.Results{"results": results}, "", "  ")
+	if err != nil {
+		fmt.Fprintln(w, "error: writing the report:", err)
+		return
+	}
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // reportConfigMaps prints the generated ConfigMaps and those removed. They
