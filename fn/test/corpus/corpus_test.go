@@ -13,6 +13,7 @@
 //	f  kpt fn eval --exec on a package of b's input, twice: the second run changes nothing
 //	g  the line diff from b's input to b's output only adds lines (but requoted
 //	   label/annotation values and the lines of a flow collection taking an entry)
+//	h  `inject-mesher uninject` of b's output: b's input, byte for byte
 //
 // Subtests are named property/file: go test ./fn/corpus -run 'TestCorpus/b/istio/'.
 package corpus_test
@@ -274,8 +275,9 @@ func run(dir string, stdin []byte, name string, args ...string) result {
 }
 
 // runFile writes text to a file named like the corpus file (its name shows in
-// messages) under workDir/<stage>, and runs the command line on it.
-func runFile(bin, stage, rel, text string) result {
+// messages) under workDir/<stage>, and runs the command line (args, then
+// the file) on it.
+func runFile(bin, stage, rel, text string, args ...string) result {
 	path := filepath.Join(workDir, stage, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return result{code: -1, err: err}
@@ -283,7 +285,7 @@ func runFile(bin, stage, rel, text string) result {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return result{code: -1, err: err}
 	}
-	return run(filepath.Dir(path), nil, bin, filepath.Base(path))
+	return run(filepath.Dir(path), nil, bin, append(args, filepath.Base(path))...)
 }
 
 // ---------------------------------------------------------------------------
@@ -310,6 +312,7 @@ func TestCorpus(t *testing.T) {
 		{"e", testResourceList},
 		{"f", testKpt},
 		{"g", testOnlyAdded},
+		{"h", testUninjectCommand},
 	}
 	// A group, so the count below is read after every parallel subtest.
 	t.Run("properties", func(t *testing.T) {
@@ -782,14 +785,30 @@ func testUninject(t *testing.T, f *corpusFile) {
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	got := r.stdout
-	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(b.stdout)) > len(p.chunks) && got == want+"\n" {
-		// b had to end the input's last line to append its ConfigMap; with
-		// the ConfigMap gone nothing tells that line had no line break.
-		got = want
-	}
-	if got != want {
+	if got := lastLineAsInput(p, b, r.stdout, want); got != want {
 		t.Errorf("uninjecting did not give back b's input (with inject: \"no\"):\n%s", testutil.Unified(want, got, 8))
+	}
+}
+
+// lastLineAsInput is got without the line break b added at the end of an
+// input whose last line had none, to append its ConfigMap: with the
+// ConfigMap gone nothing tells that line had no line break.
+func lastLineAsInput(p *prepared, b result, got, want string) string {
+	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(b.stdout)) > len(p.chunks) && got == want+"\n" {
+		return want
+	}
+	return got
+}
+
+// h: `inject-mesher uninject` of b's output gives b's input back.
+func testUninjectCommand(t *testing.T, f *corpusFile) {
+	p, b := needsB(t, f)
+	r := runFile(binPath, "h", f.rel, b.stdout, "uninject")
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if got := lastLineAsInput(p, b, r.stdout, p.input); got != p.input {
+		t.Errorf("uninject did not give back b's input:\n%s", testutil.Unified(p.input, got, 8))
 	}
 }
 
