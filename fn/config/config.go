@@ -255,6 +255,20 @@ func TypedKeys() []string {
 	return out
 }
 
+// FlagName is the command-line flag that sets a key: the key in kebab case
+// (discoveryType is --discovery-type), as kubectl and helm spell flags.
+func FlagName(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('-')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // IsBool reports whether a scalar key takes a yes/no value.
 func IsBool(name string) bool {
 	for _, k := range keys() {
@@ -602,7 +616,7 @@ func LoadFile(file string, sets [][2]string) (*Config, error) {
 	}
 	for _, s := range sets {
 		if err := cfg.Set(s[0], s[1]); err != nil {
-			return nil, fmt.Errorf("--%s: %v", s[0], err)
+			return nil, fmt.Errorf("--%s: %v", FlagName(s[0]), err)
 		}
 	}
 	if errs := cfg.Check(); len(errs) > 0 {

@@ -574,6 +574,7 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 		}
 		want = b
 	}
+	want = want && !inj.Uninject
 	if !want {
 		if ours == nil {
 			return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}}
@@ -584,6 +585,9 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 			if ref.Namespace != "" {
 				why += fmt.Sprintf(" and namespace %s does not enable injection", ref.Namespace)
 			}
+		}
+		if inj.Uninject {
+			why = "uninject removes every sidecar inject-mesher added"
 		}
 		if o, shared := sharedNodes(w); shared {
 			return o

@@ -79,6 +79,8 @@ type ruleCase struct {
 	config   func(*config.Config)
 	labelled []string
 	ctx      engine.Context
+	// uninject runs the case with Injector.Uninject, as `inject-mesher uninject` does.
+	uninject bool
 	earlier  *earlier
 	before   string
 	entries  []entry
@@ -620,6 +622,41 @@ metadata:
 		entries: []entry{{action: engine.Uninjected, messages: []msg{infoMsg(`removed the mesher sidecar: sidecar.mesher.io/inject is "no"`)}}},
 		// The user's inject: "no" stays; only the status goes.
 		after: strings.Replace(deploymentIn("shop"), "      labels: {app: shop-web}\n", "      labels: {app: shop-web}\n      annotations:\n        sidecar.mesher.io/inject: \"no\"\n", 1),
+	},
+	{
+		name:     "Uninject removes a sidecar the pod still asks for, with what it added; inject: \"yes\" stays",
+		earlier:  &earlier{config: func(c *config.Config) { c.ProxyEnv, c.ImagePullSecrets = true, []string{"regcred"} }},
+		uninject: true,
+		before:   pod(yes(), "- name: tools", "  image: tools", "  env:", "  - name: MODE", "    value: x"),
+		entries:  []entry{{action: engine.Uninjected, messages: []msg{infoMsg("removed the mesher sidecar: uninject removes every sidecar inject-mesher added")}}},
+		after:    sameAsWritten,
+	},
+	{
+		name:     "Uninject removes a sidecar a namespace brought",
+		earlier:  &earlier{labelled: []string{"shop"}},
+		uninject: true,
+		labelled: []string{"shop"},
+		before:   deploymentIn("shop"),
+		entries:  []entry{{action: engine.Uninjected, messages: []msg{infoMsg("removed the mesher sidecar: uninject removes every sidecar inject-mesher added")}}},
+		after:    sameAsWritten,
+	},
+	{
+		name:     "Uninject leaves a pod never injected as it is",
+		uninject: true,
+		before:   pod(yes()),
+		entries:  unchanged(),
+	},
+	{
+		name:     "Uninject leaves a pod the old sidecar-injector webhook injected as it is",
+		uninject: true,
+		before:   pod([]string{inj + `: "yes"`, `sidecar.mesher.io/status: injected`}, "- name: sidecar-mesher", "  image: theirs"),
+		entries:  unchanged(),
+	},
+	{
+		name:     "Uninject leaves a hand-written sidecar-mesher container as it is",
+		uninject: true,
+		before:   pod(yes(), "- name: sidecar-mesher", "  image: mine"),
+		entries:  unchanged(),
 	},
 	{
 		name:   "a status that inject-mesher did not write is an error naming it",
@@ -1439,6 +1476,7 @@ func TestRules(t *testing.T) {
 				}
 			}
 			in := engine.New(configWith(c.config), c.labelled)
+			in.Uninject = c.uninject
 			o, after := process(t, in, before, c.ctx)
 			checkEntries(t, o.Entries, c.entries)
 			if !slices.Equal(o.ConfigMaps, c.needs) {

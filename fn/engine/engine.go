@@ -133,6 +133,11 @@ type Injector struct {
 	cfg     *config.Config
 	table   podtemplate.Table
 	enabled map[string]bool
+	// Uninject removes the sidecar from every pod template that carries
+	// inject-mesher's status, whatever its annotations ask (set before the
+	// Injector is used). No config key sets it: the config says how to
+	// inject, the command says whether.
+	Uninject bool
 }
 
 // NamespaceLabel is the label that turns injection on for a whole namespace.

@@ -270,7 +270,7 @@ func TestWebhook(t *testing.T) {
 		createNamespace(t, client, ns, nil)
 		in := filepath.Join(t.TempDir(), "pod.yaml")
 		must(os.WriteFile(in, podYAML(t, ns, annotatedPod("fromgit", nil)), 0o644))
-		cmd := exec.Command(injectMesherBinary(t), "--quiet", "--serviceCenterAddress=http://git-sc.example:30100", in)
+		cmd := exec.Command(injectMesherBinary(t), "--quiet", "--service-center-address=http://git-sc.example:30100", in)
 		rendered, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("inject-mesher: %v", err)

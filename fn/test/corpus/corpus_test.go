@@ -13,6 +13,7 @@
 //	resource-list    the annotated input as a ResourceList gives the objects of the annotated output
 //	kpt              kpt fn eval --exec on a package of annotated inputs injects them; a second run changes nothing
 //	only-adds-lines  the annotated output only adds lines to its input (save requoted values, flow collections taking an entry)
+//	uninject-command inject-mesher uninject of the annotated output gives back the annotated input byte for byte
 //
 // Subtests are named properties/PROPERTY/FILE:
 //
@@ -276,8 +277,9 @@ func run(dir string, stdin []byte, name string, args ...string) result {
 }
 
 // runFile writes text to a file named like the corpus file (its name shows in
-// messages) under workDir/<stage>, and runs the command line on it.
-func runFile(bin, stage, rel, text string) result {
+// messages) under workDir/<stage>, and runs the command line (args, then
+// the file) on it.
+func runFile(bin, stage, rel, text string, args ...string) result {
 	path := filepath.Join(workDir, stage, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return result{code: -1, err: err}
@@ -285,7 +287,7 @@ func runFile(bin, stage, rel, text string) result {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return result{code: -1, err: err}
 	}
-	return run(filepath.Dir(path), nil, bin, filepath.Base(path))
+	return run(filepath.Dir(path), nil, bin, append(args, filepath.Base(path))...)
 }
 
 // ---------------------------------------------------------------------------
@@ -314,6 +316,7 @@ func TestCorpus(t *testing.T) {
 		{"resource-list", testResourceList},
 		{"kpt", testKpt},
 		{"only-adds-lines", testOnlyAddsLines},
+		{"uninject-command", testUninjectCommand},
 	}
 	// A group, so the count below is read after every parallel subtest.
 	t.Run("properties", func(t *testing.T) {
@@ -832,15 +835,31 @@ func testUninject(t *testing.T, f *corpusFile) {
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	got := r.stdout
-	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(annotated.stdout)) > len(p.chunks) && got == want+"\n" {
-		// Injecting had to end the input's last line to append its
-		// ConfigMap; with the ConfigMap gone nothing tells that line had no
-		// line break.
-		got = want
-	}
-	if got != want {
+	if got := lastLineAsInput(p, annotated, r.stdout, want); got != want {
 		t.Errorf("uninjecting did not give back the annotated input (with inject: \"no\"):\n%s", testutil.Unified(want, got, 8))
+	}
+}
+
+// lastLineAsInput is got without the line break injecting added at the end
+// of an input whose last line had none, to append its ConfigMap: with the
+// ConfigMap gone nothing tells that line had no line break.
+func lastLineAsInput(p *prepared, annotated result, got, want string) string {
+	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(annotated.stdout)) > len(p.chunks) && got == want+"\n" {
+		return want
+	}
+	return got
+}
+
+// testUninjectCommand: inject-mesher uninject of the annotated output gives
+// back the annotated input.
+func testUninjectCommand(t *testing.T, f *corpusFile) {
+	p, annotated := needsAnnotatedOutput(t, f)
+	r := runFile(binPath, "uninject-command", f.rel, annotated.stdout, "uninject")
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if got := lastLineAsInput(p, annotated, r.stdout, p.input); got != p.input {
+		t.Errorf("uninject did not give back the annotated input:\n%s", testutil.Unified(p.input, got, 8))
 	}
 }
 

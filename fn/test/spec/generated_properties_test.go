@@ -553,7 +553,7 @@ func generateStream(t *testing.T, r *rand.Rand, id int) *stream {
 			w.original = w.text
 			if w.hasInject && r.Intn(3) == 0 {
 				// Injected by an earlier run, perhaps with another config.
-				args := pick(r, []string{}, []string{"--image=servicecomb/mesher-sidecar:1.6.0"}, []string{"--discoveryType=pilot"}, []string{"--proxyEnv=true"}, []string{"--nativeSidecar=true"})
+				args := pick(r, []string{}, []string{"--image=servicecomb/mesher-sidecar:1.6.0"}, []string{"--discovery-type=pilot"}, []string{"--proxy-env=true"}, []string{"--native-sidecar=true"})
 				var out, errb bytes.Buffer
 				if code := cli.Main(append([]string{"--quiet"}, args...), strings.NewReader(w.text), &out, &errb); code == 0 {
 					docs := nonBlank(manifest.SplitDocuments(out.Bytes()))
