@@ -26,7 +26,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
@@ -42,17 +41,17 @@ import (
 // msg is one message expected on the entry: text is a part of it (the
 // whole of it where the wording is the point).
 type msg struct {
-	sev                fn.Severity
+	sev                engine.Severity
 	field, value, text string
 }
 
-func infoMsg(text string) msg { return msg{sev: fn.Info, text: text} }
-func warnMsg(text string) msg { return msg{sev: fn.Warning, text: text} }
+func infoMsg(text string) msg { return msg{sev: engine.Info, text: text} }
+func warnMsg(text string) msg { return msg{sev: engine.Warning, text: text} }
 func errMsg(field, value, text string) msg {
-	return msg{sev: fn.Error, field: field, value: value, text: text}
+	return msg{sev: engine.Error, field: field, value: value, text: text}
 }
 
-// entry is one expected Entry.
+// entry is one expected Report.
 type entry struct {
 	action   engine.Action
 	reason   engine.SkipReason
@@ -1478,7 +1477,7 @@ func TestRules(t *testing.T) {
 			in := engine.New(configWith(c.config), c.labelled)
 			in.Uninject = c.uninject
 			o, after := process(t, in, before, c.ctx)
-			checkEntries(t, o.Entries, c.entries)
+			checkEntries(t, o.Reports, c.entries)
 			if !slices.Equal(o.ConfigMaps, c.needs) {
 				t.Errorf("needs %v, want %v", o.ConfigMaps, c.needs)
 			}
@@ -1512,10 +1511,10 @@ func TestRules(t *testing.T) {
 			// A second run with the same config and annotations changes nothing.
 			again, _ := process(t, in, after, c.ctx)
 			if again.Changed() || again.Failed() != o.Failed() {
-				t.Fatalf("a second run changes %v: %+v", again.Plan, again.Entries)
+				t.Fatalf("a second run changes %v: %+v", again.Plan, again.Reports)
 			}
 			// An upgrade is a fresh injection of the text as written.
-			if c.earlier != nil && !c.notFresh && o.Entries[0].Action == engine.Upgraded {
+			if c.earlier != nil && !c.notFresh && o.Reports[0].Action == engine.Upgraded {
 				if _, fresh := process(t, in, written(), c.ctx); fresh != after {
 					t.Fatalf("the upgrade:\n%s\nis not what a fresh injection gives:\n%s", after, fresh)
 				}
@@ -1527,14 +1526,14 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func checkEntries(t *testing.T, got []engine.Entry, want []entry) {
+func checkEntries(t *testing.T, got []engine.Report, want []entry) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d entries %+v, want %d", len(got), got, len(want))
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Action != w.action || g.Reason != string(w.reason) || g.Note != w.note {
+		if g.Action != w.action || g.Reason != w.reason || g.Note != w.note {
 			t.Errorf("entry %d: action %q reason %q note %q, want %q %q %q", i, g.Action, g.Reason, g.Note, w.action, w.reason, w.note)
 		}
 		if len(g.Messages) != len(w.messages) {
@@ -1715,11 +1714,11 @@ func TestInjectValues(t *testing.T) {
 	} {
 		t.Run(v, func(t *testing.T) {
 			o, _ := process(t, in, pod([]string{inj + ": " + strconv.Quote(v)}), engine.Context{})
-			if len(o.Entries) != 1 || o.Entries[0].Action != want {
-				t.Fatalf("%+v, want %s", o.Entries, want)
+			if len(o.Reports) != 1 || o.Reports[0].Action != want {
+				t.Fatalf("%+v, want %s", o.Reports, want)
 			}
-			if want == engine.Failed && (o.Entries[0].Messages[0].Value != v || o.Entries[0].Messages[0].Field != "metadata.annotations[sidecar.mesher.io/inject]") {
-				t.Fatalf("the error names %q=%q", o.Entries[0].Messages[0].Field, o.Entries[0].Messages[0].Value)
+			if want == engine.Failed && (o.Reports[0].Messages[0].Value != v || o.Reports[0].Messages[0].Field != "metadata.annotations[sidecar.mesher.io/inject]") {
+				t.Fatalf("the error names %q=%q", o.Reports[0].Messages[0].Field, o.Reports[0].Messages[0].Value)
 			}
 		})
 	}
@@ -1741,22 +1740,19 @@ func TestProcessLeavesTheTree(t *testing.T) {
 	}
 }
 
-// Entry.Results renders each message as a KRM result with the object, the
-// file and the field.
-func TestEntryResults(t *testing.T) {
+// A refused annotation is reported on the object, with the field and the
+// value written there, and the outcome fails.
+func TestReportNamesObjectAndField(t *testing.T) {
 	in := engine.New(config.Default(), nil)
 	o, _ := process(t, in, pod([]string{inj + `: "yes"`, "sidecar.mesher.io/discoveryType: consul"}), engine.Context{})
-	e := o.Entries[0]
-	e.File = &fn.File{Path: "pods.yaml", Index: 2}
-	rs := e.Results()
-	if len(rs) != 1 {
-		t.Fatalf("%d results", len(rs))
+	r := o.Reports[0]
+	r.File = &engine.File{Path: "pods.yaml", Index: 2}
+	if len(r.Messages) != 1 || r.Messages[0].Value != "consul" {
+		t.Fatalf("%+v", r.Messages)
 	}
-	r := rs[0]
-	if r.Severity != fn.Error || r.ResourceRef == nil || r.ResourceRef.Kind != "Pod" || r.ResourceRef.Name != "web" ||
-		r.File == nil || r.File.Path != "pods.yaml" || r.Field == nil ||
-		r.Field.Path != "metadata.annotations[sidecar.mesher.io/discoveryType]" || r.Field.CurrentValue != "consul" {
-		t.Fatalf("%+v", r)
+	want := `pods.yaml: pod/web: metadata.annotations[sidecar.mesher.io/discoveryType]: invalid sidecar.mesher.io/discoveryType: `
+	if got := r.Describe(r.Messages[0]); !strings.HasPrefix(got, want) {
+		t.Fatalf("%q, want it to start with %q", got, want)
 	}
 	if !o.Failed() {
 		t.Fatal("Outcome.Failed() is false")

@@ -8,9 +8,7 @@ package batch
 import (
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
@@ -49,7 +47,7 @@ type Source interface {
 	// Line is how many lines of its file come before object i's body.
 	Line(i int) int
 	// Locate says where object i came from, for results.
-	Locate(i int, node *yaml.Node) *fn.File
+	Locate(i int, node *yaml.Node) *engine.File
 	// ValidateAll asks for every object to be parsed, even those that pass
 	// through: a hand-written file may hold broken YAML that no orchestrator
 	// has checked yet.
@@ -61,10 +59,10 @@ type Source interface {
 type Output struct {
 	// Generated are the ConfigMaps appended after the objects.
 	Generated []Generated
-	// Entries are the outcome for each object, in order, with what the user
-	// is told; entries with no Action carry messages about the run (a
+	// Reports are the outcome for each object, in order, with what the user
+	// is told; reports with no Action carry messages about the run (a
 	// generated ConfigMap, a write error) or about a document (a key twice).
-	Entries []engine.Entry
+	Reports []engine.Report
 	// Removed are generated ConfigMaps of the input that no pod mounts any more.
 	Removed []engine.ConfigMapRef
 	// Written counts the objects written, generated ones included.
@@ -79,29 +77,20 @@ type Generated struct {
 	Unchanged bool
 }
 
-// Failed reports whether any result is an error.
+// Failed reports whether any message is an error.
 func (o *Output) Failed() bool {
-	for i := range o.Entries {
-		if o.Entries[i].Failed() {
+	for i := range o.Reports {
+		if o.Reports[i].Failed() {
 			return true
 		}
 	}
 	return false
 }
 
-// Results renders every message as KRM results, in order.
-func (o *Output) Results() fn.Results {
-	var out fn.Results
-	for i := range o.Entries {
-		out = append(out, o.Entries[i].Results()...)
-	}
-	return out
-}
-
 // Unparsable reports whether some object's text was not YAML.
 func (o *Output) Unparsable() bool {
-	for _, e := range o.Entries {
-		if e.Unparsable {
+	for _, r := range o.Reports {
+		if r.Unparsable {
 			return true
 		}
 	}
@@ -109,8 +98,8 @@ func (o *Output) Unparsable() bool {
 }
 
 // note records a message that belongs to no object's outcome line.
-func (o *Output) note(sev fn.Severity, file *fn.File, ref fn.ResourceRef, msg string) {
-	o.Entries = append(o.Entries, engine.Entry{Ref: ref, File: file, Messages: []engine.Message{{Severity: sev, Text: msg}}})
+func (o *Output) note(sev engine.Severity, file *engine.File, ref *engine.Resource, msg string) {
+	o.Reports = append(o.Reports, engine.Report{Resource: ref, File: file, Messages: []engine.Message{{Severity: sev, Text: msg}}})
 }
 
 // Writer receives the output in order: write takes each object's text as soon
@@ -120,11 +109,11 @@ type Writer struct {
 	Write  func([]byte) error
 	Encode func(*yaml.Node) ([]byte, error)
 	// Locate, when set, says which file a generated ConfigMap goes to, for results.
-	Locate func(engine.ConfigMapRef) *fn.File
-	// FailuresOnly drops the entries that carry no message (objects passed
+	Locate func(engine.ConfigMapRef) *engine.File
+	// FailuresOnly drops the reports that carry no message (objects passed
 	// through unchanged) and keeps every other, failed or not: for a caller
-	// that prints no per-object report, only results (the KRM function, whose
-	// info and warning results come from those entries), so that memory does
+	// that prints no per-object report line, only results (the KRM function,
+	// whose info and warning results come from those reports), so that memory does
 	// not grow with every item that passes through.
 	FailuresOnly bool
 }
@@ -214,7 +203,7 @@ type run struct {
 
 func (r *run) write(b []byte) bool {
 	if err := r.w.Write(b); err != nil {
-		r.out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("writing the output: %v", err))
+		r.out.note(engine.Error, nil, nil, fmt.Sprintf("writing the output: %v", err))
 		return false
 	}
 	r.out.Written++
@@ -239,7 +228,7 @@ func (r *run) objects() bool {
 		if drop[i] {
 			continue
 		}
-		before := len(r.out.Entries)
+		before := len(r.out.Reports)
 		text, ok := r.out.process(r.src, i, r.in, &r.needs)
 		if r.w.FailuresOnly {
 			r.out.dropSucceeded(before)
@@ -264,7 +253,7 @@ func (r *run) configMaps() {
 		}
 		cm, err := r.in.ConfigMap(need)
 		if err != nil {
-			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
+			out.note(engine.Error, nil, nil, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 			continue
 		}
 		g := Generated{ConfigMap: need}
@@ -273,10 +262,10 @@ func (r *run) configMaps() {
 			g.Unchanged, text = true, r.src.Moved(p.index)
 		} else {
 			if text, err = r.w.Encode(cm); err != nil {
-				out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
+				out.note(engine.Error, nil, nil, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 				continue
 			}
-			var file *fn.File
+			var file *engine.File
 			if r.w.Locate != nil {
 				file = r.w.Locate(need)
 			}
@@ -315,11 +304,11 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 				ref := engine.Ref(obj)
 				if obj.Kind != yaml.MappingNode || ref.APIVersion == "" || ref.Kind == "" {
 					// What the engine says of any object it is given, said here too.
-					out.fail(src.Locate(i, nil), ref, "not a Kubernetes object: apiVersion and kind are required")
+					out.fail(src.Locate(i, nil), ref.Named(), "not a Kubernetes object: apiVersion and kind are required")
 					ok = false
 					return
 				}
-				out.Entries = append(out.Entries, engine.Entry{Ref: ref, Action: engine.Unchanged})
+				out.Reports = append(out.Reports, engine.Report{Resource: &ref, Action: engine.Unchanged})
 			})
 			if !ok {
 				return nil, false
@@ -338,14 +327,14 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	}
 	o := in.Decide(node, engine.Context{Line: src.Line(i)})
 	file := src.Locate(i, node)
-	for j := range o.Entries {
-		o.Entries[j].File = file
+	for j := range o.Reports {
+		o.Reports[j].File = file
 	}
-	from := len(out.Entries)
-	out.Entries = append(out.Entries, o.Entries...)
-	// The object's own entries; the notes about its document that follow
+	from := len(out.Reports)
+	out.Reports = append(out.Reports, o.Reports...)
+	// The object's own reports; the notes about its document that follow
 	// stay as they are if it is refused.
-	to := len(out.Entries)
+	to := len(out.Reports)
 	*needs = append(*needs, o.ConfigMaps...)
 	out.duplicates(src, i, node)
 	if o.Failed() || !o.Changed() {
@@ -361,7 +350,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 		return nil, false
 	}
 	if why != "" {
-		out.note(fn.Info, file, engine.Ref(node), "re-encoded the whole object (its formatting may change, its values do not): "+why)
+		out.note(engine.Info, file, engine.Ref(node).Named(), "re-encoded the whole object (its formatting may change, its values do not): "+why)
 	}
 	return text, true
 }
@@ -438,31 +427,31 @@ func (out *Output) duplicates(src Source, i int, node *yaml.Node) {
 	for _, d := range manifest.Duplicates(node) {
 		d.First += src.Line(i)
 		d.Again += src.Line(i)
-		out.note(fn.Warning, src.Locate(i, node), engine.Ref(node),
+		out.note(engine.Warning, src.Locate(i, node), engine.Ref(node).Named(),
 			d.String()+": kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)")
 	}
 }
 
-// dropSucceeded forgets the entries added since from that tell the user
+// dropSucceeded forgets the reports added since from that tell the user
 // nothing (objects passed through unchanged).
 func (out *Output) dropSucceeded(from int) {
-	kept := out.Entries[:from]
-	for _, e := range out.Entries[from:] {
-		if len(e.Messages) > 0 {
-			kept = append(kept, e)
+	kept := out.Reports[:from]
+	for _, r := range out.Reports[from:] {
+		if len(r.Messages) > 0 {
+			kept = append(kept, r)
 		}
 	}
-	clear(out.Entries[len(kept):])
-	out.Entries = kept
+	clear(out.Reports[len(kept):])
+	out.Reports = kept
 }
 
-func (o *Output) configMapNote(need engine.ConfigMapRef, file *fn.File, format string) {
+func (o *Output) configMapNote(need engine.ConfigMapRef, file *engine.File, format string) {
 	ns := need.Namespace
 	if ns == "" {
 		ns = "(none set)"
 	}
-	ref := fn.ResourceRef{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
-	o.note(fn.Info, file, ref, fmt.Sprintf(format, ref.Name, ns))
+	ref := &engine.Resource{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
+	o.note(engine.Info, file, ref, fmt.Sprintf(format, ref.Name, ns))
 }
 
 // visit calls f on obj, or on each item of a v1 List.
@@ -483,50 +472,25 @@ func visit(obj *yaml.Node, f func(*yaml.Node)) {
 	f(obj)
 }
 
-func (o *Output) fail(file *fn.File, ref fn.ResourceRef, msg string) {
-	o.Entries = append(o.Entries, engine.Entry{Ref: ref, Action: engine.Failed, File: file, Messages: []engine.Message{{Severity: fn.Error, Text: msg}}})
+func (o *Output) fail(file *engine.File, ref *engine.Resource, msg string) {
+	o.Reports = append(o.Reports, engine.Report{Resource: ref, Action: engine.Failed, File: file, Messages: []engine.Message{{Severity: engine.Error, Text: msg}}})
 }
 
-// failObject turns the entries of one object, Entries[from:to], into a
-// failure: what they said was planned will not be written. Entries after
+// failObject turns the reports of one object, Reports[from:to], into a
+// failure: what they said was planned will not be written. Reports after
 // them (a key written twice in its document) are about the text, not the
 // outcome, and are left alone: as failures they would report the object
 // twice.
 func (o *Output) failObject(from, to int, msg string) {
 	for j := from; j < to; j++ {
-		e := &o.Entries[j]
-		e.Action = engine.Failed
-		e.Messages = slices.DeleteFunc(e.Messages, func(m engine.Message) bool { return m.Severity == fn.Info })
+		r := &o.Reports[j]
+		r.Action = engine.Failed
+		r.Messages = slices.DeleteFunc(r.Messages, func(m engine.Message) bool { return m.Severity == engine.Info })
 	}
-	o.Entries[from].Messages = append(o.Entries[from].Messages, engine.Message{Severity: fn.Error, Text: msg})
+	o.Reports[from].Messages = append(o.Reports[from].Messages, engine.Message{Severity: engine.Error, Text: msg})
 }
 
 func (o *Output) parseError(src Source, i int, err error) {
-	o.Entries = append(o.Entries, engine.Entry{Action: engine.Failed, File: src.Locate(i, nil), Unparsable: true,
-		Messages: []engine.Message{{Severity: fn.Error, Text: fmt.Sprintf("not valid YAML: %v", err)}}})
-}
-
-// NameOf is how the report names an object; one with only a generateName has none yet.
-func NameOf(ref fn.ResourceRef) string {
-	if ref.Name == "" {
-		return "(unnamed)"
-	}
-	return ref.Name
-}
-
-// Describe writes a result on one line for people: file, object, field and
-// message, as the command line reports errors and warnings.
-func Describe(r *fn.Result) string {
-	var parts []string
-	if r.File != nil && r.File.Path != "" {
-		parts = append(parts, r.File.Path)
-	}
-	if r.ResourceRef != nil {
-		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+NameOf(*r.ResourceRef))
-	}
-	if r.Field != nil && r.Field.Path != "" {
-		parts = append(parts, r.Field.Path)
-	}
-	parts = append(parts, r.Message)
-	return strings.Join(parts, ": ")
+	o.Reports = append(o.Reports, engine.Report{Action: engine.Failed, File: src.Locate(i, nil), Unparsable: true,
+		Messages: []engine.Message{{Severity: engine.Error, Text: fmt.Sprintf("not valid YAML: %v", err)}}})
 }

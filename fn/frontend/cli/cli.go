@@ -15,14 +15,13 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 )
 
 // Program is the command line with its process-wide settings.
@@ -102,7 +101,7 @@ func (o *injectOptions) inject(inputs []input) int {
 	})
 	switch {
 	case o.report == reportJSON:
-		writeJSONReport(stderr, out)
+		writeJSONReport(stderr, out.Reports, out.Failed())
 	case o.report == reportText || out.Failed():
 		report(stderr, out)
 	}
@@ -135,21 +134,21 @@ func (o *injectOptions) inject(inputs []input) int {
 // or generated, since none of them reached stdout.
 func report(w io.Writer, out *batch.Output) {
 	failed := out.Failed()
-	for _, e := range out.Entries {
-		if e.Ref.Kind == "" || e.Action == "" || (failed && e.Action != engine.Failed) {
+	for _, r := range out.Reports {
+		if r.Resource == nil || r.Action == "" || (failed && r.Action != engine.Failed) {
 			continue
 		}
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), batch.NameOf(e.Ref), e.Action)
-		if e.Ref.Namespace != "" {
+		line := r.Resource.String() + " " + string(r.Action)
+		if r.Resource.Namespace != "" {
 			// As the ConfigMaps' lines: read from `kubectl get pods -A -o
 			// yaml`, a name alone does not say which Pod.
-			line += " in namespace " + e.Ref.Namespace
+			line += " in namespace " + r.Resource.Namespace
 		}
-		if e.Reason != "" && e.Action == engine.Skipped {
-			line += ": " + e.Reason
+		if r.Reason != "" && r.Action == engine.Skipped {
+			line += ": " + string(r.Reason)
 		}
-		if e.Note != "" {
-			line += " (note: " + e.Note + ")"
+		if r.Note != "" {
+			line += " (note: " + r.Note + ")"
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -157,15 +156,16 @@ func report(w io.Writer, out *batch.Output) {
 		reportConfigMaps(w, out)
 	}
 	errs := 0
-	for _, e := range out.Entries {
-		for _, r := range e.Results() {
-			if r.Severity == fn.Info {
+	for i := range out.Reports {
+		r := &out.Reports[i]
+		for _, m := range r.Messages {
+			if m.Severity == engine.Info {
 				continue
 			}
-			if r.Severity == fn.Error {
+			if m.Severity == engine.Error {
 				errs++
 			}
-			fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
+			fmt.Fprintf(w, "%s: %s\n", m.Severity, r.Describe(m))
 		}
 	}
 	if failed {
@@ -177,22 +177,11 @@ func report(w io.Writer, out *batch.Output) {
 	}
 }
 
-// writeJSONReport writes the run's results as one JSON document, the records
-// the KRM function writes as its results: a failed run's errors and
-// warnings only, since nothing it reports as done reached stdout.
-func writeJSONReport(w io.Writer, out *batch.Output) {
-	results := fn.Results{}
-	for _, r := range out.Results() {
-		if r.Severity != fn.Info || !out.Failed() {
-			results = append(results, r)
-		}
-	}
-	writeJSONResults(w, results)
-}
-
-// writeJSONResults writes results as the JSON report.
-func writeJSONResults(w io.Writer, results fn.Results) {
-	b, err := json.MarshalIndent(map[string]fn.Results{"results": results}, "", "  ")
+// writeJSONReport writes results as one JSON document, the records the KRM
+// function writes as its results: a failed run's errors and warnings only,
+// since nothing it reports as done reached stdout.
+func writeJSONReport(w io.Writer, reports []engine.Report, failed bool) {
+	b, err := json.MarshalIndent(map[string]any{"results": krm.Results(reports, failed)}, "", "  ")
 	if err != nil {
 		fmt.Fprintln(w, "error: writing the report:", err)
 		return

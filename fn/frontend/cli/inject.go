@@ -3,10 +3,10 @@ package cli
 import (
 	"fmt"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"github.com/spf13/cobra"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 )
 
@@ -147,7 +147,7 @@ func (o *injectOptions) runCode() int {
 // in the report's format, and returns the exit code.
 func (o *injectOptions) fail(msg string) int {
 	if o.report == reportJSON {
-		writeJSONResults(o.ErrOut, fn.Results{{Severity: fn.Error, Message: msg}})
+		writeJSONReport(o.ErrOut, []engine.Report{{Messages: []engine.Message{{Severity: engine.Error, Text: msg}}}}, true)
 	} else {
 		fmt.Fprintln(o.ErrOut, "error:", msg)
 	}

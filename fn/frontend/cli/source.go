@@ -9,9 +9,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
 
@@ -237,6 +237,6 @@ func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
 	return manifest.EncodeDocument(docNode, s.docs[i].body)
 }
 
-func (s *docSource) Locate(i int, _ *yaml.Node) *fn.File {
-	return &fn.File{Path: s.docs[i].file, Index: s.docs[i].index}
+func (s *docSource) Locate(i int, _ *yaml.Node) *engine.File {
+	return &engine.File{Path: s.docs[i].file, Index: s.docs[i].index}
 }
