@@ -18,8 +18,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
-
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
 
 // The typed config's identity.
@@ -601,9 +599,9 @@ func LoadFile(file string, sets [][2]string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		root, err := manifest.ParseDocument(data)
+		root, err := yamlnode.ParseDocument(data)
 		if err == nil && root != nil {
-			err = manifest.CheckDuplicates(root)
+			err = yamlnode.CheckDuplicates(root)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)

@@ -11,12 +11,12 @@ import (
 
 	schema "github.com/inject-mesher/inject-mesher/config"
 	"github.com/inject-mesher/inject-mesher/fn/config"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func parse(t *testing.T, text string) *yaml.Node {
 	t.Helper()
-	node, err := manifest.ParseDocument([]byte(text))
+	node, err := yamlnode.ParseDocument([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}

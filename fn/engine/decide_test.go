@@ -34,7 +34,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -1432,7 +1431,7 @@ func configWith(change func(*config.Config)) *config.Config {
 // text must read back as the plan applied to the tree.
 func process(t *testing.T, in *engine.Injector, src string, ctx engine.Context) (engine.Outcome, string) {
 	t.Helper()
-	node, err := manifest.ParseDocument([]byte(src))
+	node, err := yamlnode.ParseDocument([]byte(src))
 	if err != nil || node == nil {
 		t.Fatalf("parse: %v\n%s", err, src)
 	}
@@ -1447,7 +1446,7 @@ func process(t *testing.T, in *engine.Injector, src string, ctx engine.Context) 
 	if err := plan.Apply(node, o.Plan); err != nil {
 		t.Fatalf("plan.Apply: %v", err)
 	}
-	got, err := manifest.ParseDocument(out)
+	got, err := yamlnode.ParseDocument(out)
 	if err != nil || !plan.Equal(got, node) {
 		t.Fatalf("the text does not read back as the plan (%v):\n%s", err, out)
 	}
@@ -1566,7 +1565,7 @@ func hashes(s string) []string {
 // container sidecar.Spec renders for that choice; and the status hash as "…".
 func fold(t *testing.T, text string) string {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(text))
+	root, err := yamlnode.ParseDocument([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1728,7 +1727,7 @@ func TestInjectValues(t *testing.T) {
 func TestProcessLeavesTheTree(t *testing.T) {
 	in := engine.New(config.Default(), nil)
 	for _, c := range ruleCases {
-		node, err := manifest.ParseDocument([]byte(c.before))
+		node, err := yamlnode.ParseDocument([]byte(c.before))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1768,7 +1767,7 @@ func TestConcurrentProcess(t *testing.T) {
 	done := make(chan string)
 	for range 8 {
 		go func() {
-			node, _ := manifest.ParseDocument([]byte(src))
+			node, _ := yamlnode.ParseDocument([]byte(src))
 			o := in.Decide(node, engine.Context{})
 			out, _ := textpatch.Apply([]byte(src), node, o.Plan)
 			done <- string(out)

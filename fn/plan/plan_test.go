@@ -7,13 +7,12 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func parse(t *testing.T, s string) *yaml.Node {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(s))
+	root, err := yamlnode.ParseDocument([]byte(s))
 	if err != nil || root == nil {
 		t.Fatalf("parse %q: %v", s, err)
 	}
@@ -229,7 +228,7 @@ func TestEqual(t *testing.T) {
 
 // A document node compares as its root.
 func TestEqualDocumentNode(t *testing.T) {
-	doc, err := manifest.ParseDocumentNode([]byte("a: 1\n"))
+	doc, err := yamlnode.ParseDocumentNode([]byte("a: 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -31,7 +30,7 @@ func underTemplate(apiVersion, kind string) string {
 
 func parse(t *testing.T, s string) *yaml.Node {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(s))
+	root, err := yamlnode.ParseDocument([]byte(s))
 	if err != nil || root == nil {
 		t.Fatalf("parse: %v\n%s", err, s)
 	}

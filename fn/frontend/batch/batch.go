@@ -424,7 +424,7 @@ func (out *Output) duplicates(src Source, i int, node *yaml.Node) {
 	if node == nil {
 		return
 	}
-	for _, d := range manifest.Duplicates(node) {
+	for _, d := range yamlnode.Duplicates(node) {
 		d.First += src.Line(i)
 		d.Again += src.Line(i)
 		out.note(engine.Warning, src.Locate(i, node), engine.Ref(node).Named(),

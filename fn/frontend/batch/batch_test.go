@@ -16,6 +16,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // docs is a Source over the documents of one file, held in memory, as the
@@ -62,7 +63,7 @@ func (d *docs) Moved(i int) []byte {
 func (d *docs) Kind(i int) string { return manifest.SniffDocumentKind(d.parts[i].Body) }
 func (d *docs) Parse(i int) (*yaml.Node, error) {
 	d.parsed[i]++
-	doc, err := manifest.ParseDocumentNode(d.parts[i].Body)
+	doc, err := yamlnode.ParseDocumentNode(d.parts[i].Body)
 	if doc == nil || err != nil {
 		return nil, manifest.ShiftLines(err, d.lines[i])
 	}
@@ -80,7 +81,7 @@ func (d *docs) Reparse(_ int, body []byte) (*yaml.Node, error) {
 	if d.spoil != nil {
 		body = d.spoil(body, d.reparses)
 	}
-	return manifest.ParseDocument(body)
+	return yamlnode.ParseDocument(body)
 }
 func (d *docs) Wrap(i int, body []byte, _ bool) []byte {
 	return append(append([]byte{}, d.parts[i].Sep...), body...)
@@ -167,7 +168,7 @@ func run(t *testing.T, text string, cfg *config.Config, change func(*batch.Write
 // own: the text the batch must write for it.
 func injectText(t *testing.T, cfg *config.Config, labelled []string, sep, body string) string {
 	t.Helper()
-	node, err := manifest.ParseDocument([]byte(body))
+	node, err := yamlnode.ParseDocument([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,11 +527,11 @@ func TestMovedConfigMapStartsADocument(t *testing.T) {
 		if manifest.IsBlank(d.Body) {
 			continue
 		}
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dups := manifest.Duplicates(node); len(dups) > 0 {
+		if dups := yamlnode.Duplicates(node); len(dups) > 0 {
 			t.Errorf("keys written twice: %v", dups)
 		}
 		kinds = append(kinds, engine.Ref(node).Kind)
@@ -681,11 +682,11 @@ func TestReencodeFallback(t *testing.T) {
 			if !strings.HasPrefix(written, "---\n") {
 				t.Fatalf("the document lost its --- line:\n%s", written)
 			}
-			got, err := manifest.ParseDocument([]byte(strings.TrimPrefix(written, "---\n")))
+			got, err := yamlnode.ParseDocument([]byte(strings.TrimPrefix(written, "---\n")))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := manifest.ParseDocument([]byte(pod))
+			want, _ := yamlnode.ParseDocument([]byte(pod))
 			if err := plan.Apply(want, engine.New(config.Default(), nil).Decide(want, engine.Context{}).Plan); err != nil {
 				t.Fatal(err)
 			}
@@ -730,11 +731,11 @@ func TestWrittenTextIsChecked(t *testing.T) {
 		if !strings.HasSuffix(r.sink.chunks[0], "# re-encoded\n") {
 			t.Fatalf("the edited text was written:\n%s", r.sink.chunks[0])
 		}
-		got, err := manifest.ParseDocument([]byte(r.sink.chunks[0]))
+		got, err := yamlnode.ParseDocument([]byte(r.sink.chunks[0]))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := manifest.ParseDocument([]byte(injectText(t, config.Default(), nil, "", pod)))
+		want, _ := yamlnode.ParseDocument([]byte(injectText(t, config.Default(), nil, "", pod)))
 		if !plan.Equal(got, want) {
 			t.Fatalf("the re-encoded object is not the planned one:\n%s", r.sink.chunks[0])
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // MaxInputBytes bounds what one run reads, so a runaway input fails clearly
@@ -204,7 +205,7 @@ func (s *docSource) Parse(i int) (*yaml.Node, error) {
 	if len(s.docs[i].sep) > 0 && manifest.OnlyDocumentEnds(s.docs[i].body) {
 		return nil, nil // "---" then "...": an empty document
 	}
-	docNode, err := manifest.ParseDocumentNode(s.docs[i].body)
+	docNode, err := yamlnode.ParseDocumentNode(s.docs[i].body)
 	if docNode == nil || err != nil {
 		return nil, manifest.ShiftLines(err, s.docs[i].line)
 	}
@@ -216,7 +217,7 @@ func (s *docSource) Body(i int) []byte { return s.docs[i].body }
 func (s *docSource) Line(i int) int    { return s.docs[i].line }
 
 func (s *docSource) Reparse(_ int, body []byte) (*yaml.Node, error) {
-	return manifest.ParseDocument(body)
+	return yamlnode.ParseDocument(body)
 }
 
 func (s *docSource) Wrap(i int, body []byte, encoded bool) []byte {

@@ -249,9 +249,9 @@ func read(data []byte) (*list, error) {
 		if raw == nil {
 			continue
 		}
-		node, err := manifest.ParseDocument(raw)
+		node, err := yamlnode.ParseDocument(raw)
 		if err == nil && node != nil {
-			err = manifest.CheckDuplicates(node)
+			err = yamlnode.CheckDuplicates(node)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("the ResourceList's %s is not valid YAML: %v", key, err)
@@ -267,7 +267,7 @@ func read(data []byte) (*list, error) {
 }
 
 func readWhole(data []byte) (*list, error) {
-	root, err := manifest.ParseDocument(data)
+	root, err := yamlnode.ParseDocument(data)
 	if err != nil {
 		return nil, fmt.Errorf("the input is not valid YAML: %v", err)
 	}

@@ -233,7 +233,7 @@ func checkAddsOnlyGeneratedConfigMaps(t *testing.T, run *streamRun, _ map[string
 		return
 	}
 	for _, d := range outDocs[len(kept):] {
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			t.Errorf("%s: an added object is not YAML: %v", run.name, err)
 			return
@@ -283,7 +283,7 @@ func checkUninject(t *testing.T, run *streamRun, stats map[string]int) {
 	}
 	back := map[string]string{}
 	for _, d := range nonBlank(manifest.SplitDocuments(out3)) {
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +298,7 @@ func checkUninject(t *testing.T, run *streamRun, stats map[string]int) {
 		if !g.workload || !injected[id] {
 			continue
 		}
-		orig, err := manifest.ParseDocument([]byte(strings.TrimPrefix(g.original, "---\n")))
+		orig, err := yamlnode.ParseDocument([]byte(strings.TrimPrefix(g.original, "---\n")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +318,7 @@ func setInjectNoOnInjected(t *testing.T, run *streamRun) ([]byte, map[string]boo
 	injected := map[string]bool{}
 	var y bytes.Buffer
 	for _, d := range nonBlank(manifest.SplitDocuments(run.out)) {
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +413,7 @@ func reportAgrees(act, what string, same bool, status string) error {
 
 func parse(t *testing.T, body []byte) *yaml.Node {
 	t.Helper()
-	node, err := manifest.ParseDocument(body)
+	node, err := yamlnode.ParseDocument(body)
 	if err != nil {
 		t.Fatalf("not YAML: %v\n%s", err, body)
 	}
@@ -471,7 +471,7 @@ func reportActions(report string) map[string]string {
 }
 
 func identity(t *testing.T, body []byte) string {
-	node, err := manifest.ParseDocument(body)
+	node, err := yamlnode.ParseDocument(body)
 	if err != nil {
 		t.Fatalf("not YAML: %v\n%s", err, body)
 	}

@@ -191,7 +191,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		if manifest.IsBlank(d.Body) {
 			continue
 		}
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			// Not YAML: hand the raw text over so the function reports it.
 			return []byte("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " + strings.ReplaceAll(string(d.Body), "\n", "\n  ") + "\n")
@@ -214,7 +214,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node, err := manifest.ParseDocument(c)
+		node, err := yamlnode.ParseDocument(c)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,8 +32,8 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, d := range manifest.SplitDocuments(data) {
-			orig, err1 := manifest.ParseDocument(d.Body)
-			injected, err2 := manifest.ParseDocument(d.Body)
+			orig, err1 := yamlnode.ParseDocument(d.Body)
+			injected, err2 := yamlnode.ParseDocument(d.Body)
 			if err1 != nil || err2 != nil || orig == nil || orig.Kind != yaml.MappingNode {
 				continue
 			}

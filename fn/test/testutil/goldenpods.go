@@ -30,7 +30,7 @@ func Objects(file string) ([]*yaml.Node, error) {
 	}
 	var out []*yaml.Node
 	for _, d := range manifest.SplitDocuments(data) {
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil || node == nil || node.Kind != yaml.MappingNode {
 			continue
 		}
