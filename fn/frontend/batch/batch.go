@@ -18,24 +18,40 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
-// Source is a sequence of objects as text: the items of a ResourceList, or the
-// documents of YAML files.
+// Source is a sequence of objects as text: the items of a ResourceList, or
+// the documents of YAML files. Each step of a run takes the part it uses.
 type Source interface {
-	Len() int
+	Objects
+	Texts
+	Priors
 	// Raw is object i's original text, to be written in its own place.
 	Raw(i int) []byte
-	// Moved is object i's original text to be written after other objects
-	// (an up-to-date generated ConfigMap goes last): it must start a
-	// document or item of its own there, which Raw need not (a file's first
-	// document has no "---" line, and after another it would run on into it).
-	Moved(i int) []byte
+	// ValidateAll asks for every object to be parsed, even those that pass
+	// through: a hand-written file may hold broken YAML that no orchestrator
+	// has checked yet.
+	ValidateAll() bool
+}
+
+// Objects is what the first pass reads: the objects one at a time, parsed
+// only when their kind may decide injection for the others.
+type Objects interface {
+	Len() int
 	// Kind is object i's kind read without parsing, "" when unknown.
 	Kind(i int) string
 	// Parse parses object i; a nil node means an empty document.
 	Parse(i int) (*yaml.Node, error)
+	// Locate says where object i came from, for reports.
+	Locate(i int, node *yaml.Node) *engine.File
+}
+
+// Texts is what writing an edited object needs: its own text, and how to
+// check and wrap the new one.
+type Texts interface {
 	// Body is the text the positions of object i's parsed nodes refer to,
 	// nil when there is none (a list parsed whole).
 	Body(i int) []byte
+	// Line is how many lines of its file come before object i's body.
+	Line(i int) int
 	// Reparse parses an edited body of object i, to check it.
 	Reparse(i int, body []byte) (*yaml.Node, error)
 	// Wrap makes the text written for object i from its edited body;
@@ -44,14 +60,18 @@ type Source interface {
 	// Encode writes object i's edited node as a new body, when the plan
 	// could not be written into its text.
 	Encode(i int, node *yaml.Node) ([]byte, error)
-	// Line is how many lines of its file come before object i's body.
-	Line(i int) int
-	// Locate says where object i came from, for results.
+}
+
+// Priors is what the last step needs of the generated ConfigMaps the input
+// holds: an up-to-date one is written after the objects, one no pod mounts
+// any more is reported where it was.
+type Priors interface {
+	// Moved is object i's original text to be written after other objects:
+	// it must start a document or item of its own there, which Raw need not
+	// (a file's first document has no "---" line, and after another it
+	// would run on into it).
+	Moved(i int) []byte
 	Locate(i int, node *yaml.Node) *engine.File
-	// ValidateAll asks for every object to be parsed, even those that pass
-	// through: a hand-written file may hold broken YAML that no orchestrator
-	// has checked yet.
-	ValidateAll() bool
 }
 
 // Output is what a run did, for the report and the results; the text itself
@@ -73,7 +93,7 @@ type Output struct {
 type Generated struct {
 	ConfigMap engine.ConfigMapRef
 	// Unchanged is true when the input had the same generated ConfigMap: its
-	// text is written back as it was (Source.Moved: after the objects).
+	// text is written back as it was (Priors.Moved: after the objects).
 	Unchanged bool
 }
 
@@ -141,7 +161,7 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 	if !r.objects() || !r.in.Config().GenerateConfigMaps {
 		return out
 	}
-	r.configMaps()
+	r.configMaps(src)
 	return out
 }
 
@@ -155,7 +175,7 @@ type scanned struct {
 
 // scan is the first pass: it parses only Namespaces, ConfigMaps, Lists and
 // whatever could not be sniffed.
-func (out *Output) scan(src Source) scanned {
+func (out *Output) scan(src Objects) scanned {
 	sc := scanned{userOwned: map[engine.ConfigMapRef]bool{}, generated: map[engine.ConfigMapRef]prior{}}
 	for i := 0; i < src.Len(); i++ {
 		kind := src.Kind(i)
@@ -243,7 +263,7 @@ func (r *run) objects() bool {
 // configMaps writes one generated ConfigMap per namespace and backend that
 // injected pods mount, unless the user wrote their own, and reports those
 // of the input that no pod mounts any more.
-func (r *run) configMaps() {
+func (r *run) configMaps(src Priors) {
 	out, generated := r.out, r.scanned.generated
 	wanted := map[engine.ConfigMapRef]bool{}
 	for _, need := range engine.NeedsFrom(r.needs) {
@@ -259,7 +279,7 @@ func (r *run) configMaps() {
 		g := Generated{ConfigMap: need}
 		var text []byte
 		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
-			g.Unchanged, text = true, r.src.Moved(p.index)
+			g.Unchanged, text = true, src.Moved(p.index)
 		} else {
 			if text, err = r.w.Encode(cm); err != nil {
 				out.note(engine.Error, nil, nil, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
@@ -284,7 +304,7 @@ func (r *run) configMaps() {
 	out.Removed = engine.NeedsFrom(out.Removed)
 	for _, need := range out.Removed {
 		p := generated[need]
-		out.configMapNote(need, r.src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
+		out.configMapNote(need, src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
 	}
 }
 
@@ -360,7 +380,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 // does not read back as the plan says, the object is re-encoded instead.
 // Either way the result is parsed again and must hold exactly the planned
 // data. node is left edited.
-func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why string, err error) {
+func edit(src Texts, i int, node *yaml.Node, p plan.Plan) (text []byte, why string, err error) {
 	body := src.Body(i)
 	var edited []byte
 	check := true
@@ -490,7 +510,7 @@ func (o *Output) failObject(from, to int, msg string) {
 	o.Reports[from].Messages = append(o.Reports[from].Messages, engine.Message{Severity: engine.Error, Text: msg})
 }
 
-func (o *Output) parseError(src Source, i int, err error) {
+func (o *Output) parseError(src Objects, i int, err error) {
 	o.Reports = append(o.Reports, engine.Report{Action: engine.Failed, File: src.Locate(i, nil), Unparsable: true,
 		Messages: []engine.Message{{Severity: engine.Error, Text: fmt.Sprintf("not valid YAML: %v", err)}}})
 }
