@@ -38,9 +38,9 @@ type Program struct {
 const memoryMargin = 40 << 20
 
 // objectMargin is what each object of the input keeps live during a run: its
-// place in the split, its line in the report. Without it a limit below what
-// is live makes the collector run without pause: 100 MB of 600,000 small
-// objects took 31 s instead of 11 s (and a plain-YAML one 40 s instead of 12).
+// place in the split, its line in the report. Without it, on an input of many
+// small objects the limit falls below what is live and the collector runs
+// without pause.
 const objectMargin = 512
 
 func (p Program) limitMemory(input, objects int) {
@@ -71,7 +71,7 @@ func (o *injectOptions) inject(inputs []input) int {
 	// held until the end, by reference: an object the run leaves alone is the
 	// input's own bytes (already in memory), an edited one its new text,
 	// which the batch never changes once written. (Compressing it, as an
-	// earlier version did, cost a tenth of a first render's time.)
+	// earlier version did, showed in profiles of a first render.)
 	var held [][]byte
 	src := newDocSource(inputs)
 	// A document without a final newline gets one only when another follows:

@@ -30,7 +30,7 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 	// would hold (and copy) up to twice the input, and the input is most of
 	// what the function keeps in memory. A file (`< list.yaml`) says its
 	// size: the first block holds all of it, and nothing is joined (every
-	// fresh page costs: the join was a tenth of a large first render).
+	// fresh page costs: the join showed in profiles of a large input).
 	first := 1 << 20
 	if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < MaxInputBytes {

@@ -144,7 +144,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 // sink holds the output back until spillAt, then streams it. Item text is
 // held by reference (keep), not copied: the batch never changes an object's
 // text once written, and most of it is the input's own bytes. Copying it into
-// one growing buffer cost a quarter of a first render's time (zeroing each
+// one growing buffer showed in profiles of a first render (zeroing each
 // doubled buffer); a list of references costs nothing per byte.
 type sink struct {
 	w         *bufio.Writer
@@ -448,24 +448,12 @@ func result(r *engine.Report, m engine.Message) *fn.Result {
 }
 
 // appendResult writes one result as a list item. The results are the
-// injector's own (strings and an index), so they are written directly,
-// every string single-quoted, or double-quoted as JSON quotes it when it
-// holds a line break or an unprintable character (valid YAML): marshalling
-// each through reflection cost a fifth of a run's allocations. Anything
-// else a result may hold goes through the YAML encoder.
+// reports' (strings and an index, as result makes them), so they are
+// written directly, every string single-quoted, or double-quoted as JSON
+// quotes it when it holds a line break or an unprintable character (valid
+// YAML): marshalling each through reflection made many of a run's
+// allocations.
 func appendResult(b []byte, r *fn.Result) []byte {
-	plainValue := true
-	if r.Field != nil {
-		_, isString := r.Field.CurrentValue.(string)
-		plainValue = (r.Field.CurrentValue == nil || isString) && r.Field.ProposedValue == nil
-	}
-	if !plainValue || len(r.Tags) > 0 {
-		out, err := yaml.Marshal([]*fn.Result{r})
-		if err != nil {
-			return fmt.Appendf(b, "- message: %q\n  severity: error\n", "cannot write a result: "+err.Error())
-		}
-		return append(b, out...)
-	}
 	str := func(b []byte, indent, key, v string) []byte {
 		if v == "" {
 			return b
@@ -522,7 +510,7 @@ func appendResult(b []byte, r *fn.Result) []byte {
 // splitSource serves the items of a list split as text. Every item is
 // parsed, those that pass through too: the split reads only the layout, so a
 // hand-written list with a broken item would otherwise come out broken with
-// exit 0 (found by fuzzing; it costs about 6% on the 10,000-workload bench).
+// exit 0 (found by fuzzing).
 // lines numbers the lines of the whole input, for messages.
 type splitSource struct {
 	l     *manifest.RawList
