@@ -63,8 +63,8 @@ func ParseDocumentNode(body []byte) (*yaml.Node, error) {
 }
 
 // Duplicate is a mapping key written twice. kubectl and kpt read such an
-// object, keeping the last value (so does the injector: yamlnode.Get and
-// plan.Value read the last); kustomize refuses it.
+// object, keeping the last value (so does the injector: Get reads the
+// last); kustomize refuses it.
 type Duplicate struct {
 	Key          string
 	First, Again int

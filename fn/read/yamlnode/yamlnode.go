@@ -1,9 +1,9 @@
 // Package yamlnode reads YAML into yaml.v3 node trees and works on them: one
 // document parsed whole (ParseDocument), keys written twice found
 // (Duplicates), keys looked up the one way kubectl reads them (Get, GetPath,
-// Scalar: the last of a key written twice), and the nodes the injector adds
-// built (Str, Map, Seq, an Arena) so that they are quoted the way
-// Kubernetes, a YAML 1.1 reader, will read them.
+// Scalar, KeyIndex: the last of a key written twice), and the nodes the
+// injector adds built (Str, Map, Seq, an Arena) so that they are quoted the
+// way Kubernetes, a YAML 1.1 reader, will read them.
 package yamlnode
 
 import (
@@ -93,15 +93,37 @@ func StrSeq(items ...string) *yaml.Node {
 // bombs blow up. A key written twice reads as its last value, as kubectl and
 // the API server read it.
 func Get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
+	if i := KeyIndex(m, key); i >= 0 {
+		return m.Content[i+1]
 	}
 	return nil
+}
+
+// KeyIndex returns the index in m.Content of the key Get reads, or -1: the
+// last scalar key of that name (an alias used as a key names what its
+// anchor holds, which the injector does not look up).
+func KeyIndex(m *yaml.Node, key string) int {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return -1
+	}
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
+		if m.Content[i].Value == key && m.Content[i].Kind == yaml.ScalarNode {
+			return i
+		}
+	}
+	return -1
+}
+
+// KeyIndexes maps every key of mapping m to its KeyIndex, in one pass, for
+// a caller that looks up many of them.
+func KeyIndexes(m *yaml.Node) map[string]int {
+	read := make(map[string]int, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode {
+			read[k.Value] = i
+		}
+	}
+	return read
 }
 
 // GetPath follows keys from m, returning nil when any step is missing.
@@ -132,27 +154,20 @@ func Scalar(m *yaml.Node, keys ...string) (string, bool) {
 // Set sets key in mapping m to v, replacing an existing value in place (so the
 // key keeps its position and comments) or appending the pair.
 func Set(m *yaml.Node, key string, v *yaml.Node) {
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key {
-			m.Content[i+1] = v
-			return
-		}
+	if i := KeyIndex(m, key); i >= 0 {
+		m.Content[i+1] = v
+		return
 	}
 	m.Content = append(m.Content, Str(key), v)
 }
 
 // Delete removes key from mapping m and reports whether it was there.
 func Delete(m *yaml.Node, key string) bool {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return false
+	i := KeyIndex(m, key)
+	if i >= 0 {
+		m.Content = append(m.Content[:i], m.Content[i+2:]...)
 	}
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return true
-		}
-	}
-	return false
+	return i >= 0
 }
 
 // Ensure returns the value of key in m, creating it with the given kind when

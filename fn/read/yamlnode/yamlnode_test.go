@@ -69,3 +69,49 @@ func TestScalarThroughAlias(t *testing.T) {
 		t.Errorf("Scalar(c) = %q, want no scalar for an alias of a list", v)
 	}
 }
+
+// A key is looked up as kubectl reads it: the last of a key written twice,
+// and only a scalar key (an alias used as a key stands for its anchor's
+// value, not for its own name). Set and Delete change that same key.
+func TestKeyLookup(t *testing.T) {
+	m, err := ParseDocument([]byte("a: 1\nb: 2\na: 3\nx: &c y\n*c : 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key   string
+		index int
+		value string
+	}{
+		{"a", 4, "3"},
+		{"b", 2, "2"},
+		{"c", -1, ""},
+		{"missing", -1, ""},
+	} {
+		t.Run(c.key, func(t *testing.T) {
+			if i := KeyIndex(m, c.key); i != c.index {
+				t.Errorf("KeyIndex = %d, want %d", i, c.index)
+			}
+			if v, _ := Scalar(m, c.key); v != c.value {
+				t.Errorf("Scalar = %q, want %q", v, c.value)
+			}
+			if i, ok := KeyIndexes(m)[c.key]; (ok || c.index >= 0) && i != c.index {
+				t.Errorf("KeyIndexes = %d, want %d", i, c.index)
+			}
+		})
+	}
+	t.Run("outside a mapping", func(t *testing.T) {
+		if KeyIndex(nil, "a") != -1 || KeyIndex(Seq(Str("a")), "a") != -1 || Get(nil, "a") != nil {
+			t.Error("a key was found outside a mapping")
+		}
+	})
+	t.Run("set and delete the key read", func(t *testing.T) {
+		Set(m, "a", Str("5"))
+		if m.Content[1].Value != "1" || m.Content[5].Value != "5" {
+			t.Errorf("Set changed %q and %q", m.Content[1].Value, m.Content[5].Value)
+		}
+		if !Delete(m, "a") || KeyIndex(m, "a") != 0 || Delete(m, "c") {
+			t.Errorf("Delete left %d keys", len(m.Content)/2)
+		}
+	})
+}
