@@ -9,7 +9,8 @@ KUSTOMIZE_VERSION := v5.5.0
 KUSTOMIZE := $(TOOLS)/kustomize
 export PATH := $(TOOLS):$(PATH)
 
-LDFLAGS := -s -w -X github.com/inject-mesher/inject-mesher/fn/frontend/cli.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/inject-mesher/inject-mesher/fn/frontend/cli.version=$(VERSION) -X github.com/inject-mesher/inject-mesher/fn/frontend/cli.commit=$(COMMIT)
 
 IMAGE ?= localhost/inject-mesher:dev
 # podman (from Debian: `make podman`) or docker, whichever is present.

@@ -10,10 +10,10 @@
 #                       the repo-server needs
 #   git-verify-wrapper.sh  from Argo CD's source, which the repo-server runs
 # All three programs come from one throwaway module, so what they share
-# compiles once (about 13 minutes on 2 cores). Argo CD's go.mod has replace
+# compiles once (docs/performance.md has how long). Argo CD's go.mod has replace
 # directives, which only the main module's count: they are copied, and
 # gitops-engine (sent to a folder the module download leaves out) points at
-# the one version the proxy serves (../shared/docs/ecosystem.md).
+# the one version the module proxy serves.
 #
 #   ARGOCD_VERSION (default v3.5.7)
 set -euo pipefail

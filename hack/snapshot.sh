@@ -16,7 +16,7 @@ record() { # name, then the command
 }
 for dir in "$root"/testdata/golden/*/; do
   case=$(basename "$dir")
-  cfg=(); [ -f "$dir/config.yaml" ] && cfg=(-config "$dir/config.yaml")
+  cfg=(); [ -f "$dir/config.yaml" ] && cfg=(--config "$dir/config.yaml")
   record "golden/$case/cli" "$bin" "${cfg[@]}" "$dir/input.yaml"
   # The ResourceList as kpt hands it over, the config as functionConfig.
   list=$(mktemp); pkg=$(mktemp -d)

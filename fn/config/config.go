@@ -18,8 +18,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
-
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
 
 // The typed config's identity.
@@ -253,6 +251,20 @@ func TypedKeys() []string {
 		}
 	}
 	return out
+}
+
+// FlagName is the command-line flag that sets a key: the key in kebab case
+// (discoveryType is --discovery-type), as kubectl and helm spell flags.
+func FlagName(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('-')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // IsBool reports whether a scalar key takes a yes/no value.
@@ -587,9 +599,9 @@ func LoadFile(file string, sets [][2]string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		root, err := manifest.ParseDocument(data)
+		root, err := yamlnode.ParseDocument(data)
 		if err == nil && root != nil {
-			err = manifest.CheckDuplicates(root)
+			err = yamlnode.CheckDuplicates(root)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)
@@ -602,7 +614,7 @@ func LoadFile(file string, sets [][2]string) (*Config, error) {
 	}
 	for _, s := range sets {
 		if err := cfg.Set(s[0], s[1]); err != nil {
-			return nil, fmt.Errorf("--%s: %v", s[0], err)
+			return nil, fmt.Errorf("--%s: %v", FlagName(s[0]), err)
 		}
 	}
 	if errs := cfg.Check(); len(errs) > 0 {

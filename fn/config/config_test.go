@@ -11,12 +11,12 @@ import (
 
 	schema "github.com/inject-mesher/inject-mesher/config"
 	"github.com/inject-mesher/inject-mesher/fn/config"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func parse(t *testing.T, text string) *yaml.Node {
 	t.Helper()
-	node, err := manifest.ParseDocument([]byte(text))
+	node, err := yamlnode.ParseDocument([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,4 +197,36 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every key has a kebab-case flag, and no two keys share one.
+func TestFlagName(t *testing.T) {
+	for _, c := range []struct{ key, flag string }{
+		{"image", "image"},
+		{"discoveryType", "discovery-type"},
+		{"serviceCenterAddress", "service-center-address"},
+		{"enabledNamespaces", "enabled-namespaces"},
+		{"generateConfigMaps", "generate-config-maps"},
+		{"appId", "app-id"},
+		{"runAsNonRoot", "run-as-non-root"},
+	} {
+		t.Run(c.key, func(t *testing.T) {
+			if got := config.FlagName(c.key); got != c.flag {
+				t.Errorf("FlagName(%q) = %q, want %q", c.key, got, c.flag)
+			}
+		})
+	}
+	t.Run("every key, distinct", func(t *testing.T) {
+		seen := map[string]string{}
+		for _, k := range config.Keys() {
+			f := config.FlagName(k[0])
+			if f != strings.ToLower(f) {
+				t.Errorf("%s: flag %q is not lower case", k[0], f)
+			}
+			if other, dup := seen[f]; dup {
+				t.Errorf("%s and %s share the flag --%s", other, k[0], f)
+			}
+			seen[f] = k[0]
+		}
+	})
 }

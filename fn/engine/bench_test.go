@@ -7,7 +7,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 const deployment = `apiVersion: apps/v1
@@ -39,7 +39,7 @@ func BenchmarkInjectDeployment(b *testing.B) {
 	in := engine.New(config.Default(), nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		node, err := manifest.ParseDocument([]byte(deployment))
+		node, err := yamlnode.ParseDocument([]byte(deployment))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func BenchmarkInjectDeployment(b *testing.B) {
 // cost of deciding that nothing changes (a re-render).
 func BenchmarkUnchangedDeployment(b *testing.B) {
 	in := engine.New(config.Default(), nil)
-	node, _ := manifest.ParseDocument([]byte(deployment))
+	node, _ := yamlnode.ParseDocument([]byte(deployment))
 	if err := plan.Apply(node, in.Decide(node, engine.Context{}).Plan); err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
@@ -58,9 +57,9 @@ func systemNamespace(ns string) bool {
 // workload is one pod template and the object that holds it.
 type workload struct {
 	obj  *yaml.Node
-	ref  fn.ResourceRef
+	ref  Resource
 	tmpl podtemplate.Template
-	// base is the object's path from the root given to Process (an item of
+	// base is the object's path from the root given to Decide (an item of
 	// a List is not the root); path is the template's.
 	base, path plan.Path
 	ctx        Context
@@ -151,7 +150,7 @@ type problems struct {
 }
 
 func (p *problems) add(field, value, msg string) {
-	p.results = append(p.results, Message{Severity: fn.Error, Text: msg, Field: field, Value: value})
+	p.results = append(p.results, Message{Severity: Error, Text: msg, Field: field, Value: value})
 }
 
 // annotationError reports a bad annotation value with the parser's explanation.
@@ -574,9 +573,10 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 		}
 		want = b
 	}
+	want = want && !inj.Uninject
 	if !want {
 		if ours == nil {
-			return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}}
+			return Outcome{Reports: []Report{{Resource: &ref, Action: Unchanged}}}
 		}
 		why := fmt.Sprintf("%s is %q", annotations.Inject, inject.value)
 		if !inject.present {
@@ -585,10 +585,13 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 				why += fmt.Sprintf(" and namespace %s does not enable injection", ref.Namespace)
 			}
 		}
+		if inj.Uninject {
+			why = "uninject removes every sidecar inject-mesher added"
+		}
 		if o, shared := sharedNodes(w); shared {
 			return o
 		}
-		return Outcome{Entries: []Entry{{Ref: ref, Action: Uninjected, Messages: info("removed the mesher sidecar: " + why)}}, Plan: edits(w, ours, nil)}
+		return Outcome{Reports: []Report{{Resource: &ref, Action: Uninjected, Messages: info("removed the mesher sidecar: " + why)}}, Plan: edits(w, ours, nil)}
 	}
 	if seedInjected {
 		// Only a pod that asks for the sidecar hears about the old webhook's mark.
@@ -599,11 +602,11 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 	}
 	sc, problems := inj.resolve(w, ours)
 	if len(problems) > 0 {
-		return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Messages: problems}}}
+		return Outcome{Reports: []Report{{Resource: &ref, Action: Failed, Messages: problems}}}
 	}
 	need := []ConfigMapRef{{Namespace: ref.Namespace, Backend: sc.spec.Backend}}
 	if ours != nil && ours.Hash == sc.hash && inj.intact(w, ours) {
-		return Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}, ConfigMaps: need}
+		return Outcome{Reports: []Report{{Resource: &ref, Action: Unchanged}}, ConfigMaps: need}
 	}
 	if o, shared := sharedNodes(w); shared {
 		return o
@@ -619,7 +622,7 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 			strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
 		msg += "; " + note
 	}
-	return Outcome{Entries: []Entry{{Ref: ref, Action: action, Note: note, Messages: info(msg)}}, Plan: edits(w, ours, sc), ConfigMaps: need}
+	return Outcome{Reports: []Report{{Resource: &ref, Action: action, Note: note, Messages: info(msg)}}, Plan: edits(w, ours, sc), ConfigMaps: need}
 }
 
 func placement(native bool) string {
@@ -629,12 +632,11 @@ func placement(native bool) string {
 	return "sidecar container"
 }
 
-func info(msg string) []Message { return []Message{{Severity: fn.Info, Text: msg}} }
-
 // skip warns; a sidecar injected earlier is removed, since it no longer belongs.
 func (inj *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome {
 	msg := "skipped: " + reason.explain(w)
-	out := Outcome{Entries: []Entry{{Ref: w.ref, Action: Skipped, Reason: string(reason)}}}
+	ref := w.ref
+	out := Outcome{Reports: []Report{{Resource: &ref, Action: Skipped, Reason: reason}}}
 	if ours != nil {
 		if o, shared := sharedNodes(w); shared {
 			return o
@@ -642,7 +644,7 @@ func (inj *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome 
 		out.Plan = edits(w, ours, nil)
 		msg += "; removed the sidecar injected earlier"
 	}
-	out.Entries[0].Messages = []Message{{Severity: fn.Warning, Text: msg}}
+	out.Reports[0].Messages = []Message{{Severity: Warning, Text: msg}}
 	return out
 }
 

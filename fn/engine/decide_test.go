@@ -2,7 +2,7 @@ package engine_test
 
 // The rules of decide.go, one case each: a workload as written, what the
 // engine says of it (action, reason, messages with field and value) and the
-// text after its plan is written with textpatch. The README's "When a
+// text after its plan is written with textpatch. docs/function.md's "When a
 // workload is injected" and "Errors" sections and the sidecar contract are
 // the specification these cases were written from.
 //
@@ -26,7 +26,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
@@ -35,24 +34,23 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // msg is one message expected on the entry: text is a part of it (the
 // whole of it where the wording is the point).
 type msg struct {
-	sev                fn.Severity
+	sev                engine.Severity
 	field, value, text string
 }
 
-func infoMsg(text string) msg { return msg{sev: fn.Info, text: text} }
-func warnMsg(text string) msg { return msg{sev: fn.Warning, text: text} }
+func infoMsg(text string) msg { return msg{sev: engine.Info, text: text} }
+func warnMsg(text string) msg { return msg{sev: engine.Warning, text: text} }
 func errMsg(field, value, text string) msg {
-	return msg{sev: fn.Error, field: field, value: value, text: text}
+	return msg{sev: engine.Error, field: field, value: value, text: text}
 }
 
-// entry is one expected Entry.
+// entry is one expected Report.
 type entry struct {
 	action   engine.Action
 	reason   engine.SkipReason
@@ -79,6 +77,8 @@ type ruleCase struct {
 	config   func(*config.Config)
 	labelled []string
 	ctx      engine.Context
+	// uninject runs the case with Injector.Uninject, as `inject-mesher uninject` does.
+	uninject bool
 	earlier  *earlier
 	before   string
 	entries  []entry
@@ -620,6 +620,41 @@ metadata:
 		entries: []entry{{action: engine.Uninjected, messages: []msg{infoMsg(`removed the mesher sidecar: sidecar.mesher.io/inject is "no"`)}}},
 		// The user's inject: "no" stays; only the status goes.
 		after: strings.Replace(deploymentIn("shop"), "      labels: {app: shop-web}\n", "      labels: {app: shop-web}\n      annotations:\n        sidecar.mesher.io/inject: \"no\"\n", 1),
+	},
+	{
+		name:     "Uninject removes a sidecar the pod still asks for, with what it added; inject: \"yes\" stays",
+		earlier:  &earlier{config: func(c *config.Config) { c.ProxyEnv, c.ImagePullSecrets = true, []string{"regcred"} }},
+		uninject: true,
+		before:   pod(yes(), "- name: tools", "  image: tools", "  env:", "  - name: MODE", "    value: x"),
+		entries:  []entry{{action: engine.Uninjected, messages: []msg{infoMsg("removed the mesher sidecar: uninject removes every sidecar inject-mesher added")}}},
+		after:    sameAsWritten,
+	},
+	{
+		name:     "Uninject removes a sidecar a namespace brought",
+		earlier:  &earlier{labelled: []string{"shop"}},
+		uninject: true,
+		labelled: []string{"shop"},
+		before:   deploymentIn("shop"),
+		entries:  []entry{{action: engine.Uninjected, messages: []msg{infoMsg("removed the mesher sidecar: uninject removes every sidecar inject-mesher added")}}},
+		after:    sameAsWritten,
+	},
+	{
+		name:     "Uninject leaves a pod never injected as it is",
+		uninject: true,
+		before:   pod(yes()),
+		entries:  unchanged(),
+	},
+	{
+		name:     "Uninject leaves a pod the old sidecar-injector webhook injected as it is",
+		uninject: true,
+		before:   pod([]string{inj + `: "yes"`, `sidecar.mesher.io/status: injected`}, "- name: sidecar-mesher", "  image: theirs"),
+		entries:  unchanged(),
+	},
+	{
+		name:     "Uninject leaves a hand-written sidecar-mesher container as it is",
+		uninject: true,
+		before:   pod(yes(), "- name: sidecar-mesher", "  image: mine"),
+		entries:  unchanged(),
 	},
 	{
 		name:   "a status that inject-mesher did not write is an error naming it",
@@ -1396,7 +1431,7 @@ func configWith(change func(*config.Config)) *config.Config {
 // text must read back as the plan applied to the tree.
 func process(t *testing.T, in *engine.Injector, src string, ctx engine.Context) (engine.Outcome, string) {
 	t.Helper()
-	node, err := manifest.ParseDocument([]byte(src))
+	node, err := yamlnode.ParseDocument([]byte(src))
 	if err != nil || node == nil {
 		t.Fatalf("parse: %v\n%s", err, src)
 	}
@@ -1411,7 +1446,7 @@ func process(t *testing.T, in *engine.Injector, src string, ctx engine.Context) 
 	if err := plan.Apply(node, o.Plan); err != nil {
 		t.Fatalf("plan.Apply: %v", err)
 	}
-	got, err := manifest.ParseDocument(out)
+	got, err := yamlnode.ParseDocument(out)
 	if err != nil || !plan.Equal(got, node) {
 		t.Fatalf("the text does not read back as the plan (%v):\n%s", err, out)
 	}
@@ -1439,8 +1474,9 @@ func TestRules(t *testing.T) {
 				}
 			}
 			in := engine.New(configWith(c.config), c.labelled)
+			in.Uninject = c.uninject
 			o, after := process(t, in, before, c.ctx)
-			checkEntries(t, o.Entries, c.entries)
+			checkEntries(t, o.Reports, c.entries)
 			if !slices.Equal(o.ConfigMaps, c.needs) {
 				t.Errorf("needs %v, want %v", o.ConfigMaps, c.needs)
 			}
@@ -1474,10 +1510,10 @@ func TestRules(t *testing.T) {
 			// A second run with the same config and annotations changes nothing.
 			again, _ := process(t, in, after, c.ctx)
 			if again.Changed() || again.Failed() != o.Failed() {
-				t.Fatalf("a second run changes %v: %+v", again.Plan, again.Entries)
+				t.Fatalf("a second run changes %v: %+v", again.Plan, again.Reports)
 			}
 			// An upgrade is a fresh injection of the text as written.
-			if c.earlier != nil && !c.notFresh && o.Entries[0].Action == engine.Upgraded {
+			if c.earlier != nil && !c.notFresh && o.Reports[0].Action == engine.Upgraded {
 				if _, fresh := process(t, in, written(), c.ctx); fresh != after {
 					t.Fatalf("the upgrade:\n%s\nis not what a fresh injection gives:\n%s", after, fresh)
 				}
@@ -1489,14 +1525,14 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func checkEntries(t *testing.T, got []engine.Entry, want []entry) {
+func checkEntries(t *testing.T, got []engine.Report, want []entry) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d entries %+v, want %d", len(got), got, len(want))
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Action != w.action || g.Reason != string(w.reason) || g.Note != w.note {
+		if g.Action != w.action || g.Reason != w.reason || g.Note != w.note {
 			t.Errorf("entry %d: action %q reason %q note %q, want %q %q %q", i, g.Action, g.Reason, g.Note, w.action, w.reason, w.note)
 		}
 		if len(g.Messages) != len(w.messages) {
@@ -1529,7 +1565,7 @@ func hashes(s string) []string {
 // container sidecar.Spec renders for that choice; and the status hash as "…".
 func fold(t *testing.T, text string) string {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(text))
+	root, err := yamlnode.ParseDocument([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1677,11 +1713,11 @@ func TestInjectValues(t *testing.T) {
 	} {
 		t.Run(v, func(t *testing.T) {
 			o, _ := process(t, in, pod([]string{inj + ": " + strconv.Quote(v)}), engine.Context{})
-			if len(o.Entries) != 1 || o.Entries[0].Action != want {
-				t.Fatalf("%+v, want %s", o.Entries, want)
+			if len(o.Reports) != 1 || o.Reports[0].Action != want {
+				t.Fatalf("%+v, want %s", o.Reports, want)
 			}
-			if want == engine.Failed && (o.Entries[0].Messages[0].Value != v || o.Entries[0].Messages[0].Field != "metadata.annotations[sidecar.mesher.io/inject]") {
-				t.Fatalf("the error names %q=%q", o.Entries[0].Messages[0].Field, o.Entries[0].Messages[0].Value)
+			if want == engine.Failed && (o.Reports[0].Messages[0].Value != v || o.Reports[0].Messages[0].Field != "metadata.annotations[sidecar.mesher.io/inject]") {
+				t.Fatalf("the error names %q=%q", o.Reports[0].Messages[0].Field, o.Reports[0].Messages[0].Value)
 			}
 		})
 	}
@@ -1691,7 +1727,7 @@ func TestInjectValues(t *testing.T) {
 func TestProcessLeavesTheTree(t *testing.T) {
 	in := engine.New(config.Default(), nil)
 	for _, c := range ruleCases {
-		node, err := manifest.ParseDocument([]byte(c.before))
+		node, err := yamlnode.ParseDocument([]byte(c.before))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1703,22 +1739,19 @@ func TestProcessLeavesTheTree(t *testing.T) {
 	}
 }
 
-// Entry.Results renders each message as a KRM result with the object, the
-// file and the field.
-func TestEntryResults(t *testing.T) {
+// A refused annotation is reported on the object, with the field and the
+// value written there, and the outcome fails.
+func TestReportNamesObjectAndField(t *testing.T) {
 	in := engine.New(config.Default(), nil)
 	o, _ := process(t, in, pod([]string{inj + `: "yes"`, "sidecar.mesher.io/discoveryType: consul"}), engine.Context{})
-	e := o.Entries[0]
-	e.File = &fn.File{Path: "pods.yaml", Index: 2}
-	rs := e.Results()
-	if len(rs) != 1 {
-		t.Fatalf("%d results", len(rs))
+	r := o.Reports[0]
+	r.File = &engine.File{Path: "pods.yaml", Index: 2}
+	if len(r.Messages) != 1 || r.Messages[0].Value != "consul" {
+		t.Fatalf("%+v", r.Messages)
 	}
-	r := rs[0]
-	if r.Severity != fn.Error || r.ResourceRef == nil || r.ResourceRef.Kind != "Pod" || r.ResourceRef.Name != "web" ||
-		r.File == nil || r.File.Path != "pods.yaml" || r.Field == nil ||
-		r.Field.Path != "metadata.annotations[sidecar.mesher.io/discoveryType]" || r.Field.CurrentValue != "consul" {
-		t.Fatalf("%+v", r)
+	want := `pods.yaml: pod/web: metadata.annotations[sidecar.mesher.io/discoveryType]: invalid sidecar.mesher.io/discoveryType: `
+	if got := r.Describe(r.Messages[0]); !strings.HasPrefix(got, want) {
+		t.Fatalf("%q, want it to start with %q", got, want)
 	}
 	if !o.Failed() {
 		t.Fatal("Outcome.Failed() is false")
@@ -1734,7 +1767,7 @@ func TestConcurrentProcess(t *testing.T) {
 	done := make(chan string)
 	for range 8 {
 		go func() {
-			node, _ := manifest.ParseDocument([]byte(src))
+			node, _ := yamlnode.ParseDocument([]byte(src))
 			o := in.Decide(node, engine.Context{})
 			out, _ := textpatch.Apply([]byte(src), node, o.Plan)
 			done <- string(out)

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
@@ -22,96 +21,26 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
-// Action is what happened to one object, as the command line reports it.
-type Action string
-
-const (
-	Injected   Action = "injected"
-	Upgraded   Action = "upgraded"
-	Uninjected Action = "uninjected"
-	Unchanged  Action = "unchanged"
-	Skipped    Action = "skipped"
-	Failed     Action = "failed"
-)
-
-// Entry is the outcome for one object (or one item of a List): what
-// happened to it and what the user is told. It is recorded once; each front
-// end renders it its own way (a report line and messages on the command
-// line, KRM results, admission warnings or a denial).
-type Entry struct {
-	Ref    fn.ResourceRef
-	Action Action
-	// Reason says why an object was skipped; empty otherwise.
-	Reason string
-	// Note is advice for the user on an object that was processed, such as
-	// annotations found on the workload instead of its pod template.
-	Note     string
-	Messages []Message
-	// File is where the object came from, when the caller knows.
-	File *fn.File
-	// Unparsable: the object's text is not YAML.
-	Unparsable bool
-}
-
-// Message is one thing the user is told about an object.
-type Message struct {
-	Severity fn.Severity
-	Text     string
-	// Field is the path of the field it is about, Value what is written
-	// there; both empty when it is about the whole object.
-	Field, Value string
-}
-
-// Failed reports whether any message is an error.
-func (e *Entry) Failed() bool {
-	for _, m := range e.Messages {
-		if m.Severity == fn.Error {
-			return true
-		}
-	}
-	return false
-}
-
-// Results renders the entry's messages as KRM function results.
-func (e *Entry) Results() fn.Results {
-	out := make(fn.Results, 0, len(e.Messages))
-	for _, m := range e.Messages {
-		r := &fn.Result{Severity: m.Severity, Message: m.Text, File: e.File}
-		if e.Ref.Kind != "" {
-			ref := e.Ref
-			r.ResourceRef = &ref
-		}
-		if m.Field != "" {
-			r.Field = &fn.Field{Path: m.Field}
-			if m.Value != "" {
-				r.Field.CurrentValue = m.Value
-			}
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 // ConfigMapRef is a ConfigMap that injected pods mount: one per namespace and backend.
 type ConfigMapRef struct {
 	Namespace string
 	Backend   sidecar.Backend
 }
 
-// Outcome is what Process decided for one object (several entries for a v1 List).
+// Outcome is Decide's answer for one object (a report per item of a v1 List).
 type Outcome struct {
-	Entries []Entry
-	// Plan is what to change, with paths from the root given to Process;
+	Reports []Report
+	// Plan is what to change, with paths from the root given to Decide;
 	// empty when nothing changes. The tree itself is never edited.
 	Plan plan.Plan
 	// ConfigMaps lists the ConfigMaps the object's pods mount after processing.
 	ConfigMaps []ConfigMapRef
 }
 
-// Failed reports whether any entry failed.
+// Failed reports whether any report failed.
 func (o *Outcome) Failed() bool {
-	for i := range o.Entries {
-		if o.Entries[i].Failed() {
+	for i := range o.Reports {
+		if o.Reports[i].Failed() {
 			return true
 		}
 	}
@@ -122,7 +51,7 @@ func (o *Outcome) Failed() bool {
 func (o *Outcome) Changed() bool { return len(o.Plan) > 0 }
 
 func (o *Outcome) merge(p Outcome) {
-	o.Entries = append(o.Entries, p.Entries...)
+	o.Reports = append(o.Reports, p.Reports...)
 	o.Plan = append(o.Plan, p.Plan...)
 	o.ConfigMaps = append(o.ConfigMaps, p.ConfigMaps...)
 }
@@ -133,6 +62,11 @@ type Injector struct {
 	cfg     *config.Config
 	table   podtemplate.Table
 	enabled map[string]bool
+	// Uninject removes the sidecar from every pod template that carries
+	// inject-mesher's status, whatever its annotations ask (set before the
+	// Injector is used). No config key sets it: the config says how to
+	// inject, the command says whether.
+	Uninject bool
 }
 
 // NamespaceLabel is the label that turns injection on for a whole namespace.
@@ -167,15 +101,6 @@ func IsEnabledNamespace(obj *yaml.Node) (string, bool) {
 	name, _ := yamlnode.Scalar(obj, "metadata", "name")
 	label, _ := yamlnode.Scalar(obj, "metadata", "labels", NamespaceLabel)
 	return name, api == "v1" && kind == "Namespace" && label == NamespaceLabelEnabled
-}
-
-// Ref identifies an object for results.
-func Ref(obj *yaml.Node) fn.ResourceRef {
-	api, _ := yamlnode.Scalar(obj, "apiVersion")
-	kind, _ := yamlnode.Scalar(obj, "kind")
-	name, _ := yamlnode.Scalar(obj, "metadata", "name")
-	ns, _ := yamlnode.Scalar(obj, "metadata", "namespace")
-	return fn.ResourceRef{APIVersion: api, Kind: kind, Name: name, Namespace: ns}
 }
 
 // IsLocalConfig reports whether obj is marked client-side only.
@@ -217,7 +142,7 @@ func (inj *Injector) Decide(obj *yaml.Node, ctx Context) (out Outcome) {
 
 func (inj *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcome {
 	if obj == nil || obj.Kind != yaml.MappingNode {
-		return failure(fn.ResourceRef{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj, ctx.Line))
+		return failure(Resource{}, base.String(), "", "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata"+atLine(obj, ctx.Line))
 	}
 	ref := Ref(obj)
 	if ref.Namespace == "" {
@@ -236,7 +161,7 @@ func (inj *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcom
 		}
 		return out
 	}
-	unchanged := Outcome{Entries: []Entry{{Ref: ref, Action: Unchanged}}}
+	unchanged := Outcome{Reports: []Report{{Resource: &ref, Action: Unchanged}}}
 	loc, ok := inj.table.Lookup(ref.APIVersion, ref.Kind)
 	if !ok || IsLocalConfig(obj) {
 		return unchanged
@@ -265,10 +190,6 @@ func atLine(node *yaml.Node, before int) string {
 		what = "a " + strings.TrimPrefix(node.ShortTag(), "!!")
 	}
 	return fmt.Sprintf(" (%s at line %d)", what, before+node.Line)
-}
-
-func failure(ref fn.ResourceRef, field, value, msg string) Outcome {
-	return Outcome{Entries: []Entry{{Ref: ref, Action: Failed, Messages: []Message{{Severity: fn.Error, Text: msg, Field: field, Value: value}}}}}
 }
 
 // NeedsFrom lists distinct needs in a stable order.

@@ -242,7 +242,7 @@ func (b *builder) quoteMetadataStrings() {
 					continue
 				}
 				if read == nil {
-					read = readKeys(sec)
+					read = yamlnode.KeyIndexes(sec)
 				}
 				if j, ok := read[key]; !ok || j != i-1 {
 					continue // written again further down: not the one read
@@ -251,18 +251,6 @@ func (b *builder) quoteMetadataStrings() {
 			}
 		}
 	}
-}
-
-// readKeys maps each key of a mapping to the index of its key node that a
-// plan path names (plan.KeyIndex: the last scalar one), in one pass.
-func readKeys(m *yaml.Node) map[string]int {
-	read := make(map[string]int, len(m.Content)/2)
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := m.Content[i]; k.Kind == yaml.ScalarNode {
-			read[k.Value] = i
-		}
-	}
-	return read
 }
 
 // sharedNodes refuses to edit a pod template whose edited parts carry a

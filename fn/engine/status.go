@@ -22,10 +22,6 @@ type Status struct {
 	// Created lists the fields the injection had to create, removed again when
 	// they are empty after stripping, so uninjection gives back the original.
 	Created []string `json:"created,omitempty"`
-	// Flow lists the flow-style collections (`volumes: []`, `env: [{...}]`)
-	// made block style to take the injected entries, made flow style again
-	// on stripping.
-	Flow []string `json:"flow,omitempty"`
 	// Hash digests everything that shaped the injection: equal hash, nothing to do.
 	Hash string `json:"hash"`
 }

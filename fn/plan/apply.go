@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Apply applies the plan to a node tree in place. The text applier's output
@@ -37,7 +39,7 @@ func Apply(root *yaml.Node, p Plan) error {
 			if t.Kind != yaml.MappingNode {
 				return fmt.Errorf("%s: not a mapping", e)
 			}
-			if j := KeyIndex(t, e.Key); j >= 0 {
+			if j := yamlnode.KeyIndex(t, e.Key); j >= 0 {
 				t.Content[j+1] = Copy(e.Value)
 			}
 		case RemoveItem:
@@ -46,7 +48,7 @@ func Apply(root *yaml.Node, p Plan) error {
 			}
 			removals = append(removals, removal{t, t.Content[e.Index]})
 		case RemoveKey:
-			if KeyIndex(t, e.Key) < 0 {
+			if yamlnode.KeyIndex(t, e.Key) < 0 {
 				return fmt.Errorf("%s: no such key", e)
 			}
 			keyRemovals, keyTargets = append(keyRemovals, e), append(keyTargets, t)
@@ -63,7 +65,7 @@ func Apply(root *yaml.Node, p Plan) error {
 	}
 	for i, e := range keyRemovals {
 		m := keyTargets[i]
-		j := KeyIndex(m, e.Key)
+		j := yamlnode.KeyIndex(m, e.Key)
 		m.Content = slices.Delete(m.Content, j, j+2)
 	}
 	for i, e := range p {
@@ -77,13 +79,13 @@ func Apply(root *yaml.Node, p Plan) error {
 				t.Content = append(t.Content, v)
 			}
 		case SetKey:
-			if KeyIndex(t, e.Key) >= 0 {
+			if yamlnode.KeyIndex(t, e.Key) >= 0 {
 				continue // replaced above
 			}
 			pair := []*yaml.Node{{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: e.Key}, Copy(e.Value)}
 			at := len(t.Content)
 			if e.Before != "" {
-				if j := KeyIndex(t, e.Before); j >= 0 {
+				if j := yamlnode.KeyIndex(t, e.Before); j >= 0 {
 					at = j
 				}
 			}

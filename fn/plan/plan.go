@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Step is one step of a path: a mapping key, or (Key empty) an index into a
@@ -151,7 +153,7 @@ func Resolve(root *yaml.Node, path Path) (*yaml.Node, error) {
 			}
 			cur = cur.Content[s.Index]
 		default:
-			next := Value(cur, s.Key)
+			next := yamlnode.Get(cur, s.Key)
 			if next == nil {
 				return nil, fmt.Errorf("%s: no such key", path[:i+1])
 			}
@@ -159,26 +161,4 @@ func Resolve(root *yaml.Node, path Path) (*yaml.Node, error) {
 		}
 	}
 	return cur, nil
-}
-
-// Value returns the value of key in mapping m, or nil. When a key is there
-// twice it returns the last, as kubectl and the API server read the object.
-func Value(m *yaml.Node, key string) *yaml.Node {
-	if i := KeyIndex(m, key); i >= 0 {
-		return m.Content[i+1]
-	}
-	return nil
-}
-
-// KeyIndex returns the index in m.Content of key's last occurrence, or -1.
-func KeyIndex(m *yaml.Node, key string) int {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return -1
-	}
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key && m.Content[i].Kind == yaml.ScalarNode {
-			return i
-		}
-	}
-	return -1
 }

@@ -7,13 +7,12 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 func parse(t *testing.T, s string) *yaml.Node {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(s))
+	root, err := yamlnode.ParseDocument([]byte(s))
 	if err != nil || root == nil {
 		t.Fatalf("parse %q: %v", s, err)
 	}
@@ -142,7 +141,7 @@ func TestApplyQuoteStringStyle(t *testing.T) {
 	if err := plan.Apply(root, plan.Plan{{Op: plan.QuoteString, Path: plan.Keys("v")}}); err != nil {
 		t.Fatal(err)
 	}
-	v := plan.Value(root, "v")
+	v := yamlnode.Get(root, "v")
 	if v.Tag != yaml.NodeTagString || v.Style != yaml.DoubleQuotedStyle || v.Value != "1.0" {
 		t.Fatalf("tag %s style %v value %q", v.Tag, v.Style, v.Value)
 	}
@@ -159,11 +158,11 @@ func TestApplyCopiesValues(t *testing.T) {
 	if err := plan.Apply(b, p); err != nil {
 		t.Fatal(err)
 	}
-	plan.Value(plan.Value(a, "l").Content[0], "k").Value = "changed"
-	if got := plan.Value(plan.Value(b, "l").Content[0], "k").Value; got != "v" {
+	yamlnode.Get(yamlnode.Get(a, "l").Content[0], "k").Value = "changed"
+	if got := yamlnode.Get(yamlnode.Get(b, "l").Content[0], "k").Value; got != "v" {
 		t.Fatalf("the other tree holds %q", got)
 	}
-	if got := plan.Value(p[0].Value, "k").Value; got != "v" {
+	if got := yamlnode.Get(p[0].Value, "k").Value; got != "v" {
 		t.Fatalf("the plan's value was changed: %q", got)
 	}
 }
@@ -229,27 +228,11 @@ func TestEqual(t *testing.T) {
 
 // A document node compares as its root.
 func TestEqualDocumentNode(t *testing.T) {
-	doc, err := manifest.ParseDocumentNode([]byte("a: 1\n"))
+	doc, err := yamlnode.ParseDocumentNode([]byte("a: 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !plan.Equal(doc, parse(t, "a: 1\n")) || !plan.Equal(parse(t, "{a: 1}"), doc) {
 		t.Fatal("a document does not equal its root")
-	}
-}
-
-func TestValueAndKeyIndex(t *testing.T) {
-	m := parse(t, "a: 1\nb: 2\na: 3\n")
-	if i := plan.KeyIndex(m, "a"); i != 4 {
-		t.Fatalf("KeyIndex = %d, want 4 (the last)", i)
-	}
-	if plan.KeyIndex(m, "c") != -1 || plan.Value(m, "c") != nil {
-		t.Fatal("a missing key was found")
-	}
-	if plan.KeyIndex(nil, "a") != -1 || plan.KeyIndex(parse(t, "[a]"), "a") != -1 {
-		t.Fatal("a key was found outside a mapping")
-	}
-	if v := plan.Value(m, "a"); v.Value != "3" {
-		t.Fatalf("Value = %q, want the last", v.Value)
 	}
 }

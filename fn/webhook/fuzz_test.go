@@ -198,7 +198,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 			if !ok {
 				continue
 			}
-			if o := in.Decide(plan.Copy(item), engine.Context{}); len(o.Entries) == 1 && testutil.NotAJSONPod(o.Entries[0]) {
+			if o := in.Decide(plan.Copy(item), engine.Context{}); len(o.Reports) == 1 && testutil.NotAJSONPod(o.Reports[0]) {
 				continue // YAML a Pod sent as JSON cannot hold (an alias bomb among them)
 			}
 			raw, err := testutil.JSON(testutil.PodFrom(item, tmpl))

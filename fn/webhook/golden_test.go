@@ -85,10 +85,10 @@ func goldenCase(t *testing.T, dir string) int {
 		}
 		// What the function does with this workload, on its own.
 		o := in.Decide(plan.Copy(item), engine.Context{})
-		if len(o.Entries) != 1 {
-			t.Fatalf("%s: %d entries", ref.Name, len(o.Entries))
+		if len(o.Reports) != 1 {
+			t.Fatalf("%s: %d entries", ref.Name, len(o.Reports))
 		}
-		fnEntry := o.Entries[0]
+		fnEntry := o.Reports[0]
 		if strings.Contains(fnEntry.Note, "own metadata.annotations") || fromWorkload(fnEntry, tmpl) {
 			continue // read from the workload: its Pods never carry them
 		}
@@ -215,7 +215,7 @@ func expectedTemplate(t *testing.T, expected []*yaml.Node, index int, table podt
 }
 
 // fromWorkload: the function's errors are about the workload's own metadata.
-func fromWorkload(e engine.Entry, tmpl podtemplate.Template) bool {
+func fromWorkload(e engine.Report, tmpl podtemplate.Template) bool {
 	for _, m := range e.Messages {
 		if tmpl.Path != "" && strings.HasPrefix(m.Field, "metadata.") {
 			return true

@@ -19,14 +19,12 @@ import (
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
@@ -174,16 +172,17 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	o := h.Injector.Decide(pod, ctx)
 	var warnings []string
 	var errs []string
-	for i := range o.Entries {
-		for _, r := range o.Entries[i].Results() {
-			switch r.Severity {
-			case fn.Error:
-				errs = append(errs, batch.Describe(r))
-			case fn.Warning:
-				warnings = append(warnings, "inject-mesher: "+batch.Describe(r))
+	for i := range o.Reports {
+		r := &o.Reports[i]
+		for _, m := range r.Messages {
+			switch m.Severity {
+			case engine.Error:
+				errs = append(errs, r.Describe(m))
+			case engine.Warning:
+				warnings = append(warnings, "inject-mesher: "+r.Describe(m))
 			}
 		}
-		if note := o.Entries[i].Note; note != "" {
+		if note := r.Note; note != "" {
 			warnings = append(warnings, "inject-mesher: "+note)
 		}
 	}
@@ -193,20 +192,20 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		h.log(slog.LevelInfo, OutcomeDenied, name, req, strings.Join(errs, "; "))
 		return deny(resp, strings.Join(errs, "; ")), OutcomeDenied, ""
 	}
-	if len(o.Entries) != 1 {
-		// One Pod, one entry: anything else is the engine's bug, not the Pod's.
-		msg := fmt.Sprintf("internal error: the engine answered %d entries for one Pod (please report it)", len(o.Entries))
+	if len(o.Reports) != 1 {
+		// One Pod, one report: anything else is the engine's bug, not the Pod's.
+		msg := fmt.Sprintf("internal error: the engine answered %d entries for one Pod (please report it)", len(o.Reports))
 		h.log(slog.LevelError, OutcomeDenied, name, req, msg)
 		return deny(resp, msg), OutcomeError, ""
 	}
-	e := o.Entries[0]
+	e := o.Reports[0]
 	switch e.Action {
 	case engine.Skipped:
 		// The Pod asked and is admitted as it is: a warning tells its
 		// creator why; the log says it only when asked for (Debug), as a
 		// namespace of hostNetwork Pods would otherwise fill it.
-		h.log(slog.LevelDebug, OutcomeSkipped, name, req, e.Reason)
-		return resp, OutcomeSkipped, e.Reason
+		h.log(slog.LevelDebug, OutcomeSkipped, name, req, string(e.Reason))
+		return resp, OutcomeSkipped, string(e.Reason)
 	case engine.Upgraded, engine.Uninjected:
 		// Injected before, by the function in git or by an earlier webhook,
 		// with another config: git is the source of truth, the Pod stays as

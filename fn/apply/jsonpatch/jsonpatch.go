@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Operation is one JSON patch operation.
@@ -66,7 +67,7 @@ func FromPlan(root *yaml.Node, p plan.Plan) ([]Operation, error) {
 				return nil, err
 			}
 			op := "add"
-			if plan.KeyIndex(target, e.Key) >= 0 {
+			if yamlnode.KeyIndex(target, e.Key) >= 0 {
 				op = "replace"
 			}
 			ops = append(ops, Operation{Op: op, Path: ptr + "/" + escape(e.Key), Value: v})

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // lastLine is the last line of a block node's content: from its first line
@@ -166,7 +167,7 @@ func addBlockEntry(t *text, st style, at loc, e plan.Edit) ([]splice, error) {
 	st = st.near(m)
 	rendered := st.entry(e.Key, e.Value, m.Column-1)
 	if e.Before != "" {
-		if j := plan.KeyIndex(m, e.Before); j >= 0 {
+		if j := yamlnode.KeyIndex(m, e.Before); j >= 0 {
 			k := m.Content[j]
 			if t.indent(k.Line) != k.Column-1 {
 				return nil, fmt.Errorf("key %s does not start its line", e.Before)

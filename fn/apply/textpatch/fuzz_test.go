@@ -14,6 +14,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // injectOn matches an inject annotation that asks for the sidecar, to write
@@ -90,7 +91,7 @@ func checkTextpatch(t *testing.T, in *engine.Injector, data []byte) []byte {
 	if len(data) > 64<<10 {
 		return nil
 	}
-	root, err := manifest.ParseDocument(data)
+	root, err := yamlnode.ParseDocument(data)
 	if err != nil || root == nil || root.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -105,14 +106,14 @@ func checkTextpatch(t *testing.T, in *engine.Injector, data []byte) []byte {
 	if err != nil {
 		t.Fatalf("ApplyChecked: %v", err)
 	}
-	want, err := manifest.ParseDocument(data)
+	want, err := yamlnode.ParseDocument(data)
 	if err != nil {
 		t.Fatalf("the input does not parse twice: %v", err)
 	}
 	if err := plan.Apply(want, p); err != nil {
 		t.Fatalf("plan.Apply refuses the engine's plan: %v\nplan: %v", err, p)
 	}
-	reread, err := manifest.ParseDocument(got)
+	reread, err := yamlnode.ParseDocument(got)
 	if err == nil && reread != nil && plan.Equal(reread, want) {
 		return got
 	}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // ErrUnplaceable means an edit has no safe position in the text; the caller
@@ -215,7 +216,7 @@ func locate(t *text, root *yaml.Node, path plan.Path) (loc, error) {
 			cur = next
 			continue
 		}
-		j := plan.KeyIndex(n, s.Key)
+		j := yamlnode.KeyIndex(n, s.Key)
 		if j < 0 {
 			return loc{}, fmt.Errorf("no key %s at %s", s.Key, path)
 		}
@@ -250,7 +251,7 @@ func place(t *text, st style, root *yaml.Node, e plan.Edit, removed []int, added
 		return nil, false, err
 	}
 	simple = !at.flow && (e.Op == plan.QuoteString || e.Op == plan.AddItem && e.Index != 0 ||
-		e.Op == plan.SetKey && e.Before == "" && plan.KeyIndex(at.node, e.Key) < 0)
+		e.Op == plan.SetKey && e.Before == "" && yamlnode.KeyIndex(at.node, e.Key) < 0)
 	s, err = placeAt(t, st, at, e, removed, added)
 	return s, simple, err
 }
@@ -284,11 +285,11 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 		if n.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("not a mapping")
 		}
-		if j := plan.KeyIndex(n, e.Key); j >= 0 {
+		if j := yamlnode.KeyIndex(n, e.Key); j >= 0 {
 			return replaceValue(t, st, at, j, e.Value)
 		}
 		if at.flow {
-			if j := plan.KeyIndex(n, e.Before); e.Before != "" && j >= 0 {
+			if j := yamlnode.KeyIndex(n, e.Before); e.Before != "" && j >= 0 {
 				start, err := startOf(t, n.Content[j])
 				if err != nil {
 					return nil, err
@@ -299,7 +300,7 @@ func placeAt(t *text, st style, at loc, e plan.Edit, removed []int, added int) (
 		}
 		return addBlockEntry(t, st, at, e)
 	case plan.RemoveKey:
-		j := plan.KeyIndex(n, e.Key)
+		j := yamlnode.KeyIndex(n, e.Key)
 		if n.Kind != yaml.MappingNode || j < 0 {
 			return nil, fmt.Errorf("no such key")
 		}

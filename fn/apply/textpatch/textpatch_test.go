@@ -9,7 +9,6 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -17,7 +16,7 @@ import (
 // into s).
 func parse(t *testing.T, s string) *yaml.Node {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(s))
+	root, err := yamlnode.ParseDocument([]byte(s))
 	if err != nil || root == nil {
 		t.Fatalf("parse: %v\n%s", err, s)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -31,14 +30,14 @@ func underTemplate(apiVersion, kind string) string {
 
 func parse(t *testing.T, s string) *yaml.Node {
 	t.Helper()
-	root, err := manifest.ParseDocument([]byte(s))
+	root, err := yamlnode.ParseDocument([]byte(s))
 	if err != nil || root == nil {
 		t.Fatalf("parse: %v\n%s", err, s)
 	}
 	return root
 }
 
-// Every kind README's "When a workload is injected" lists, where its pod
+// Every kind docs/function.md's "When a workload is injected" lists, where its pod
 // template is, and the field names messages give.
 func TestFindBuiltIn(t *testing.T) {
 	pod := object("v1", "Pod", "  labels: {found: \"yes\"}\nspec:\n  containers:\n  - name: app\n    image: app\n")
@@ -250,7 +249,7 @@ func TestField(t *testing.T) {
 	}
 }
 
-// BuiltIn is the README's list of kinds; a change to one shows here.
+// BuiltIn is docs/function.md's list of kinds; a change to one shows here.
 func TestBuiltInList(t *testing.T) {
 	var got []string
 	for _, l := range podtemplate.BuiltIn() {

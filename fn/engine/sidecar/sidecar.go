@@ -1,8 +1,9 @@
 // Package sidecar states the shape of the mesher sidecar as data: the ports,
 // environment, probes, volume and per-backend configuration that mesher 1.6
-// needs in order to work in a pod (the contract is sidecar-contract.md in the
-// shared docs beside this repository, not in it). It renders fresh YAML nodes on every call and holds no state: the seed
-// injector's worst bugs came from one template mutated across requests.
+// needs in order to work in a pod (docs/function.md, "What is injected", says
+// it for users). It renders fresh YAML nodes on every call and holds no
+// state: the seed injector's worst bugs came from one template mutated
+// across requests.
 package sidecar
 
 import (

@@ -1,6 +1,6 @@
 package sidecar_test
 
-// The sidecar as mesher 1.6 needs it, from ../shared/docs/sidecar-contract.md:
+// The sidecar as mesher 1.6 needs it in order to work in a pod:
 // fixed ports 30101 (HTTP proxy), 40101 (gRPC proxy), 30102 (admin); env
 // SERVICE_NAME, VERSION, APP_ID, SERVICE_PORTS when given, CSE_REGISTRY_ADDR
 // for service-center or the downward-API POD_NAME, POD_NAMESPACE,

@@ -8,9 +8,7 @@ package batch
 import (
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
@@ -20,24 +18,40 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
-// Source is a sequence of objects as text: the items of a ResourceList, or the
-// documents of YAML files.
+// Source is a sequence of objects as text: the items of a ResourceList, or
+// the documents of YAML files. Each step of a run takes the part it uses.
 type Source interface {
-	Len() int
+	Objects
+	Texts
+	Priors
 	// Raw is object i's original text, to be written in its own place.
 	Raw(i int) []byte
-	// Moved is object i's original text to be written after other objects
-	// (an up-to-date generated ConfigMap goes last): it must start a
-	// document or item of its own there, which Raw need not (a file's first
-	// document has no "---" line, and after another it would run on into it).
-	Moved(i int) []byte
+	// ValidateAll asks for every object to be parsed, even those that pass
+	// through: a hand-written file may hold broken YAML that no orchestrator
+	// has checked yet.
+	ValidateAll() bool
+}
+
+// Objects is what the first pass reads: the objects one at a time, parsed
+// only when their kind may decide injection for the others.
+type Objects interface {
+	Len() int
 	// Kind is object i's kind read without parsing, "" when unknown.
 	Kind(i int) string
 	// Parse parses object i; a nil node means an empty document.
 	Parse(i int) (*yaml.Node, error)
+	// Locate says where object i came from, for reports.
+	Locate(i int, node *yaml.Node) *engine.File
+}
+
+// Texts is what writing an edited object needs: its own text, and how to
+// check and wrap the new one.
+type Texts interface {
 	// Body is the text the positions of object i's parsed nodes refer to,
 	// nil when there is none (a list parsed whole).
 	Body(i int) []byte
+	// Line is how many lines of its file come before object i's body.
+	Line(i int) int
 	// Reparse parses an edited body of object i, to check it.
 	Reparse(i int, body []byte) (*yaml.Node, error)
 	// Wrap makes the text written for object i from its edited body;
@@ -46,14 +60,18 @@ type Source interface {
 	// Encode writes object i's edited node as a new body, when the plan
 	// could not be written into its text.
 	Encode(i int, node *yaml.Node) ([]byte, error)
-	// Line is how many lines of its file come before object i's body.
-	Line(i int) int
-	// Locate says where object i came from, for results.
-	Locate(i int, node *yaml.Node) *fn.File
-	// ValidateAll asks for every object to be parsed, even those that pass
-	// through: a hand-written file may hold broken YAML that no orchestrator
-	// has checked yet.
-	ValidateAll() bool
+}
+
+// Priors is what the last step needs of the generated ConfigMaps the input
+// holds: an up-to-date one is written after the objects, one no pod mounts
+// any more is reported where it was.
+type Priors interface {
+	// Moved is object i's original text to be written after other objects:
+	// it must start a document or item of its own there, which Raw need not
+	// (a file's first document has no "---" line, and after another it
+	// would run on into it).
+	Moved(i int) []byte
+	Locate(i int, node *yaml.Node) *engine.File
 }
 
 // Output is what a run did, for the report and the results; the text itself
@@ -61,10 +79,10 @@ type Source interface {
 type Output struct {
 	// Generated are the ConfigMaps appended after the objects.
 	Generated []Generated
-	// Entries are the outcome for each object, in order, with what the user
-	// is told; entries with no Action carry messages about the run (a
+	// Reports are the outcome for each object, in order, with what the user
+	// is told; reports with no Action carry messages about the run (a
 	// generated ConfigMap, a write error) or about a document (a key twice).
-	Entries []engine.Entry
+	Reports []engine.Report
 	// Removed are generated ConfigMaps of the input that no pod mounts any more.
 	Removed []engine.ConfigMapRef
 	// Written counts the objects written, generated ones included.
@@ -75,33 +93,24 @@ type Output struct {
 type Generated struct {
 	ConfigMap engine.ConfigMapRef
 	// Unchanged is true when the input had the same generated ConfigMap: its
-	// text is written back as it was (Source.Moved: after the objects).
+	// text is written back as it was (Priors.Moved: after the objects).
 	Unchanged bool
 }
 
-// Failed reports whether any result is an error.
+// Failed reports whether any message is an error.
 func (o *Output) Failed() bool {
-	for i := range o.Entries {
-		if o.Entries[i].Failed() {
+	for i := range o.Reports {
+		if o.Reports[i].Failed() {
 			return true
 		}
 	}
 	return false
 }
 
-// Results renders every message as KRM results, in order.
-func (o *Output) Results() fn.Results {
-	var out fn.Results
-	for i := range o.Entries {
-		out = append(out, o.Entries[i].Results()...)
-	}
-	return out
-}
-
 // Unparsable reports whether some object's text was not YAML.
 func (o *Output) Unparsable() bool {
-	for _, e := range o.Entries {
-		if e.Unparsable {
+	for _, r := range o.Reports {
+		if r.Unparsable {
 			return true
 		}
 	}
@@ -109,8 +118,8 @@ func (o *Output) Unparsable() bool {
 }
 
 // note records a message that belongs to no object's outcome line.
-func (o *Output) note(sev fn.Severity, file *fn.File, ref fn.ResourceRef, msg string) {
-	o.Entries = append(o.Entries, engine.Entry{Ref: ref, File: file, Messages: []engine.Message{{Severity: sev, Text: msg}}})
+func (o *Output) note(sev engine.Severity, file *engine.File, ref *engine.Resource, msg string) {
+	o.Reports = append(o.Reports, engine.Report{Resource: ref, File: file, Messages: []engine.Message{{Severity: sev, Text: msg}}})
 }
 
 // Writer receives the output in order: write takes each object's text as soon
@@ -120,11 +129,11 @@ type Writer struct {
 	Write  func([]byte) error
 	Encode func(*yaml.Node) ([]byte, error)
 	// Locate, when set, says which file a generated ConfigMap goes to, for results.
-	Locate func(engine.ConfigMapRef) *fn.File
-	// FailuresOnly drops the entries that carry no message (objects passed
+	Locate func(engine.ConfigMapRef) *engine.File
+	// FailuresOnly drops the reports that carry no message (objects passed
 	// through unchanged) and keeps every other, failed or not: for a caller
-	// that prints no per-object report, only results (the KRM function, whose
-	// info and warning results come from those entries), so that memory does
+	// that prints no per-object report line, only results (the KRM function,
+	// whose info and warning results come from those reports), so that memory does
 	// not grow with every item that passes through.
 	FailuresOnly bool
 }
@@ -152,7 +161,7 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 	if !r.objects() || !r.in.Config().GenerateConfigMaps {
 		return out
 	}
-	r.configMaps()
+	r.configMaps(src)
 	return out
 }
 
@@ -166,7 +175,7 @@ type scanned struct {
 
 // scan is the first pass: it parses only Namespaces, ConfigMaps, Lists and
 // whatever could not be sniffed.
-func (out *Output) scan(src Source) scanned {
+func (out *Output) scan(src Objects) scanned {
 	sc := scanned{userOwned: map[engine.ConfigMapRef]bool{}, generated: map[engine.ConfigMapRef]prior{}}
 	for i := 0; i < src.Len(); i++ {
 		kind := src.Kind(i)
@@ -214,7 +223,7 @@ type run struct {
 
 func (r *run) write(b []byte) bool {
 	if err := r.w.Write(b); err != nil {
-		r.out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("writing the output: %v", err))
+		r.out.note(engine.Error, nil, nil, fmt.Sprintf("writing the output: %v", err))
 		return false
 	}
 	r.out.Written++
@@ -239,7 +248,7 @@ func (r *run) objects() bool {
 		if drop[i] {
 			continue
 		}
-		before := len(r.out.Entries)
+		before := len(r.out.Reports)
 		text, ok := r.out.process(r.src, i, r.in, &r.needs)
 		if r.w.FailuresOnly {
 			r.out.dropSucceeded(before)
@@ -254,7 +263,7 @@ func (r *run) objects() bool {
 // configMaps writes one generated ConfigMap per namespace and backend that
 // injected pods mount, unless the user wrote their own, and reports those
 // of the input that no pod mounts any more.
-func (r *run) configMaps() {
+func (r *run) configMaps(src Priors) {
 	out, generated := r.out, r.scanned.generated
 	wanted := map[engine.ConfigMapRef]bool{}
 	for _, need := range engine.NeedsFrom(r.needs) {
@@ -264,19 +273,19 @@ func (r *run) configMaps() {
 		}
 		cm, err := r.in.ConfigMap(need)
 		if err != nil {
-			out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
+			out.note(engine.Error, nil, nil, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 			continue
 		}
 		g := Generated{ConfigMap: need}
 		var text []byte
 		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
-			g.Unchanged, text = true, r.src.Moved(p.index)
+			g.Unchanged, text = true, src.Moved(p.index)
 		} else {
 			if text, err = r.w.Encode(cm); err != nil {
-				out.note(fn.Error, nil, fn.ResourceRef{}, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
+				out.note(engine.Error, nil, nil, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
 				continue
 			}
-			var file *fn.File
+			var file *engine.File
 			if r.w.Locate != nil {
 				file = r.w.Locate(need)
 			}
@@ -295,7 +304,7 @@ func (r *run) configMaps() {
 	out.Removed = engine.NeedsFrom(out.Removed)
 	for _, need := range out.Removed {
 		p := generated[need]
-		out.configMapNote(need, r.src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
+		out.configMapNote(need, src.Locate(p.index, p.node), "removed generated ConfigMap %s: no injected pod in namespace %s mounts it any more")
 	}
 }
 
@@ -315,11 +324,11 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 				ref := engine.Ref(obj)
 				if obj.Kind != yaml.MappingNode || ref.APIVersion == "" || ref.Kind == "" {
 					// What the engine says of any object it is given, said here too.
-					out.fail(src.Locate(i, nil), ref, "not a Kubernetes object: apiVersion and kind are required")
+					out.fail(src.Locate(i, nil), ref.Named(), "not a Kubernetes object: apiVersion and kind are required")
 					ok = false
 					return
 				}
-				out.Entries = append(out.Entries, engine.Entry{Ref: ref, Action: engine.Unchanged})
+				out.Reports = append(out.Reports, engine.Report{Resource: &ref, Action: engine.Unchanged})
 			})
 			if !ok {
 				return nil, false
@@ -338,14 +347,14 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	}
 	o := in.Decide(node, engine.Context{Line: src.Line(i)})
 	file := src.Locate(i, node)
-	for j := range o.Entries {
-		o.Entries[j].File = file
+	for j := range o.Reports {
+		o.Reports[j].File = file
 	}
-	from := len(out.Entries)
-	out.Entries = append(out.Entries, o.Entries...)
-	// The object's own entries; the notes about its document that follow
+	from := len(out.Reports)
+	out.Reports = append(out.Reports, o.Reports...)
+	// The object's own reports; the notes about its document that follow
 	// stay as they are if it is refused.
-	to := len(out.Entries)
+	to := len(out.Reports)
 	*needs = append(*needs, o.ConfigMaps...)
 	out.duplicates(src, i, node)
 	if o.Failed() || !o.Changed() {
@@ -361,7 +370,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 		return nil, false
 	}
 	if why != "" {
-		out.note(fn.Info, file, engine.Ref(node), "re-encoded the whole object (its formatting may change, its values do not): "+why)
+		out.note(engine.Info, file, engine.Ref(node).Named(), "re-encoded the whole object (its formatting may change, its values do not): "+why)
 	}
 	return text, true
 }
@@ -371,7 +380,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 // does not read back as the plan says, the object is re-encoded instead.
 // Either way the result is parsed again and must hold exactly the planned
 // data. node is left edited.
-func edit(src Source, i int, node *yaml.Node, p plan.Plan) (text []byte, why string, err error) {
+func edit(src Texts, i int, node *yaml.Node, p plan.Plan) (text []byte, why string, err error) {
 	body := src.Body(i)
 	var edited []byte
 	check := true
@@ -435,34 +444,34 @@ func (out *Output) duplicates(src Source, i int, node *yaml.Node) {
 	if node == nil {
 		return
 	}
-	for _, d := range manifest.Duplicates(node) {
+	for _, d := range yamlnode.Duplicates(node) {
 		d.First += src.Line(i)
 		d.Again += src.Line(i)
-		out.note(fn.Warning, src.Locate(i, node), engine.Ref(node),
+		out.note(engine.Warning, src.Locate(i, node), engine.Ref(node).Named(),
 			d.String()+": kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)")
 	}
 }
 
-// dropSucceeded forgets the entries added since from that tell the user
+// dropSucceeded forgets the reports added since from that tell the user
 // nothing (objects passed through unchanged).
 func (out *Output) dropSucceeded(from int) {
-	kept := out.Entries[:from]
-	for _, e := range out.Entries[from:] {
-		if len(e.Messages) > 0 {
-			kept = append(kept, e)
+	kept := out.Reports[:from]
+	for _, r := range out.Reports[from:] {
+		if len(r.Messages) > 0 {
+			kept = append(kept, r)
 		}
 	}
-	clear(out.Entries[len(kept):])
-	out.Entries = kept
+	clear(out.Reports[len(kept):])
+	out.Reports = kept
 }
 
-func (o *Output) configMapNote(need engine.ConfigMapRef, file *fn.File, format string) {
+func (o *Output) configMapNote(need engine.ConfigMapRef, file *engine.File, format string) {
 	ns := need.Namespace
 	if ns == "" {
 		ns = "(none set)"
 	}
-	ref := fn.ResourceRef{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
-	o.note(fn.Info, file, ref, fmt.Sprintf(format, ref.Name, ns))
+	ref := &engine.Resource{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
+	o.note(engine.Info, file, ref, fmt.Sprintf(format, ref.Name, ns))
 }
 
 // visit calls f on obj, or on each item of a v1 List.
@@ -483,50 +492,25 @@ func visit(obj *yaml.Node, f func(*yaml.Node)) {
 	f(obj)
 }
 
-func (o *Output) fail(file *fn.File, ref fn.ResourceRef, msg string) {
-	o.Entries = append(o.Entries, engine.Entry{Ref: ref, Action: engine.Failed, File: file, Messages: []engine.Message{{Severity: fn.Error, Text: msg}}})
+func (o *Output) fail(file *engine.File, ref *engine.Resource, msg string) {
+	o.Reports = append(o.Reports, engine.Report{Resource: ref, Action: engine.Failed, File: file, Messages: []engine.Message{{Severity: engine.Error, Text: msg}}})
 }
 
-// failObject turns the entries of one object, Entries[from:to], into a
-// failure: what they said was planned will not be written. Entries after
+// failObject turns the reports of one object, Reports[from:to], into a
+// failure: what they said was planned will not be written. Reports after
 // them (a key written twice in its document) are about the text, not the
 // outcome, and are left alone: as failures they would report the object
 // twice.
 func (o *Output) failObject(from, to int, msg string) {
 	for j := from; j < to; j++ {
-		e := &o.Entries[j]
-		e.Action = engine.Failed
-		e.Messages = slices.DeleteFunc(e.Messages, func(m engine.Message) bool { return m.Severity == fn.Info })
+		r := &o.Reports[j]
+		r.Action = engine.Failed
+		r.Messages = slices.DeleteFunc(r.Messages, func(m engine.Message) bool { return m.Severity == engine.Info })
 	}
-	o.Entries[from].Messages = append(o.Entries[from].Messages, engine.Message{Severity: fn.Error, Text: msg})
+	o.Reports[from].Messages = append(o.Reports[from].Messages, engine.Message{Severity: engine.Error, Text: msg})
 }
 
-func (o *Output) parseError(src Source, i int, err error) {
-	o.Entries = append(o.Entries, engine.Entry{Action: engine.Failed, File: src.Locate(i, nil), Unparsable: true,
-		Messages: []engine.Message{{Severity: fn.Error, Text: fmt.Sprintf("not valid YAML: %v", err)}}})
-}
-
-// NameOf is how the report names an object; one with only a generateName has none yet.
-func NameOf(ref fn.ResourceRef) string {
-	if ref.Name == "" {
-		return "(unnamed)"
-	}
-	return ref.Name
-}
-
-// Describe writes a result on one line for people: file, object, field and
-// message, as the command line reports errors and warnings.
-func Describe(r *fn.Result) string {
-	var parts []string
-	if r.File != nil && r.File.Path != "" {
-		parts = append(parts, r.File.Path)
-	}
-	if r.ResourceRef != nil {
-		parts = append(parts, strings.ToLower(r.ResourceRef.Kind)+"/"+NameOf(*r.ResourceRef))
-	}
-	if r.Field != nil && r.Field.Path != "" {
-		parts = append(parts, r.Field.Path)
-	}
-	parts = append(parts, r.Message)
-	return strings.Join(parts, ": ")
+func (o *Output) parseError(src Objects, i int, err error) {
+	o.Reports = append(o.Reports, engine.Report{Action: engine.Failed, File: src.Locate(i, nil), Unparsable: true,
+		Messages: []engine.Message{{Severity: engine.Error, Text: fmt.Sprintf("not valid YAML: %v", err)}}})
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
@@ -17,6 +16,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // docs is a Source over the documents of one file, held in memory, as the
@@ -63,7 +63,7 @@ func (d *docs) Moved(i int) []byte {
 func (d *docs) Kind(i int) string { return manifest.SniffDocumentKind(d.parts[i].Body) }
 func (d *docs) Parse(i int) (*yaml.Node, error) {
 	d.parsed[i]++
-	doc, err := manifest.ParseDocumentNode(d.parts[i].Body)
+	doc, err := yamlnode.ParseDocumentNode(d.parts[i].Body)
 	if doc == nil || err != nil {
 		return nil, manifest.ShiftLines(err, d.lines[i])
 	}
@@ -81,7 +81,7 @@ func (d *docs) Reparse(_ int, body []byte) (*yaml.Node, error) {
 	if d.spoil != nil {
 		body = d.spoil(body, d.reparses)
 	}
-	return manifest.ParseDocument(body)
+	return yamlnode.ParseDocument(body)
 }
 func (d *docs) Wrap(i int, body []byte, _ bool) []byte {
 	return append(append([]byte{}, d.parts[i].Sep...), body...)
@@ -97,8 +97,8 @@ func (d *docs) Encode(i int, _ *yaml.Node) ([]byte, error) {
 	return b, err
 }
 func (d *docs) Line(i int) int { return d.lines[i] }
-func (d *docs) Locate(i int, _ *yaml.Node) *fn.File {
-	return &fn.File{Path: d.file, Index: i}
+func (d *docs) Locate(i int, _ *yaml.Node) *engine.File {
+	return &engine.File{Path: d.file, Index: i}
 }
 func (d *docs) ValidateAll() bool { return true }
 
@@ -124,7 +124,9 @@ func (s *sink) writer() batch.Writer {
 			body, err := yaml.Marshal(cm)
 			return append([]byte("---\n"), body...), err
 		},
-		Locate: func(need engine.ConfigMapRef) *fn.File { return &fn.File{Path: need.Backend.ConfigMapName() + ".yaml"} },
+		Locate: func(need engine.ConfigMapRef) *engine.File {
+			return &engine.File{Path: need.Backend.ConfigMapName() + ".yaml"}
+		},
 	}
 }
 
@@ -166,7 +168,7 @@ func run(t *testing.T, text string, cfg *config.Config, change func(*batch.Write
 // own: the text the batch must write for it.
 func injectText(t *testing.T, cfg *config.Config, labelled []string, sep, body string) string {
 	t.Helper()
-	node, err := manifest.ParseDocument([]byte(body))
+	node, err := yamlnode.ParseDocument([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,19 +279,28 @@ spec:
 
 func join(docs ...string) string { return strings.Join(docs, "---\n") }
 
-type entryWant struct {
+type reportWant struct {
 	kind, name string
 	action     engine.Action
-	// sev and text: the entry's one message (sev "" when it has none).
-	sev  fn.Severity
+	// sev and text: the report's one message (sev "" when it has none).
+	sev  engine.Severity
 	text string
 }
 
-func checkEntries(t *testing.T, got []engine.Entry, want []entryWant) {
+// kindName is what names the report's object, empty when it names none.
+func kindName(r engine.Report) (string, string) {
+	if r.Resource == nil {
+		return "", ""
+	}
+	return r.Resource.Kind, r.Resource.Name
+}
+
+func checkReports(t *testing.T, got []engine.Report, want []reportWant) {
 	t.Helper()
 	var lines []string
 	for _, e := range got {
-		l := fmt.Sprintf("%s/%s %s", e.Ref.Kind, e.Ref.Name, e.Action)
+		kind, name := kindName(e)
+		l := fmt.Sprintf("%s/%s %s", kind, name, e.Action)
 		for _, m := range e.Messages {
 			l += fmt.Sprintf(" [%s: %s]", m.Severity, m.Text)
 		}
@@ -298,7 +309,8 @@ func checkEntries(t *testing.T, got []engine.Entry, want []entryWant) {
 	fail := len(got) != len(want)
 	for i := 0; !fail && i < len(want); i++ {
 		g, w := got[i], want[i]
-		fail = g.Ref.Kind != w.kind || g.Ref.Name != w.name || g.Action != w.action
+		kind, name := kindName(g)
+		fail = kind != w.kind || name != w.name || g.Action != w.action
 		if w.sev == "" {
 			fail = fail || len(g.Messages) != 0
 		} else {
@@ -306,7 +318,7 @@ func checkEntries(t *testing.T, got []engine.Entry, want []entryWant) {
 		}
 	}
 	if fail {
-		t.Fatalf("entries:\n%s\nwant:\n%+v", strings.Join(lines, "\n"), want)
+		t.Fatalf("reports:\n%s\nwant:\n%+v", strings.Join(lines, "\n"), want)
 	}
 }
 
@@ -318,7 +330,7 @@ func TestOrderAndGeneratedConfigMaps(t *testing.T) {
 	cfg := config.Default()
 	r := run(t, input, cfg, nil)
 	if r.out.Failed() {
-		t.Fatalf("failed: %v", r.out.Results())
+		t.Fatalf("failed: %v", r.out.Reports)
 	}
 	if !slices.Equal(r.labelled, []string{"shop"}) {
 		t.Errorf("labelled namespaces %v", r.labelled)
@@ -342,21 +354,21 @@ func TestOrderAndGeneratedConfigMaps(t *testing.T) {
 	if !slices.Equal(r.out.Generated, wantGen) || len(r.out.Removed) != 0 {
 		t.Errorf("generated %v, removed %v", r.out.Generated, r.out.Removed)
 	}
-	checkEntries(t, r.out.Entries, []entryWant{
+	checkReports(t, r.out.Reports, []reportWant{
 		{"Namespace", "shop", engine.Unchanged, "", ""},
 		{"Service", "web", engine.Unchanged, "", ""},
-		{"Deployment", "web", engine.Injected, fn.Info, "injected the mesher sidecar (sc discovery, sidecar container)"},
-		{"Pod", "api", engine.Injected, fn.Info, "injected the mesher sidecar (pilot discovery, sidecar container)"},
-		{"StatefulSet", "worker", engine.Injected, fn.Info, "injected the mesher sidecar (sc discovery"},
+		{"Deployment", "web", engine.Injected, engine.Info, "injected the mesher sidecar (sc discovery, sidecar container)"},
+		{"Pod", "api", engine.Injected, engine.Info, "injected the mesher sidecar (pilot discovery, sidecar container)"},
+		{"StatefulSet", "worker", engine.Injected, engine.Info, "injected the mesher sidecar (sc discovery"},
 		{"ConfigMap", "settings", engine.Unchanged, "", ""},
-		{"ConfigMap", "mesher-config-pilot", "", fn.Info, "generated ConfigMap mesher-config-pilot for the mesher sidecars in namespace other"},
-		{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated ConfigMap mesher-config-sc for the mesher sidecars in namespace shop"},
+		{"ConfigMap", "mesher-config-pilot", "", engine.Info, "generated ConfigMap mesher-config-pilot for the mesher sidecars in namespace other"},
+		{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated ConfigMap mesher-config-sc for the mesher sidecars in namespace shop"},
 	})
 	// Each object is located in its file; a generated ConfigMap where the writer says.
-	if f := r.out.Entries[3].File; f == nil || f.Path != "in.yaml" || f.Index != 3 {
+	if f := r.out.Reports[3].File; f == nil || f.Path != "in.yaml" || f.Index != 3 {
 		t.Errorf("the Pod is located at %+v", f)
 	}
-	if f := r.out.Entries[7].File; f == nil || f.Path != "mesher-config-sc.yaml" {
+	if f := r.out.Reports[7].File; f == nil || f.Path != "mesher-config-sc.yaml" {
 		t.Errorf("the generated ConfigMap is located at %+v", f)
 	}
 	// The first pass parses only what decides injection for every object.
@@ -384,7 +396,7 @@ func firstRun(t *testing.T) string {
 	t.Helper()
 	r := run(t, podYes, nil, nil)
 	if r.out.Failed() || len(r.sink.chunks) != 2 {
-		t.Fatalf("first run: %v %q", r.out.Results(), r.sink.chunks)
+		t.Fatalf("first run: %v %q", r.out.Reports, r.sink.chunks)
 	}
 	return strings.TrimPrefix(r.sink.chunks[1], "---\n")
 }
@@ -467,7 +479,7 @@ func TestExistingConfigMaps(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := run(t, c.input, c.cfg, nil)
 			if r.out.Failed() {
-				t.Fatalf("failed: %v", r.out.Results())
+				t.Fatalf("failed: %v", r.out.Reports)
 			}
 			var want []string
 			for _, w := range c.writes {
@@ -484,8 +496,8 @@ func TestExistingConfigMaps(t *testing.T) {
 				t.Errorf("generated %v removed %v, want %v %v", r.out.Generated, r.out.Removed, c.gen, c.removed)
 			}
 			var notes []string
-			for _, e := range r.out.Entries {
-				if e.Ref.Kind == "ConfigMap" && e.Action == "" {
+			for _, e := range r.out.Reports {
+				if kind, _ := kindName(e); kind == "ConfigMap" && e.Action == "" {
 					notes = append(notes, e.Messages[0].Text)
 				}
 			}
@@ -515,11 +527,11 @@ func TestMovedConfigMapStartsADocument(t *testing.T) {
 		if manifest.IsBlank(d.Body) {
 			continue
 		}
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dups := manifest.Duplicates(node); len(dups) > 0 {
+		if dups := yamlnode.Duplicates(node); len(dups) > 0 {
 			t.Errorf("keys written twice: %v", dups)
 		}
 		kinds = append(kinds, engine.Ref(node).Kind)
@@ -540,73 +552,63 @@ var mixed = join(service, podYes,
 	strings.Replace(podYes, "name: web", "name: after", 1))
 
 // A failure anywhere fails the run; the failing object is not written, the
-// others are (the front ends then write nothing), and its entry names the
+// others are (the front ends then write nothing), and its report names the
 // file, the object, the field and the value.
 func TestFailureAnywhere(t *testing.T) {
 	r := run(t, mixed, nil, nil)
 	if !r.out.Failed() || r.out.Unparsable() {
 		t.Fatalf("Failed() = %v, Unparsable() = %v", r.out.Failed(), r.out.Unparsable())
 	}
-	checkEntries(t, r.out.Entries, []entryWant{
+	checkReports(t, r.out.Reports, []reportWant{
 		{"Service", "web", engine.Unchanged, "", ""},
-		{"Pod", "web", engine.Injected, fn.Info, "injected"},
-		{"Pod", "host", engine.Skipped, fn.Warning, "skipped: the pod uses hostNetwork: true"},
-		{"Pod", "bad", engine.Failed, fn.Error, `invalid sidecar.mesher.io/discoveryType: unknown discovery backend "consul"`},
-		{"Pod", "after", engine.Injected, fn.Info, "injected"},
-		{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated ConfigMap"},
+		{"Pod", "web", engine.Injected, engine.Info, "injected"},
+		{"Pod", "host", engine.Skipped, engine.Warning, "skipped: the pod uses hostNetwork: true"},
+		{"Pod", "bad", engine.Failed, engine.Error, `invalid sidecar.mesher.io/discoveryType: unknown discovery backend "consul"`},
+		{"Pod", "after", engine.Injected, engine.Info, "injected"},
+		{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated ConfigMap"},
 	})
 	if len(r.sink.chunks) != 5 || strings.Contains(r.sink.text(), "name: bad") {
 		t.Fatalf("written: %q", r.sink.chunks)
 	}
-	var errs []*fn.Result
-	for _, res := range r.out.Results() {
-		if res.Severity == fn.Error {
-			errs = append(errs, res)
-		}
+	e := r.out.Reports[3]
+	if e.File == nil || e.File.Path != "in.yaml" || e.File.Index != 3 || e.Messages[0].Value != "consul" {
+		t.Fatalf("the failed report: %+v", e)
 	}
-	if len(errs) != 1 {
-		t.Fatalf("%d errors", len(errs))
-	}
-	e := errs[0]
-	if e.File == nil || e.File.Path != "in.yaml" || e.File.Index != 3 || e.ResourceRef == nil || e.ResourceRef.Name != "bad" ||
-		e.Field == nil || e.Field.Path != "metadata.annotations[sidecar.mesher.io/discoveryType]" || e.Field.CurrentValue != "consul" {
-		t.Fatalf("the error result: %+v", e)
-	}
-	if got := batch.Describe(e); !strings.HasPrefix(got, `in.yaml: pod/bad: metadata.annotations[sidecar.mesher.io/discoveryType]: invalid sidecar.mesher.io/discoveryType: unknown discovery backend "consul"`) {
+	if got := e.Describe(e.Messages[0]); !strings.HasPrefix(got, `in.yaml: pod/bad: metadata.annotations[sidecar.mesher.io/discoveryType]: invalid sidecar.mesher.io/discoveryType: unknown discovery backend "consul"`) {
 		t.Errorf("Describe: %s", got)
 	}
 }
 
-// FailuresOnly forgets the entries that tell the user nothing (objects
+// FailuresOnly forgets the reports that tell the user nothing (objects
 // passed through unchanged), so memory does not grow with every item; every
-// entry with a message stays: the KRM function gives an info result for
+// report with a message stays: the KRM function gives an info result for
 // each injected workload and a warning for each skip.
 func TestFailuresOnly(t *testing.T) {
 	all := run(t, mixed, nil, nil)
 	r := run(t, mixed, nil, func(w *batch.Writer, _ *sink, _ *docs) { w.FailuresOnly = true })
-	var kept []engine.Entry
-	for _, e := range all.out.Entries {
+	var kept []engine.Report
+	for _, e := range all.out.Reports {
 		if len(e.Messages) > 0 {
 			kept = append(kept, e)
 		}
 	}
-	if len(kept) == len(all.out.Entries) {
-		t.Fatal("the input has no silent entry to drop")
+	if len(kept) == len(all.out.Reports) {
+		t.Fatal("the input has no silent report to drop")
 	}
-	checkEntries(t, r.out.Entries, []entryWant{
-		{"Pod", "web", engine.Injected, fn.Info, "injected"},
-		{"Pod", "host", engine.Skipped, fn.Warning, "hostNetwork"},
-		{"Pod", "bad", engine.Failed, fn.Error, "consul"},
-		{"Pod", "after", engine.Injected, fn.Info, "injected"},
-		{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated ConfigMap"},
+	checkReports(t, r.out.Reports, []reportWant{
+		{"Pod", "web", engine.Injected, engine.Info, "injected"},
+		{"Pod", "host", engine.Skipped, engine.Warning, "hostNetwork"},
+		{"Pod", "bad", engine.Failed, engine.Error, "consul"},
+		{"Pod", "after", engine.Injected, engine.Info, "injected"},
+		{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated ConfigMap"},
 	})
 	if !slices.Equal(r.sink.chunks, all.sink.chunks) || !r.out.Failed() {
 		t.Fatal("FailuresOnly changed what is written or whether the run failed")
 	}
 	// Unchanged objects only: nothing is kept.
 	quiet := run(t, join(service, settings), nil, func(w *batch.Writer, _ *sink, _ *docs) { w.FailuresOnly = true })
-	if len(quiet.out.Entries) != 0 || quiet.out.Written != 2 {
-		t.Fatalf("entries %+v, written %d", quiet.out.Entries, quiet.out.Written)
+	if len(quiet.out.Reports) != 0 || quiet.out.Written != 2 {
+		t.Fatalf("reports %+v, written %d", quiet.out.Reports, quiet.out.Written)
 	}
 }
 
@@ -618,10 +620,10 @@ func TestParseErrors(t *testing.T) {
 	broken := "apiVersion: v1\nkind: %s\nmetadata:\n  name: [broken\n"
 	t.Run("a Namespace: nothing is written", func(t *testing.T) {
 		r := run(t, join(podYes, fmt.Sprintf(broken, "Namespace")), nil, nil)
-		if !r.out.Failed() || !r.out.Unparsable() || r.out.Written != 0 || len(r.out.Entries) != 1 {
-			t.Fatalf("failed %v, unparsable %v, written %d, entries %+v", r.out.Failed(), r.out.Unparsable(), r.out.Written, r.out.Entries)
+		if !r.out.Failed() || !r.out.Unparsable() || r.out.Written != 0 || len(r.out.Reports) != 1 {
+			t.Fatalf("failed %v, unparsable %v, written %d, reports %+v", r.out.Failed(), r.out.Unparsable(), r.out.Written, r.out.Reports)
 		}
-		e := r.out.Entries[0]
+		e := r.out.Reports[0]
 		if e.File == nil || e.File.Index != 1 || !strings.HasPrefix(e.Messages[0].Text, "not valid YAML: ") {
 			t.Fatalf("%+v", e)
 		}
@@ -633,8 +635,8 @@ func TestParseErrors(t *testing.T) {
 		}
 		// yaml.v3 says line 3 of the document (where the flow sequence's
 		// context is); 11 lines of the file come before it.
-		if !strings.Contains(r.out.Entries[1].Messages[0].Text, "yaml: line 14: ") {
-			t.Errorf("the error does not name the line of the file: %s", r.out.Entries[1].Messages[0].Text)
+		if !strings.Contains(r.out.Reports[1].Messages[0].Text, "yaml: line 14: ") {
+			t.Errorf("the error does not name the line of the file: %s", r.out.Reports[1].Messages[0].Text)
 		}
 	})
 	t.Run("a Service that is not an object: it fails, the others are written", func(t *testing.T) {
@@ -642,7 +644,7 @@ func TestParseErrors(t *testing.T) {
 		if !r.out.Failed() || r.out.Unparsable() || r.out.Written != 2 {
 			t.Fatalf("failed %v, unparsable %v, written %d", r.out.Failed(), r.out.Unparsable(), r.out.Written)
 		}
-		if e := r.out.Entries[0]; e.Action != engine.Failed || e.Messages[0].Text != "not a Kubernetes object: apiVersion and kind are required" {
+		if e := r.out.Reports[0]; e.Action != engine.Failed || e.Messages[0].Text != "not a Kubernetes object: apiVersion and kind are required" {
 			t.Fatalf("%+v", e)
 		}
 	})
@@ -665,26 +667,26 @@ func TestReencodeFallback(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := run(t, join(service, pod), nil, func(_ *batch.Writer, _ *sink, d *docs) { d.whole = c.whole })
 			if r.out.Failed() {
-				t.Fatalf("failed: %v", r.out.Results())
+				t.Fatalf("failed: %v", r.out.Reports)
 			}
-			checkEntries(t, r.out.Entries, []entryWant{
+			checkReports(t, r.out.Reports, []reportWant{
 				{"Service", "web", engine.Unchanged, "", ""},
-				{"Pod", "web", engine.Injected, fn.Info, "injected"},
-				{"Pod", "web", "", fn.Info, "re-encoded the whole object (its formatting may change, its values do not): " + c.why},
-				{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated"},
+				{"Pod", "web", engine.Injected, engine.Info, "injected"},
+				{"Pod", "web", "", engine.Info, "re-encoded the whole object (its formatting may change, its values do not): " + c.why},
+				{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated"},
 			})
-			if e := r.out.Entries[2]; e.File == nil || e.File.Index != 1 {
+			if e := r.out.Reports[2]; e.File == nil || e.File.Index != 1 {
 				t.Errorf("the note is not located: %+v", e.File)
 			}
 			written := r.sink.chunks[1]
 			if !strings.HasPrefix(written, "---\n") {
 				t.Fatalf("the document lost its --- line:\n%s", written)
 			}
-			got, err := manifest.ParseDocument([]byte(strings.TrimPrefix(written, "---\n")))
+			got, err := yamlnode.ParseDocument([]byte(strings.TrimPrefix(written, "---\n")))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := manifest.ParseDocument([]byte(pod))
+			want, _ := yamlnode.ParseDocument([]byte(pod))
 			if err := plan.Apply(want, engine.New(config.Default(), nil).Decide(want, engine.Context{}).Plan); err != nil {
 				t.Fatal(err)
 			}
@@ -719,21 +721,21 @@ func TestWrittenTextIsChecked(t *testing.T) {
 			}
 		})
 		if r.out.Failed() || r.src.reparses != 2 {
-			t.Fatalf("failed %v (%v), %d reparses", r.out.Failed(), r.out.Results(), r.src.reparses)
+			t.Fatalf("failed %v (%v), %d reparses", r.out.Failed(), r.out.Reports, r.src.reparses)
 		}
-		checkEntries(t, r.out.Entries, []entryWant{
-			{"Pod", "web", engine.Injected, fn.Info, "injected"},
-			{"Pod", "web", "", fn.Info, "re-encoded the whole object (its formatting may change, its values do not): the edited text did not read back as planned (please report it)"},
-			{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated"},
+		checkReports(t, r.out.Reports, []reportWant{
+			{"Pod", "web", engine.Injected, engine.Info, "injected"},
+			{"Pod", "web", "", engine.Info, "re-encoded the whole object (its formatting may change, its values do not): the edited text did not read back as planned (please report it)"},
+			{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated"},
 		})
 		if !strings.HasSuffix(r.sink.chunks[0], "# re-encoded\n") {
 			t.Fatalf("the edited text was written:\n%s", r.sink.chunks[0])
 		}
-		got, err := manifest.ParseDocument([]byte(r.sink.chunks[0]))
+		got, err := yamlnode.ParseDocument([]byte(r.sink.chunks[0]))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := manifest.ParseDocument([]byte(injectText(t, config.Default(), nil, "", pod)))
+		want, _ := yamlnode.ParseDocument([]byte(injectText(t, config.Default(), nil, "", pod)))
 		if !plan.Equal(got, want) {
 			t.Fatalf("the re-encoded object is not the planned one:\n%s", r.sink.chunks[0])
 		}
@@ -745,9 +747,9 @@ func TestWrittenTextIsChecked(t *testing.T) {
 		if !r.out.Failed() || r.out.Written != 1 || strings.Contains(r.sink.text(), "kind: Pod") {
 			t.Fatalf("failed %v, written %q", r.out.Failed(), r.sink.chunks)
 		}
-		checkEntries(t, r.out.Entries, []entryWant{
-			{"Pod", "web", engine.Failed, fn.Error, "cannot write the injected object back as YAML: re-encoding would change a value (please report it)"},
-			{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated"},
+		checkReports(t, r.out.Reports, []reportWant{
+			{"Pod", "web", engine.Failed, engine.Error, "cannot write the injected object back as YAML: re-encoding would change a value (please report it)"},
+			{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated"},
 		})
 	})
 	t.Run("new lines after a block list: not read again", func(t *testing.T) {
@@ -766,7 +768,7 @@ func TestReencodeNoteNamesTheFileLine(t *testing.T) {
 	pod := podYes + "    args:\n    - |2\n        indented\n      text\n"
 	r := run(t, join(service, pod), nil, nil)
 	// 8 lines of Service, "---", then the Pod: its "- |2" is line 21.
-	if note := r.out.Entries[2].Messages[0].Text; !strings.Contains(note, "block scalar at line 21") {
+	if note := r.out.Reports[2].Messages[0].Text; !strings.Contains(note, "block scalar at line 21") {
 		t.Fatalf("%s", note)
 	}
 }
@@ -779,19 +781,19 @@ func TestDuplicateKeys(t *testing.T) {
 		svc := strings.Replace(service, "kind: Service\n", "kind: Service\napiVersion: v1\n", 1)
 		r := run(t, join(podYes, svc), nil, nil)
 		if r.out.Failed() {
-			t.Fatalf("failed: %v", r.out.Results())
+			t.Fatalf("failed: %v", r.out.Reports)
 		}
 		// podYes is 10 lines, then "---": the Service starts at line 12.
-		checkEntries(t, r.out.Entries, []entryWant{
-			{"Pod", "web", engine.Injected, fn.Info, "injected"},
+		checkReports(t, r.out.Reports, []reportWant{
+			{"Pod", "web", engine.Injected, engine.Info, "injected"},
 			{"Service", "web", engine.Unchanged, "", ""},
-			{"Service", "web", "", fn.Warning, `line 14: mapping key "apiVersion" already defined at line 12: kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)`},
-			{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated"},
+			{"Service", "web", "", engine.Warning, `line 14: mapping key "apiVersion" already defined at line 12: kubectl and the API server keep the last value, and so does inject-mesher (kustomize refuses such a file)`},
+			{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated"},
 		})
 		if r.sink.chunks[1] != string(r.src.Raw(1)) {
 			t.Fatal("the Service is not written as it was")
 		}
-		if f := r.out.Entries[2].File; f == nil || f.Index != 1 {
+		if f := r.out.Reports[2].File; f == nil || f.Index != 1 {
 			t.Errorf("the warning is not located: %+v", f)
 		}
 	})
@@ -799,12 +801,12 @@ func TestDuplicateKeys(t *testing.T) {
 		pod := strings.Replace(podYes, "  name: web\n", "  name: web\n  labels:\n    tier: a\n    tier: b\n", 1)
 		r := run(t, pod, nil, nil)
 		if r.out.Failed() || len(r.sink.chunks) != 2 || !strings.Contains(r.sink.chunks[0], "- name: sidecar-mesher") {
-			t.Fatalf("failed %v: %q", r.out.Results(), r.sink.chunks)
+			t.Fatalf("failed %v: %q", r.out.Reports, r.sink.chunks)
 		}
-		checkEntries(t, r.out.Entries, []entryWant{
-			{"Pod", "web", engine.Injected, fn.Info, "injected"},
-			{"Pod", "web", "", fn.Warning, `line 7: mapping key "tier" already defined at line 6`},
-			{"ConfigMap", "mesher-config-sc", "", fn.Info, "generated"},
+		checkReports(t, r.out.Reports, []reportWant{
+			{"Pod", "web", engine.Injected, engine.Info, "injected"},
+			{"Pod", "web", "", engine.Warning, `line 7: mapping key "tier" already defined at line 6`},
+			{"ConfigMap", "mesher-config-sc", "", engine.Info, "generated"},
 		})
 	})
 	t.Run("the key the injection sets: refused, nothing said injected", func(t *testing.T) {
@@ -820,21 +822,21 @@ func TestDuplicateKeys(t *testing.T) {
 		if !r.out.Failed() || len(r.sink.chunks) != 2 || r.sink.chunks[0] != string(r.src.Raw(0)) || strings.Contains(r.sink.text(), "kind: Pod") {
 			t.Fatalf("failed %v, written %q", r.out.Failed(), r.sink.chunks)
 		}
-		pod := podEntries(r.out)
+		pod := podReports(r.out)
 		// The info "upgraded" is gone: it will not be written.
 		if len(pod) != 2 || pod[0].Action != engine.Failed || len(pod[0].Messages) != 1 ||
 			pod[0].Messages[0].Text != `metadata.annotations: the key "sidecar.mesher.io/status" is written twice in this mapping; inject-mesher must change it and will not guess which one you meant: remove one` ||
-			len(pod[1].Messages) != 1 || pod[1].Messages[0].Severity != fn.Warning ||
+			len(pod[1].Messages) != 1 || pod[1].Messages[0].Severity != engine.Warning ||
 			!strings.Contains(pod[1].Messages[0].Text, `line 17: mapping key "sidecar.mesher.io/status" already defined at line 16`) {
 			t.Fatalf("%+v", pod)
 		}
 	})
 }
 
-func podEntries(out *batch.Output) []engine.Entry {
-	var pod []engine.Entry
-	for _, e := range out.Entries {
-		if e.Ref.Kind == "Pod" {
+func podReports(out *batch.Output) []engine.Report {
+	var pod []engine.Report
+	for _, e := range out.Reports {
+		if kind, _ := kindName(e); kind == "Pod" {
 			pod = append(pod, e)
 		}
 	}
@@ -842,9 +844,9 @@ func podEntries(out *batch.Output) []engine.Entry {
 }
 
 // An object refused after the engine's outcome (a key it must set written
-// twice) is one failed entry; the duplicate-key warning about its document
+// twice) is one failed report; the duplicate-key warning about its document
 // stays a message with no action.
-func TestRefusedObjectIsOneEntry(t *testing.T) {
+func TestRefusedObjectIsOneReport(t *testing.T) {
 	first := run(t, podYes, nil, nil).sink.chunks[0]
 	i := strings.Index(first, "    sidecar.mesher.io/status:")
 	j := i + strings.Index(first[i:], "\n") + 1
@@ -852,13 +854,13 @@ func TestRefusedObjectIsOneEntry(t *testing.T) {
 	cfg.Image = "registry.example/mesher:1.6.4"
 	r := run(t, first[:j]+first[i:j]+first[j:], cfg, nil)
 	failed := 0
-	for _, e := range r.out.Entries {
+	for _, e := range r.out.Reports {
 		if e.Action == engine.Failed {
 			failed++
 		}
 	}
-	if pod := podEntries(r.out); failed != 1 || len(pod) != 2 || pod[1].Action != "" {
-		t.Fatalf("%d failed entries: %+v", failed, r.out.Entries)
+	if pod := podReports(r.out); failed != 1 || len(pod) != 2 || pod[1].Action != "" {
+		t.Fatalf("%d failed reports: %+v", failed, r.out.Reports)
 	}
 }
 
@@ -877,8 +879,8 @@ func TestWriteError(t *testing.T) {
 			if !r.out.Failed() || r.sink.calls != c.failAt || r.out.Written != c.failAt-1 || len(r.out.Generated) != 0 {
 				t.Fatalf("failed %v, calls %d, written %d, generated %v", r.out.Failed(), r.sink.calls, r.out.Written, r.out.Generated)
 			}
-			last := r.out.Entries[len(r.out.Entries)-1]
-			if last.Action != "" || len(last.Messages) != 1 || last.Messages[0].Severity != fn.Error || last.Messages[0].Text != "writing the output: disk full" {
+			last := r.out.Reports[len(r.out.Reports)-1]
+			if last.Action != "" || len(last.Messages) != 1 || last.Messages[0].Severity != engine.Error || last.Messages[0].Text != "writing the output: disk full" {
 				t.Fatalf("%+v", last)
 			}
 		})
@@ -895,20 +897,14 @@ func TestLinesAndEmptyDocuments(t *testing.T) {
 	}
 	// "---", "# nothing", "---", "---", 8 lines of Service, "---", then the
 	// List: its "- null" is line 17.
-	checkEntries(t, r.out.Entries, []entryWant{
+	checkReports(t, r.out.Reports, []reportWant{
 		{"Service", "web", engine.Unchanged, "", ""},
-		{"", "", engine.Failed, fn.Error, "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata (null at line 17)"},
+		{"", "", engine.Failed, engine.Error, "not a Kubernetes object: expected a mapping with apiVersion, kind and metadata (null at line 17)"},
 	})
-	if e := r.out.Entries[1]; e.Messages[0].Field != "items[0]" || e.File == nil || e.File.Index != 3 {
+	if e := r.out.Reports[1]; e.Messages[0].Field != "items[0]" || e.File == nil || e.File.Index != 3 {
 		t.Fatalf("%+v", e)
 	}
 	if !slices.Equal(r.sink.chunks, []string{"---\n# nothing\n", "---\n", "---\n" + service}) {
 		t.Fatalf("written %q", r.sink.chunks)
-	}
-}
-
-func TestNameOf(t *testing.T) {
-	if batch.NameOf(fn.ResourceRef{Name: "web"}) != "web" || batch.NameOf(fn.ResourceRef{}) != "(unnamed)" {
-		t.Fatal("NameOf")
 	}
 }

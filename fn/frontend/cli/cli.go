@@ -2,37 +2,27 @@
 // stdin), injected manifests out, like `istioctl kube-inject`, with one report
 // line per resource on stderr. A ResourceList on stdin is handed to the KRM
 // function instead, which is how kpt and kustomize run the same binary.
+// Commands (root.go and one file each) are cobra commands over options with
+// Complete, Validate and Run, in the style of kubectl and helm; this file
+// runs the batch over the inputs and reports on it, source.go reads them.
 package cli
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
-	"sort"
-	"strings"
 
-	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 )
-
-// MaxInputBytes bounds what one run reads, so a runaway input fails clearly
-// instead of exhausting the machine.
-const MaxInputBytes = 256 << 20
-
-// version is set at build time with -ldflags "-X ...cli.version=v1.2.3".
-var version = "dev"
 
 // Program is the command line with its process-wide settings.
 type Program struct {
@@ -48,85 +38,10 @@ type Program struct {
 const memoryMargin = 40 << 20
 
 // objectMargin is what each object of the input keeps live during a run: its
-// place in the split, its line in the report. Without it a limit below what
-// is live makes the collector run without pause: 100 MB of 600,000 small
-// objects took 31 s instead of 11 s (and a plain-YAML one 40 s instead of 12).
+// place in the split, its line in the report. Without it, on an input of many
+// small objects the limit falls below what is live and the collector runs
+// without pause.
 const objectMargin = 512
-
-// Main runs the command with no process-wide settings.
-func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return Program{}.Main(args, stdin, stdout, stderr)
-}
-
-// Main runs the command and returns its exit code.
-func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		// No panic reaches the user as a stack trace; nothing partial is on stdout,
-		// which is only written once everything succeeded.
-		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "error: internal error (please report it): %v\n", r)
-			code = 1
-		}
-	}()
-	fs := flag.NewFlagSet("inject-mesher", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "function config file: a MesherInjection object or a ConfigMap")
-	recursive := fs.Bool("recursive", false, "descend into sub-folders of folder arguments")
-	fs.BoolVar(recursive, "R", false, "short for --recursive")
-	quiet := fs.Bool("quiet", false, "do not print the per-resource report on stderr")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	var sets [][2]string
-	for _, k := range config.Keys() {
-		fs.Var(keyFlag{name: k[0], boolean: config.IsBool(k[0]), sets: &sets}, k[0], k[1])
-	}
-	fs.Usage = func() { usage(fs, stderr) }
-	// Flags may come after file names too (`inject-mesher app.yaml --discoveryType=pilot`).
-	var paths []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 1
-		}
-		if rest = fs.Args(); len(rest) == 0 {
-			break
-		}
-		paths, rest = append(paths, rest[0]), rest[1:]
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, "inject-mesher", version)
-		return 0
-	}
-	if len(paths) == 0 {
-		data, err := readLimited(stdin, "standard input")
-		if err != nil {
-			fmt.Fprintln(stderr, "error:", err)
-			return 1
-		}
-		p.limitMemory(len(data), countObjects(data))
-		if krm.IsResourceList(data) {
-			if *configFile != "" || len(sets) > 0 {
-				fmt.Fprintln(stderr, "error: a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
-				return 1
-			}
-			return krm.Run(data, stdout, stderr)
-		}
-		return inject([]input{{name: "<stdin>", data: data}}, *configFile, sets, *quiet, stdout, stderr)
-	}
-	inputs, err := readPaths(paths, *recursive, stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
-	}
-	total, objects := 0, 0
-	for _, in := range inputs {
-		total += len(in.data)
-		objects += countObjects(in.data)
-	}
-	p.limitMemory(total, objects)
-	return inject(inputs, *configFile, sets, *quiet, stdout, stderr)
-}
 
 func (p Program) limitMemory(input, objects int) {
 	if p.LimitMemory && os.Getenv("GOMEMLIMIT") == "" {
@@ -140,174 +55,34 @@ func countObjects(data []byte) int {
 	return bytes.Count(data, []byte("kind:"))
 }
 
-// keyFlag is a config key given as a flag, applied in the order given.
-type keyFlag struct {
-	name    string
-	boolean bool
-	sets    *[][2]string
-}
-
-func (f keyFlag) String() string     { return "" }
-func (f keyFlag) IsBoolFlag() bool   { return f.boolean }
-func (f keyFlag) Set(v string) error { *f.sets = append(*f.sets, [2]string{f.name, v}); return nil }
-
-func usage(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprint(w, `inject-mesher injects the Apache ServiceComb mesher sidecar into pod templates
-annotated sidecar.mesher.io/inject: "yes".
-
-Usage:
-  inject-mesher [flags] FILE|DIR|- ...    inject manifests, print them on stdout
-  inject-mesher [flags] < app.yaml        the same, from stdin
-  kpt fn eval DIR --exec inject-mesher -- image=...    as a KRM function
-                                          (a ResourceList on stdin)
-
-The report (one line per resource) goes to stderr. On any error nothing is
-written to stdout and the exit code is 1.
-
-Flags:
-`)
-	fs.PrintDefaults()
-}
-
-type input struct {
-	name string
-	data []byte
-}
-
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	// Read in blocks joined once at the end: a buffer that doubles its way up
-	// would hold (and copy) up to twice the input, and the input is most of
-	// what the function keeps in memory. A file (`< list.yaml`) says its
-	// size: the first block holds all of it, and nothing is joined (every
-	// fresh page costs: the join was a tenth of a large first render).
-	first := 1 << 20
-	if f, ok := r.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < MaxInputBytes {
-			first = int(st.Size()) + 1 // +1: the read that finds the end
-		}
-	}
-	var blocks [][]byte
-	total := 0
-	for size := first; ; size = 1 << 20 {
-		b := make([]byte, size)
-		n, err := io.ReadFull(r, b)
-		blocks = append(blocks, b[:n])
-		if total += n; total > MaxInputBytes {
-			return nil, fmt.Errorf("%s is larger than %d MiB, the most inject-mesher reads in one run", name, MaxInputBytes>>20)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %v", name, err)
-		}
-	}
-	if len(blocks) == 1 {
-		return blocks[0], nil
-	}
-	data := make([]byte, 0, total)
-	for _, b := range blocks {
-		data = append(data, b...)
-	}
-	return data, nil
-}
-
-// readPaths reads files, folders (their .yaml, .yml and .json files, sorted)
-// and "-" for stdin.
-func readPaths(paths []string, recursive bool, stdin io.Reader) ([]input, error) {
-	var inputs []input
-	total := 0
-	add := func(name string, r io.Reader) error {
-		data, err := readLimited(r, name)
-		if err != nil {
-			return err
-		}
-		if total += len(data); total > MaxInputBytes {
-			return fmt.Errorf("the inputs are larger than %d MiB together, the most inject-mesher reads in one run", MaxInputBytes>>20)
-		}
-		inputs = append(inputs, input{name: name, data: data})
-		return nil
-	}
-	addFile := func(path string) error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return add(path, f)
-	}
-	for _, p := range paths {
-		if p == "-" {
-			if err := add("<stdin>", stdin); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !info.IsDir() {
-			if err := addFile(p); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		var files []string
-		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if path != p && (!recursive || strings.HasPrefix(d.Name(), ".")) {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			switch strings.ToLower(filepath.Ext(path)) {
-			case ".yaml", ".yml", ".json":
-				files = append(files, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		sort.Strings(files)
-		if len(files) == 0 {
-			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json file", p)
-		}
-		for _, f := range files {
-			if err := addFile(f); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return inputs, nil
-}
-
 func loadConfig(file string, sets [][2]string) (*config.Config, error) {
 	return config.LoadFile(file, sets)
 }
 
-func inject(inputs []input, configFile string, sets [][2]string, quiet bool, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig(configFile, sets)
+// inject injects (or uninjects) the inputs, prints the report and, when
+// everything succeeded, the output; it returns the exit code.
+func (o *injectOptions) inject(inputs []input) int {
+	stdout, stderr := o.Out, o.ErrOut
+	cfg, err := loadConfig(o.configFile, o.sets)
 	if err != nil {
-		fmt.Fprintln(stderr, "error: config:", err)
-		return 1
+		return o.fail("config: " + err.Error())
 	}
 	// Nothing may reach stdout unless the whole run succeeds, so the output is
 	// held until the end, by reference: an object the run leaves alone is the
 	// input's own bytes (already in memory), an edited one its new text,
 	// which the batch never changes once written. (Compressing it, as an
-	// earlier version did, cost a tenth of a first render's time.)
+	// earlier version did, showed in profiles of a first render.)
 	var held [][]byte
 	src := newDocSource(inputs)
 	// A document without a final newline gets one only when another follows:
 	// at the end of the output it would change a block scalar's value
 	// (`k: |` then `line` at the end of a file is "line", not "line\n").
 	pendingNewline := false
-	out := batch.Run(src, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }, batch.Writer{
+	out := batch.Run(src, func(labelled []string) *engine.Injector {
+		inj := engine.New(cfg, labelled)
+		inj.Uninject = o.uninject
+		return inj
+	}, batch.Writer{
 		Write: func(b []byte) error {
 			if len(b) == 0 {
 				return nil
@@ -324,7 +99,10 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 			return append([]byte("---\n"), body...), err
 		},
 	})
-	if !quiet || out.Failed() {
+	switch {
+	case o.report == reportJSON:
+		writeJSONReport(stderr, out.Reports, out.Failed())
+	case o.report == reportText || out.Failed():
 		report(stderr, out)
 	}
 	if out.Failed() {
@@ -356,21 +134,21 @@ func inject(inputs []input, configFile string, sets [][2]string, quiet bool, std
 // or generated, since none of them reached stdout.
 func report(w io.Writer, out *batch.Output) {
 	failed := out.Failed()
-	for _, e := range out.Entries {
-		if e.Ref.Kind == "" || e.Action == "" || (failed && e.Action != engine.Failed) {
+	for _, r := range out.Reports {
+		if r.Resource == nil || r.Action == "" || (failed && r.Action != engine.Failed) {
 			continue
 		}
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(e.Ref.Kind), batch.NameOf(e.Ref), e.Action)
-		if e.Ref.Namespace != "" {
+		line := r.Resource.String() + " " + string(r.Action)
+		if r.Resource.Namespace != "" {
 			// As the ConfigMaps' lines: read from `kubectl get pods -A -o
 			// yaml`, a name alone does not say which Pod.
-			line += " in namespace " + e.Ref.Namespace
+			line += " in namespace " + r.Resource.Namespace
 		}
-		if e.Reason != "" && e.Action == engine.Skipped {
-			line += ": " + e.Reason
+		if r.Reason != "" && r.Action == engine.Skipped {
+			line += ": " + string(r.Reason)
 		}
-		if e.Note != "" {
-			line += " (note: " + e.Note + ")"
+		if r.Note != "" {
+			line += " (note: " + r.Note + ")"
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -378,15 +156,16 @@ func report(w io.Writer, out *batch.Output) {
 		reportConfigMaps(w, out)
 	}
 	errs := 0
-	for _, e := range out.Entries {
-		for _, r := range e.Results() {
-			if r.Severity == fn.Info {
+	for i := range out.Reports {
+		r := &out.Reports[i]
+		for _, m := range r.Messages {
+			if m.Severity == engine.Info {
 				continue
 			}
-			if r.Severity == fn.Error {
+			if m.Severity == engine.Error {
 				errs++
 			}
-			fmt.Fprintf(w, "%s: %s\n", r.Severity, batch.Describe(r))
+			fmt.Fprintf(w, "%s: %s\n", m.Severity, r.Describe(m))
 		}
 	}
 	if failed {
@@ -396,6 +175,18 @@ func report(w io.Writer, out *batch.Output) {
 		}
 		fmt.Fprintf(w, "nothing written: %d error%s\n", errs, plural)
 	}
+}
+
+// writeJSONReport writes results as one JSON document, the records the KRM
+// function writes as its results: a failed run's errors and warnings only,
+// since nothing it reports as done reached stdout.
+func writeJSONReport(w io.Writer, reports []engine.Report, failed bool) {
+	b, err := json.MarshalIndent(map[string]any{"results": krm.Results(reports, failed)}, "", "  ")
+	if err != nil {
+		fmt.Fprintln(w, "error: writing the report:", err)
+		return
+	}
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // reportConfigMaps prints the generated ConfigMaps and those removed. They
@@ -418,111 +209,6 @@ func reportConfigMaps(w io.Writer, out *batch.Output) {
 	for _, need := range out.Removed {
 		configMap(need, "removed", ": no injected pod mounts it")
 	}
-}
-
-// docSource serves the documents of the input files. It holds the parsed
-// tree of the document being processed only: the batch runner parses,
-// processes and encodes one document at a time.
-type docSource struct {
-	docs   []doc
-	cur    *yaml.Node
-	curDoc int
-}
-
-type doc struct {
-	file string
-	// index is the document's position in its file, for results.
-	index int
-	sep   []byte
-	body  []byte
-	// line is how many lines of the file come before body, for error messages.
-	line int
-	kind string
-}
-
-func newDocSource(inputs []input) *docSource {
-	s := &docSource{curDoc: -1}
-	for fi, in := range inputs {
-		parts := manifest.SplitDocuments(in.data)
-		lines := manifest.NewLineCounter(in.data)
-		for di, d := range parts {
-			sep := d.Sep
-			if di == 0 && fi > 0 && len(sep) == 0 {
-				// Files are joined into one stream: each starts a document.
-				sep = []byte("---\n")
-			}
-			s.docs = append(s.docs, doc{file: in.name, index: di, sep: sep, body: d.Body, kind: manifest.SniffDocumentKind(d.Body),
-				line: lines.Before(d.Body)})
-		}
-		if fi < len(inputs)-1 && len(in.data) > 0 && in.data[len(in.data)-1] != '\n' {
-			last := &s.docs[len(s.docs)-1]
-			last.body = append(append([]byte{}, last.body...), '\n')
-		}
-	}
-	return s
-}
-
-func (s *docSource) Len() int          { return len(s.docs) }
-func (s *docSource) Kind(i int) string { return s.docs[i].kind }
-func (s *docSource) ValidateAll() bool { return true }
-func (s *docSource) Raw(i int) []byte {
-	d := s.docs[i]
-	if len(d.sep) == 0 {
-		return d.body
-	}
-	return append(append([]byte{}, d.sep...), d.body...)
-}
-
-// Moved gives a document without a "---" line (the first of its file) one:
-// written after another, it would otherwise run on into it. A byte order
-// mark that started the file stays behind: YAML allows one before a
-// document's "---" line, not after it (yaml.v3 refuses it there).
-func (s *docSource) Moved(i int) []byte {
-	if len(s.docs[i].sep) == 0 {
-		return append([]byte("---\n"), bytes.TrimPrefix(s.docs[i].body, []byte("\xef\xbb\xbf"))...)
-	}
-	return s.Raw(i)
-}
-
-func (s *docSource) Parse(i int) (*yaml.Node, error) {
-	if len(s.docs[i].sep) > 0 && manifest.OnlyDocumentEnds(s.docs[i].body) {
-		return nil, nil // "---" then "...": an empty document
-	}
-	docNode, err := manifest.ParseDocumentNode(s.docs[i].body)
-	if docNode == nil || err != nil {
-		return nil, manifest.ShiftLines(err, s.docs[i].line)
-	}
-	s.cur, s.curDoc = docNode, i
-	return docNode.Content[0], nil
-}
-
-func (s *docSource) Body(i int) []byte { return s.docs[i].body }
-func (s *docSource) Line(i int) int    { return s.docs[i].line }
-
-func (s *docSource) Reparse(_ int, body []byte) (*yaml.Node, error) {
-	return manifest.ParseDocument(body)
-}
-
-func (s *docSource) Wrap(i int, body []byte, encoded bool) []byte {
-	sep := s.docs[i].sep
-	if encoded && len(sep) > 0 && sep[len(sep)-1] != '\n' {
-		// "--- {...}" written again: the encoded body starts a line of its own.
-		sep = []byte("---\n")
-	}
-	return append(append(make([]byte, 0, len(sep)+len(body)), sep...), body...)
-}
-
-func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
-	if s.curDoc != i {
-		return nil, fmt.Errorf("document %d is not the one being processed", i)
-	}
-	docNode := s.cur
-	s.cur, s.curDoc = nil, -1
-	return manifest.EncodeDocument(docNode, s.docs[i].body)
-}
-
-func (s *docSource) Locate(i int, _ *yaml.Node) *fn.File {
-	return &fn.File{Path: s.docs[i].file, Index: s.docs[i].index}
 }
 
 // isBlank reports whether the held output is empty or only white space.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,16 +64,16 @@ const spillAt = 4 << 20
 func Run(data []byte, w, stderr io.Writer) int {
 	out := bufio.NewWriterSize(w, 64<<10)
 	defer out.Flush()
-	fail := func(apiVersion string, results fn.Results) int {
-		return writeFailure(out, stderr, apiVersion, results)
+	fail := func(apiVersion string, reports []engine.Report) int {
+		return writeFailure(out, stderr, apiVersion, reports)
 	}
 	l, err := read(data)
 	if err != nil {
-		return fail("config.kubernetes.io/v1", fn.Results{{Severity: fn.Error, Message: err.Error()}})
+		return fail("config.kubernetes.io/v1", []engine.Report{{Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
 	}
-	cfg, cfgResults := readConfig(l.functionConfig)
+	cfg, cfgReports := readConfig(l.functionConfig)
 	if cfg == nil {
-		return fail(l.apiVersion, cfgResults)
+		return fail(l.apiVersion, cfgReports)
 	}
 	s := &sink{w: out}
 	run := func(l *list) *batch.Output {
@@ -96,8 +97,8 @@ func Run(data []byte, w, stderr io.Writer) int {
 				setGeneratedPath(cm)
 				return manifest.EncodeItem(cm, l.indent)
 			},
-			Locate: func(need engine.ConfigMapRef) *fn.File {
-				return &fn.File{Path: generatedPath(need.Backend.ConfigMapName(), need.Namespace)}
+			Locate: func(need engine.ConfigMapRef) *engine.File {
+				return &engine.File{Path: generatedPath(need.Backend.ConfigMapName(), need.Namespace)}
 			},
 			FailuresOnly: true,
 		})
@@ -117,11 +118,11 @@ func Run(data []byte, w, stderr io.Writer) int {
 	}
 	if res.Failed() {
 		if !s.streaming {
-			return fail(l.apiVersion, res.Results())
+			return fail(l.apiVersion, res.Reports)
 		}
 		// Items already went out: end the list with the errors. The
 		// orchestrator writes nothing, as the exit code says.
-		writeResults(s, failureResults(stderr, res.Results()))
+		writeResults(s, stderr, res.Reports, true)
 		return 1
 	}
 	if l.functionConfigRaw != nil {
@@ -129,7 +130,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 		// The last line of an input without a final newline.
 		s.pending = !bytes.HasSuffix(l.functionConfigRaw, []byte("\n"))
 	}
-	writeResults(s, res.Results())
+	writeResults(s, nil, res.Reports, false)
 	if !s.streaming {
 		s.spill()
 	}
@@ -143,7 +144,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 // sink holds the output back until spillAt, then streams it. Item text is
 // held by reference (keep), not copied: the batch never changes an object's
 // text once written, and most of it is the input's own bytes. Copying it into
-// one growing buffer cost a quarter of a first render's time (zeroing each
+// one growing buffer showed in profiles of a first render (zeroing each
 // doubled buffer); a list of references costs nothing per byte.
 type sink struct {
 	w         *bufio.Writer
@@ -248,9 +249,9 @@ func read(data []byte) (*list, error) {
 		if raw == nil {
 			continue
 		}
-		node, err := manifest.ParseDocument(raw)
+		node, err := yamlnode.ParseDocument(raw)
 		if err == nil && node != nil {
-			err = manifest.CheckDuplicates(node)
+			err = yamlnode.CheckDuplicates(node)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("the ResourceList's %s is not valid YAML: %v", key, err)
@@ -266,7 +267,7 @@ func read(data []byte) (*list, error) {
 }
 
 func readWhole(data []byte) (*list, error) {
-	root, err := manifest.ParseDocument(data)
+	root, err := yamlnode.ParseDocument(data)
 	if err != nil {
 		return nil, fmt.Errorf("the input is not valid YAML: %v", err)
 	}
@@ -318,40 +319,35 @@ func scalar(node *yaml.Node) string {
 	return node.Value
 }
 
-// readConfig reads the function config, turning problems into results on it.
-func readConfig(obj *yaml.Node) (*config.Config, fn.Results) {
+// readConfig reads the function config, turning problems into a report on
+// it. The config names itself even without a kind: it is the one
+// functionConfig of the list.
+func readConfig(obj *yaml.Node) (*config.Config, []engine.Report) {
 	cfg, errs := config.FromObject(obj)
 	if len(errs) == 0 {
 		return cfg, nil
 	}
-	var results fn.Results
-	for _, e := range errs {
-		msg := e.Message
-		if e.Field == "" || obj == nil || obj.Kind != yaml.MappingNode {
-			msg = e.Error()
-		}
-		r := &fn.Result{Severity: fn.Error, Message: "function config: " + msg}
-		if obj != nil && obj.Kind == yaml.MappingNode {
-			ref := engine.Ref(obj)
-			r.ResourceRef = &ref
-			r.File = locate(obj)
-			if e.Field != "" {
-				r.Field = &fn.Field{Path: e.Field}
-				if e.Value != "" {
-					r.Field.CurrentValue = e.Value
-				}
-			}
-		}
-		results = append(results, r)
+	var r engine.Report
+	object := obj != nil && obj.Kind == yaml.MappingNode
+	if object {
+		ref := engine.Ref(obj)
+		r.Resource, r.File = &ref, locate(obj)
 	}
-	return nil, results
+	for _, e := range errs {
+		m := engine.Message{Severity: engine.Error, Text: "function config: " + e.Error()}
+		if object && e.Field != "" {
+			m.Text, m.Field, m.Value = "function config: "+e.Message, e.Field, e.Value
+		}
+		r.Messages = append(r.Messages, m)
+	}
+	return nil, []engine.Report{r}
 }
 
 var pathInText = regexp.MustCompile(`(?m)^\s+(internal\.)?config\.kubernetes\.io/path:\s*['"]?([^'"\r\n#]+?)['"]?\s*$`)
 
 // locateText finds the path annotation in an item that is not valid YAML,
 // preferring the internal one, as locate does.
-func locateText(raw []byte) *fn.File {
+func locateText(raw []byte) *engine.File {
 	var path string
 	for _, m := range pathInText.FindAllSubmatch(raw, -1) {
 		if path == "" || len(m[1]) > 0 {
@@ -361,10 +357,10 @@ func locateText(raw []byte) *fn.File {
 	if path == "" {
 		return nil
 	}
-	return &fn.File{Path: path}
+	return &engine.File{Path: path}
 }
 
-func locate(obj *yaml.Node) *fn.File {
+func locate(obj *yaml.Node) *engine.File {
 	if obj == nil {
 		return nil
 	}
@@ -375,7 +371,7 @@ func locate(obj *yaml.Node) *fn.File {
 	if !ok {
 		return nil
 	}
-	f := &fn.File{Path: path}
+	f := &engine.File{Path: path}
 	idx, ok := yamlnode.Scalar(obj, "metadata", "annotations", indexAnnotation)
 	if !ok {
 		idx, _ = yamlnode.Scalar(obj, "metadata", "annotations", legacyIndexAnnotation)
@@ -384,64 +380,80 @@ func locate(obj *yaml.Node) *fn.File {
 	return f
 }
 
-// writeFailure writes a ResourceList carrying only the errors and warnings:
-// the orchestrator writes nothing when the function fails, so "injected"
-// notes would mislead.
-func writeFailure(w io.Writer, stderr io.Writer, apiVersion string, results fn.Results) int {
+// writeFailure writes a ResourceList carrying only the results of a failed run.
+func writeFailure(w io.Writer, stderr io.Writer, apiVersion string, reports []engine.Report) int {
 	fmt.Fprintf(w, "apiVersion: %s\nkind: ResourceList\nitems: []\n", apiVersion)
-	writeResults(w, failureResults(stderr, results))
+	writeResults(w, stderr, reports, true)
 	return 1
 }
 
-// failureResults keeps the errors and warnings of a failed run, and prints
-// the errors on stderr.
-func failureResults(stderr io.Writer, results fn.Results) fn.Results {
-	var kept fn.Results
-	for _, r := range results {
-		if r.Severity == fn.Info {
-			continue
-		}
-		kept = append(kept, r)
-		if r.Severity == fn.Error {
-			fmt.Fprintln(stderr, "error:", batch.Describe(r))
-		}
-	}
-	return kept
-}
-
-// writeResults writes the results one at a time: marshalling ten thousand of
-// them as one tree would cost more memory than processing the items did.
-func writeResults(w io.Writer, results fn.Results) {
-	if len(results) == 0 {
-		return
-	}
-	_, _ = io.WriteString(w, "results:\n")
+// writeResults writes the reports' results one at a time: marshalling ten
+// thousand of them as one tree would cost more memory than processing the
+// items did. A failed run's errors also go to stderr.
+func writeResults(w, stderr io.Writer, reports []engine.Report, failed bool) {
 	var b []byte
-	for _, r := range results {
-		b = appendResult(b[:0], r)
+	for r, m := range messages(reports, failed) {
+		if failed && m.Severity == engine.Error {
+			fmt.Fprintln(stderr, "error:", r.Describe(m))
+		}
+		if b == nil { // the first result
+			_, _ = io.WriteString(w, "results:\n")
+		}
+		b = appendResult(b[:0], result(r, m))
 		_, _ = w.Write(b)
 	}
 }
 
-// appendResult writes one result as a list item. The results are the
-// injector's own (strings and an index), so they are written directly,
-// every string single-quoted, or double-quoted as JSON quotes it when it
-// holds a line break or an unprintable character (valid YAML): marshalling
-// each through reflection cost a fifth of a run's allocations. Anything
-// else a result may hold goes through the YAML encoder.
-func appendResult(b []byte, r *fn.Result) []byte {
-	plainValue := true
-	if r.Field != nil {
-		_, isString := r.Field.CurrentValue.(string)
-		plainValue = (r.Field.CurrentValue == nil || isString) && r.Field.ProposedValue == nil
+// Results are the KRM results of the reports, as the function writes them:
+// for the command line's JSON report.
+func Results(reports []engine.Report, failed bool) fn.Results {
+	out := fn.Results{}
+	for r, m := range messages(reports, failed) {
+		out = append(out, result(r, m))
 	}
-	if !plainValue || len(r.Tags) > 0 {
-		out, err := yaml.Marshal([]*fn.Result{r})
-		if err != nil {
-			return fmt.Appendf(b, "- message: %q\n  severity: error\n", "cannot write a result: "+err.Error())
+	return out
+}
+
+// messages are the reports' messages that become results: every one, or a
+// failed run's errors and warnings only (the orchestrator writes nothing,
+// so "injected" notes would mislead).
+func messages(reports []engine.Report, failed bool) iter.Seq2[*engine.Report, engine.Message] {
+	return func(yield func(*engine.Report, engine.Message) bool) {
+		for i := range reports {
+			for _, m := range reports[i].Messages {
+				if (!failed || m.Severity != engine.Info) && !yield(&reports[i], m) {
+					return
+				}
+			}
 		}
-		return append(b, out...)
 	}
+}
+
+// result is one message of a report as a KRM result.
+func result(r *engine.Report, m engine.Message) *fn.Result {
+	out := &fn.Result{Severity: fn.Severity(m.Severity), Message: m.Text}
+	if r.Resource != nil {
+		out.ResourceRef = &fn.ResourceRef{APIVersion: r.Resource.APIVersion, Kind: r.Resource.Kind, Name: r.Resource.Name, Namespace: r.Resource.Namespace}
+	}
+	if r.File != nil {
+		out.File = &fn.File{Path: r.File.Path, Index: r.File.Index}
+	}
+	if m.Field != "" {
+		out.Field = &fn.Field{Path: m.Field}
+		if m.Value != "" {
+			out.Field.CurrentValue = m.Value
+		}
+	}
+	return out
+}
+
+// appendResult writes one result as a list item. The results are the
+// reports' (strings and an index, as result makes them), so they are
+// written directly, every string single-quoted, or double-quoted as JSON
+// quotes it when it holds a line break or an unprintable character (valid
+// YAML): marshalling each through reflection made many of a run's
+// allocations.
+func appendResult(b []byte, r *fn.Result) []byte {
 	str := func(b []byte, indent, key, v string) []byte {
 		if v == "" {
 			return b
@@ -498,7 +510,7 @@ func appendResult(b []byte, r *fn.Result) []byte {
 // splitSource serves the items of a list split as text. Every item is
 // parsed, those that pass through too: the split reads only the layout, so a
 // hand-written list with a broken item would otherwise come out broken with
-// exit 0 (found by fuzzing; it costs about 6% on the 10,000-workload bench).
+// exit 0 (found by fuzzing).
 // lines numbers the lines of the whole input, for messages.
 type splitSource struct {
 	l     *manifest.RawList
@@ -521,7 +533,7 @@ func (s *splitSource) Parse(i int) (*yaml.Node, error) {
 
 // Locate reads the item's path from its annotations, or from its text when
 // it could not be parsed.
-func (s *splitSource) Locate(i int, node *yaml.Node) *fn.File {
+func (s *splitSource) Locate(i int, node *yaml.Node) *engine.File {
 	if node != nil {
 		return locate(node)
 	}
@@ -546,11 +558,11 @@ func (s *nodeSource) Raw(i int) []byte {
 	b, _ := manifest.EncodeItem(s.items[i], 0)
 	return b
 }
-func (s *nodeSource) Moved(i int) []byte                     { return s.Raw(i) }
-func (s *nodeSource) Kind(i int) string                      { return "" }
-func (s *nodeSource) Parse(i int) (*yaml.Node, error)        { return s.items[i], nil }
-func (s *nodeSource) Locate(_ int, node *yaml.Node) *fn.File { return locate(node) }
-func (s *nodeSource) ValidateAll() bool                      { return false }
+func (s *nodeSource) Moved(i int) []byte                         { return s.Raw(i) }
+func (s *nodeSource) Kind(i int) string                          { return "" }
+func (s *nodeSource) Parse(i int) (*yaml.Node, error)            { return s.items[i], nil }
+func (s *nodeSource) Locate(_ int, node *yaml.Node) *engine.File { return locate(node) }
+func (s *nodeSource) ValidateAll() bool                          { return false }
 func (s *nodeSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
 	return manifest.EncodeItem(node, 0)
 }

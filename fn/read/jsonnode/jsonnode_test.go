@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
@@ -90,7 +90,7 @@ func TestRefusesWhatIsNotOneJSONValue(t *testing.T) {
 
 func sameTree(t *testing.T, doc []byte) {
 	t.Helper()
-	want, err := manifest.ParseDocument(doc)
+	want, err := yamlnode.ParseDocument(doc)
 	if err != nil {
 		t.Fatalf("yaml.v3: %v", err)
 	}
@@ -230,7 +230,7 @@ func BenchmarkParsePod(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if _, err := manifest.ParseDocument(raw); err != nil {
+			if _, err := yamlnode.ParseDocument(raw); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -264,7 +264,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil || !utf8.Valid(doc) || bytes.ContainsAny(doc, "\u0085\u2028\u2029") {
 			return // YAML reads NEL, LS and PS in a string as line breaks, JSON as text
 		}
-		want, yerr := manifest.ParseDocument(doc)
+		want, yerr := yamlnode.ParseDocument(doc)
 		if yerr != nil || want == nil {
 			return // valid JSON that is not YAML (see TestValidJSONThatIsNotYAML)
 		}

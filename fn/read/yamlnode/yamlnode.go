@@ -1,7 +1,9 @@
-// Package yamlnode builds and edits yaml.v3 node trees in place. Everything the
-// injector writes goes through it, so that what it adds is quoted the way
-// Kubernetes (a YAML 1.1 reader) will read it, and what it does not own is left
-// exactly as it was parsed.
+// Package yamlnode reads YAML into yaml.v3 node trees and works on them: one
+// document parsed whole (ParseDocument), keys written twice found
+// (Duplicates), keys looked up the one way kubectl reads them (Get, GetPath,
+// Scalar, KeyIndex: the last of a key written twice), and the nodes the
+// injector adds built (Str, Map, Seq, an Arena) so that they are quoted the
+// way Kubernetes, a YAML 1.1 reader, will read them.
 package yamlnode
 
 import (
@@ -91,15 +93,37 @@ func StrSeq(items ...string) *yaml.Node {
 // bombs blow up. A key written twice reads as its last value, as kubectl and
 // the API server read it.
 func Get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
+	if i := KeyIndex(m, key); i >= 0 {
+		return m.Content[i+1]
 	}
 	return nil
+}
+
+// KeyIndex returns the index in m.Content of the key Get reads, or -1: the
+// last scalar key of that name (an alias used as a key names what its
+// anchor holds, which the injector does not look up).
+func KeyIndex(m *yaml.Node, key string) int {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return -1
+	}
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
+		if m.Content[i].Value == key && m.Content[i].Kind == yaml.ScalarNode {
+			return i
+		}
+	}
+	return -1
+}
+
+// KeyIndexes maps every key of mapping m to its KeyIndex, in one pass, for
+// a caller that looks up many of them.
+func KeyIndexes(m *yaml.Node) map[string]int {
+	read := make(map[string]int, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode {
+			read[k.Value] = i
+		}
+	}
+	return read
 }
 
 // GetPath follows keys from m, returning nil when any step is missing.
@@ -130,43 +154,20 @@ func Scalar(m *yaml.Node, keys ...string) (string, bool) {
 // Set sets key in mapping m to v, replacing an existing value in place (so the
 // key keeps its position and comments) or appending the pair.
 func Set(m *yaml.Node, key string, v *yaml.Node) {
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key {
-			m.Content[i+1] = v
-			return
-		}
+	if i := KeyIndex(m, key); i >= 0 {
+		m.Content[i+1] = v
+		return
 	}
 	m.Content = append(m.Content, Str(key), v)
 }
 
-// SetBefore is Set, except that a new key goes just before the key before
-// (when present), so that added fields land where people expect them.
-func SetBefore(m *yaml.Node, key string, v *yaml.Node, before string) {
-	if Get(m, key) != nil {
-		Set(m, key, v)
-		return
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == before {
-			m.Content = append(m.Content[:i], append([]*yaml.Node{Str(key), v}, m.Content[i:]...)...)
-			return
-		}
-	}
-	Set(m, key, v)
-}
-
 // Delete removes key from mapping m and reports whether it was there.
 func Delete(m *yaml.Node, key string) bool {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return false
+	i := KeyIndex(m, key)
+	if i >= 0 {
+		m.Content = append(m.Content[:i], m.Content[i+2:]...)
 	}
-	for i := len(m.Content) - 2; i >= 0; i -= 2 {
-		if m.Content[i].Value == key {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return true
-		}
-	}
-	return false
+	return i >= 0
 }
 
 // Ensure returns the value of key in m, creating it with the given kind when
@@ -184,11 +185,6 @@ func Ensure(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created boo
 	return n, true
 }
 
-// IsEmpty reports whether a mapping or sequence has no entries.
-func IsEmpty(n *yaml.Node) bool {
-	return n != nil && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) == 0
-}
-
 // NamedIndex returns the index of the element of sequence s whose name is name,
 // or -1.
 func NamedIndex(s *yaml.Node, name string) int {
@@ -201,54 +197,6 @@ func NamedIndex(s *yaml.Node, name string) int {
 		}
 	}
 	return -1
-}
-
-// RemoveAt removes element i of sequence s.
-func RemoveAt(s *yaml.Node, i int) {
-	s.Content = append(s.Content[:i], s.Content[i+1:]...)
-}
-
-// EnsureBlock is Ensure for a collection the injector is about to append
-// to. A flow collection (`volumes: []`, `containers: [{name: web}]`) becomes
-// block style, so the added multi-line entries read naturally, while the
-// user's own entries keep their flow style; wasFlow reports it, so that
-// RestoreFlow can undo it. Its line comment moves to the key: left on a block
-// collection the encoder would print it after the next key.
-func EnsureBlock(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created, wasFlow bool) {
-	n, created = Ensure(m, key, kind)
-	if n.Style&yaml.FlowStyle == 0 {
-		return n, created, false
-	}
-	n.Style &^= yaml.FlowStyle
-	if k := keyNode(m, key); k != nil && k.LineComment == "" {
-		k.LineComment, n.LineComment = n.LineComment, ""
-	}
-	return n, created, true
-}
-
-// RestoreFlow undoes EnsureBlock: the collection under key is flow style
-// again, with its line comment.
-func RestoreFlow(m *yaml.Node, key string) {
-	n := Get(m, key)
-	if n == nil || (n.Kind != yaml.SequenceNode && n.Kind != yaml.MappingNode) {
-		return
-	}
-	n.Style |= yaml.FlowStyle
-	if k := keyNode(m, key); k != nil && n.LineComment == "" {
-		n.LineComment, k.LineComment = k.LineComment, ""
-	}
-}
-
-func keyNode(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i]
-		}
-	}
-	return nil
 }
 
 // Arena builds the nodes of a tree out of a few large allocations instead of

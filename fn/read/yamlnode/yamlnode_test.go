@@ -7,66 +7,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// An empty flow collection the injector appends to, then empties again, comes
-// back as it was written, line comment included.
-func TestEnsureAppendableRoundTrip(t *testing.T) {
-	for _, tc := range []struct {
-		name, in, appended string
-		kind               yaml.Kind
-	}{
-		{"flow seq with comment", "volumes: [] # none yet\n", "volumes: # none yet\n  - a\n", yaml.SequenceNode},
-		{"flow map", "annotations: {}\n", "annotations:\n  a: a\n", yaml.MappingNode},
-		{"absent", "x: 1\n", "x: 1\nvolumes:\n  - a\n", yaml.SequenceNode},
-		{"non-empty flow seq", "volumes: [{name: b}] # mine\n", "volumes: # mine\n  - {name: b}\n  - a\n", yaml.SequenceNode},
-		{"block seq keeps its comment", "volumes: # mine\n  - b\n", "volumes: # mine\n  - b\n  - a\n", yaml.SequenceNode},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var doc yaml.Node
-			if err := yaml.Unmarshal([]byte(tc.in), &doc); err != nil {
-				t.Fatal(err)
-			}
-			m := doc.Content[0]
-			key := "volumes"
-			if tc.kind == yaml.MappingNode {
-				key = "annotations"
-			}
-			c, _, wasFlow := EnsureBlock(m, key, tc.kind)
-			if tc.kind == yaml.MappingNode {
-				c.Content = append(c.Content, Str("a"), Str("a"))
-			} else {
-				c.Content = append(c.Content, Str("a"))
-			}
-			if got := encode(t, &doc); got != tc.appended {
-				t.Errorf("after append:\n%s\nwant:\n%s", got, tc.appended)
-			}
-			if tc.kind == yaml.MappingNode {
-				c.Content = c.Content[:len(c.Content)-2]
-			} else {
-				c.Content = c.Content[:len(c.Content)-1]
-			}
-			if wasFlow {
-				RestoreFlow(m, key)
-			}
-			want := tc.in
-			if tc.name == "absent" {
-				want = "x: 1\nvolumes: []\n" // created fields are the caller's to delete
-			}
-			if got := encode(t, &doc); got != want {
-				t.Errorf("after removal:\n%s\nwant:\n%s", got, want)
-			}
-		})
-	}
-}
-
-func encode(t *testing.T, doc *yaml.Node) string {
-	t.Helper()
-	b, err := yaml.MarshalWithOptions(doc.Content[0], &yaml.EncoderOptions{SeqIndent: yaml.WideSequenceStyle})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // NeedsQuotes agrees with kyaml's YAML 1.1 check on every value the injector
 // writes and on the values YAML 1.1 reads as non-strings.
 func TestNeedsQuotesAgreesWithYAML11(t *testing.T) {
@@ -128,4 +68,50 @@ func TestScalarThroughAlias(t *testing.T) {
 	if v, ok := Scalar(m, "c"); ok {
 		t.Errorf("Scalar(c) = %q, want no scalar for an alias of a list", v)
 	}
+}
+
+// A key is looked up as kubectl reads it: the last of a key written twice,
+// and only a scalar key (an alias used as a key stands for its anchor's
+// value, not for its own name). Set and Delete change that same key.
+func TestKeyLookup(t *testing.T) {
+	m, err := ParseDocument([]byte("a: 1\nb: 2\na: 3\nx: &c y\n*c : 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key   string
+		index int
+		value string
+	}{
+		{"a", 4, "3"},
+		{"b", 2, "2"},
+		{"c", -1, ""},
+		{"missing", -1, ""},
+	} {
+		t.Run(c.key, func(t *testing.T) {
+			if i := KeyIndex(m, c.key); i != c.index {
+				t.Errorf("KeyIndex = %d, want %d", i, c.index)
+			}
+			if v, _ := Scalar(m, c.key); v != c.value {
+				t.Errorf("Scalar = %q, want %q", v, c.value)
+			}
+			if i, ok := KeyIndexes(m)[c.key]; (ok || c.index >= 0) && i != c.index {
+				t.Errorf("KeyIndexes = %d, want %d", i, c.index)
+			}
+		})
+	}
+	t.Run("outside a mapping", func(t *testing.T) {
+		if KeyIndex(nil, "a") != -1 || KeyIndex(Seq(Str("a")), "a") != -1 || Get(nil, "a") != nil {
+			t.Error("a key was found outside a mapping")
+		}
+	})
+	t.Run("set and delete the key read", func(t *testing.T) {
+		Set(m, "a", Str("5"))
+		if m.Content[1].Value != "1" || m.Content[5].Value != "5" {
+			t.Errorf("Set changed %q and %q", m.Content[1].Value, m.Content[5].Value)
+		}
+		if !Delete(m, "a") || KeyIndex(m, "a") != 0 || Delete(m, "c") {
+			t.Errorf("Delete left %d keys", len(m.Content)/2)
+		}
+	})
 }

@@ -245,7 +245,7 @@ func runCLI(t *testing.T, stdin []byte, args ...string) []byte {
 // fields stripped as a GitOps tool does, changes nothing.
 func TestServerKeepsWhatWasInjected(t *testing.T) {
 	for _, backend := range []string{"sc", "pilot"} {
-		t.Run(backend, func(t *testing.T) { roundTrip(t, "roundtrip-"+backend, "--discoveryType="+backend) })
+		t.Run(backend, func(t *testing.T) { roundTrip(t, "roundtrip-"+backend, "--discovery-type="+backend) })
 	}
 }
 
@@ -395,7 +395,7 @@ spec:
 	if out, err := create(inject(t, pod("psa-baseline", "web"))); err != nil {
 		t.Errorf("baseline refused an injected pod: %v\n%s", err, out)
 	}
-	if out, err := create(inject(t, pod("psa-restricted", "web"), "--runAsNonRoot=true", "--runAsUser=1337")); err != nil {
+	if out, err := create(inject(t, pod("psa-restricted", "web"), "--run-as-non-root=true", "--run-as-user=1337")); err != nil {
 		t.Errorf("restricted refused a pod injected with runAsNonRoot and runAsUser: %v\n%s", err, out)
 	}
 	out, err := create(inject(t, pod("psa-restricted", "control")))

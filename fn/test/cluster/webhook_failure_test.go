@@ -22,7 +22,7 @@ import (
 // failurePolicy: Ignore (config/webhook-overlays/failure-ignore), the choice for a cluster that would rather start a
 // Pod without its sidecar than not start it: while no replica answers, Pods
 // that asked for the sidecar start without it; the command line, reading
-// what kubectl prints, names exactly those Pods (the README's recipe); once
+// what kubectl prints, names exactly those Pods (the recipe of docs/webhook.md); once
 // the webhook is back new Pods get it again. Pods outside the selection are
 // never affected. (failurePolicy: Fail, the install's default, is
 // TestWebhook/WebhookDown.)
@@ -68,7 +68,7 @@ func TestWebhookFailurePolicyIgnore(t *testing.T) {
 		}
 	}
 
-	// The README's recipe: the report names the Pods that should have the
+	// The recipe of docs/webhook.md: the report names the Pods that should have the
 	// sidecar and do not, and no other Pod of these namespaces.
 	dump, err := kubectl(t, nil, "get", "namespaces,pods", "-A", "-o", "yaml")
 	if err != nil {

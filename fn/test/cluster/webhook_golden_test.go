@@ -74,7 +74,7 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 				continue // never sent to the webhook
 			}
 			o := in.Decide(plan.Copy(obj), engine.Context{})
-			e := o.Entries[0]
+			e := o.Reports[0]
 			if strings.Contains(e.Note, "own metadata") || testutil.NotAJSONPod(e) {
 				continue
 			}

@@ -288,7 +288,7 @@ func alreadyInjectedUnchanged(t *testing.T, env *webhookEnv) {
 func gitRenderedConfigMapKept(t *testing.T, env *webhookEnv) {
 	const ns = "wh-gitcm"
 	createNamespace(t, env.client, ns, nil)
-	rendered := renderWithTheFunction(t, ns, annotatedPod("fromgit", nil), "--serviceCenterAddress=http://git-sc.example:30100")
+	rendered := renderWithTheFunction(t, ns, annotatedPod("fromgit", nil), "--service-center-address=http://git-sc.example:30100")
 	if out, err := kubectl(t, configMapFirst(rendered), "create", "-f", "-"); err != nil {
 		t.Fatalf("kubectl create: %v\n%s", err, out)
 	}

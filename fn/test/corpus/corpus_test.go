@@ -1,20 +1,23 @@
-// Package corpus_test runs the real manifests of ../shared/corpus (142 files
-// from Istio, Linkerd, kubernetes/examples, the Kubernetes website, Argo
-// Rollouts, kube-prometheus, ingress-nginx, demos and the original
-// sidecar-injector; SOURCES.md there names each) through the built binary and
-// checks, per file, the properties of issue 8:
+// Package corpus_test runs the real manifests of ../shared/corpus (from
+// Istio, Linkerd, kubernetes/examples, the Kubernetes website, Argo Rollouts,
+// kube-prometheus, ingress-nginx, demos and the original sidecar-injector;
+// SOURCES.md there names each) through the built binary. The annotated input
+// is a file with inject: "yes" inserted as text into every pod template
+// (corpusfiles.Annotate); the annotated output is the binary's answer to it.
+// Each file must have these properties:
 //
-//	a  the file as it is comes out byte for byte (INVALID files: exit 1, nothing on stdout)
-//	b  every pod template annotated inject: "yes" (inserted as text): one sidecar per
-//	   eligible template, right skips and errors, the ConfigMap, other documents intact
-//	c  b's output run again: byte-identical
-//	d  b's output with inject: "no": b's input with inject: "no"
-//	e  the same documents as a ResourceList: the same objects as b
-//	f  kpt fn eval --exec on a package of b's input, twice: the second run changes nothing
-//	g  the line diff from b's input to b's output only adds lines (but requoted
-//	   label/annotation values and the lines of a flow collection taking an entry)
+//	as-is            the file as it is comes out byte for byte (a file listed in INVALID: exit 1, nothing on stdout)
+//	annotated        the annotated output has the sidecars, skips, errors and ConfigMaps the rules say, nothing else
+//	rerun            the annotated output run again comes back byte for byte
+//	uninject         the annotated output with inject: "no" gives back the annotated input with inject: "no"
+//	resource-list    the annotated input as a ResourceList gives the objects of the annotated output
+//	kpt              kpt fn eval --exec on a package of annotated inputs injects them; a second run changes nothing
+//	only-adds-lines  the annotated output only adds lines to its input (save requoted values, flow collections taking an entry)
+//	uninject-command inject-mesher uninject of the annotated output gives back the annotated input byte for byte
 //
-// Subtests are named property/file: go test ./fn/corpus -run 'TestCorpus/b/istio/'.
+// Subtests are named properties/PROPERTY/FILE:
+//
+//	go test ./fn/test/corpus -run 'TestCorpus/properties/annotated/istio/'
 package corpus_test
 
 import (
@@ -24,7 +27,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,14 +40,16 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/internal/corpusfiles"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
 var (
 	repoRoot  string
 	corpusDir string
 	binPath   string
-	// workDir holds the inputs written for the binary (b's input, c's, d's),
-	// shared by the subtests of one file.
+	// workDir holds the inputs written for the binary (one folder per
+	// property: annotated, rerun, uninject...), shared by the subtests of
+	// one file.
 	workDir string
 )
 
@@ -53,14 +57,14 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
 	flag.Parse()
-	// The test runs in fn/corpus: the repository is two levels up, the
-	// corpus beside it in ../shared/corpus.
+	// The test runs in fn/test/corpus: the repository is three levels up,
+	// the corpus beside it in ../shared/corpus.
 	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err == nil {
 		_, err = os.Stat(filepath.Join(root, "go.mod"))
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "corpus: no go.mod two levels above the test:", err)
+		fmt.Fprintln(os.Stderr, "corpus: no go.mod three levels above the test:", err)
 		return 1
 	}
 	repoRoot = root
@@ -113,23 +117,47 @@ type reporter interface {
 // The corpus and what each file is expected to do
 
 // corpusFile is one file of the corpus, with its inputs and the binary's
-// answers computed once and shared by the property subtests.
+// answers, each computed once and shared by the property subtests.
 type corpusFile struct {
 	rel     string
 	orig    string
 	invalid bool
 
-	asIsOnce sync.Once
-	asIs     *prepared
+	// original is the file as it is, with its expectations.
+	original func() *prepared
+	// annotated is the annotated input: every pod template annotated
+	// inject: "yes".
+	annotated func() *prepared
+	// annotatedResult is the binary's answer to the annotated input.
+	annotatedResult func() result
+	// resourceListResult is the binary's answer to the annotated input's
+	// documents as a ResourceList.
+	resourceListResult func() result
+}
 
-	prepOnce sync.Once
-	prep     *prepared
-
-	bOnce sync.Once
-	b     result
-
-	eOnce sync.Once
-	e     result
+func newCorpusFile(f *corpusfiles.File) *corpusFile {
+	c := &corpusFile{rel: f.Rel, orig: f.Text, invalid: f.Invalid}
+	c.original = sync.OnceValue(func() *prepared { return analyze(c.rel, c.orig, c.invalid) })
+	c.annotated = sync.OnceValue(func() *prepared {
+		ann, err := corpusfiles.Annotate(c.orig)
+		if err != nil && ann.Text == "" {
+			ann.Text = c.orig
+		}
+		p := analyze(c.rel, ann.Text, c.invalid)
+		p.ann = ann
+		return p
+	})
+	c.annotatedResult = sync.OnceValue(func() result {
+		return runFile(binPath, "annotated", c.rel, c.annotated().input)
+	})
+	c.resourceListResult = sync.OnceValue(func() result {
+		list, err := resourceList(c.annotated())
+		if err != nil {
+			return result{code: -1, err: err}
+		}
+		return run(workDir, list, binPath)
+	})
+	return c
 }
 
 var (
@@ -143,7 +171,7 @@ func loadCorpus() ([]*corpusFile, error) {
 		var files []*corpusfiles.File
 		files, corpusErr = corpusfiles.Load(corpusDir)
 		for _, f := range files {
-			corpusFiles = append(corpusFiles, &corpusFile{rel: f.Rel, orig: f.Text, invalid: f.Invalid})
+			corpusFiles = append(corpusFiles, newCorpusFile(f))
 		}
 	})
 	return corpusFiles, corpusErr
@@ -206,31 +234,6 @@ func (p *prepared) harnessLimit() string {
 	return ""
 }
 
-// original is the file as it is, with its expectations.
-func (f *corpusFile) original() *prepared {
-	f.asIsOnce.Do(func() { f.asIs = analyze(f.rel, f.orig, f.invalid) })
-	return f.asIs
-}
-
-// annotated is b's input: every pod template annotated inject: "yes".
-func (f *corpusFile) annotated() *prepared {
-	f.prepOnce.Do(func() {
-		ann, err := corpusfiles.Annotate(f.orig)
-		if err != nil && ann.Text == "" {
-			ann.Text = f.orig
-		}
-		f.prep = analyze(f.rel, ann.Text, f.invalid)
-		f.prep.ann = ann
-	})
-	return f.prep
-}
-
-// bResult is the binary's answer to b's input.
-func (f *corpusFile) bResult() result {
-	f.bOnce.Do(func() { f.b = runFile(binPath, "b", f.rel, f.annotated().input) })
-	return f.b
-}
-
 // ---------------------------------------------------------------------------
 // Running the binary
 
@@ -274,8 +277,9 @@ func run(dir string, stdin []byte, name string, args ...string) result {
 }
 
 // runFile writes text to a file named like the corpus file (its name shows in
-// messages) under workDir/<stage>, and runs the command line on it.
-func runFile(bin, stage, rel, text string) result {
+// messages) under workDir/<stage>, and runs the command line (args, then
+// the file) on it.
+func runFile(bin, stage, rel, text string, args ...string) result {
 	path := filepath.Join(workDir, stage, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return result{code: -1, err: err}
@@ -283,7 +287,7 @@ func runFile(bin, stage, rel, text string) result {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return result{code: -1, err: err}
 	}
-	return run(filepath.Dir(path), nil, bin, filepath.Base(path))
+	return run(filepath.Dir(path), nil, bin, append(args, filepath.Base(path))...)
 }
 
 // ---------------------------------------------------------------------------
@@ -299,21 +303,24 @@ func TestCorpus(t *testing.T) {
 		t.Fatalf("no .yaml, .yml or .json file in %s", corpusDir)
 	}
 	logAnnotationSummary(t, files)
-	props := []struct {
+	// Each property by the name its subtests carry (the package doc says
+	// what each checks).
+	properties := []struct {
 		name  string
 		check func(t *testing.T, f *corpusFile)
 	}{
-		{"a", testAsIs},
-		{"b", testInjected},
-		{"c", testRerun},
-		{"d", testUninject},
-		{"e", testResourceList},
-		{"f", testKpt},
-		{"g", testOnlyAdded},
+		{"as-is", testAsIs},
+		{"annotated", testAnnotated},
+		{"rerun", testRerun},
+		{"uninject", testUninject},
+		{"resource-list", testResourceList},
+		{"kpt", testKpt},
+		{"only-adds-lines", testOnlyAddsLines},
+		{"uninject-command", testUninjectCommand},
 	}
 	// A group, so the count below is read after every parallel subtest.
 	t.Run("properties", func(t *testing.T) {
-		for _, p := range props {
+		for _, p := range properties {
 			for _, f := range files {
 				t.Run(p.name+"/"+f.rel, func(t *testing.T) {
 					t.Parallel()
@@ -322,11 +329,16 @@ func TestCorpus(t *testing.T) {
 			}
 		}
 	})
-	// The text applier's fallback: objects written re-encoded because the
-	// plan could not be placed in their text (allowed, but counted).
+	logReencoded(t, files)
+}
+
+// logReencoded counts the text applier's fallback: objects written
+// re-encoded because the plan could not be placed in their text (allowed,
+// but counted).
+func logReencoded(t *testing.T, files []*corpusFile) {
 	total := 0
 	for _, f := range files {
-		if r := f.eResult(); r.code == 0 {
+		if r := f.resourceListResult(); r.code == 0 {
 			if n := strings.Count(r.stdout, "re-encoded the whole object"); n > 0 {
 				total += n
 				t.Logf("re-encoded in %s: %d", f.rel, n)
@@ -336,7 +348,8 @@ func TestCorpus(t *testing.T) {
 	t.Logf("%d objects re-encoded instead of edited as text, in %d files", total, len(files))
 }
 
-// logAnnotationSummary says how many templates b annotates and which it could not.
+// logAnnotationSummary says how many pod templates the annotated inputs
+// annotate, and which could not be.
 func logAnnotationSummary(t *testing.T, files []*corpusFile) {
 	inserted, already := 0, 0
 	var notes []string
@@ -348,26 +361,26 @@ func logAnnotationSummary(t *testing.T, files []*corpusFile) {
 			notes = append(notes, f.rel+": "+n)
 		}
 	}
-	t.Logf("b annotates %d pod templates (%d already asked for the sidecar); %d left as they are", inserted, already, len(notes))
+	t.Logf("the annotated inputs annotate %d pod templates (%d already asked for the sidecar); %d left as they are", inserted, already, len(notes))
 	for _, n := range notes {
 		t.Logf("  not annotated: %s", n)
 	}
 }
 
-// a: the file as it is.
+// testAsIs: the file as it is.
 func testAsIs(t *testing.T, f *corpusFile) {
-	r := runFile(binPath, "a", f.rel, f.orig)
+	r := runFile(binPath, "as-is", f.rel, f.orig)
 	p := f.original()
 	switch {
 	case f.invalid:
 		checkRefused(t, r)
-		// The error must say where: a line (issue 8, defect 6).
+		// The error must say where: a line of the input.
 		if !regexp.MustCompile(`line \d+`).MatchString(r.stderr) {
 			t.Errorf("the error names no line of the input:\n%s", indent(r.stderr))
 		}
 	case p.count(injected)+p.count(skipped)+p.count(failed) > 0:
 		// The file asks for the sidecar itself (the original injector's
-		// examples): its injection is checked as b's is.
+		// examples): its injection is checked as the annotated input's is.
 		t.Logf("the file asks for the sidecar as it is: %d pod templates to inject", p.count(injected))
 		checkInjection(t, p, r)
 	default:
@@ -412,8 +425,8 @@ func checkRefused(r reporter, res result) {
 	}
 }
 
-// b: every pod template annotated.
-func testInjected(t *testing.T, f *corpusFile) {
+// testAnnotated: every pod template annotated.
+func testAnnotated(t *testing.T, f *corpusFile) {
 	p := f.annotated()
 	if lim := p.harnessLimit(); lim != "" {
 		t.Fatalf("%s", lim)
@@ -421,7 +434,7 @@ func testInjected(t *testing.T, f *corpusFile) {
 	if p.count(injected) == 0 && !p.wantFail() {
 		t.Logf("no pod template to inject (%d templates skipped): checking the output equals the input", p.count(skipped))
 	}
-	checkInjection(t, p, f.bResult())
+	checkInjection(t, p, f.annotatedResult())
 }
 
 // checkInjection checks the binary's answer to an input against the rules.
@@ -429,11 +442,7 @@ func checkInjection(r reporter, p *prepared, res result) {
 	r.Helper()
 	if p.wantFail() {
 		checkRefused(r, res)
-		for _, e := range p.exps {
-			if e.outcome == failed && (!strings.Contains(res.stderr, e.Ref()) || !strings.Contains(res.stderr, e.reason)) {
-				r.Errorf("%s: want an error naming %s and saying %q; stderr:\n%s", e.Where(), e.Ref(), e.reason, indent(res.stderr))
-			}
-		}
+		checkErrorsReported(r, p, res.stderr)
 		return
 	}
 	if res.code != 0 {
@@ -446,13 +455,51 @@ func checkInjection(r reporter, p *prepared, res result) {
 		r.Errorf("the output has %d documents, the input %d:\n%s", len(out), len(in), testutil.Unified(p.input, res.stdout, 8))
 		return
 	}
-	injectedDocs := map[int]bool{}
+	injectedDocs := p.injectedDocs()
+	checkOtherDocsKept(r, in, out, injectedDocs)
+	parsed := parseDocs(r, out, injectedDocs)
+	checkValues(r, p, parsed)
+	checkTemplates(r, p, parsed, res.stderr)
+	checkConfigMaps(r, p, out[len(in):], p.neededConfigMaps())
+}
+
+// checkErrorsReported checks that a refused input's stderr names each
+// template the function must refuse, and why.
+func checkErrorsReported(r reporter, p *prepared, stderr string) {
+	r.Helper()
 	for _, e := range p.exps {
-		if e.outcome == injected {
-			injectedDocs[e.Doc] = true
+		if e.outcome == failed && (!strings.Contains(stderr, e.Ref()) || !strings.Contains(stderr, e.reason)) {
+			r.Errorf("%s: want an error naming %s and saying %q; stderr:\n%s", e.Where(), e.Ref(), e.reason, indent(stderr))
 		}
 	}
-	// Documents without an injected template: byte for byte.
+}
+
+// injectedDocs are the documents that hold a template to inject.
+func (p *prepared) injectedDocs() map[int]bool {
+	docs := map[int]bool{}
+	for _, e := range p.exps {
+		if e.outcome == injected {
+			docs[e.Doc] = true
+		}
+	}
+	return docs
+}
+
+// neededConfigMaps are the ConfigMaps the injected templates mount.
+func (p *prepared) neededConfigMaps() map[need]bool {
+	needs := map[need]bool{}
+	for _, e := range p.exps {
+		if e.outcome == injected {
+			needs[need{e.Namespace, e.configMap()}] = true
+		}
+	}
+	return needs
+}
+
+// checkOtherDocsKept checks that the documents without an injected template
+// come out byte for byte.
+func checkOtherDocsKept(r reporter, in, out []corpusfiles.Chunk, injectedDocs map[int]bool) {
+	r.Helper()
 	for i := range in {
 		if injectedDocs[i] {
 			continue
@@ -465,9 +512,13 @@ func checkInjection(r reporter, p *prepared, res result) {
 			r.Errorf("document %d (line %d), which holds no injected pod template, changed:\n%s", i, in[i].Line, testutil.Unified(want, out[i].Text, 6))
 		}
 	}
-	// Documents with one: each template checked in the output's tree.
+}
+
+// parseDocs parses the given documents of the output.
+func parseDocs(r reporter, out []corpusfiles.Chunk, docs map[int]bool) map[int]*yaml.Node {
+	r.Helper()
 	parsed := map[int]*yaml.Node{}
-	for i := range injectedDocs {
+	for i := range docs {
 		root, err := parseOne(out[i].Text)
 		if err != nil || root == nil {
 			r.Errorf("document %d of the output does not parse: %v\n%s", i, err, indent(clip(out[i].Text, 2000)))
@@ -475,13 +526,19 @@ func checkInjection(r reporter, p *prepared, res result) {
 		}
 		parsed[i] = root
 	}
-	checkValues(r, p, parsed)
-	needs := map[need]bool{}
+	return parsed
+}
+
+// checkTemplates checks each pod template in the output's tree: an
+// injected one has its sidecar and report line, a skipped one its report
+// line and warning, and no other gains or loses a sidecar.
+func checkTemplates(r reporter, p *prepared, parsed map[int]*yaml.Node, stderr string) {
+	r.Helper()
 	for _, e := range p.exps {
 		root, ok := parsed[e.Doc]
 		if !ok {
 			if e.outcome == skipped {
-				checkSkipReported(r, e, res.stderr)
+				checkSkipReported(r, e, stderr)
 			}
 			continue
 		}
@@ -493,11 +550,11 @@ func checkInjection(r reporter, p *prepared, res result) {
 		switch e.outcome {
 		case injected:
 			checkSidecar(r, e, node)
-			if want := e.ReportLine("injected"); !hasLine(res.stderr, want) {
-				r.Errorf("%s: the report has no line %q:\n%s", e.Where(), want, indent(res.stderr))
+			if want := e.ReportLine("injected"); !hasLine(stderr, want) {
+				r.Errorf("%s: the report has no line %q:\n%s", e.Where(), want, indent(stderr))
 			}
 		case skipped:
-			checkSkipReported(r, e, res.stderr)
+			checkSkipReported(r, e, stderr)
 			fallthrough
 		default:
 			before := sidecarCount(e.Node)
@@ -506,12 +563,6 @@ func checkInjection(r reporter, p *prepared, res result) {
 			}
 		}
 	}
-	for _, e := range p.exps {
-		if e.outcome == injected {
-			needs[need{e.Namespace, e.configMap()}] = true
-		}
-	}
-	checkConfigMaps(r, p, out[len(in):], needs)
 }
 
 // checkValues checks that an injected document holds the values it held,
@@ -730,19 +781,20 @@ func checkConfigMaps(r reporter, p *prepared, added []corpusfiles.Chunk, needs m
 	}
 }
 
-// needsB returns b's input and output, or skips when b has none to give.
-func needsB(t *testing.T, f *corpusFile) (*prepared, result) {
+// needsAnnotatedOutput returns the annotated input and the binary's answer
+// to it, or skips when that answer has no output to go on with.
+func needsAnnotatedOutput(t *testing.T, f *corpusFile) (*prepared, result) {
 	t.Helper()
 	p := f.annotated()
 	if f.invalid {
-		t.Skip("listed in INVALID: only a, b and e apply")
+		t.Skip("listed in INVALID: only as-is, annotated and resource-list apply")
 	}
 	if p.wantFail() {
-		t.Skip("b's input must be refused (checked by b): no output to go on with")
+		t.Skip("the annotated input must be refused (checked by annotated): no output to go on with")
 	}
-	r := f.bResult()
+	r := f.annotatedResult()
 	if r.code != 0 {
-		t.Skipf("b failed (%s): no output to go on with", firstLine(r.stderr))
+		t.Skipf("the annotated input failed (%s): no output to go on with", firstLine(r.stderr))
 	}
 	return p, r
 }
@@ -758,58 +810,72 @@ func firstLine(s string) string {
 	return s
 }
 
-// c: b's output again.
+// testRerun: the annotated output run again comes back byte for byte.
 func testRerun(t *testing.T, f *corpusFile) {
-	_, b := needsB(t, f)
-	r := runFile(binPath, "c", f.rel, b.stdout)
+	_, annotated := needsAnnotatedOutput(t, f)
+	r := runFile(binPath, "rerun", f.rel, annotated.stdout)
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	if r.stdout != b.stdout {
-		t.Errorf("a second run changed b's output:\n%s", testutil.Unified(b.stdout, r.stdout, 8))
+	if r.stdout != annotated.stdout {
+		t.Errorf("a second run changed the annotated output:\n%s", testutil.Unified(annotated.stdout, r.stdout, 8))
 	}
 }
 
-// d: b's output with inject: "no" gives b's input with inject: "no".
+// testUninject: the annotated output with inject: "no" gives back the
+// annotated input with inject: "no".
 func testUninject(t *testing.T, f *corpusFile) {
-	p, b := needsB(t, f)
-	in := injectNo(b.stdout)
-	if in == b.stdout && p.count(injected) > 0 {
-		t.Fatalf("b's output has no %s line to turn to \"no\"", injectLine)
+	p, annotated := needsAnnotatedOutput(t, f)
+	in := injectNo(annotated.stdout)
+	if in == annotated.stdout && p.count(injected) > 0 {
+		t.Fatalf("the annotated output has no %s line to turn to \"no\"", injectLine)
 	}
 	want := injectNo(p.input)
-	r := runFile(binPath, "d", f.rel, in)
+	r := runFile(binPath, "uninject", f.rel, in)
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	got := r.stdout
-	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(b.stdout)) > len(p.chunks) && got == want+"\n" {
-		// b had to end the input's last line to append its ConfigMap; with
-		// the ConfigMap gone nothing tells that line had no line break.
-		got = want
-	}
-	if got != want {
-		t.Errorf("uninjecting did not give back b's input (with inject: \"no\"):\n%s", testutil.Unified(want, got, 8))
+	if got := lastLineAsInput(p, annotated, r.stdout, want); got != want {
+		t.Errorf("uninjecting did not give back the annotated input (with inject: \"no\"):\n%s", testutil.Unified(want, got, 8))
 	}
 }
 
-// e: the same documents as a ResourceList.
+// lastLineAsInput is got without the line break injecting added at the end
+// of an input whose last line had none, to append its ConfigMap: with the
+// ConfigMap gone nothing tells that line had no line break.
+func lastLineAsInput(p *prepared, annotated result, got, want string) string {
+	if !strings.HasSuffix(p.input, "\n") && len(corpusfiles.SplitDocs(annotated.stdout)) > len(p.chunks) && got == want+"\n" {
+		return want
+	}
+	return got
+}
+
+// testUninjectCommand: inject-mesher uninject of the annotated output gives
+// back the annotated input.
+func testUninjectCommand(t *testing.T, f *corpusFile) {
+	p, annotated := needsAnnotatedOutput(t, f)
+	r := runFile(binPath, "uninject-command", f.rel, annotated.stdout, "uninject")
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if got := lastLineAsInput(p, annotated, r.stdout, p.input); got != p.input {
+		t.Errorf("uninject did not give back the annotated input:\n%s", testutil.Unified(p.input, got, 8))
+	}
+}
+
+// testResourceList: the annotated input's documents as a ResourceList give
+// the objects of the annotated output.
 func testResourceList(t *testing.T, f *corpusFile) {
 	p := f.annotated()
 	if p.parseErr != nil {
-		t.Skipf("b's input does not parse (%v): no items to make", p.parseErr)
+		t.Skipf("the annotated input does not parse (%v): no items to make", p.parseErr)
 	}
-	r := f.eResult()
+	r := f.resourceListResult()
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	if p.wantFail() {
-		if r.code != 1 {
-			t.Errorf("want exit 1 (refused), got %v", r)
-		}
-		if out, err := parseOne(r.stdout); err == nil && corpusfiles.IsSeq(corpusfiles.Get(out, "items")) && len(corpusfiles.Get(out, "items").Content) > 0 {
-			t.Errorf("a refused ResourceList came back with %d items", len(corpusfiles.Get(out, "items").Content))
-		}
+		checkListRefused(t, r)
 		return
 	}
 	if r.code != 0 {
@@ -819,39 +885,38 @@ func testResourceList(t *testing.T, f *corpusFile) {
 	if err != nil || out == nil || !corpusfiles.IsSeq(corpusfiles.Get(out, "items")) {
 		t.Fatalf("the output is not a ResourceList (%v):\n%s", err, indent(clip(r.stdout, 2000)))
 	}
-	b := f.bResult()
-	if b.code != 0 {
-		t.Skipf("b failed (%s): nothing to compare the items with", firstLine(b.stderr))
+	annotated := f.annotatedResult()
+	if annotated.code != 0 {
+		t.Skipf("the annotated input failed (%s): nothing to compare the items with", firstLine(annotated.stderr))
 	}
-	want, err := objects(corpusfiles.ParseStream(b.stdout))
+	want, err := objects(corpusfiles.ParseStream(annotated.stdout))
 	if err != nil {
-		t.Fatalf("b's output: %v", err)
+		t.Fatalf("the annotated output: %v", err)
 	}
 	got, err := objects(corpusfiles.Get(out, "items").Content, nil)
 	if err != nil {
 		t.Fatalf("the ResourceList's items: %v", err)
 	}
 	if len(got) != len(want) {
-		t.Errorf("%d items, b's output has %d objects", len(got), len(want))
+		t.Errorf("%d items, the annotated output has %d objects", len(got), len(want))
 	}
 	for i := 0; i < len(got) && i < len(want); i++ {
 		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Errorf("item %d differs from b's object %d:\n%s", i, i, testutil.Unified(dump(want[i]), dump(got[i]), 6))
+			t.Errorf("item %d differs from object %d of the annotated output:\n%s", i, i, testutil.Unified(dump(want[i]), dump(got[i]), 6))
 		}
 	}
 }
 
-// eResult is the binary's answer to b's input as a ResourceList.
-func (f *corpusFile) eResult() result {
-	f.eOnce.Do(func() {
-		list, err := resourceList(f.annotated())
-		if err != nil {
-			f.e = result{code: -1, err: err}
-			return
-		}
-		f.e = run(workDir, list, binPath)
-	})
-	return f.e
+// checkListRefused checks the answer to a ResourceList the function must
+// refuse: exit 1 and no items.
+func checkListRefused(t *testing.T, r result) {
+	t.Helper()
+	if r.code != 1 {
+		t.Errorf("want exit 1 (refused), got %v", r)
+	}
+	if out, err := parseOne(r.stdout); err == nil && corpusfiles.IsSeq(corpusfiles.Get(out, "items")) && len(corpusfiles.Get(out, "items").Content) > 0 {
+		t.Errorf("a refused ResourceList came back with %d items", len(corpusfiles.Get(out, "items").Content))
+	}
 }
 
 // resourceList puts the documents of an input into a ResourceList as text:
@@ -943,10 +1008,10 @@ func objects(nodes []*yaml.Node, err error) ([]any, error) {
 	return out, nil
 }
 
-// g: b only adds lines.
-func testOnlyAdded(t *testing.T, f *corpusFile) {
-	p, b := needsB(t, f)
-	bad := forbiddenChanges(p, b.stdout)
+// testOnlyAddsLines: injecting the annotated input only adds lines to it.
+func testOnlyAddsLines(t *testing.T, f *corpusFile) {
+	p, annotated := needsAnnotatedOutput(t, f)
+	bad := forbiddenChanges(p, annotated.stdout)
 	if len(bad) == 0 {
 		return
 	}
@@ -955,7 +1020,7 @@ func testOnlyAdded(t *testing.T, f *corpusFile) {
 	if len(bad) > most {
 		msg += fmt.Sprintf("\n... and %d more", len(bad)-most)
 	}
-	t.Errorf("%d lines of b's input deleted or changed:\n%s", len(bad), indent(msg))
+	t.Errorf("%d lines of the annotated input deleted or changed:\n%s", len(bad), indent(msg))
 }
 
 // ---------------------------------------------------------------------------

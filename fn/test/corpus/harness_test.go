@@ -2,13 +2,13 @@ package corpus_test
 
 import (
 	"fmt"
-	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/internal/corpusfiles"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
 // The harness's own tests: text insertion, the line diff, and that the
@@ -99,8 +99,9 @@ func TestDiffLines(t *testing.T) {
 	}
 }
 
-// TestDoNothingFails runs b's checks on a "binary" that writes its input
-// back unchanged, and on one that writes nothing: both must fail.
+// TestDoNothingFails runs the annotated property's checks on a "binary"
+// that writes its input back unchanged, and on one that writes nothing: both
+// must fail.
 func TestDoNothingFails(t *testing.T) {
 	requireCorpus(t)
 	files, err := loadCorpus()
@@ -127,7 +128,7 @@ func TestDoNothingFails(t *testing.T) {
 			rec := &recorder{}
 			checkInjection(rec, p, runFile(bin, "fake-"+name, f.rel, p.input))
 			if len(rec.errs) == 0 {
-				t.Errorf("%s: b's checks pass a binary that %s", f.rel, map[string]string{"cat": "writes its input back", "nothing": "writes nothing"}[name])
+				t.Errorf("%s: the annotated property's checks pass a binary that %s", f.rel, map[string]string{"cat": "writes its input back", "nothing": "writes nothing"}[name])
 			}
 		}
 		if checked < 50 {

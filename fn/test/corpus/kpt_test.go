@@ -2,7 +2,6 @@ package corpus_test
 
 import (
 	"fmt"
-	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,13 +13,15 @@ import (
 	"testing"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/internal/corpusfiles"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
-// Property f runs kpt on packages of b's inputs. A kpt run costs about 0.3 s
-// of CPU, so the files go in one package and kpt runs on it twice; a package
-// that fails is halved until the files that fail are alone (each then run by
-// itself), so a clean corpus costs two runs and each failing file about
-// 2 log2(142).
+// The kpt property runs kpt on packages of annotated inputs. Each kpt run
+// starts kpt and reads and writes the whole package, so the files go in one
+// package and kpt runs on it twice; a package that fails is halved until
+// the files that fail are alone (each then run by itself), so a clean corpus
+// costs two runs, and each failing file about twice the base-2 logarithm of
+// the number of files.
 
 type kptOutcome struct {
 	skip string
@@ -32,6 +33,9 @@ var (
 	kptOutcomes map[string]*kptOutcome
 )
 
+// testKpt: kpt fn eval --exec on a package of annotated inputs, twice: the
+// first run injects what the command line injects, the second changes
+// nothing.
 func testKpt(t *testing.T, f *corpusFile) {
 	kpt, err := exec.LookPath("kpt")
 	if err != nil {
@@ -42,10 +46,10 @@ func testKpt(t *testing.T, f *corpusFile) {
 		t.Skip(msg)
 	}
 	if f.invalid {
-		t.Skip("listed in INVALID: only a, b and e apply")
+		t.Skip("listed in INVALID: only as-is, annotated and resource-list apply")
 	}
 	if p := f.annotated(); p.parseErr != nil {
-		t.Skipf("b's input does not parse: %v", p.parseErr)
+		t.Skipf("the annotated input does not parse: %v", p.parseErr)
 	}
 	o := kptAll(kpt)[f.rel]
 	if o == nil {
@@ -59,76 +63,89 @@ func testKpt(t *testing.T, f *corpusFile) {
 	}
 }
 
+// kptAll runs kpt once for the whole corpus and returns each file's
+// outcome: a file that must be refused, or that kptRisky expects to fail,
+// alone; the others in one package, halved while it fails.
 func kptAll(kpt string) map[string]*kptOutcome {
 	kptOnce.Do(func() {
 		files, _ := loadCorpus()
-		out := map[string]*kptOutcome{}
-		var mu sync.Mutex
-		record := func(m map[string]*kptOutcome) {
-			mu.Lock()
-			defer mu.Unlock()
-			for k, v := range m {
-				out[k] = v
-			}
-		}
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-		var wg sync.WaitGroup
+		k := newKptRunner()
 		var batch []*corpusFile
 		for _, f := range files {
 			switch p := f.annotated(); {
 			case f.invalid || p.parseErr != nil:
 			case p.wantFail():
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					record(kptRefused(kpt, f))
-				}()
+				k.spawn(func() map[string]*kptOutcome { return kptRefused(kpt, f) })
 			case kptRisky(f):
 				// Alone from the start: it would fail the whole batch.
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					res := kptGroup(kpt, []*corpusFile{f})
-					record(res)
-				}()
+				k.spawn(func() map[string]*kptOutcome { return kptGroup(kpt, []*corpusFile{f}) })
 			default:
 				batch = append(batch, f)
 			}
 		}
-		var try func(group []*corpusFile)
-		try = func(group []*corpusFile) {
-			defer wg.Done()
-			sem <- struct{}{}
-			res := kptGroup(kpt, group)
-			<-sem
-			if res != nil {
-				record(res)
-				return
-			}
-			half := len(group) / 2
-			wg.Add(2)
-			go try(group[:half])
-			go try(group[half:])
-		}
 		if len(batch) > 0 {
-			wg.Add(1)
-			go try(batch)
+			k.bisect(kpt, batch)
 		}
-		wg.Wait()
-		kptOutcomes = out
+		kptOutcomes = k.wait()
 	})
 	return kptOutcomes
+}
+
+// kptRunner runs kpt on groups of files, as many at once as there are
+// processors, and gathers their outcomes.
+type kptRunner struct {
+	sem chan struct{}
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	out map[string]*kptOutcome
+}
+
+func newKptRunner() *kptRunner {
+	return &kptRunner{sem: make(chan struct{}, runtime.GOMAXPROCS(0)), out: map[string]*kptOutcome{}}
+}
+
+// spawn runs fn when a processor is free and records the outcomes it
+// returns.
+func (k *kptRunner) spawn(fn func() map[string]*kptOutcome) {
+	k.wg.Add(1)
+	go func() {
+		defer k.wg.Done()
+		k.sem <- struct{}{}
+		res := fn()
+		<-k.sem
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for rel, o := range res {
+			k.out[rel] = o
+		}
+	}()
+}
+
+// bisect runs kpt on a group, and on each half of it when the failure
+// cannot be pinned on files.
+func (k *kptRunner) bisect(kpt string, group []*corpusFile) {
+	k.spawn(func() map[string]*kptOutcome {
+		res := kptGroup(kpt, group)
+		if res == nil {
+			half := len(group) / 2
+			k.bisect(kpt, group[:half])
+			k.bisect(kpt, group[half:])
+		}
+		return res
+	})
+}
+
+// wait returns every outcome once all runs are done.
+func (k *kptRunner) wait() map[string]*kptOutcome {
+	k.wg.Wait()
+	return k.out
 }
 
 // kptRisky guesses that a file fails a kpt run, only to run it alone and so
 // spare the batch a bisection: the command line or the KRM mode failed on it,
 // or a document is not an object with a name (kpt refuses a v1 List).
 func kptRisky(f *corpusFile) bool {
-	if f.bResult().code != 0 || f.eResult().code != 0 {
+	if f.annotatedResult().code != 0 || f.resourceListResult().code != 0 {
 		return true
 	}
 	for _, r := range f.annotated().roots {
@@ -139,7 +156,7 @@ func kptRisky(f *corpusFile) bool {
 	return false
 }
 
-// writePackage writes b's inputs of a group, each at its corpus path.
+// writePackage writes the annotated inputs of a group, each at its corpus path.
 func writePackage(group []*corpusFile) (dir, pkg string, err error) {
 	dir, err = os.MkdirTemp(workDir, "kpt-")
 	if err != nil {
@@ -163,7 +180,6 @@ func writePackage(group []*corpusFile) (dir, pkg string, err error) {
 // and the file has its sidecars), or nil when a failure cannot be pinned on
 // files: the group is then halved. A single file always gets an outcome.
 func kptGroup(kpt string, group []*corpusFile) map[string]*kptOutcome {
-	res := map[string]*kptOutcome{}
 	one := func(o *kptOutcome) map[string]*kptOutcome {
 		if len(group) != 1 {
 			return nil
@@ -190,21 +206,11 @@ func kptGroup(kpt string, group []*corpusFile) map[string]*kptOutcome {
 	first := snapshot(pkg)
 	r2 := eval()
 	second := snapshot(pkg)
-	unstable := map[string]bool{}
+	changed := map[string]bool{}
 	if r2.code == 0 && len(group) > 1 {
-		// The files a second run changed fail; the others held. Only a
-		// change elsewhere (a generated ConfigMap's file) needs bisecting.
-		inGroup := map[string]bool{}
-		for _, f := range group {
-			inGroup[f.rel] = true
-		}
-		for k := range mergeKeys(first, second) {
-			if first[k] != second[k] {
-				if !inGroup[k] {
-					return nil
-				}
-				unstable[k] = true
-			}
+		var pinned bool
+		if changed, pinned = changedFiles(group, first, second); !pinned {
+			return nil
 		}
 	}
 	if r2.code != 0 || (len(group) == 1 && diffSnapshots(first, second) != "") {
@@ -223,26 +229,52 @@ func kptGroup(kpt string, group []*corpusFile) map[string]*kptOutcome {
 		}
 		return one(&kptOutcome{errs: errs})
 	}
-	// The first run injected what b injects: a do-nothing function fails here.
+	res := map[string]*kptOutcome{}
 	for _, f := range group {
-		o := &kptOutcome{}
-		if unstable[f.rel] {
-			if why := kptUnstable(kpt, f); why != "" {
-				res[f.rel] = &kptOutcome{skip: why}
-				continue
-			}
-			o.errs = append(o.errs, fmt.Sprintf("the second kpt fn eval changed %s:\n%s", f.rel, testutil.Unified(first[f.rel], second[f.rel], 4)))
-		}
-		want := f.annotated().count(injected)
-		if got, err := injectedTemplates(first[f.rel]); err != nil {
-			o.errs = append(o.errs, fmt.Sprintf("kpt's output %s does not parse: %v", f.rel, err))
-		} else if got != want {
-			o.errs = append(o.errs, fmt.Sprintf("after the first kpt fn eval %s has %d injected pod templates, want %d:\n%s",
-				f.rel, got, want, testutil.Unified(before[f.rel], first[f.rel], 4)))
-		}
-		res[f.rel] = o
+		res[f.rel] = kptFileOutcome(kpt, f, before, first, second, changed[f.rel])
 	}
 	return res
+}
+
+// changedFiles lists the files of a group a second run changed: they fail,
+// the others held. Only a change elsewhere (a generated ConfigMap's file)
+// cannot be pinned on files, and needs bisecting.
+func changedFiles(group []*corpusFile, first, second map[string]string) (changed map[string]bool, pinned bool) {
+	inGroup := map[string]bool{}
+	for _, f := range group {
+		inGroup[f.rel] = true
+	}
+	changed = map[string]bool{}
+	for k := range mergeKeys(first, second) {
+		if first[k] != second[k] {
+			if !inGroup[k] {
+				return nil, false
+			}
+			changed[k] = true
+		}
+	}
+	return changed, true
+}
+
+// kptFileOutcome is one file's outcome of two kpt runs that passed: the
+// first injected the templates the rules expect (a do-nothing function fails
+// here), and the second changed nothing unless kpt alone is unstable on it.
+func kptFileOutcome(kpt string, f *corpusFile, before, first, second map[string]string, changed bool) *kptOutcome {
+	o := &kptOutcome{}
+	if changed {
+		if why := kptUnstable(kpt, f); why != "" {
+			return &kptOutcome{skip: why}
+		}
+		o.errs = append(o.errs, fmt.Sprintf("the second kpt fn eval changed %s:\n%s", f.rel, testutil.Unified(first[f.rel], second[f.rel], 4)))
+	}
+	want := f.annotated().count(injected)
+	if got, err := injectedTemplates(first[f.rel]); err != nil {
+		o.errs = append(o.errs, fmt.Sprintf("kpt's output %s does not parse: %v", f.rel, err))
+	} else if got != want {
+		o.errs = append(o.errs, fmt.Sprintf("after the first kpt fn eval %s has %d injected pod templates, want %d:\n%s",
+			f.rel, got, want, testutil.Unified(before[f.rel], first[f.rel], 4)))
+	}
+	return o
 }
 
 // kptRefusesPackage runs kpt with cat as the function (which hands the
@@ -287,7 +319,7 @@ func kptUnstable(kpt string, f *corpusFile) string {
 	return ""
 }
 
-// kptRefused checks a file whose b input must be refused: kpt fails and the
+// kptRefused checks a file whose annotated input must be refused: kpt fails and the
 // package stays as it was.
 func kptRefused(kpt string, f *corpusFile) map[string]*kptOutcome {
 	o := &kptOutcome{}

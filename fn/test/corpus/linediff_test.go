@@ -2,16 +2,16 @@ package corpus_test
 
 import (
 	"fmt"
-	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/internal/corpusfiles"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
-// A plain LCS line diff, and the rules of property g: which deleted or
-// changed lines an injection may cause.
+// The rules of the only-adds-lines property: which deleted or changed lines
+// an injection may cause (the line diff itself is testutil.DiffLines).
 
 // flowEnd returns the offset of the bracket that closes the flow collection
 // opening at off, skipping quoted scalars and comments.
@@ -175,8 +175,8 @@ func flowLines(t *corpusfiles.Text, exps []expectation) lineSet {
 // unquoted drops quotes, to compare a line with its requoted form.
 func unquoted(l string) string { return strings.NewReplacer(`"`, "", `'`, "").Replace(l) }
 
-// forbiddenChanges lists the deleted or changed lines of b's input that no
-// rule of property g allows.
+// forbiddenChanges lists the deleted or changed lines of the annotated input
+// that no rule of the only-adds-lines property allows.
 func forbiddenChanges(p *prepared, out string) []string {
 	a, b := testutil.SplitLines(p.input), testutil.SplitLines(out)
 	t := corpusfiles.NewText(p.input)

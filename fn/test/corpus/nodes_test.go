@@ -11,9 +11,9 @@ import (
 
 // This file reads YAML the way the API server does, independently of the
 // function's own packages: a key given twice counts with its last value, an
-// alias stands for what it points to. The node helpers b's input needs (Get,
-// GetPath, Str...) are in fn/internal/corpusfiles, shared with the cluster
-// tests; these are the ones only the checks use.
+// alias stands for what it points to. The node helpers the annotated input
+// needs (Get, GetPath, Str...) are in fn/test/internal/corpusfiles, shared
+// with the cluster tests; these are the ones only the checks use.
 
 // names lists the name field of each entry of a sequence (containers, volumes).
 func names(seq *yaml.Node) []string {
@@ -93,7 +93,7 @@ func value(node *yaml.Node) (any, error) {
 	return nil, fmt.Errorf("line %d: node kind %v", node.Line, node.Kind)
 }
 
-// text converts a node into plain Go values with every scalar as the
+// textValue converts a node into plain Go values with every scalar as the
 // string it stands for, untyped: a value requoted for a YAML 1.1 reader
 // (1.0 -> "1.0") compares equal, a value that changed does not.
 func textValue(node *yaml.Node) any {

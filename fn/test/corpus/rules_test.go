@@ -10,8 +10,8 @@ import (
 )
 
 // This file states, independently of fn/engine, what the function must do
-// with each pod template of a file (corpusfiles.FileTemplates lists them) (README "When a workload is
-// injected", fn/engine/decide.go), with the default config.
+// with each pod template of a file (corpusfiles.FileTemplates lists them),
+// with the default config: the rules fn/engine/decide.go implements.
 
 const (
 	annStatus      = "sidecar.mesher.io/status"
@@ -200,7 +200,8 @@ func expect(t corpusfiles.Template, enabled map[string]bool) expectation {
 }
 
 // sharedNode reports an anchor or alias in a part of the template that the
-// injection edits (README, Limits: such a template is an error).
+// injection edits: the function refuses such a template, as an edit there
+// would change every place the anchor is used.
 func sharedNode(t corpusfiles.Template) string {
 	var parts []*yaml.Node
 	add := func(n *yaml.Node) {

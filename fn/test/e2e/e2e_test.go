@@ -468,18 +468,18 @@ func TestKustomize(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("kubectl kustomize failed (exit %d):\n%s", r.code, r.stderr)
 		}
-		// This is what the README warns about: exit 0, the workloads, no
+		// This is what docs/gitops.md warns about: exit 0, the workloads, no
 		// sidecar, no warning.
 		findDoc(t, parseDocs(t, r.stdout), "Deployment", "payments")
 		if strings.Contains(r.stdout, "sidecar-mesher") || strings.Contains(r.stdout, "mesher-config-sc") {
-			t.Errorf("kubectl kustomize ran the exec function after all: the README's warning is out of date")
+			t.Errorf("kubectl kustomize ran the exec function after all: docs/gitops.md's warning is out of date")
 		}
 		if strings.Contains(r.stderr, "inject-mesher") || strings.Contains(r.stderr, "exec") {
 			t.Logf("kubectl kustomize now says something about it: %s", r.stderr)
 		}
 		r = run(t, t.TempDir(), nil, kubectl, "kustomize", "--enable-alpha-plugins", "--enable-exec", dir)
 		if r.code == 0 {
-			t.Errorf("kubectl kustomize accepts --enable-exec now: the README's warning is out of date")
+			t.Errorf("kubectl kustomize accepts --enable-exec now: docs/gitops.md's warning is out of date")
 		}
 	})
 
@@ -581,7 +581,7 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("flags named after config keys", func(t *testing.T) {
-		r := inject(nil, "--discoveryType=pilot", "--image=x/y:1", app)
+		r := inject(nil, "--discovery-type=pilot", "--image=x/y:1", app)
 		if r.code != 0 {
 			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 		}
@@ -644,11 +644,44 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("bad flag prints nothing", func(t *testing.T) {
-		r := inject(nil, "--discoveryType=bogus", app)
+		r := inject(nil, "--discovery-type=bogus", app)
 		if r.code != 1 || r.stdout != "" {
 			t.Errorf("exit %d (want 1), stdout %q (want nothing)", r.code, r.stdout)
 		}
-		mustContain(t, "stderr", r.stderr, "discoveryType", "bogus")
+		mustContain(t, "stderr", r.stderr, "--discovery-type", "bogus")
+	})
+
+	t.Run("a flag spelled as before subcommands gives the same output, and says so", func(t *testing.T) {
+		now, old := inject(nil, "inject", "--discovery-type", "pilot", app), inject(nil, "-discoveryType", "pilot", app)
+		if now.code != 0 || old.code != 0 || old.stdout != now.stdout {
+			t.Fatalf("inject --discovery-type pilot (exit %d) and -discoveryType pilot (exit %d) differ:\n%s", now.code, old.code, testutil.Unified8(now.stdout, old.stdout))
+		}
+		if want := "Flag -discoveryType has been deprecated, use --discovery-type instead\n" + now.stderr; old.stderr != want {
+			t.Errorf("stderr:\n%s\nwant:\n%s", old.stderr, want)
+		}
+	})
+
+	t.Run("subcommands", func(t *testing.T) {
+		injected := filepath.Join(t.TempDir(), "injected.yaml")
+		writeFile(t, injected, files.stdout)
+		for _, c := range []struct {
+			name string
+			args []string
+			// stdout is a part of what the command prints.
+			stdout string
+		}{
+			{"inject", []string{"inject", app, other}, files.stdout},
+			{"uninject gives back the files", []string{"uninject", injected}, appText + "---\n" + readFile(t, filepath.Join(dir, other))},
+			{"version -o json", []string{"version", "-o", "json"}, `"mesherImage": "servicecomb/mesher-sidecar:1.6.3"`},
+			{"completion bash", []string{"completion", "bash"}, "__start_inject-mesher"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r := inject(nil, c.args...)
+				if r.code != 0 || !strings.Contains(r.stdout, c.stdout) {
+					t.Errorf("exit %d, stdout lacks %q:\n%s\n%s", r.code, c.stdout, r.stdout, r.stderr)
+				}
+			})
+		}
 	})
 
 	t.Run("kubectl apply --dry-run=client accepts the output", func(t *testing.T) {
@@ -1021,7 +1054,15 @@ func copyDir(t *testing.T, src, dst string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if info.Mode()&0o111 != 0 { // scripts stay executable, as git keeps them
+			mode = 0o755
+		}
+		return os.WriteFile(target, data, mode)
 	})
 	if err != nil {
 		t.Fatalf("copying %s: %v", src, err)

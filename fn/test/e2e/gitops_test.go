@@ -782,11 +782,7 @@ func TestArgoCDInstall(t *testing.T) {
 // output as the Application through the CMP server.
 func TestArgoCDExample(t *testing.T) {
 	e := newExampleRun(t, "argocd", true)
-	script := filepath.Join(e.root, "examples", "argocd", "plugin", "inject-mesher-cmp")
 	gitopsExecutable(t, filepath.Join(repoRoot, "examples", "argocd", "plugin", "inject-mesher-cmp"))
-	if err := os.Chmod(script, 0o755); err != nil { // git keeps the mode; copyDir does not
-		t.Fatal(err)
-	}
 	readme := readFile(t, filepath.Join(e.dir(), "README.md"))
 	var ran bool
 	for _, c := range readmeCommands(t, readme) {
@@ -1139,9 +1135,6 @@ func TestFluxRender(t *testing.T) {
 // The README's commands, as printed, render .expected/.
 func TestFluxExample(t *testing.T) {
 	e := newExampleRun(t, "flux", true)
-	if err := os.Chmod(filepath.Join(e.root, "examples", "flux", "ci", "render.sh"), 0o755); err != nil { // git keeps the mode; copyDir does not
-		t.Fatal(err)
-	}
 	readme := readFile(t, filepath.Join(e.dir(), "README.md"))
 	for _, c := range readmeCommands(t, readme) {
 		e.run(t, c)

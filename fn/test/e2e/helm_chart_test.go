@@ -766,7 +766,7 @@ func chartNormalize(t *testing.T, kdocs, cdocs []map[string]any, mode string, de
 			chartDropDefaultedArgs(t, key, c, defaults)
 		}
 		// The base has no caBundle: the user adds the CA of the Secret they
-		// provide (README, "Certificates"); the chart takes it as a value.
+		// provide (docs/webhook.md, "Certificates"); the chart takes it as a value.
 		if c["kind"] == "MutatingWebhookConfiguration" && mode == "secret" {
 			for _, w := range list(c["webhooks"]) {
 				delete(get(w, "clientConfig").(map[string]any), "caBundle")

@@ -103,9 +103,6 @@ func TestHelmExample(t *testing.T) {
 	script := filepath.Join(repoRoot, "examples", "helm", "plugin", "inject-mesher.sh")
 	gitopsExecutable(t, script)
 	e := newExampleRun(t, "helm", false)
-	if err := os.Chmod(filepath.Join(e.root, "examples", "helm", "plugin", "inject-mesher.sh"), 0o755); err != nil { // git keeps the mode; copyDir does not
-		t.Fatal(err)
-	}
 	h := &helmExample{exampleRun: e,
 		helm3: filepath.Join(e.root, ".cache", "bin", "helm3"),
 		helm4: filepath.Join(e.root, ".cache", "bin", "helm4")}

@@ -19,41 +19,66 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
-// The properties of issue 5, on generated manifests: a fixed-seed generator
-// writes streams of mixed kinds with random annotations, comments, flow and
-// block styles, several containers, some workloads already injected (by the
-// function itself, with another config) and Services, ConfigMaps, Secrets
-// and Namespaces between them. For every stream f (the command line) must:
-//   - leave every object it does not change byte for byte as it was;
-//   - inject every workload that asks for the sidecar and falls under no skip
-//     rule: its output carries a sidecar-mesher container and a
-//     sidecar.mesher.io/status annotation, and one that had no status changed;
-//     and add none to the others (skipped, opted out, not enabled);
-//   - report what happened to the objects: injected and upgraded only for an
-//     object that changed and carries a status, unchanged only for one that
-//     did not change;
-//   - be idempotent: f(f(x)) == f(x), byte for byte (and the KRM function too);
-//   - give back the original workload when an injected one says inject: "no";
-//   - output every input object, plus only generated ConfigMaps.
+// generatedStreams is how many streams the generator writes.
+const generatedStreams = 200
+
+// TestGeneratedProperties checks the command line on generated manifests: a
+// fixed-seed generator writes streams of mixed kinds with random
+// annotations, comments, flow and block styles, several containers, some
+// workloads already injected (by the function itself, with another config)
+// and Services, ConfigMaps, Secrets and Namespaces between them. Each
+// property is a subtest over every stream:
+//
+//	refused-writes-nothing          a stream the function refuses: exit 1, an error, nothing on stdout
+//	keeps-every-object              every object comes back in order, changed only as the rules say, and reported so
+//	adds-only-generated-configmaps  the only objects added are generated ConfigMaps
+//	rerun                           f(f(x)) == f(x), byte for byte
+//	krm-rerun                       the same for the KRM function
+//	uninject                        an injected workload that says inject: "no" gives back the original
 //
 // The cases are counted from the objects (their text and status before and
 // after), not from the report, so a run that does nothing but says the right
 // words counts no injection.
-
-const generatedStreams = 200
-
 func TestGeneratedProperties(t *testing.T) {
-	r := rand.New(rand.NewSource(5))
+	runs := generateRuns(t)
 	stats := map[string]int{}
-	for i := 0; i < generatedStreams; i++ {
-		s := generateStream(t, r, i)
-		name := fmt.Sprintf("stream%03d", i)
-		if !checkStream(t, name, s, stats) && t.Failed() {
-			t.Logf("%s input:\n%s", name, s.text())
-			return // one failing stream says enough
-		}
+	properties := []struct {
+		name string
+		// refused: the property holds of the streams the function refuses
+		// (otherwise of those it takes).
+		refused bool
+		check   func(t *testing.T, run *streamRun, stats map[string]int)
+	}{
+		{"refused-writes-nothing", true, checkRefusedStream},
+		{"keeps-every-object", false, checkKeepsEveryObject},
+		{"adds-only-generated-configmaps", false, checkAddsOnlyGeneratedConfigMaps},
+		{"rerun", false, checkRerun},
+		{"krm-rerun", false, checkKRMRerun},
+		{"uninject", false, checkUninject},
+	}
+	for _, p := range properties {
+		t.Run(p.name, func(t *testing.T) {
+			var current *streamRun
+			defer func() {
+				if t.Failed() && current != nil {
+					t.Logf("%s input:\n%s", current.name, current.stream.text())
+				}
+			}()
+			for _, run := range runs {
+				if (run.code != 0) != p.refused {
+					continue
+				}
+				current = run
+				if p.check(t, run, stats); t.Failed() {
+					return // one failing stream says enough
+				}
+			}
+		})
 	}
 	t.Logf("%d streams: %v", generatedStreams, stats)
+	if t.Failed() {
+		return
+	}
 	for _, what := range []string{"injected", "upgraded", "unchanged", "skipped", "uninjected-back", "failed", "passed-through"} {
 		if stats[what] == 0 {
 			t.Errorf("the generator produced no %q case: %v", what, stats)
@@ -96,51 +121,94 @@ func (s *stream) text() string {
 	return b.String()
 }
 
-// checkStream runs the properties on one stream; false when it stopped early.
-func checkStream(t *testing.T, name string, s *stream, stats map[string]int) bool {
-	t.Helper()
-	in := []byte(s.text())
-	code, out, report := runStdin(in)
-	if code != 0 {
-		if code != 1 || len(out) > 0 || !strings.Contains(report, "error: ") {
-			t.Errorf("%s: exit %d with %d bytes on stdout:\n%s", name, code, len(out), report)
-			return false
-		}
-		stats["failed"]++
-		return true
-	}
+// streamRun is a generated stream and the command line's answer to it.
+type streamRun struct {
+	name   string
+	stream *stream
+	in     []byte
+	code   int
+	out    []byte
+	report string
+}
 
-	// Every object comes back, in order; only generated ConfigMaps are added
-	// (and generated ones of the input may go).
-	inDocs := nonBlank(manifest.SplitDocuments(in))
-	outDocs := nonBlank(manifest.SplitDocuments(out))
+// generateRuns generates the streams and runs the command line on each.
+func generateRuns(t *testing.T) []*streamRun {
+	r := rand.New(rand.NewSource(5))
+	runs := make([]*streamRun, 0, generatedStreams)
+	for i := range generatedStreams {
+		s := generateStream(t, r, i)
+		in := []byte(s.text())
+		code, out, report := runStdin(in)
+		runs = append(runs, &streamRun{name: fmt.Sprintf("stream%03d", i), stream: s, in: in, code: code, out: out, report: report})
+	}
+	return runs
+}
+
+// checkRefusedStream: a refused stream exits 1 with an error and nothing on
+// stdout.
+func checkRefusedStream(t *testing.T, run *streamRun, stats map[string]int) {
+	if run.code != 1 || len(run.out) > 0 || !strings.Contains(run.report, "error: ") {
+		t.Errorf("%s: exit %d with %d bytes on stdout:\n%s", run.name, run.code, len(run.out), run.report)
+		return
+	}
+	stats["failed"]++
+}
+
+// keptDocs are the input's documents the output must hold, in order, with
+// the generator's word on each: all but the ConfigMaps an earlier run
+// generated (the function may drop or regenerate those).
+func keptDocs(run *streamRun) ([]manifest.Document, []genDoc) {
 	var kept []manifest.Document
 	var keptGen []genDoc
-	for i, d := range inDocs {
-		if s.docs[i].generatedCM {
+	for i, d := range nonBlank(manifest.SplitDocuments(run.in)) {
+		if run.stream.docs[i].generatedCM {
 			continue
 		}
 		kept = append(kept, d)
-		keptGen = append(keptGen, s.docs[i])
+		keptGen = append(keptGen, run.stream.docs[i])
 	}
+	return kept, keptGen
+}
+
+// outputDocs are the output's documents after the kept ones, or false (and
+// an error) when the output holds fewer documents than it must keep.
+func outputDocs(t *testing.T, run *streamRun) (outDocs []manifest.Document, kept []manifest.Document, keptGen []genDoc, ok bool) {
+	t.Helper()
+	kept, keptGen = keptDocs(run)
+	outDocs = nonBlank(manifest.SplitDocuments(run.out))
 	if len(outDocs) < len(kept) {
-		t.Errorf("%s: %d objects out for %d in:\n%s", name, len(outDocs), len(kept), out)
-		return false
+		t.Errorf("%s: %d objects out for %d in:\n%s", run.name, len(outDocs), len(kept), run.out)
+		return nil, nil, nil, false
 	}
-	actions := reportActions(report)
+	return outDocs, kept, keptGen, true
+}
+
+// checkKeepsEveryObject: every object comes back, in order; one that is not
+// a workload byte for byte. A workload that asks for the sidecar and falls
+// under no skip rule carries a sidecar-mesher container and a
+// sidecar.mesher.io/status annotation (and changed, when it had no status);
+// the others get none (skipped, opted out, not enabled). The report says
+// injected or upgraded only for an object that changed and carries a status,
+// unchanged only for one that did not change.
+func checkKeepsEveryObject(t *testing.T, run *streamRun, stats map[string]int) {
+	outDocs, kept, keptGen, ok := outputDocs(t, run)
+	if !ok {
+		return
+	}
+	actions := reportActions(run.report)
 	for i, d := range kept {
 		g := keptGen[i]
 		gotID, wantID := identity(t, outDocs[i].Body), identity(t, d.Body)
 		if gotID != wantID {
-			t.Errorf("%s: object %d is %s, want %s", name, i, gotID, wantID)
-			return false
+			t.Errorf("%s: object %d is %s, want %s", run.name, i, gotID, wantID)
+			return
 		}
 		same := bytes.Equal(append(outDocs[i].Sep, outDocs[i].Body...), append(d.Sep, d.Body...))
 		if !g.workload {
 			stats["passed-through"]++
 			if !same {
-				t.Errorf("%s: %s/%s is not a workload but changed:\n--- in ---\n%s--- out ---\n%s", name, g.kind, g.name, d.Body, outDocs[i].Body)
-				return false
+				t.Errorf("%s: %s/%s is not a workload but changed:\n--- in ---\n%s--- out ---\n%s", run.name, g.kind, g.name, d.Body, outDocs[i].Body)
+				return
 			}
 			continue
 		}
@@ -150,49 +218,107 @@ func checkStream(t *testing.T, name string, s *stream, stats map[string]int) boo
 			err = reportAgrees(actions[id], what, same, statusOf(parse(t, outDocs[i].Body)))
 		}
 		if err != nil {
-			t.Errorf("%s: %s: %v\n--- in ---\n%s--- out ---\n%s", name, id, err, d.Body, outDocs[i].Body)
-			return false
+			t.Errorf("%s: %s: %v\n--- in ---\n%s--- out ---\n%s", run.name, id, err, d.Body, outDocs[i].Body)
+			return
 		}
 		stats[what]++
 	}
+}
+
+// checkAddsOnlyGeneratedConfigMaps: the objects after the input's are
+// generated ConfigMaps, each for a backend.
+func checkAddsOnlyGeneratedConfigMaps(t *testing.T, run *streamRun, _ map[string]int) {
+	outDocs, kept, _, ok := outputDocs(t, run)
+	if !ok {
+		return
+	}
 	for _, d := range outDocs[len(kept):] {
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
-			t.Errorf("%s: an added object is not YAML: %v", name, err)
-			return false
+			t.Errorf("%s: an added object is not YAML: %v", run.name, err)
+			return
 		}
 		if need, gen, ok := engine.MesherConfigMap(node); !ok || !gen {
-			t.Errorf("%s: added an object that is not a generated ConfigMap:\n%s", name, d.Body)
-			return false
+			t.Errorf("%s: added an object that is not a generated ConfigMap:\n%s", run.name, d.Body)
+			return
 		} else if need.Backend == "" {
-			t.Errorf("%s: a generated ConfigMap without a backend", name)
+			t.Errorf("%s: a generated ConfigMap without a backend", run.name)
 		}
 	}
+}
 
-	// f(f(x)) == f(x).
-	code2, out2, report2 := runStdin(out)
-	if code2 != 0 || !bytes.Equal(out, out2) {
-		t.Errorf("%s: a second run is not a no-op (exit %d):\n%s\n%s", name, code2, report2, lineDiff(out, out2))
-		return false
+// checkRerun: the command line's output run again comes back byte for byte.
+func checkRerun(t *testing.T, run *streamRun, _ map[string]int) {
+	code2, out2, report2 := runStdin(run.out)
+	if code2 != 0 || !bytes.Equal(run.out, out2) {
+		t.Errorf("%s: a second run is not a no-op (exit %d):\n%s\n%s", run.name, code2, report2, lineDiff(run.out, out2))
 	}
-	// The KRM function agrees with itself too.
-	list := wrapList(in)
+}
+
+// checkKRMRerun: the KRM function takes the stream too, and its output run
+// again comes back with the same items.
+func checkKRMRerun(t *testing.T, run *streamRun, _ map[string]int) {
+	list := wrapList(run.in)
 	var k1, k2 bytes.Buffer
 	if c := krm.Run(list, &k1, io.Discard); c != 0 {
-		t.Errorf("%s: the KRM function failed where the command line did not:\n%s", name, k1.String())
-		return false
+		t.Errorf("%s: the KRM function failed where the command line did not:\n%s", run.name, k1.String())
+		return
 	}
 	if c := krm.Run(k1.Bytes(), &k2, io.Discard); c != 0 || !bytes.Equal(stripResults(k1.Bytes()), stripResults(k2.Bytes())) {
-		t.Errorf("%s: a second KRM run is not a no-op (exit %d):\n%s", name, c, lineDiff(stripResults(k1.Bytes()), stripResults(k2.Bytes())))
-		return false
+		t.Errorf("%s: a second KRM run is not a no-op (exit %d):\n%s", run.name, c, lineDiff(stripResults(k1.Bytes()), stripResults(k2.Bytes())))
 	}
+}
 
-	// inject: "no" on every workload the function injected gives back the
-	// original (with inject: "no" set the same way).
+// checkUninject: inject: "no" on every workload the function
+// injected gives back the original (with inject: "no" set the same way).
+func checkUninject(t *testing.T, run *streamRun, stats map[string]int) {
+	optedOut, injected := setInjectNoOnInjected(t, run)
+	if len(injected) == 0 {
+		return
+	}
+	code3, out3, report3 := runStdin(optedOut)
+	if code3 != 0 {
+		t.Errorf("%s: uninjecting failed (exit %d):\n%s", run.name, code3, report3)
+		return
+	}
+	back := map[string]string{}
+	for _, d := range nonBlank(manifest.SplitDocuments(out3)) {
+		node, err := yamlnode.ParseDocument(d.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if statusOf(node) != "" {
+			t.Errorf("%s: %s/%s still has a status after inject: no:\n%s", run.name, kindOf(node), nameOf(node), d.Body)
+			return
+		}
+		back[strings.ToLower(kindOf(node))+"/"+nameOf(node)] = nodeString(t, node)
+	}
+	for _, g := range run.stream.docs {
+		id := strings.ToLower(g.kind) + "/" + g.name
+		if !g.workload || !injected[id] {
+			continue
+		}
+		orig, err := yamlnode.ParseDocument([]byte(strings.TrimPrefix(g.original, "---\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		setInjectNo(orig)
+		if want := nodeString(t, orig); back[id] != want {
+			t.Errorf("%s: uninjecting %s did not give back the original:\n%s", run.name, id, lineDiff([]byte(want), []byte(back[id])))
+			return
+		}
+		stats["uninjected-back"]++
+	}
+}
+
+// setInjectNoOnInjected returns the command line's output with inject: "no"
+// set on every object that carries a status, and the kind/name of each.
+func setInjectNoOnInjected(t *testing.T, run *streamRun) ([]byte, map[string]bool) {
+	t.Helper()
 	injected := map[string]bool{}
 	var y bytes.Buffer
-	for _, d := range outDocs {
-		node, err := manifest.ParseDocument(d.Body)
+	for _, d := range nonBlank(manifest.SplitDocuments(run.out)) {
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +326,7 @@ func checkStream(t *testing.T, name string, s *stream, stats map[string]int) boo
 			id := strings.ToLower(kindOf(node)) + "/" + nameOf(node)
 			injected[id] = true
 			if !setInjectNo(node) {
-				t.Fatalf("%s: cannot set inject: no on %s", name, id)
+				t.Fatalf("%s: cannot set inject: no on %s", run.name, id)
 			}
 			body, err := manifest.EncodeDocument(node, d.Body)
 			if err != nil {
@@ -211,43 +337,7 @@ func checkStream(t *testing.T, name string, s *stream, stats map[string]int) boo
 		y.Write(d.Sep)
 		y.Write(d.Body)
 	}
-	if len(injected) == 0 {
-		return true
-	}
-	code3, out3, report3 := runStdin(y.Bytes())
-	if code3 != 0 {
-		t.Errorf("%s: uninjecting failed (exit %d):\n%s", name, code3, report3)
-		return false
-	}
-	back := map[string]string{}
-	for _, d := range nonBlank(manifest.SplitDocuments(out3)) {
-		node, err := manifest.ParseDocument(d.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if statusOf(node) != "" {
-			t.Errorf("%s: %s/%s still has a status after inject: no:\n%s", name, kindOf(node), nameOf(node), d.Body)
-			return false
-		}
-		back[strings.ToLower(kindOf(node))+"/"+nameOf(node)] = nodeString(t, node)
-	}
-	for _, g := range s.docs {
-		id := strings.ToLower(g.kind) + "/" + g.name
-		if !g.workload || !injected[id] {
-			continue
-		}
-		orig, err := manifest.ParseDocument([]byte(strings.TrimPrefix(g.original, "---\n")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		setInjectNo(orig)
-		if want := nodeString(t, orig); back[id] != want {
-			t.Errorf("%s: uninjecting %s did not give back the original:\n%s", name, id, lineDiff([]byte(want), []byte(back[id])))
-			return false
-		}
-		stats["uninjected-back"]++
-	}
-	return true
+	return y.Bytes(), injected
 }
 
 // workloadOutcome says from the objects themselves what happened to a
@@ -323,7 +413,7 @@ func reportAgrees(act, what string, same bool, status string) error {
 
 func parse(t *testing.T, body []byte) *yaml.Node {
 	t.Helper()
-	node, err := manifest.ParseDocument(body)
+	node, err := yamlnode.ParseDocument(body)
 	if err != nil {
 		t.Fatalf("not YAML: %v\n%s", err, body)
 	}
@@ -381,7 +471,7 @@ func reportActions(report string) map[string]string {
 }
 
 func identity(t *testing.T, body []byte) string {
-	node, err := manifest.ParseDocument(body)
+	node, err := yamlnode.ParseDocument(body)
 	if err != nil {
 		t.Fatalf("not YAML: %v\n%s", err, body)
 	}
@@ -463,7 +553,7 @@ func generateStream(t *testing.T, r *rand.Rand, id int) *stream {
 			w.original = w.text
 			if w.hasInject && r.Intn(3) == 0 {
 				// Injected by an earlier run, perhaps with another config.
-				args := pick(r, []string{}, []string{"--image=servicecomb/mesher-sidecar:1.6.0"}, []string{"--discoveryType=pilot"}, []string{"--proxyEnv=true"}, []string{"--nativeSidecar=true"})
+				args := pick(r, []string{}, []string{"--image=servicecomb/mesher-sidecar:1.6.0"}, []string{"--discovery-type=pilot"}, []string{"--proxy-env=true"}, []string{"--native-sidecar=true"})
 				var out, errb bytes.Buffer
 				if code := cli.Main(append([]string{"--quiet"}, args...), strings.NewReader(w.text), &out, &errb); code == 0 {
 					docs := nonBlank(manifest.SplitDocuments(out.Bytes()))

@@ -13,14 +13,13 @@
 // Every case is run a second time on its own output, which must come back
 // byte for byte (f(f(x)) == f(x)) and exit 0, through both front ends.
 //
-// UPDATE_GOLDEN=1 go test ./fn/spec rewrites the expected files; read every
+// UPDATE_GOLDEN=1 go test ./fn/test/spec rewrites the expected files; read every
 // changed file before committing it. With CI set it fails instead: CI checks
 // the files, it never writes them.
 package spec
 
 import (
 	"bytes"
-	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -35,11 +34,12 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
 var update = os.Getenv("UPDATE_GOLDEN") != ""
 
-// inCI reads CI as fn/e2e does: set to anything but empty or a false value
+// inCI reads CI as fn/test/e2e does: set to anything but empty or a false value
 // (false, 0) means a CI run.
 func inCI() bool {
 	ci, set := os.LookupEnv("CI")
@@ -60,8 +60,18 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// runCase runs one golden case (the folder dir) through the command line,
+// then the KRM function, which must agree with it.
 func runCase(t *testing.T, dir string) {
 	t.Chdir(dir)
+	code, stdout := checkCommandLine(t)
+	checkKRM(t, code, stdout)
+}
+
+// checkCommandLine runs the command line on input.yaml and checks its
+// stderr, its exit code, and its stdout and a second run on it; it returns
+// the first run's exit code and stdout.
+func checkCommandLine(t *testing.T) (int, []byte) {
 	args := []string{}
 	if exists("config.yaml") {
 		args = append(args, "--config", "config.yaml")
@@ -69,32 +79,44 @@ func runCase(t *testing.T, dir string) {
 	code, stdout, stderr := runCLI(args, "input.yaml")
 	check(t, "report.txt", stderr)
 	if code != 0 {
-		if code != 1 {
-			t.Errorf("exit code %d, want 0 or 1", code)
-		}
-		if len(stdout) > 0 {
-			t.Errorf("a failing run printed on stdout:\n%s", stdout)
-		}
-		if exists("expected.yaml") && !update {
-			t.Errorf("the command failed but expected.yaml exists: remove it if failure is intended\n%s", stderr)
-		}
-	} else {
-		if !exists("expected.yaml") && !update {
-			t.Errorf("the command exited 0 but the case has no expected.yaml (a case without one must fail); stdout:\n%s\nstderr:\n%s", stdout, stderr)
-		}
-		checkOutput(t, "expected.yaml", stdout)
-		// Idempotency: the output, injected again, comes back byte for byte.
-		again := filepath.Join(t.TempDir(), "expected.yaml")
-		if err := os.WriteFile(again, stdout, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		code2, stdout2, stderr2 := runCLI(args, again)
-		if code2 != 0 || !bytes.Equal(stdout2, stdout) {
-			t.Errorf("second run is not a no-op (exit %d):\n%s\n--- diff from first output ---\n%s", code2, stderr2, lineDiff(stdout, stdout2))
-		}
+		checkFailedRun(t, code, stdout, stderr)
+		return code, stdout
 	}
+	if !exists("expected.yaml") && !update {
+		t.Errorf("the command exited 0 but the case has no expected.yaml (a case without one must fail); stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	checkOutput(t, "expected.yaml", stdout)
+	// Idempotency: the output, injected again, comes back byte for byte.
+	again := filepath.Join(t.TempDir(), "expected.yaml")
+	if err := os.WriteFile(again, stdout, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code2, stdout2, stderr2 := runCLI(args, again)
+	if code2 != 0 || !bytes.Equal(stdout2, stdout) {
+		t.Errorf("second run is not a no-op (exit %d):\n%s\n--- diff from first output ---\n%s", code2, stderr2, lineDiff(stdout, stdout2))
+	}
+	return code, stdout
+}
 
-	// The KRM function on the same objects.
+// checkFailedRun checks a command line run that failed: exit 1, nothing on
+// stdout, and no expected.yaml in the case.
+func checkFailedRun(t *testing.T, code int, stdout, stderr []byte) {
+	if code != 1 {
+		t.Errorf("exit code %d, want 0 or 1", code)
+	}
+	if len(stdout) > 0 {
+		t.Errorf("a failing run printed on stdout:\n%s", stdout)
+	}
+	if exists("expected.yaml") && !update {
+		t.Errorf("the command failed but expected.yaml exists: remove it if failure is intended\n%s", stderr)
+	}
+}
+
+// checkKRM runs the KRM function on the case's objects and checks its
+// results, that it fails when the command line failed (code) with no items,
+// and otherwise that its items are the command line's stdout and a second
+// run changes nothing.
+func checkKRM(t *testing.T, code int, stdout []byte) {
 	list := resourceList(t, "input.yaml", "config.yaml")
 	var out bytes.Buffer
 	krmCode := krm.Run(list, &out, io.Discard)
@@ -169,7 +191,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		if manifest.IsBlank(d.Body) {
 			continue
 		}
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil {
 			// Not YAML: hand the raw text over so the function reports it.
 			return []byte("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " + strings.ReplaceAll(string(d.Body), "\n", "\n  ") + "\n")
@@ -192,7 +214,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node, err := manifest.ParseDocument(c)
+		node, err := yamlnode.ParseDocument(c)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,8 +32,8 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, d := range manifest.SplitDocuments(data) {
-			orig, err1 := manifest.ParseDocument(d.Body)
-			injected, err2 := manifest.ParseDocument(d.Body)
+			orig, err1 := yamlnode.ParseDocument(d.Body)
+			injected, err2 := yamlnode.ParseDocument(d.Body)
 			if err1 != nil || err2 != nil || orig == nil || orig.Kind != yaml.MappingNode {
 				continue
 			}
@@ -41,7 +41,7 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 				continue // already injected in the input: not an original
 			}
 			o := in.Decide(injected, engine.Context{})
-			if !o.Changed() || len(o.Entries) != 1 || o.Entries[0].Action != engine.Injected {
+			if !o.Changed() || len(o.Reports) != 1 || o.Reports[0].Action != engine.Injected {
 				continue
 			}
 			if err := plan.Apply(injected, o.Plan); err != nil {
@@ -56,8 +56,8 @@ func TestUninjectGivesBackTheOriginal(t *testing.T) {
 				continue
 			}
 			o = in.Decide(injected, engine.Context{})
-			if !o.Changed() || o.Entries[0].Action != engine.Uninjected {
-				t.Errorf("%s: inject: no did not uninject: %+v", name, o.Entries)
+			if !o.Changed() || o.Reports[0].Action != engine.Uninjected {
+				t.Errorf("%s: inject: no did not uninject: %+v", name, o.Reports)
 				continue
 			}
 			if err := plan.Apply(injected, o.Plan); err != nil {

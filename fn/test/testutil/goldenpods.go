@@ -30,7 +30,7 @@ func Objects(file string) ([]*yaml.Node, error) {
 	}
 	var out []*yaml.Node
 	for _, d := range manifest.SplitDocuments(data) {
-		node, err := manifest.ParseDocument(d.Body)
+		node, err := yamlnode.ParseDocument(d.Body)
 		if err != nil || node == nil || node.Kind != yaml.MappingNode {
 			continue
 		}
@@ -61,7 +61,7 @@ func PodFrom(obj *yaml.Node, tmpl podtemplate.Template) *yaml.Node {
 
 // NotAJSONPod: the function refused YAML that a Pod sent as JSON cannot
 // hold (an anchor, an annotation that is a list or map).
-func NotAJSONPod(e engine.Entry) bool {
+func NotAJSONPod(e engine.Report) bool {
 	for _, m := range e.Messages {
 		if strings.Contains(m.Text, "YAML anchor") || strings.Contains(m.Text, "not a list or map") || strings.HasPrefix(m.Value, "[") || strings.HasPrefix(m.Value, "{") {
 			return true

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// This file makes b's input: every pod template of a file annotated
+// This file makes the annotated input: every pod template of a file annotated
 // `sidecar.mesher.io/inject: "yes"`, inserted as text (the file is never
 // encoded again), at positions taken from the yaml.v3 node tree.
 
@@ -85,7 +85,7 @@ type insertion struct {
 	text string
 }
 
-// Annotated is b's input for one file.
+// Annotated is the annotated input made from one file.
 type Annotated struct {
 	Text string
 	// Inserted counts the templates annotated, Already those that asked for

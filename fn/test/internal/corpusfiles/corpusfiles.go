@@ -1,15 +1,14 @@
-// Package corpusfiles reads the real-manifest corpus of issue 8
-// (../shared/corpus beside the repository: 142 files from Istio, Linkerd,
-// kubernetes/examples and others, SOURCES.md there names each) and makes
-// property b's input from each file: every pod template annotated
-// `sidecar.mesher.io/inject: "yes"`, inserted as text (the file is never
-// encoded again).
+// Package corpusfiles reads the real-manifest corpus (../shared/corpus
+// beside the repository: files from Istio, Linkerd, kubernetes/examples and
+// others, SOURCES.md there names each) and makes the annotated input from
+// each file: every pod template annotated `sidecar.mesher.io/inject: "yes"`,
+// inserted as text (the file is never encoded again).
 //
 // It reads YAML the way the API server does, independently of the function's
-// own packages (fn/manifest, fn/engine): a key given twice counts with its
-// last value, an alias stands for what it points to. The corpus tests
-// (fn/corpus) and the cluster tests (fn/cluster) share it; nothing in the
-// function imports it.
+// own packages (fn/read/manifest, fn/engine): a key given twice counts with
+// its last value, an alias stands for what it points to. The corpus tests
+// (fn/test/corpus), the cluster tests (fn/test/cluster) and
+// fn/test/cmd/annotate-corpus share it; nothing in the function imports it.
 package corpusfiles
 
 import (

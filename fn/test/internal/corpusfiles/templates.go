@@ -63,8 +63,8 @@ func DocOf(chunks []Chunk, line int) int {
 	return i
 }
 
-// Location is where a kind keeps its pod template (README: "The rules apply
-// to every pod template").
+// Location is where a kind keeps its pod template (the kinds of
+// fn/engine/podtemplate, written out here independently of it).
 type Location struct {
 	Group, Kind string
 	Path        []Step

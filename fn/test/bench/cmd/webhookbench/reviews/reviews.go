@@ -27,7 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // ReplicaSet is the owner of the Pods: Deployment "checkout", whose
@@ -256,11 +256,11 @@ func MutatingNoop() http.Handler {
 }
 
 // ParseFloor decodes the review and reads the Pod into a YAML node tree
-// with manifest.ParseDocument, as an engine that edits node trees must,
+// with yamlnode.ParseDocument, as an engine that edits node trees must,
 // then allows: the least any such webhook does.
 func ParseFloor() http.Handler {
 	return reviewHandler(func(req *admissionv1.AdmissionRequest) error {
-		pod, err := manifest.ParseDocument(req.Object.Raw)
+		pod, err := yamlnode.ParseDocument(req.Object.Raw)
 		if err == nil && pod == nil {
 			err = errors.New("an empty Pod")
 		}
