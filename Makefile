@@ -83,7 +83,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzResourceList$$' -fuzztime=$(FUZZTIME) ./fn/frontend/krm
 	$(GO) test -run='^$$' -fuzz='^FuzzPlainYAML$$' -fuzztime=$(FUZZTIME) ./fn/frontend/cli
 	$(GO) test -run='^$$' -fuzz='^FuzzTextpatch$$' -fuzztime=$(FUZZTIME) ./fn/apply/textpatch
-	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./fn/webhook
+	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./fn/frontend/admission
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./fn/read/jsonnode
 
 vet:
@@ -171,7 +171,7 @@ BENCH_CREATES ?= 1000
 BENCH_PIN ?=
 bench-webhook: etcd tools
 	$(GO) run ./fn/test/bench/cmd/webhookbench
-	$(GO) test -run '^$$' -bench . -benchmem ./fn/test/bench/cmd/webhookbench/reviews/
+	$(GO) test -run '^$$' -bench . -benchmem ./fn/test/bench/cmd/webhookbench/
 	bins=$$(./hack/build-kube.sh $(KUBE_VERSION)) || { echo "building Kubernetes $(KUBE_VERSION) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(KUBE_VERSION) failed: got '$$bins'"; exit 1; }; \

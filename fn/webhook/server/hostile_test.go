@@ -15,7 +15,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
@@ -36,8 +36,8 @@ func TestHostileRequestsOverTLS(t *testing.T) {
 		// denial, for a review answered with 200: what the denial must say.
 		denial string
 	}{
-		{"a body over the size limit", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), webhook.MaxBody+1), http.StatusRequestEntityTooLarge, ""},
-		{"a review over the size limit", http.MethodPost, "application/json", review(`{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"a":"` + strings.Repeat("x", webhook.MaxBody) + `"}}}`), http.StatusRequestEntityTooLarge, ""},
+		{"a body over the size limit", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), admission.MaxBody+1), http.StatusRequestEntityTooLarge, ""},
+		{"a review over the size limit", http.MethodPost, "application/json", review(`{"apiVersion":"v1","kind":"Pod","metadata":{"annotations":{"a":"` + strings.Repeat("x", admission.MaxBody) + `"}}}`), http.StatusRequestEntityTooLarge, ""},
 		{"a wrong content type", http.MethodPost, "text/plain", review(annotatedPod), http.StatusUnsupportedMediaType, ""},
 		{"no content type", http.MethodPost, "", review(annotatedPod), http.StatusUnsupportedMediaType, ""},
 		{"a malformed content type", http.MethodPost, "application/json; charset", review(annotatedPod), http.StatusUnsupportedMediaType, ""},

@@ -24,7 +24,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
@@ -49,7 +49,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h := &webhook.Handler{Injector: engine.New(cfg, nil), Metrics: m, Log: log}
+	h := &admission.Handler{Injector: engine.New(cfg, nil), Metrics: m, Log: log}
 	leading := leaderElected(ctx, opts, cl, h.Injector, cert, m, log)
 	if cl != nil {
 		// Namespace labels, as the function reads Namespace objects: every

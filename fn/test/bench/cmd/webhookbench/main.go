@@ -48,8 +48,8 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -118,6 +118,12 @@ func main() {
 	}
 }
 
+// webhookHandler is the admission handler as server.Run builds it, out of
+// a cluster (no namespace labels): the one the benches measure.
+func webhookHandler(cfg *config.Config, log *slog.Logger) *admission.Handler {
+	return &admission.Handler{Injector: engine.New(cfg, nil), Metrics: metrics.New(), Log: log}
+}
+
 // serve is a child: it serves kind on a free loopback port over TLS, as
 // fn/webhook/server does, prints the address, and stops when its stdin
 // ends (the parent closed it or died).
@@ -140,7 +146,7 @@ func serve(kind, configFile, cpuProfile string) error {
 		if err != nil {
 			return err
 		}
-		h = &webhook.Handler{Injector: engine.New(cfg, nil), Metrics: metrics.New(), Log: logger}
+		h = webhookHandler(cfg, logger)
 	default:
 		return fmt.Errorf("unknown kind %q", kind)
 	}

@@ -5,7 +5,7 @@
 // that do less than the webhook must: a no-op (decode the review, allow)
 // and a parse floor (decode the review, read the Pod into a YAML node tree
 // as the engine must, allow). The load bench (webhookbench), the per-pod Go
-// benchmarks (bench_test.go, beside this file) and the API-server bench
+// benchmarks (webhookbench's bench_test.go) and the API-server bench
 // (fn/test/cluster) share them, so all three measure the same Pod.
 package reviews
 

@@ -1,4 +1,4 @@
-package webhook_test
+package admission_test
 
 import (
 	"os"
@@ -22,7 +22,7 @@ import (
 // wrote, or the same denial. The corpus stays where it is: each file is
 // read from there and written, annotated, only into the test's folder.
 func TestCorpusThroughTheWebhook(t *testing.T) {
-	root := filepath.Join("..", "..", "..", "shared", "corpus")
+	root := filepath.Join("..", "..", "..", "..", "shared", "corpus")
 	if _, err := os.Stat(root); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("../shared/corpus is missing: %v", err)
@@ -30,7 +30,7 @@ func TestCorpusThroughTheWebhook(t *testing.T) {
 		t.Skipf("../shared/corpus is missing: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "inject-mesher")
-	if err := testutil.Build(filepath.Join("..", ".."), bin, "./fn/cmd/inject-mesher"); err != nil {
+	if err := testutil.Build(filepath.Join("..", "..", ".."), bin, "./fn/cmd/inject-mesher"); err != nil {
 		t.Fatal(err)
 	}
 	var files []string

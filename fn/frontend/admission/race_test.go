@@ -1,4 +1,4 @@
-package webhook_test
+package admission_test
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -123,7 +123,7 @@ func logCounts(t *testing.T, log []byte) (map[string]int, map[string]int) {
 func TestConcurrentAdmissionsToOneHandler(t *testing.T) {
 	const pods, clients = 400, 16
 	var logBuf bytes.Buffer // written by slog's handler under its own lock
-	h := &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New(), Log: slog.New(slog.NewJSONHandler(&logBuf, nil))}
+	h := &admission.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New(), Log: slog.New(slog.NewJSONHandler(&logBuf, nil))}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range clients {
@@ -190,7 +190,7 @@ func TestLogLinesPerOutcome(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			h := &webhook.Handler{Injector: in, Log: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: tc.level}))}
+			h := &admission.Handler{Injector: in, Log: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: tc.level}))}
 			postBody(h, tc.body)
 			if got, _ := logCounts(t, buf.Bytes()); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("log lines %v, want %v:\n%s", got, tc.want, buf.Bytes())

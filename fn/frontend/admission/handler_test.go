@@ -1,4 +1,4 @@
-package webhook_test
+package admission_test
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
-func handler() *webhook.Handler {
-	return &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New()}
+func handler() *admission.Handler {
+	return &admission.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New()}
 }
 
 // review wraps a Pod (JSON) in an AdmissionReview request, as the API server sends it.
@@ -137,7 +137,7 @@ func TestAPodInjectedBeforeIsLeftAlone(t *testing.T) {
 	other := strings.Replace(injected, "servicecomb/mesher-sidecar:1.6.3", "servicecomb/mesher-sidecar:1.6.0", 1)
 	cfg := config.Default()
 	cfg.Image = "servicecomb/mesher-sidecar:1.7.0"
-	h2 := &webhook.Handler{Injector: engine.New(cfg, nil)}
+	h2 := &admission.Handler{Injector: engine.New(cfg, nil)}
 	_, out := post(t, h2, "application/json", review(other, "shop"))
 	if r := out.Response; !r.Allowed || r.Patch != nil || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[len(r.Warnings)-1], "left as written") {
 		t.Errorf("a stale status: want allowed, unchanged, a warning; got %+v", r)
@@ -156,7 +156,7 @@ func TestRequestsItCannotRead(t *testing.T) {
 		{"empty body", "application/json", nil, http.MethodPost, http.StatusBadRequest},
 		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.MethodPost, http.StatusBadRequest},
 		{"wrong content type", "text/plain", review(annotatedPod, "shop"), http.MethodPost, http.StatusUnsupportedMediaType},
-		{"too large", "application/json", bytes.Repeat([]byte(" "), webhook.MaxBody+1), http.MethodPost, http.StatusRequestEntityTooLarge},
+		{"too large", "application/json", bytes.Repeat([]byte(" "), admission.MaxBody+1), http.MethodPost, http.StatusRequestEntityTooLarge},
 		{"GET", "application/json", nil, http.MethodGet, http.StatusMethodNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,13 +1,15 @@
-// Package webhook is the in-cluster front end: a mutating admission webhook
-// that answers admission.k8s.io/v1 AdmissionReviews for Pod CREATE with the
-// engine's decision, its plan turned into a JSON patch (package jsonpatch)
-// and its messages as warnings or a denial. It holds no mutable state but
-// its metrics: every request renders its sidecar afresh (the original
-// injector mutated one template across requests).
-package webhook
+// Package admission is the in-cluster front end: the handler of a mutating
+// admission webhook, which answers admission.k8s.io/v1 AdmissionReviews for
+// Pod CREATE with the engine's decision, its plan turned into a JSON patch
+// (package jsonpatch) and its messages as warnings or a denial, each answer
+// a typed Outcome. It holds no mutable state but its metrics: every request
+// renders its sidecar afresh (the original injector mutated one template
+// across requests). Package fn/webhook/server serves it.
+package admission
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +22,6 @@ import (
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/jsonpatch"
@@ -46,19 +47,10 @@ type Handler struct {
 	Log              *slog.Logger
 }
 
-// Outcomes counted in the metrics.
-const (
-	OutcomeInjected  = "injected"
-	OutcomeUnchanged = "unchanged"
-	OutcomeSkipped   = "skipped"
-	OutcomeDenied    = "denied"
-	OutcomeError     = "error"
-)
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	outcome, reason := OutcomeError, ""
-	defer func() { h.Metrics.Admission(outcome, reason, time.Since(start)) }()
+	o := Outcome{Verdict: Unreadable} // until a review is read
+	defer func() { h.Metrics.Admission(o.Verdict.String(), string(o.Reason), time.Since(start)) }()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.refuse(w, r, http.StatusMethodNotAllowed, "only POST is served here")
@@ -91,16 +83,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, "an AdmissionReview without a request")
 		return
 	}
-	resp, out, why := h.Admit(review.Request)
-	outcome, reason = out, why
+	o = h.Admit(review.Request)
 	// The response echoes the review's own apiVersion and kind, and the uid.
-	answer := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp}
+	answer := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: o.Response(review.Request.UID)}
 	if answer.APIVersion == "" {
 		answer.APIVersion, answer.Kind = "admission.k8s.io/v1", "AdmissionReview"
 	}
 	b, err := jsonv1.Marshal(answer)
 	if err != nil {
-		outcome = OutcomeError
+		o.Verdict = Failed
 		http.Error(w, "writing the response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -134,13 +125,17 @@ func readBody(body io.Reader, length int64) ([]byte, error) {
 	}
 }
 
-// Admit decides one admission request: the response, the outcome for the
-// metrics and, for a skip, its reason.
-func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string, string) {
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+// Admit decides one admission request and writes its log line.
+func (h *Handler) Admit(req *admissionv1.AdmissionRequest) Outcome {
+	o := h.decide(req)
+	h.log(req, o)
+	return o
+}
+
+func (h *Handler) decide(req *admissionv1.AdmissionRequest) Outcome {
 	if req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.Operation != admissionv1.Create || req.SubResource != "" {
 		// Not ours to change: the install sends only Pod CREATE.
-		return resp, OutcomeUnchanged, ""
+		return Outcome{Verdict: Unchanged}
 	}
 	// Read as JSON (jsonnode): the tree yaml.v3 would build from it, for
 	// every valid JSON (yaml.v3 refuses some), at a third of the cost, less
@@ -155,97 +150,75 @@ func (h *Handler) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		err = errors.New("it is not a JSON object")
 	}
 	if err != nil {
-		msg := fmt.Sprintf("the Pod in the request could not be read: %v", err)
-		h.log(slog.LevelWarn, OutcomeDenied, podName(req, nil), req, msg)
-		return deny(resp, msg), OutcomeError, ""
+		return Outcome{Verdict: Unreadable, Message: fmt.Sprintf("the Pod in the request could not be read: %v", err), pod: podName(req, nil)}
 	}
 	// The API server sends a Pod as a v1 Pod; anything else (a List would
 	// have the engine inject its items, or answer nothing for an empty one)
 	// is not an object this request may change.
 	if ref := engine.Ref(pod); ref.APIVersion != "v1" || ref.Kind != "Pod" {
-		msg := fmt.Sprintf("the object in a Pod request is apiVersion %q, kind %q: a v1 Pod was expected", ref.APIVersion, ref.Kind)
-		h.log(slog.LevelWarn, OutcomeDenied, podName(req, pod), req, msg)
-		return deny(resp, msg), OutcomeError, ""
+		return Outcome{Verdict: Unreadable, pod: podName(req, pod),
+			Message: fmt.Sprintf("the object in a Pod request is apiVersion %q, kind %q: a v1 Pod was expected", ref.APIVersion, ref.Kind)}
 	}
 	ctx := engine.Context{Namespace: req.Namespace, Workload: WorkloadName(pod)}
 	ctx.NamespaceEnabled = h.NamespaceEnabled != nil && h.NamespaceEnabled(req.Namespace)
-	o := h.Injector.Decide(pod, ctx)
-	var warnings []string
+	decided := h.Injector.Decide(pod, ctx)
+	o := Outcome{pod: podName(req, pod)}
 	var errs []string
-	for i := range o.Reports {
-		r := &o.Reports[i]
+	for i := range decided.Reports {
+		r := &decided.Reports[i]
 		for _, m := range r.Messages {
 			switch m.Severity {
 			case engine.Error:
 				errs = append(errs, r.Describe(m))
 			case engine.Warning:
-				warnings = append(warnings, "inject-mesher: "+r.Describe(m))
+				o.Warnings = append(o.Warnings, "inject-mesher: "+r.Describe(m))
 			}
 		}
 		if note := r.Note; note != "" {
-			warnings = append(warnings, "inject-mesher: "+note)
+			o.Warnings = append(o.Warnings, "inject-mesher: "+note)
 		}
 	}
-	resp.Warnings = warnings
-	name := podName(req, pod)
 	if len(errs) > 0 {
-		h.log(slog.LevelInfo, OutcomeDenied, name, req, strings.Join(errs, "; "))
-		return deny(resp, strings.Join(errs, "; ")), OutcomeDenied, ""
+		o.Verdict, o.Message = Denied, strings.Join(errs, "; ")
+		return o
 	}
-	if len(o.Reports) != 1 {
+	if len(decided.Reports) != 1 {
 		// One Pod, one report: anything else is the engine's bug, not the Pod's.
-		msg := fmt.Sprintf("internal error: the engine answered %d entries for one Pod (please report it)", len(o.Reports))
-		h.log(slog.LevelError, OutcomeDenied, name, req, msg)
-		return deny(resp, msg), OutcomeError, ""
+		o.Verdict, o.Message = Failed, fmt.Sprintf("internal error: the engine answered %d entries for one Pod (please report it)", len(decided.Reports))
+		return o
 	}
-	e := o.Reports[0]
-	switch e.Action {
+	switch e := decided.Reports[0]; e.Action {
 	case engine.Skipped:
-		// The Pod asked and is admitted as it is: a warning tells its
-		// creator why; the log says it only when asked for (Debug), as a
-		// namespace of hostNetwork Pods would otherwise fill it.
-		h.log(slog.LevelDebug, OutcomeSkipped, name, req, string(e.Reason))
-		return resp, OutcomeSkipped, string(e.Reason)
+		// The Pod asked and is admitted as it is: a warning tells its creator why.
+		o.Verdict, o.Reason = Skipped, e.Reason
 	case engine.Upgraded, engine.Uninjected:
 		// Injected before, by the function in git or by an earlier webhook,
 		// with another config: git is the source of truth, the Pod stays as
 		// written.
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("inject-mesher: %s: the sidecar this Pod carries differs from what the webhook would inject now (config changed since it was rendered?); left as written", name))
-		return resp, OutcomeUnchanged, ""
+		o.Warnings = append(o.Warnings, fmt.Sprintf("inject-mesher: %s: the sidecar this Pod carries differs from what the webhook would inject now (config changed since it was rendered?); left as written", o.pod))
 	case engine.Injected:
-		ops, err := jsonpatch.FromPlan(pod, o.Plan)
+		ops, err := jsonpatch.FromPlan(pod, decided.Plan)
 		if err != nil {
-			msg := fmt.Sprintf("internal error building the patch (please report it): %v", err)
-			h.log(slog.LevelError, OutcomeDenied, name, req, msg)
-			return deny(resp, msg), OutcomeError, ""
+			o.Verdict, o.Message = Failed, fmt.Sprintf("internal error building the patch (please report it): %v", err)
+			return o
 		}
-		pt := admissionv1.PatchTypeJSONPatch
-		resp.Patch, resp.PatchType = jsonpatch.Marshal(ops), &pt
-		h.log(slog.LevelInfo, OutcomeInjected, name, req, "")
-		return resp, OutcomeInjected, ""
+		o.Verdict, o.Patch = Injected, jsonpatch.Marshal(ops)
 	}
-	return resp, OutcomeUnchanged, ""
+	return o
 }
 
-func deny(resp *admissionv1.AdmissionResponse, msg string) *admissionv1.AdmissionResponse {
-	resp.Allowed = false
-	resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest, Message: "inject-mesher: " + msg}
-	return resp
-}
-
-// log writes the one line of an admission: what happened (its message:
-// injected, denied, skipped), to which Pod, and why. Injected and denied
-// Pods get one at Info or above; a skip is at Debug; an unchanged Pod, the
-// common case of every Pod in a labelled namespace, gets none.
-func (h *Handler) log(level slog.Level, what, name string, req *admissionv1.AdmissionRequest, detail string) {
-	if h.Log == nil || !h.Log.Enabled(context.Background(), level) {
+// log writes the one line of an admission (Outcome.logLine): what
+// happened, to which Pod, and why.
+func (h *Handler) log(req *admissionv1.AdmissionRequest, o Outcome) {
+	msg, level, ok := o.logLine()
+	if !ok || h.Log == nil || !h.Log.Enabled(context.Background(), level) {
 		return
 	}
-	args := []any{"pod", name, "namespace", req.Namespace, "uid", string(req.UID), "dryRun", req.DryRun != nil && *req.DryRun}
-	if detail != "" {
+	args := []any{"pod", o.pod, "namespace", req.Namespace, "uid", string(req.UID), "dryRun", req.DryRun != nil && *req.DryRun}
+	if detail := cmp.Or(o.Message, string(o.Reason)); detail != "" {
 		args = append(args, "detail", detail)
 	}
-	h.Log.Log(context.Background(), level, what, args...)
+	h.Log.Log(context.Background(), level, msg, args...)
 }
 
 // refuse answers a request that is not an admission it can read, with one

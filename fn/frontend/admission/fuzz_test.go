@@ -1,4 +1,4 @@
-package webhook_test
+package admission_test
 
 import (
 	"bytes"
@@ -18,9 +18,9 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
 // FuzzHandler posts arbitrary bodies to the admission handler. Whatever it
@@ -82,7 +82,7 @@ func (c *lineCounter) WithGroup(string) slog.Handler                { return c }
 func checkAdmission(t *testing.T, in *engine.Injector, body []byte) {
 	t.Helper()
 	lines := &lineCounter{}
-	h := &webhook.Handler{Injector: in, Log: slog.New(lines), NamespaceEnabled: func(ns string) bool { return ns == enabledNamespace }}
+	h := &admission.Handler{Injector: in, Log: slog.New(lines), NamespaceEnabled: func(ns string) bool { return ns == enabledNamespace }}
 	code, out, raw := postBody(h, body)
 
 	var sent admissionv1.AdmissionReview
@@ -176,7 +176,7 @@ func postBody(h http.Handler, body []byte) (int, admissionv1.AdmissionReview, []
 
 // fuzzSeeds: golden Pods as reviews, and the awkward and broken ones.
 func fuzzSeeds(tb testing.TB) [][]byte {
-	dirs, err := filepath.Glob("../../testdata/golden/*")
+	dirs, err := filepath.Glob("../../../testdata/golden/*")
 	if err != nil || len(dirs) == 0 {
 		tb.Fatalf("no golden cases: %v", err)
 	}

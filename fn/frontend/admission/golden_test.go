@@ -1,4 +1,4 @@
-package webhook_test
+package admission_test
 
 import (
 	"encoding/json"
@@ -17,10 +17,10 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
 )
 
 // The golden cases drive the webhook too: every pod template of every case
@@ -32,7 +32,7 @@ import (
 // is with a warning (git is the source of truth), and annotations the
 // function reads from a workload's own metadata never reach its Pods.
 func TestGoldenCasesThroughTheWebhook(t *testing.T) {
-	dirs, err := filepath.Glob("../../testdata/golden/*")
+	dirs, err := filepath.Glob("../../../testdata/golden/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
@@ -69,7 +69,7 @@ func goldenCase(t *testing.T, dir string) int {
 		enabled[ns] = true
 	}
 	in := engine.New(cfg, labelled)
-	h := &webhook.Handler{Injector: engine.New(cfg, nil), NamespaceEnabled: func(ns string) bool { return enabled[ns] }}
+	h := &admission.Handler{Injector: engine.New(cfg, nil), NamespaceEnabled: func(ns string) bool { return enabled[ns] }}
 	expected := objects(t, filepath.Join(dir, "expected.yaml"))
 	table := podtemplate.NewTable(cfg.PodTemplatePaths)
 	compared, index := 0, -1
@@ -97,7 +97,8 @@ func goldenCase(t *testing.T, dir string) int {
 		}
 		index++
 		pod := testutil.PodFrom(item, tmpl)
-		resp, _, _ := h.Admit(request(t, pod, ref.Namespace))
+		req := request(t, pod, ref.Namespace)
+		resp := h.Admit(req).Response(req.UID)
 		name := fmt.Sprintf("%s/%s", ref.Kind, ref.Name)
 		switch fnEntry.Action {
 		case engine.Failed:

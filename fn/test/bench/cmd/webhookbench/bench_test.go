@@ -1,4 +1,4 @@
-package reviews_test
+package main
 
 import (
 	"bytes"
@@ -10,10 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
-	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
-	"github.com/inject-mesher/inject-mesher/fn/webhook"
-	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // Per-pod cost of one admission (make bench-webhook), without TLS or a
@@ -34,11 +31,11 @@ var benchPods = []struct {
 }
 
 func BenchmarkAdmit(b *testing.B) {
-	h := &webhook.Handler{Injector: engine.New(config.Default(), nil), Metrics: metrics.New()}
+	h := webhookHandler(config.Default(), nil)
 	for _, p := range benchPods {
 		b.Run(p.name, func(b *testing.B) {
 			body := reviews.DeploymentReview(p.extraEnv)
-			if out := serve(b, h, body); out.Response.PatchType == nil {
+			if out := admitOnce(b, h, body); out.Response.PatchType == nil {
 				b.Fatalf("the handler did not inject the Pod: %+v", out.Response)
 			}
 			benchServe(b, h, body)
@@ -73,8 +70,8 @@ func benchServe(b *testing.B, h http.Handler, body []byte) {
 	}
 }
 
-// serve posts body once and decodes the answer, which must be an allowed review.
-func serve(b *testing.B, h http.Handler, body []byte) admissionv1.AdmissionReview {
+// admitOnce posts body once and decodes the answer, which must be an allowed review.
+func admitOnce(b *testing.B, h http.Handler, body []byte) admissionv1.AdmissionReview {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/inject", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
