@@ -465,6 +465,78 @@ var textCases = []textCase{
 		after:  "labels:\n  inject: 'yes'\n",
 	},
 
+	// The layout of a new list: its dashes at its key's column (compact,
+	// `containers:` then `- name: x`) or one step in (`  - name: x`), as the
+	// lists beside it are, else as the object's first list is; nested lists
+	// of what is added follow the list they are added to.
+	{
+		name:    "a new list in a compact object: dashes at its key's column",
+		before:  "spec:\n  containers:\n  - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "spec:\n  containers:\n  - name: app\n  volumes:\n  - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:    "a new list in a non-compact object: dashes one step in",
+		before:  "spec:\n  containers:\n    - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "spec:\n  containers:\n    - name: app\n  volumes:\n    - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:    "a new list in a non-compact object of step 4: dashes four in",
+		before:  "spec:\n    containers:\n        - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "spec:\n    containers:\n        - name: app\n    volumes:\n        - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:   "a new list nested in new mappings, non-compact: each level one step in",
+		before: "spec:\n  containers:\n    - name: app\n",
+		plan: plan.Plan{setKey(plan.Keys("spec"), "securityContext",
+			yamlnode.Map("capabilities", yamlnode.Map("drop", yamlnode.Seq(yamlnode.Str("ALL")))))},
+		after:   "spec:\n  containers:\n    - name: app\n  securityContext:\n    capabilities:\n      drop:\n        - ALL\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "securityContext")},
+	},
+	{
+		name:   "a list inside an item appended to a compact list: compact",
+		before: "containers:\n- name: app\n",
+		plan: plan.Plan{add(plan.Keys("containers"), plan.Append,
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1))))},
+		after:   "containers:\n- name: app\n- name: m\n  ports:\n  - containerPort: 1\n",
+		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1)},
+	},
+	{
+		name:   "a list inside an item appended to a non-compact list: non-compact, though the object's first list is compact",
+		before: "args:\n- x\ncontainers:\n  - name: app\n",
+		plan: plan.Plan{add(plan.Keys("containers"), plan.Append,
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1))))},
+		after:   "args:\n- x\ncontainers:\n  - name: app\n  - name: m\n    ports:\n      - containerPort: 1\n",
+		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1)},
+	},
+	{
+		name:   "a list inside an item prepended to a non-compact list: non-compact",
+		before: "args:\n- x\ninitContainers:\n  - name: init\n",
+		plan: plan.Plan{add(plan.Keys("initContainers"), 0,
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1))))},
+		after:   "args:\n- x\ninitContainers:\n  - name: m\n    ports:\n      - containerPort: 1\n  - name: init\n",
+		check:   true,
+		inverse: plan.Plan{removeItem(plan.Keys("initContainers"), 0)},
+	},
+	{
+		name:    "a new list beside a compact one, in an object whose first list is not: compact, as its siblings",
+		before:  "args:\n  - x\nspec:\n  containers:\n  - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "args:\n  - x\nspec:\n  containers:\n  - name: app\n  volumes:\n  - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:    "a new list beside a non-compact one, in an object whose first list is compact: non-compact, as its siblings",
+		before:  "args:\n- x\nspec:\n  containers:\n    - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "args:\n- x\nspec:\n  containers:\n    - name: app\n  volumes:\n    - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
 	// Line endings and characters.
 	{
 		name:    "CRLF text: the added lines end in CRLF",
