@@ -125,6 +125,10 @@ type Context struct {
 	// that messages name lines of the file (node positions count from the
 	// object's own text).
 	Line int
+	// ClipEnd says the object's text ends without a final newline in a block
+	// scalar with clip chomping whose value text after it would change (the
+	// status records it, see Status.ClipEnd).
+	ClipEnd bool
 }
 
 // Decide says what to do with the object's pod templates (inject,
@@ -156,7 +160,10 @@ func (inj *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcom
 		items := yamlnode.Get(obj, "items")
 		if items != nil && items.Kind == yaml.SequenceNode {
 			for i, it := range items.Content {
-				out.merge(inj.process(it, plan.Path{plan.Key("items"), plan.Index(i)}, ctx))
+				c := ctx
+				// The text's end is the last item's.
+				c.ClipEnd = ctx.ClipEnd && i == len(items.Content)-1
+				out.merge(inj.process(it, plan.Path{plan.Key("items"), plan.Index(i)}, c))
 			}
 		}
 		return out

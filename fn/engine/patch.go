@@ -21,7 +21,10 @@ import (
 func edits(w *workload, ours *Status, sc *sidecarPlan) plan.Plan {
 	b := &builder{w: w, old: ours}
 	if sc != nil {
-		b.st = &Status{Hash: sc.hash}
+		// An upgrade keeps the record: the end it describes is gone from the text.
+		b.st = &Status{Hash: sc.hash, ClipEnd: w.ctx.ClipEnd || ours != nil && ours.ClipEnd}
+	} else if ours != nil && ours.ClipEnd {
+		b.add(plan.Edit{Op: plan.RestoreClipEnd, Path: w.path})
 	}
 	spec := w.spec()
 	specPath := w.path.Child(plan.Key("spec"))

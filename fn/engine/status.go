@@ -22,6 +22,12 @@ type Status struct {
 	// Created lists the fields the injection had to create, removed again when
 	// they are empty after stripping, so uninjection gives back the original.
 	Created []string `json:"created,omitempty"`
+	// ClipEnd: the object's text ended in a block scalar with clip chomping
+	// ("|" or ">") and no final newline. Text written after it (the sidecar,
+	// or the next object) made it strip chomping ("|-") to keep its value;
+	// stripping gives the text that end back. It is a fact of the text:
+	// only the command line and the KRM function record it.
+	ClipEnd bool `json:"clipEnd,omitempty"`
 	// Hash digests everything that shaped the injection: equal hash, nothing to do.
 	Hash string `json:"hash"`
 }

@@ -56,6 +56,8 @@ func Apply(root *yaml.Node, p Plan) error {
 			if t.Kind != yaml.SequenceNode {
 				return fmt.Errorf("%s: not a sequence", e)
 			}
+		case RestoreClipEnd:
+			// Text only: the value is the same whatever the chomping.
 		}
 	}
 	for _, r := range removals {

@@ -93,6 +93,13 @@ const (
 	// but a YAML 1.1 reader (kubectl, the API server) would take it for a bool,
 	// number or null as written (`inject: yes`), so it is written quoted.
 	QuoteString
+	// RestoreClipEnd asks a medium with text to give the object's text back
+	// the end it had before an injection wrote after it: a last block scalar
+	// with clip chomping ("|" or ">") and no final newline, which text
+	// following it made strip chomping ("|-") to keep its value. The value
+	// is the same either way: it changes no node, and Path (the pod
+	// template) only names what it belongs to.
+	RestoreClipEnd
 )
 
 // Append is the Index of an AddItem that goes last.
@@ -110,6 +117,8 @@ func (o Op) String() string {
 		return "remove key"
 	case QuoteString:
 		return "quote string"
+	case RestoreClipEnd:
+		return "restore clip end"
 	}
 	return "op(" + strconv.Itoa(int(o)) + ")"
 }

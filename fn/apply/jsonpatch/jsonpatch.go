@@ -31,7 +31,8 @@ type Operation struct {
 // the plan was made from). Removals come first, each list's from its last
 // index down, so that the indexes of the plan (which refer to the object as
 // read) stay right; then replacements and additions in plan order.
-// QuoteString edits have no JSON form: a JSON string is a string.
+// QuoteString and RestoreClipEnd edits have no JSON form: a JSON string is a
+// string, and JSON has no block scalars.
 func FromPlan(root *yaml.Node, p plan.Plan) ([]Operation, error) {
 	type removal struct {
 		path  string
@@ -71,7 +72,7 @@ func FromPlan(root *yaml.Node, p plan.Plan) ([]Operation, error) {
 				op = "replace"
 			}
 			ops = append(ops, Operation{Op: op, Path: ptr + "/" + escape(e.Key), Value: v})
-		case plan.QuoteString:
+		case plan.QuoteString, plan.RestoreClipEnd:
 		default:
 			return nil, fmt.Errorf("%s: no JSON patch form", e)
 		}

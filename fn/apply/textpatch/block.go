@@ -62,19 +62,11 @@ func quotedOrFlowEnd(t *text, n *yaml.Node) (int, error) {
 }
 
 func blockScalarEnd(t *text, s *yaml.Node, bound int) (int, error) {
-	head := t.offset(s.Line, s.Column)
-	if head >= len(t.src) || (t.src[head] != '|' && t.src[head] != '>') {
-		return 0, fmt.Errorf("block scalar at line %d: no indicator", s.Line)
+	_, chomp, err := header(t, s)
+	if err != nil {
+		return 0, err
 	}
-	keep := false
-	for i := head + 1; i < len(t.src) && t.src[i] != ' ' && t.src[i] != '\n' && t.src[i] != '\r' && t.src[i] != '#'; i++ {
-		switch c := t.src[i]; {
-		case c == '+':
-			keep = true
-		case c >= '1' && c <= '9':
-			return 0, fmt.Errorf("block scalar at line %d: an explicit indentation indicator", s.Line)
-		}
-	}
+	keep := chomp == '+'
 	parent := t.indent(s.Line)
 	content, stop := -1, bound
 	for l := s.Line + 1; l < bound; l++ {
@@ -106,28 +98,15 @@ func blockScalarEnd(t *text, s *yaml.Node, bound int) (int, error) {
 	return last, nil
 }
 
-// insertAfter inserts rendered lines after line l. At the end of a text
-// without a final newline, the newline goes first and the output still ends
-// without one.
+// insertAfter inserts rendered lines after line l.
 func insertAfter(t *text, l int, rendered []byte) splice {
 	off := t.end(l)
-	if off == len(t.src) && len(t.src) > 0 && t.src[len(t.src)-1] != '\n' {
-		rendered = append([]byte(t.nl), bytes.TrimSuffix(rendered, []byte(t.nl))...)
-	}
 	return splice{at: off, end: off, text: rendered}
 }
 
-// deleteLines deletes lines first to last; at the end of a text without a
-// final newline, the newline before them goes instead (undoing insertAfter).
+// deleteLines deletes lines first to last.
 func deleteLines(t *text, first, last int) splice {
-	at, end := t.start(first), t.end(last)
-	if end == len(t.src) && len(t.src) > 0 && t.src[len(t.src)-1] != '\n' && at > 0 {
-		at -= len(t.nl)
-		if at < 0 || t.src[at+len(t.nl)-1] != '\n' {
-			at = t.start(first)
-		}
-	}
-	return splice{at: at, end: end}
+	return splice{at: t.start(first), end: t.end(last)}
 }
 
 func addBlockItem(t *text, st style, at loc, e plan.Edit) ([]splice, error) {
@@ -200,19 +179,9 @@ func removeBlockItem(t *text, at loc, i int) ([]splice, error) {
 	}
 	s := deleteLines(t, first, last)
 	if i > 0 {
-		s = keepScalarNewline(t, s, first, seq.Content[i-1])
+		s.prev = seq.Content[i-1]
 	}
 	return []splice{s}, nil
-}
-
-// keepScalarNewline: at the end of a text without a final newline,
-// deleteLines takes the newline before the lines; when it ends a block
-// scalar (prev, the node before them), it is the scalar's, and stays.
-func keepScalarNewline(t *text, s splice, first int, prev *yaml.Node) splice {
-	if s.at < t.start(first) && endsInBlockScalar(prev) {
-		s.at = t.start(first)
-	}
-	return s
 }
 
 func removeBlockEntry(t *text, at loc, j int) ([]splice, error) {
@@ -231,7 +200,7 @@ func removeBlockEntry(t *text, at loc, j int) ([]splice, error) {
 	}
 	s := deleteLines(t, key.Line, last)
 	if j > 0 {
-		s = keepScalarNewline(t, s, key.Line, m.Content[j-1])
+		s.prev = m.Content[j-1]
 	}
 	return []splice{s}, nil
 }

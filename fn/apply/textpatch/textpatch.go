@@ -33,6 +33,9 @@ type splice struct {
 	// depth is the edit's path length: of two insertions at one offset,
 	// the deeper one goes into the node that ends there, the other after it.
 	depth, order int
+	// prev is the node before deleted lines, when they are a collection's
+	// item or entry: a block scalar it ends in owns the line break before them.
+	prev *yaml.Node
 }
 
 // Apply returns src with the plan's edits spliced in. root is the tree
@@ -61,6 +64,12 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	if otherBreaks(src) {
 		return nil, true, fmt.Errorf("%w: a line break other than LF and CRLF: the parser's lines are not the text's", ErrUnplaceable)
 	}
+	// A text that does not end its last line is edited as one that does;
+	// ending says how the result ends.
+	openEnd := open(src)
+	if openEnd {
+		src = append(src[:len(src):len(src)], newText(src).nl...)
+	}
 	t := newText(src)
 	st := deriveStyle(t, root)
 	// Items removed from a sequence that also gets an item appended (an
@@ -72,8 +81,13 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 		}
 	}
 	added := map[string]int{}
+	restore := false
 	var splices []splice
 	for i, e := range p {
+		if e.Op == plan.RestoreClipEnd {
+			restore = true
+			continue
+		}
 		key := keys[i]
 		s, simple, err := place(t, st, root, e, removed[key], added[key])
 		if e.Op == plan.AddItem || e.Op == plan.SetKey {
@@ -85,17 +99,40 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 		check = check || !simple
 		for _, x := range s {
 			x.order, x.depth = i, len(e.Path)
-			// Text added at the end of a text without a final newline gives
-			// the last line one: a block scalar ending there changes value.
-			atEnd := x.at == len(src) && len(src) > 0 && src[len(src)-1] != '\n'
-			if atEnd && x.at == x.end && endsInBlockScalar(root) {
-				// Its last line would end in a newline: a new value.
-				return nil, true, fmt.Errorf("%w: %s: a block scalar ends the text without a final newline", ErrUnplaceable, e)
-			}
-			check = check || atEnd
 			splices = append(splices, x)
 		}
 	}
+	sortSplices(splices)
+	more, drop, touched, err := ending(t, root, p, splices, openEnd, restore)
+	if err != nil {
+		return nil, true, err
+	}
+	if len(more) > 0 {
+		splices = append(splices, more...)
+		sortSplices(splices)
+	}
+	// The end is placed by rules of its own: the result is read again.
+	check = check || touched
+	var buf bytes.Buffer
+	buf.Grow(len(src) + 2048)
+	pos := 0
+	for _, s := range splices {
+		if s.at < pos {
+			return nil, true, fmt.Errorf("%w: two edits overlap at byte %d", ErrUnplaceable, s.at)
+		}
+		buf.Write(src[pos:s.at])
+		buf.Write(s.text)
+		pos = s.end
+	}
+	buf.Write(src[pos:])
+	out = buf.Bytes()
+	if drop {
+		out = bytes.TrimSuffix(out, []byte(t.nl))
+	}
+	return out, check, nil
+}
+
+func sortSplices(splices []splice) {
 	sort.SliceStable(splices, func(i, j int) bool {
 		a, b := splices[i], splices[j]
 		if a.at != b.at {
@@ -110,19 +147,6 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 		}
 		return a.order < b.order
 	})
-	var buf bytes.Buffer
-	buf.Grow(len(src) + 2048)
-	pos := 0
-	for _, s := range splices {
-		if s.at < pos {
-			return nil, true, fmt.Errorf("%w: two edits overlap at byte %d", ErrUnplaceable, s.at)
-		}
-		buf.Write(src[pos:s.at])
-		buf.Write(s.text)
-		pos = s.end
-	}
-	buf.Write(src[pos:])
-	return buf.Bytes(), check, nil
 }
 
 // otherBreaks: the text holds a character yaml.v3 counts as a line break
@@ -171,14 +195,6 @@ func emptiesBlock(root *yaml.Node, p plan.Plan, keys []string) error {
 		}
 	}
 	return nil
-}
-
-// endsInBlockScalar: the object's last node is a literal or folded scalar.
-func endsInBlockScalar(n *yaml.Node) bool {
-	for len(n.Content) > 0 {
-		n = n.Content[len(n.Content)-1]
-	}
-	return n.Kind == yaml.ScalarNode && n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
 }
 
 // loc is a node found by its path, with what placing an edit needs.

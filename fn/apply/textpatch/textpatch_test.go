@@ -56,6 +56,10 @@ func removeKey(path plan.Path, key string) plan.Edit {
 }
 func quote(path plan.Path) plan.Edit { return plan.Edit{Op: plan.QuoteString, Path: path} }
 
+// restore is the edit an uninjection adds when the status says the text
+// ended in a clip block scalar without a final newline.
+var restore = plan.Edit{Op: plan.RestoreClipEnd, Path: rootPath}
+
 // rootPath is the path of the object itself.
 var rootPath = plan.Path{}
 
@@ -277,6 +281,81 @@ var textCases = []textCase{
 		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yamlnode.Str("w"))},
 	},
 	{
+		name:   "remove a strip scalar's followers at the end of a text without a final newline: its newline stays",
+		before: "c:\n- |-\n  x\n- y",
+		plan:   plan.Plan{removeItem(plan.Keys("c"), 1)},
+		after:  "c:\n- |-\n  x\n",
+		check:  true,
+	},
+	{
+		name:    "remove adjacent lines up to the end of a text without a final newline: the newline before them goes",
+		before:  "c:\n- a\n- b\nd:\n- e",
+		plan:    plan.Plan{removeItem(plan.Keys("c"), 1), removeKey(rootPath, "d")},
+		after:   "c:\n- a",
+		check:   true,
+		inverse: plan.Plan{add(plan.Keys("c"), plan.Append, yamlnode.Str("b")), setKey(rootPath, "d", yamlnode.Seq(yamlnode.Str("e")))},
+	},
+	// A clip block scalar ending a text without a final newline: "line",
+	// and "line\n" once a line follows it.
+	{
+		name:    "a line after a clip literal scalar that ends a text without a final newline makes it strip",
+		before:  "data:\n  k: |\n    line",
+		plan:    plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))},
+		after:   "data:\n  k: |-\n    line\n  j: v",
+		check:   true,
+		inverse: plan.Plan{removeKey(plan.Keys("data"), "j"), restore},
+	},
+	{
+		name:    "an item after a clip folded scalar that ends a text without a final newline makes it strip",
+		before:  "a:\n- >  # note\n  x\n  y",
+		plan:    plan.Plan{add(plan.Keys("a"), plan.Append, mesher())},
+		after:   "a:\n- >-  # note\n  x\n  y\n- name: mesher\n  image: m",
+		check:   true,
+		inverse: plan.Plan{removeItem(plan.Keys("a"), 1), restore},
+	},
+	{
+		name:    "a new key after a clip scalar that ends a text without a final newline, with CRLF",
+		before:  "data:\r\n  k: |\r\n    line",
+		plan:    plan.Plan{setKey(rootPath, "j", yamlnode.Str("v"))},
+		after:   "data:\r\n  k: |-\r\n    line\r\nj: v",
+		check:   true,
+		inverse: plan.Plan{removeKey(rootPath, "j"), restore},
+	},
+	{
+		name:   "restore: a strip scalar that ends the text once the lines after it go gets clip chomping and no final newline",
+		before: "c:\n- |-\n  x\n- y\n",
+		plan:   plan.Plan{removeItem(plan.Keys("c"), 1), restore},
+		after:  "c:\n- |\n  x",
+		check:  true,
+	},
+	{
+		name:   "restore: a strip scalar that ends the text already (text followed it in the file) gets clip chomping and no final newline",
+		before: "a: yes\nk: |-\n  x\n",
+		plan:   plan.Plan{quote(plan.Keys("a")), restore},
+		after:  "a: \"yes\"\nk: |\n  x",
+		check:  true,
+	},
+	{
+		name:   "restore: a clip scalar that ends the text is left as it is",
+		before: "a: yes\nk: |\n  x",
+		plan:   plan.Plan{quote(plan.Keys("a")), restore},
+		after:  "a: \"yes\"\nk: |\n  x",
+	},
+	{
+		name:   "restore: a strip scalar followed by blank lines, which its clip form would read, is left as it is",
+		before: "c:\n- |-\n  x\n\n- y\n",
+		plan:   plan.Plan{removeItem(plan.Keys("c"), 1), restore},
+		after:  "c:\n- |-\n  x\n\n",
+		check:  true,
+	},
+	{
+		name:   "restore: a strip scalar that does not end the text is left as it is",
+		before: "c:\n- |-\n  x\n- y\n- z\n",
+		plan:   plan.Plan{removeItem(plan.Keys("c"), 1), restore},
+		after:  "c:\n- |-\n  x\n- z\n",
+		check:  true,
+	},
+	{
 		name:    "remove the first item of a flow sequence",
 		before:  "a: [x, y, z]\n",
 		plan:    plan.Plan{removeItem(plan.Keys("a"), 0)},
@@ -386,6 +465,78 @@ var textCases = []textCase{
 		after:  "labels:\n  inject: 'yes'\n",
 	},
 
+	// The layout of a new list: its dashes at its key's column (compact,
+	// `containers:` then `- name: x`) or one step in (`  - name: x`), as the
+	// lists beside it are, else as the object's first list is; nested lists
+	// of what is added follow the list they are added to.
+	{
+		name:    "a new list in a compact object: dashes at its key's column",
+		before:  "spec:\n  containers:\n  - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "spec:\n  containers:\n  - name: app\n  volumes:\n  - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:    "a new list in a non-compact object: dashes one step in",
+		before:  "spec:\n  containers:\n    - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "spec:\n  containers:\n    - name: app\n  volumes:\n    - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:    "a new list in a non-compact object of step 4: dashes four in",
+		before:  "spec:\n    containers:\n        - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "spec:\n    containers:\n        - name: app\n    volumes:\n        - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:   "a new list nested in new mappings, non-compact: each level one step in",
+		before: "spec:\n  containers:\n    - name: app\n",
+		plan: plan.Plan{setKey(plan.Keys("spec"), "securityContext",
+			yamlnode.Map("capabilities", yamlnode.Map("drop", yamlnode.Seq(yamlnode.Str("ALL")))))},
+		after:   "spec:\n  containers:\n    - name: app\n  securityContext:\n    capabilities:\n      drop:\n        - ALL\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "securityContext")},
+	},
+	{
+		name:   "a list inside an item appended to a compact list: compact",
+		before: "containers:\n- name: app\n",
+		plan: plan.Plan{add(plan.Keys("containers"), plan.Append,
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1))))},
+		after:   "containers:\n- name: app\n- name: m\n  ports:\n  - containerPort: 1\n",
+		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1)},
+	},
+	{
+		name:   "a list inside an item appended to a non-compact list: non-compact, though the object's first list is compact",
+		before: "args:\n- x\ncontainers:\n  - name: app\n",
+		plan: plan.Plan{add(plan.Keys("containers"), plan.Append,
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1))))},
+		after:   "args:\n- x\ncontainers:\n  - name: app\n  - name: m\n    ports:\n      - containerPort: 1\n",
+		inverse: plan.Plan{removeItem(plan.Keys("containers"), 1)},
+	},
+	{
+		name:   "a list inside an item prepended to a non-compact list: non-compact",
+		before: "args:\n- x\ninitContainers:\n  - name: init\n",
+		plan: plan.Plan{add(plan.Keys("initContainers"), 0,
+			yamlnode.Map("name", "m", "ports", yamlnode.Seq(yamlnode.Map("containerPort", 1))))},
+		after:   "args:\n- x\ninitContainers:\n  - name: m\n    ports:\n      - containerPort: 1\n  - name: init\n",
+		check:   true,
+		inverse: plan.Plan{removeItem(plan.Keys("initContainers"), 0)},
+	},
+	{
+		name:    "a new list beside a compact one, in an object whose first list is not: compact, as its siblings",
+		before:  "args:\n  - x\nspec:\n  containers:\n  - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "args:\n  - x\nspec:\n  containers:\n  - name: app\n  volumes:\n  - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
+	{
+		name:    "a new list beside a non-compact one, in an object whose first list is compact: non-compact, as its siblings",
+		before:  "args:\n- x\nspec:\n  containers:\n    - name: app\n",
+		plan:    plan.Plan{setKey(plan.Keys("spec"), "volumes", yamlnode.Seq(yamlnode.Map("name", "v")))},
+		after:   "args:\n- x\nspec:\n  containers:\n    - name: app\n  volumes:\n    - name: v\n",
+		inverse: plan.Plan{removeKey(plan.Keys("spec"), "volumes")},
+	},
 	// Line endings and characters.
 	{
 		name:    "CRLF text: the added lines end in CRLF",
@@ -523,8 +674,12 @@ func TestUnplaceable(t *testing.T) {
 		{"through an anchor", "a: &x\n  b: [1]\n", plan.Plan{add(plan.Keys("a", "b"), plan.Append, yamlnode.Int(2))}},
 		{"a path that is not there", "a: 1\n", plan.Plan{add(plan.Keys("b"), plan.Append, yamlnode.Int(2))}},
 		{"a block scalar with an indentation indicator", "a:\n- |2\n   x\nb: 1\n", plan.Plan{add(plan.Keys("a"), plan.Append, yamlnode.Int(2))}},
-		// The scalar's value is "line"; a line after it would make it "line\n".
-		{"a line after a block scalar that ends a text without a final newline", "data:\n  k: |\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))}},
+		// The scalar's value is "line"; a line after it would make it
+		// "line\n", and only clip chomping ("|") is made strip: a keep one
+		// cannot be, a strip one is the user's and is left to re-encoding.
+		{"a line after a |+ scalar that ends a text without a final newline", "data:\n  k: |+\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))}},
+		{"a line after a |- scalar that ends a text without a final newline", "data:\n  k: |-\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))}},
+		{"a line after a |2 scalar that ends a text without a final newline", "data:\n  k: |2\n    line", plan.Plan{setKey(plan.Keys("data"), "j", yamlnode.Str("v"))}},
 		// The node's position is its tag's or anchor's: the new lines would
 		// go at that column.
 		{"a new key in a block mapping with a tag", "m: !!map\n  a: b\n", plan.Plan{setKey(plan.Keys("m"), "k", yamlnode.Str("v"))}},

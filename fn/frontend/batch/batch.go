@@ -345,7 +345,7 @@ func (out *Output) process(src Source, i int, in *engine.Injector, needs *[]engi
 	if node == nil {
 		return src.Raw(i), true
 	}
-	o := in.Decide(node, engine.Context{Line: src.Line(i)})
+	o := in.Decide(node, engine.Context{Line: src.Line(i), ClipEnd: textpatch.OpenClipEnd(src.Body(i), node)})
 	file := src.Locate(i, node)
 	for j := range o.Reports {
 		o.Reports[j].File = file

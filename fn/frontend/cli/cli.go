@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
@@ -74,10 +75,6 @@ func (o *injectOptions) inject(inputs []input) int {
 	// earlier version did, showed in profiles of a first render.)
 	var held [][]byte
 	src := newDocSource(inputs)
-	// A document without a final newline gets one only when another follows:
-	// at the end of the output it would change a block scalar's value
-	// (`k: |` then `line` at the end of a file is "line", not "line\n").
-	pendingNewline := false
 	out := batch.Run(src, func(labelled []string) *engine.Injector {
 		inj := engine.New(cfg, labelled)
 		inj.Uninject = o.uninject
@@ -87,11 +84,13 @@ func (o *injectOptions) inject(inputs []input) int {
 			if len(b) == 0 {
 				return nil
 			}
-			if pendingNewline {
-				held = append(held, []byte{'\n'})
+			// A document without a final newline gets one only when another
+			// follows, and keeps its values: at the end of the output, a
+			// block scalar ending it keeps the end it was written with.
+			if n := len(held); n > 0 {
+				held[n-1] = textpatch.Continued(held[n-1])
 			}
 			held = append(held, b)
-			pendingNewline = b[len(b)-1] != '\n'
 			return nil
 		},
 		Encode: func(cm *yaml.Node) ([]byte, error) {

@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
@@ -171,9 +172,10 @@ func newDocSource(inputs []input) *docSource {
 			s.docs = append(s.docs, doc{file: in.name, index: di, sep: sep, body: d.Body, kind: manifest.SniffDocumentKind(d.Body),
 				line: lines.Before(d.Body)})
 		}
-		if fi < len(inputs)-1 && len(in.data) > 0 && in.data[len(in.data)-1] != '\n' {
+		if fi < len(inputs)-1 && len(s.docs) > 0 {
+			// The next file's documents follow this one's last.
 			last := &s.docs[len(s.docs)-1]
-			last.body = append(append([]byte{}, last.body...), '\n')
+			last.body = textpatch.Continued(last.body)
 		}
 	}
 	return s

@@ -6,7 +6,6 @@ package krm
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
@@ -87,10 +87,6 @@ func Run(data []byte, w, stderr io.Writer) int {
 				}
 				items++
 				s.keep(b)
-				// The newline an item without one needs comes only when more
-				// follows: at the very end it would change the value of a
-				// block scalar that ends the item (`k: |` then `line`).
-				s.pending = len(b) > 0 && b[len(b)-1] != '\n'
 				return s.err
 			},
 			Encode: func(cm *yaml.Node) ([]byte, error) {
@@ -123,14 +119,14 @@ func Run(data []byte, w, stderr io.Writer) int {
 		// Items already went out: end the list with the errors. The
 		// orchestrator writes nothing, as the exit code says.
 		writeResults(s, stderr, res.Reports, true)
+		s.finish()
 		return 1
 	}
 	if l.functionConfigRaw != nil {
 		s.keep(l.functionConfigRaw)
-		// The last line of an input without a final newline.
-		s.pending = !bytes.HasSuffix(l.functionConfigRaw, []byte("\n"))
 	}
 	writeResults(s, nil, res.Reports, false)
+	s.finish()
 	if !s.streaming {
 		s.spill()
 	}
@@ -152,15 +148,17 @@ type sink struct {
 	heldLen   int
 	streaming bool
 	err       error
-	// pending: the last write did not end its line; the next one does first.
-	pending bool
+	// open is the last text kept when it does not end its last line: it is
+	// written when more follows (ending that line, its values kept: a block
+	// scalar that ends an item is "line" at the end, "line\n" before more
+	// text unless written "|-") or as it is at the end (finish).
+	open []byte
 }
 
-var newline = []byte{'\n'}
-
-// Write copies b: for fmt and the results, whose buffers are reused.
+// Write copies b: for fmt and the results, whose buffers are reused. (A
+// stream takes b at once, unless keep holds it back.)
 func (s *sink) Write(b []byte) (int, error) {
-	if s.streaming || len(b) == 0 {
+	if len(b) == 0 || s.streaming && b[len(b)-1] == '\n' {
 		return s.keep(b)
 	}
 	return s.keep(append([]byte(nil), b...))
@@ -174,11 +172,28 @@ func (s *sink) keep(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	if s.pending {
-		s.pending = false
-		if _, err := s.keep(newline); err != nil {
-			return 0, err
-		}
+	if s.open != nil {
+		s.put(textpatch.Continued(s.open))
+		s.open = nil
+	}
+	if b[len(b)-1] != '\n' {
+		s.open = b
+		return len(b), s.err
+	}
+	return s.put(b)
+}
+
+// finish writes a text held back by keep as it is: nothing follows it.
+func (s *sink) finish() {
+	if s.open != nil {
+		s.put(s.open)
+		s.open = nil
+	}
+}
+
+func (s *sink) put(b []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
 	}
 	if s.streaming {
 		_, s.err = s.w.Write(b)
@@ -206,7 +221,7 @@ func (s *sink) spill() {
 }
 
 // reset forgets what was held, to start over.
-func (s *sink) reset() { s.held, s.heldLen, s.pending = s.held[:0], 0, false }
+func (s *sink) reset() { s.held, s.heldLen, s.open = s.held[:0], 0, nil }
 
 // generatedPath is the file of its own a generated ConfigMap gets in a kpt
 // package: mesher-config-sc.yaml, or mesher-config-sc.<namespace>.yaml.

@@ -182,3 +182,40 @@ func indent(s, pad string) string {
 	}
 	return strings.Join(lines, "")
 }
+
+// The last item of a hand-written list may end in a block scalar without a
+// final newline: "<html>\n</html>", and "<html>\n</html>\n" once anything
+// follows it unless it is written "|-". It comes back as it is when nothing
+// follows, and written "|-" before the function config or the results.
+func TestBlockScalarEndingTheList(t *testing.T) {
+	const page = "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: page\n  data:\n    index.html: |\n      <html>\n      </html>"
+	const header = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
+	const config = "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  data: {generateConfigMaps: \"false\"}\n"
+	for _, c := range []struct {
+		name, in string
+		// want is a part of the output: page as it is, or written |-.
+		want string
+	}{
+		{"nothing after it: as it is", header + "items:\n" + page, "items:\n" + page},
+		{"the function config after it: written |-", header + config + "items:\n" + page, "      <html>\n      </html>\nfunctionConfig:\n"},
+		{"results after it: written |-", header + config + "items:\n" + deployment + page, "    index.html: |-\n      <html>\n      </html>\nfunctionConfig:\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := run(t, c.in)
+			if code != 0 || !strings.Contains(out, c.want) {
+				t.Fatalf("exit %d, output lacks %q:\n%s", code, c.want, out)
+			}
+			var rl struct {
+				Items []struct {
+					Data map[string]string `yaml:"data"`
+				} `yaml:"items"`
+			}
+			if err := yaml.Unmarshal([]byte(out), &rl); err != nil {
+				t.Fatal(err)
+			}
+			if got := rl.Items[len(rl.Items)-1].Data["index.html"]; got != "<html>\n</html>" {
+				t.Fatalf("the value is %q:\n%s", got, out)
+			}
+		})
+	}
+}

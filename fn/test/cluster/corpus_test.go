@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,16 +24,52 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/test/internal/corpusfiles"
 )
 
-// Issue 8, property b through the API server: every pod template of each
-// ../shared/corpus file annotated inject: "yes" (as text, as fn/corpus does),
-// the built binary run on it, and every object of its output sent with
-// server-side dry-run. Kinds the server does not serve (CRDs other than the
-// ones in testdata/cluster/crds.yaml, API versions it removed) are skipped
-// and counted; namespaces are created first. An object the server refuses is
-// checked once more as the file wrote it: refused there too for the same
-// causes, it is the corpus's (counted, logged); accepted there, or refused
-// for fewer causes, the injection broke it (an error).
+// Every pod template of each ../shared/corpus file annotated inject: "yes"
+// (as text, as fn/test/corpus does), the built binary run on it, and every
+// object of its output sent with server-side dry-run. Kinds the server does
+// not serve (CRDs other than the ones in testdata/cluster/crds.yaml, API
+// versions it removed) are skipped and counted; namespaces are created
+// first. An object the server refuses is checked once more as the file
+// wrote it: refused there too for the same causes, it is the corpus's
+// (counted, logged); accepted there, or refused for fewer causes, the
+// injection broke it (an error).
 func TestCorpusInjectedDryRun(t *testing.T) {
+	files := corpusFiles(t)
+	c := &corpusRun{bin: injectMesherBinary(t), tallies: map[string]*corpusTally{}, unserved: map[string]int{}, byGroup: map[string][]corpusSent{}}
+	if out, err := kubectl(t, nil, "apply", "-f", "../../../testdata/cluster/crds.yaml"); err != nil {
+		t.Fatalf("CRDs: %v\n%s", err, out)
+	}
+	waitForCRDs(t)
+	// Under the harness's folder, which goes on an interrupt too.
+	c.work = filepath.Join(server.dir, "corpus")
+	t.Cleanup(func() { _ = os.RemoveAll(c.work) })
+	c.kinds = newDiscovery(t)
+
+	t.Run("inject-mesher writes every file it accepts", func(t *testing.T) {
+		for _, f := range files {
+			c.inject(t, f)
+		}
+	})
+	createNamespaces(t, c.namespaces)
+	t.Run("the API server accepts what inject-mesher wrote", func(t *testing.T) {
+		// One kubectl call per corpus directory and verb.
+		for _, g := range slices.Sorted(maps.Keys(c.byGroup)) {
+			t.Run(g, func(t *testing.T) { c.dryRun(t, g) })
+		}
+	})
+
+	report, sum := c.report()
+	t.Log(report)
+	fmt.Print(report)
+	if sum.passed < 200 {
+		t.Errorf("only %d objects passed", sum.passed)
+	}
+}
+
+// corpusFiles loads the corpus: missing, the test skips, or fails where the
+// cluster tests are required.
+func corpusFiles(t *testing.T) []*corpusfiles.File {
+	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -48,161 +86,173 @@ func TestCorpusInjectedDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := injectMesherBinary(t)
-	if out, err := kubectl(t, nil, "apply", "-f", "../../../testdata/cluster/crds.yaml"); err != nil {
-		t.Fatalf("CRDs: %v\n%s", err, out)
-	}
-	waitForCRDs(t)
+	return files
+}
 
-	// Under the harness's folder, which goes on an interrupt too.
-	work := filepath.Join(server.dir, "corpus")
-	t.Cleanup(func() { _ = os.RemoveAll(work) })
-	kinds := newDiscovery(t)
-	type tally struct {
-		files, invalid, refusedByBinary, passed, unserved, local, refusedAsWritten int
+// corpusRun is the corpus on its way through inject-mesher and the API server.
+type corpusRun struct {
+	bin, work string
+	kinds     *discovery
+	tallies   map[string]*corpusTally // by corpus directory
+	unserved  map[string]int          // apiVersion kind -> objects skipped
+	// byGroup is what each file sends, by corpus directory.
+	byGroup          map[string][]corpusSent
+	namespaces       []string
+	refusedAsWritten []string
+}
+
+// corpusTally counts, for one corpus directory, files and objects by fate.
+type corpusTally struct {
+	files, invalid, refusedByBinary, passed, unserved, local, refusedAsWritten int
+}
+
+func (tl *corpusTally) add(o *corpusTally) {
+	tl.files += o.files
+	tl.invalid += o.invalid
+	tl.refusedByBinary += o.refusedByBinary
+	tl.passed += o.passed
+	tl.unserved += o.unserved
+	tl.local += o.local
+	tl.refusedAsWritten += o.refusedAsWritten
+}
+
+type corpusSent struct {
+	file *corpusfiles.File
+	objs []object
+}
+
+// inject runs the binary on the file annotated, and sorts the objects of its
+// output: local-config ones and those of kinds the server does not serve are
+// counted, the others are to be sent.
+func (c *corpusRun) inject(t *testing.T, f *corpusfiles.File) {
+	t.Helper()
+	tl := c.tallies[f.Group()]
+	if tl == nil {
+		tl = &corpusTally{}
+		c.tallies[f.Group()] = tl
 	}
-	tallies := map[string]*tally{}
-	unserved := map[string]int{} // apiVersion kind -> objects skipped
-	var refusedAsWritten []string
-	// What each file sends, by corpus directory.
-	type sent struct {
-		file *corpusfiles.File
-		objs []object
+	tl.files++
+	if f.Invalid {
+		tl.invalid++
+		return
 	}
-	byGroup := map[string][]sent{}
-	var namespaces []string
-	for _, f := range files {
-		tl := tallies[f.Group()]
-		if tl == nil {
-			tl = &tally{}
-			tallies[f.Group()] = tl
-		}
-		tl.files++
-		if f.Invalid {
-			tl.invalid++
-			continue
-		}
-		ann, err := corpusfiles.Annotate(f.Text)
-		if err != nil && ann.Text == "" {
-			ann.Text = f.Text
-		}
-		res := runBinary(t, bin, filepath.Join(work, "b"), f.Rel, ann.Text)
+	ann, err := corpusfiles.Annotate(f.Text)
+	if err != nil && ann.Text == "" {
+		ann.Text = f.Text
+	}
+	res := runBinary(t, c.bin, filepath.Join(c.work, "b"), f.Rel, ann.Text)
+	switch {
+	case res.code == 1:
+		tl.refusedByBinary++
+		t.Logf("%s: inject-mesher refuses b's input (exit 1): %s", f.Rel, firstLines(res.stderr, 3))
+		return
+	case res.code != 0:
+		t.Errorf("%s: inject-mesher: %s", f.Rel, res)
+		return
+	}
+	objs, err := objectsOf(res.stdout)
+	if err != nil {
+		t.Errorf("%s: b's output: %v", f.Rel, err)
+		return
+	}
+	var send []object
+	for _, o := range objs {
 		switch {
-		case res.code == 1:
-			tl.refusedByBinary++
-			t.Logf("%s: inject-mesher refuses b's input (exit 1): %s", f.Rel, firstLines(res.stderr, 3))
-			continue
-		case res.code != 0:
-			t.Errorf("%s: inject-mesher: %s", f.Rel, res)
-			continue
+		case o.local:
+			tl.local++
+		case !c.kinds.served(t, o.apiVersion, o.kind):
+			tl.unserved++
+			c.unserved[o.apiVersion+" "+o.kind]++
+		default:
+			send = append(send, o)
 		}
-		objs, err := objectsOf(res.stdout)
-		if err != nil {
-			t.Errorf("%s: b's output: %v", f.Rel, err)
-			continue
-		}
-		var send []object
-		for _, o := range objs {
-			switch {
-			case o.local:
-				tl.local++
-			case !kinds.served(t, o.apiVersion, o.kind):
-				tl.unserved++
-				unserved[o.apiVersion+" "+o.kind]++
-			default:
-				send = append(send, o)
-			}
-		}
-		namespaces = append(namespaces, kinds.namespaces(t, send)...)
-		byGroup[f.Group()] = append(byGroup[f.Group()], sent{f, send})
 	}
-	createNamespaces(t, namespaces)
+	c.namespaces = append(c.namespaces, c.kinds.namespaces(t, send)...)
+	c.byGroup[f.Group()] = append(c.byGroup[f.Group()], corpusSent{f, send})
+}
 
-	// One kubectl call per corpus directory and verb; only a directory with
-	// a refusal is sent again file by file, then object by object.
-	for g, group := range byGroup {
-		var objs []object
-		for _, s := range group {
-			objs = append(objs, s.objs...)
+// dryRun sends a corpus directory's objects in one call per verb; only a
+// directory with a refusal is sent again file by file, then object by object.
+func (c *corpusRun) dryRun(t *testing.T, g string) {
+	t.Helper()
+	tl, group := c.tallies[g], c.byGroup[g]
+	var objs []object
+	for _, s := range group {
+		objs = append(objs, s.objs...)
+	}
+	if ok, failed := dryRun(t, objs); len(failed) == 0 {
+		tl.passed += ok
+		return
+	}
+	for _, s := range group {
+		ok, failed := dryRun(t, s.objs)
+		tl.passed += ok
+		if len(failed) > 0 {
+			c.refused(t, s.file, failed)
 		}
-		if ok, failed := dryRun(t, objs); len(failed) == 0 {
-			tallies[g].passed += ok
+	}
+}
+
+// refused checks which of the objects the server refused it refuses as the
+// file wrote them too, for the same causes: those are the corpus's.
+func (c *corpusRun) refused(t *testing.T, file *corpusfiles.File, failed []object) {
+	t.Helper()
+	tl := c.tallies[file.Group()]
+	orig, err := objectsOf(file.Text)
+	if err != nil {
+		t.Errorf("%s: the file as it is: %v", file.Rel, err)
+		return
+	}
+	for _, o := range failed {
+		msg := refusal(t, o)
+		if msg == "" {
+			tl.passed++ // refused only beside the others: accepted alone
 			continue
 		}
-		for _, s := range group {
-			ok, failed := dryRun(t, s.objs)
-			tallies[g].passed += ok
-			if len(failed) == 0 {
-				continue
-			}
-			// Which of the refused objects the server refuses as written?
-			orig, err := objectsOf(s.file.Text)
-			if err != nil {
-				t.Errorf("%s: the file as it is: %v", s.file.Rel, err)
-				continue
-			}
-			for _, o := range failed {
-				msg := refusal(t, o)
-				if msg == "" {
-					tallies[g].passed++ // refused only beside the others: accepted alone
-					continue
-				}
-				w, found := find(orig, o)
-				if !found {
-					t.Errorf("%s: the API server refuses %s, which inject-mesher added:\n%s", s.file.Rel, o, msg)
-					continue
-				}
-				asWritten := refusal(t, w)
-				if asWritten == "" {
-					t.Errorf("%s: the API server refuses %s as inject-mesher wrote it (and accepts the file's own):\n%s", s.file.Rel, o, msg)
-					continue
-				}
-				if extra := newCauses(msg, asWritten); len(extra) > 0 {
-					t.Errorf("%s: the API server refuses %s as written, and for more after the injection:\n%s\n--- as written:\n%s", s.file.Rel, o, strings.Join(extra, "\n"), asWritten)
-					continue
-				}
-				tallies[g].refusedAsWritten++
-				refusedAsWritten = append(refusedAsWritten, fmt.Sprintf("%s: %s: %s", s.file.Rel, o, firstLines(msg, 2)))
-			}
+		w, found := find(orig, o)
+		if !found {
+			t.Errorf("%s: the API server refuses %s, which inject-mesher added:\n%s", file.Rel, o, msg)
+			continue
 		}
+		asWritten := refusal(t, w)
+		if asWritten == "" {
+			t.Errorf("%s: the API server refuses %s as inject-mesher wrote it (and accepts the file's own):\n%s", file.Rel, o, msg)
+			continue
+		}
+		if extra := newCauses(msg, asWritten); len(extra) > 0 {
+			t.Errorf("%s: the API server refuses %s as written, and for more after the injection:\n%s\n--- as written:\n%s", file.Rel, o, strings.Join(extra, "\n"), asWritten)
+			continue
+		}
+		tl.refusedAsWritten++
+		c.refusedAsWritten = append(c.refusedAsWritten, fmt.Sprintf("%s: %s: %s", file.Rel, o, firstLines(msg, 2)))
 	}
+}
 
-	groups := make([]string, 0, len(tallies))
-	for g := range tallies {
-		groups = append(groups, g)
-	}
-	sort.Strings(groups)
-	var sum tally
+// report is the table of what happened in each corpus directory, and the sum.
+func (c *corpusRun) report() (string, corpusTally) {
+	var sum corpusTally
 	var report strings.Builder
+	row := func(name string, tl *corpusTally) {
+		fmt.Fprintf(&report, "  %-20s %5d %7d %8d %7d %8d %6d %9d\n", name, tl.files, tl.invalid, tl.refusedByBinary, tl.passed, tl.unserved, tl.local, tl.refusedAsWritten)
+	}
 	fmt.Fprintf(&report, "corpus through the API server %s (server-side dry-run of b's output):\n", server.version)
 	fmt.Fprintf(&report, "  %-20s %5s %7s %8s %7s %8s %6s %9s\n", "directory", "files", "INVALID", "refused", "passed", "unserved", "local", "as-written")
-	for _, g := range groups {
-		tl := tallies[g]
-		fmt.Fprintf(&report, "  %-20s %5d %7d %8d %7d %8d %6d %9d\n", g, tl.files, tl.invalid, tl.refusedByBinary, tl.passed, tl.unserved, tl.local, tl.refusedAsWritten)
-		sum.files += tl.files
-		sum.invalid += tl.invalid
-		sum.refusedByBinary += tl.refusedByBinary
-		sum.passed += tl.passed
-		sum.unserved += tl.unserved
-		sum.local += tl.local
-		sum.refusedAsWritten += tl.refusedAsWritten
+	for _, g := range slices.Sorted(maps.Keys(c.tallies)) {
+		row(g, c.tallies[g])
+		sum.add(c.tallies[g])
 	}
-	fmt.Fprintf(&report, "  %-20s %5d %7d %8d %7d %8d %6d %9d\n", "total", sum.files, sum.invalid, sum.refusedByBinary, sum.passed, sum.unserved, sum.local, sum.refusedAsWritten)
+	row("total", &sum)
 	fmt.Fprintf(&report, "  (refused: files inject-mesher refuses with exit 1; unserved: objects of kinds the server does not serve; local: local-config objects; as-written: objects the server refuses in the file as it is too)\n")
-	kindsSkipped := make([]string, 0, len(unserved))
-	for k, n := range unserved {
+	kindsSkipped := make([]string, 0, len(c.unserved))
+	for k, n := range c.unserved {
 		kindsSkipped = append(kindsSkipped, fmt.Sprintf("%s (%d)", k, n))
 	}
 	sort.Strings(kindsSkipped)
 	fmt.Fprintf(&report, "  kinds not served: %s\n", strings.Join(kindsSkipped, ", "))
-	for _, r := range refusedAsWritten {
+	for _, r := range c.refusedAsWritten {
 		fmt.Fprintf(&report, "  refused as written too: %s\n", r)
 	}
-	t.Log(report.String())
-	fmt.Print(report.String())
-	if sum.passed < 200 {
-		t.Errorf("only %d objects passed", sum.passed)
-	}
+	return report.String(), sum
 }
 
 // object is one object of a stream, as text the API server reads (a

@@ -110,70 +110,59 @@ func TestKptEval(t *testing.T) {
 	pkg := filepath.Join(work, "pkg")
 	copyDir(t, fixture("kpt-eval", "pkg"), pkg)
 	input := snapshot(t, pkg)
-	eval := func(kv ...string) result {
+	eval := func(t *testing.T, kv ...string) result {
 		return run(t, work, nil, kpt, append([]string{"fn", "eval", pkg, "--exec", binPath, "--"}, kv...)...)
 	}
+	pilot := []string{"image=example/mesher:1.6.3-pilot", "discoveryType=pilot"}
 
-	r := eval("image=example/mesher:1.6.3-pilot", "discoveryType=pilot")
-	if r.code != 0 {
-		t.Fatalf("kpt fn eval failed (exit %d):\n%s", r.code, r.stderr)
-	}
+	r := eval(t, pilot...)
+	mustSucceed(t, "kpt fn eval", r)
 	out := snapshot(t, pkg)
-	checkGoldenDir(t, fixture("kpt-eval", "expected"), out)
-
-	// The Deployment that asked for the sidecar has it, with the image and
-	// the pilot settings from the key=value arguments.
 	web := findDoc(t, parseDocs(t, out["web.yaml"]), "Deployment", "web")
-	env := checkInjected(t, web, "example/mesher:1.6.3-pilot", "pilot")
-	wantEnv(t, env, map[string]string{"SERVICE_NAME": "web", "VERSION": "1.4.0", "APP_ID": "default", "SERVICE_PORTS": "rest:8080"})
-	// Every other annotation stays (the seed injector wiped them).
-	if got := str(web, "spec", "template", "metadata", "annotations", "prometheus.io/scrape"); got != "true" {
-		t.Errorf("prometheus.io/scrape annotation lost: %q", got)
-	}
-	// The Service between the workloads and the Deployment that did not ask
-	// come out byte for byte, comments included.
-	inDocs, outDocs := splitDocs(input["web.yaml"]), splitDocs(out["web.yaml"])
-	if len(outDocs) != 3 {
-		t.Fatalf("web.yaml has %d documents after eval, want 3", len(outDocs))
-	}
-	for _, i := range []int{1, 2} {
-		if inDocs[i] != outDocs[i] {
-			t.Errorf("document %d of web.yaml changed:\n%s", i, testutil.Unified8(inDocs[i], outDocs[i]))
-		}
-	}
-	if out["Kptfile"] != input["Kptfile"] {
-		t.Errorf("the Kptfile changed:\n%s", testutil.Unified8(input["Kptfile"], out["Kptfile"]))
-	}
 
-	// kpt wrote the generated ConfigMap to a file of its own.
-	cmFiles := globFiles(t, pkg, "mesher-config-pilot*.yaml")
-	if len(cmFiles) != 1 {
-		t.Fatalf("want one mesher-config-pilot*.yaml written by kpt, got %v", cmFiles)
-	}
-	cm := findDoc(t, parseDocs(t, out[cmFiles[0]]), "ConfigMap", "mesher-config-pilot")
-	if ns := str(cm, "metadata", "namespace"); ns != "shop" {
-		t.Errorf("ConfigMap namespace %q, want shop", ns)
-	}
-	chassis := str(cm, "data", "chassis.yaml")
-	for _, want := range []string{"type: pilotv2", "grpc://istio-pilot.istio-system:15010", "listenAddress: 127.0.0.1:30101", "port-selector"} {
-		if !strings.Contains(chassis, want) {
-			t.Errorf("chassis.yaml of %s lacks %q:\n%s", cmFiles[0], want, chassis)
+	t.Run("the package is the expected one", func(t *testing.T) {
+		checkGoldenDir(t, fixture("kpt-eval", "expected"), out)
+	})
+	t.Run("the Deployment that asked has the sidecar, with the image and pilot settings of the arguments", func(t *testing.T) {
+		env := checkInjected(t, web, "example/mesher:1.6.3-pilot", "pilot")
+		wantEnv(t, env, map[string]string{"SERVICE_NAME": "web", "VERSION": "1.4.0", "APP_ID": "default", "SERVICE_PORTS": "rest:8080"})
+	})
+	t.Run("every other annotation stays", func(t *testing.T) {
+		// The seed injector wiped them.
+		if got := str(web, "spec", "template", "metadata", "annotations", "prometheus.io/scrape"); got != "true" {
+			t.Errorf("prometheus.io/scrape annotation lost: %q", got)
 		}
-	}
-	mustContain(t, "kpt's output", r.stderr, "[PASS]", "[info] apps/v1/Deployment/shop/web: injected the mesher sidecar (pilot discovery")
+	})
+	t.Run("the Service and the Deployment that did not ask come out byte for byte, comments included", func(t *testing.T) {
+		if n := len(splitDocs(out["web.yaml"])); n != 3 {
+			t.Fatalf("web.yaml has %d documents after eval, want 3", n)
+		}
+		unchangedDocs(t, "web.yaml", input["web.yaml"], out["web.yaml"], 1, 2)
+	})
+	t.Run("the Kptfile stays", func(t *testing.T) {
+		unchangedFiles(t, input, out, "Kptfile")
+	})
+	t.Run("kpt writes the generated ConfigMap to a file of its own", func(t *testing.T) {
+		cm := generatedConfigMap(t, pkg, out, "mesher-config-pilot")
+		if ns := str(cm, "metadata", "namespace"); ns != "shop" {
+			t.Errorf("ConfigMap namespace %q, want shop", ns)
+		}
+		mustContain(t, "the ConfigMap's chassis.yaml", str(cm, "data", "chassis.yaml"),
+			"type: pilotv2", "grpc://istio-pilot.istio-system:15010", "listenAddress: 127.0.0.1:30101", "port-selector")
+	})
+	t.Run("kpt reports the injection", func(t *testing.T) {
+		mustContain(t, "kpt's output", r.stderr, "[PASS]", "[info] apps/v1/Deployment/shop/web: injected the mesher sidecar (pilot discovery")
+	})
 
 	t.Run("second eval changes nothing", func(t *testing.T) {
-		r := eval("image=example/mesher:1.6.3-pilot", "discoveryType=pilot")
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "a second kpt fn eval", eval(t, pilot...))
 		if d := diffSnapshots(out, snapshot(t, pkg)); d != "" {
 			t.Errorf("a second identical eval changed the package:\n%s", d)
 		}
 	})
 
 	t.Run("bad value writes nothing", func(t *testing.T) {
-		r := eval("image=example/mesher:1.6.3-pilot", "discoveryType=bogus")
+		r := eval(t, "image=example/mesher:1.6.3-pilot", "discoveryType=bogus")
 		if r.code == 0 {
 			t.Fatalf("kpt fn eval with discoveryType=bogus exited 0:\n%s", r.stderr)
 		}
@@ -206,26 +195,19 @@ func TestKptEval(t *testing.T) {
 		copyDir(t, fixture("kpt-eval", "pkg"), typed)
 		cfg := filepath.Join(work, "mesher.yaml")
 		copyDir(t, fixture("kpt-render", "pkg", "mesher.yaml"), cfg)
-		r := run(t, work, nil, kpt, "fn", "eval", typed, "--fn-config", cfg, "--exec", binPath)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "kpt fn eval --fn-config", run(t, work, nil, kpt, "fn", "eval", typed, "--fn-config", cfg, "--exec", binPath))
 		now := snapshot(t, typed)
 		web := findDoc(t, parseDocs(t, now["web.yaml"]), "Deployment", "web")
 		wantEnv(t, checkInjected(t, web, "servicecomb/mesher-sidecar:1.6.3", "sc"), map[string]string{"APP_ID": "orders-app"})
-		if got := str(sidecarOf(t, web), "resources", "limits", "memory"); got != "192Mi" {
-			t.Errorf("memory limit %q, want 192Mi from the typed config", got)
-		}
+		wantSidecarFields(t, sidecarOf(t, web), "the typed config", map[string]string{"resources.limits.memory": "192Mi"})
 		if _, ok := now["mesher.yaml"]; ok {
 			t.Errorf("the --fn-config file was written into the package")
 		}
 	})
 
 	t.Run("switching backend drops the unused ConfigMap", func(t *testing.T) {
-		r := eval("image=example/mesher:1.6.3", "discoveryType=sc")
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		r := eval(t, "image=example/mesher:1.6.3", "discoveryType=sc")
+		mustSucceed(t, "kpt fn eval discoveryType=sc", r)
 		now := snapshot(t, pkg)
 		if got := globFiles(t, pkg, "mesher-config-pilot*.yaml"); len(got) != 0 {
 			t.Errorf("the pilot ConfigMap is no longer used but kpt still has %v", got)
@@ -255,12 +237,12 @@ func TestKptRender(t *testing.T) {
 	replaceInFile(t, kptfile, binPlaceholder, binPath)
 	input := snapshot(t, pkg)
 	elsewhere := t.TempDir()
-	render := func(extra ...string) result {
+	render := func(t *testing.T, extra ...string) result {
 		return run(t, elsewhere, nil, kpt, append([]string{"fn", "render"}, append(extra, pkg)...)...)
 	}
 
 	t.Run("without --allow-exec kpt refuses", func(t *testing.T) {
-		r := render()
+		r := render(t)
 		if r.code == 0 {
 			t.Fatalf("kpt fn render without --allow-exec exited 0:\n%s", r.stderr)
 		}
@@ -270,54 +252,48 @@ func TestKptRender(t *testing.T) {
 		}
 	})
 
-	r := render("--allow-exec")
-	if r.code != 0 {
-		t.Fatalf("kpt fn render failed (exit %d):\n%s", r.code, r.stderr)
-	}
-	mustContain(t, "kpt's output", r.stderr, "[PASS]", "Successfully executed 1 function(s) in 1 package(s)",
-		"[info] apps/v1/StatefulSet/orders/orders: injected the mesher sidecar (sc discovery")
+	r := render(t, "--allow-exec")
+	mustSucceed(t, "kpt fn render", r)
 	out := snapshot(t, pkg)
-	normalized := maps.Clone(out)
-	normalized["Kptfile"] = strings.ReplaceAll(out["Kptfile"], binPath, binPlaceholder)
-	checkGoldenDir(t, fixture("kpt-render", "expected"), normalized)
+	sts := findDoc(t, parseDocs(t, out["orders.yaml"]), "StatefulSet", "orders")
+	cmFile := generatedConfigMapFile(t, pkg, "mesher-config-sc")
 
-	// The typed config is the function's input, never its output.
-	for _, f := range []string{"Kptfile", "mesher.yaml", "namespace.yaml"} {
-		if out[f] != input[f] {
-			t.Errorf("%s changed:\n%s", f, testutil.Unified8(input[f], out[f]))
-		}
-	}
-	if strings.Contains(out["mesher.yaml"], "sidecar-mesher") || strings.Contains(out["mesher.yaml"], "sidecar.mesher.io/status") {
-		t.Errorf("the function config was injected:\n%s", out["mesher.yaml"])
-	}
-
-	docs := parseDocs(t, out["orders.yaml"])
-	// No inject annotation, but its Namespace is labelled sidecar-injector=enabled.
-	sts := findDoc(t, docs, "StatefulSet", "orders")
-	env := checkInjected(t, sts, "servicecomb/mesher-sidecar:1.6.3", "sc")
-	wantEnv(t, env, map[string]string{
-		"SERVICE_NAME": "orders", "VERSION": "2.1", "APP_ID": "orders-app",
-		"SERVICE_PORTS": "rest:8080,grpc:9090", "CSE_REGISTRY_ADDR": "http://service-center.servicecomb:30100",
+	t.Run("kpt reports the injection", func(t *testing.T) {
+		mustContain(t, "kpt's output", r.stderr, "[PASS]", "Successfully executed 1 function(s) in 1 package(s)",
+			"[info] apps/v1/StatefulSet/orders/orders: injected the mesher sidecar (sc discovery")
 	})
-	wantSidecarFields(t, sidecarOf(t, sts), "mesher.yaml", map[string]string{
-		"resources.requests.cpu": "50m", "resources.requests.memory": "64Mi",
-		"resources.limits.cpu": "250m", "resources.limits.memory": "192Mi",
+	t.Run("the package is the expected one", func(t *testing.T) {
+		normalized := maps.Clone(out)
+		normalized["Kptfile"] = strings.ReplaceAll(out["Kptfile"], binPath, binPlaceholder)
+		checkGoldenDir(t, fixture("kpt-render", "expected"), normalized)
 	})
-	// The Service and the Job that says inject: "no" are untouched.
-	inDocs, outDocs := splitDocs(input["orders.yaml"]), splitDocs(out["orders.yaml"])
-	for _, i := range []int{1, 2} {
-		if i >= len(outDocs) || inDocs[i] != outDocs[i] {
-			t.Errorf("document %d of orders.yaml changed", i)
+	t.Run("the typed config is the function's input, never its output", func(t *testing.T) {
+		unchangedFiles(t, input, out, "Kptfile", "mesher.yaml", "namespace.yaml")
+		if strings.Contains(out["mesher.yaml"], "sidecar-mesher") || strings.Contains(out["mesher.yaml"], "sidecar.mesher.io/status") {
+			t.Errorf("the function config was injected:\n%s", out["mesher.yaml"])
 		}
-	}
-	cmFiles := globFiles(t, pkg, "mesher-config-sc*.yaml")
-	if len(cmFiles) != 1 {
-		t.Fatalf("want one mesher-config-sc*.yaml, got %v", cmFiles)
-	}
-	cm := findDoc(t, parseDocs(t, out[cmFiles[0]]), "ConfigMap", "mesher-config-sc")
-	if ns := str(cm, "metadata", "namespace"); ns != "orders" {
-		t.Errorf("ConfigMap namespace %q, want orders", ns)
-	}
+	})
+	t.Run("the StatefulSet of a namespace labelled sidecar-injector=enabled has the sidecar, as mesher.yaml says", func(t *testing.T) {
+		// It has no inject annotation.
+		env := checkInjected(t, sts, "servicecomb/mesher-sidecar:1.6.3", "sc")
+		wantEnv(t, env, map[string]string{
+			"SERVICE_NAME": "orders", "VERSION": "2.1", "APP_ID": "orders-app",
+			"SERVICE_PORTS": "rest:8080,grpc:9090", "CSE_REGISTRY_ADDR": "http://service-center.servicecomb:30100",
+		})
+		wantSidecarFields(t, sidecarOf(t, sts), "mesher.yaml", map[string]string{
+			"resources.requests.cpu": "50m", "resources.requests.memory": "64Mi",
+			"resources.limits.cpu": "250m", "resources.limits.memory": "192Mi",
+		})
+	})
+	t.Run("the Service and the Job that says inject: no are untouched", func(t *testing.T) {
+		unchangedDocs(t, "orders.yaml", input["orders.yaml"], out["orders.yaml"], 1, 2)
+	})
+	t.Run("the generated ConfigMap is in the workload's namespace", func(t *testing.T) {
+		cm := findDoc(t, parseDocs(t, out[cmFile]), "ConfigMap", "mesher-config-sc")
+		if ns := str(cm, "metadata", "namespace"); ns != "orders" {
+			t.Errorf("ConfigMap namespace %q, want orders", ns)
+		}
+	})
 
 	t.Run("bad config names the config file and field", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "orders")
@@ -338,10 +314,7 @@ func TestKptRender(t *testing.T) {
 	})
 
 	t.Run("second render changes nothing", func(t *testing.T) {
-		r := render("--allow-exec")
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "a second kpt fn render", render(t, "--allow-exec"))
 		if d := diffSnapshots(out, snapshot(t, pkg)); d != "" {
 			t.Errorf("a second render changed the package:\n%s", d)
 		}
@@ -351,20 +324,18 @@ func TestKptRender(t *testing.T) {
 		cfg := filepath.Join(pkg, "mesher.yaml")
 		replaceInFile(t, cfg, "image: servicecomb/mesher-sidecar:1.6.3", "image: servicecomb/mesher-sidecar:1.6.4")
 		replaceInFile(t, cfg, "http://service-center.servicecomb:30100", "http://sc.infra.svc:30100")
-		r := render("--allow-exec")
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		r := render(t, "--allow-exec")
+		mustSucceed(t, "kpt fn render after the config changed", r)
 		mustContain(t, "kpt's output", r.stderr, "upgraded the mesher sidecar")
 		now := snapshot(t, pkg)
 		sts := findDoc(t, parseDocs(t, now["orders.yaml"]), "StatefulSet", "orders")
 		env := checkInjected(t, sts, "servicecomb/mesher-sidecar:1.6.4", "sc")
 		wantEnv(t, env, map[string]string{"CSE_REGISTRY_ADDR": "http://sc.infra.svc:30100"})
-		cm := findDoc(t, parseDocs(t, now[cmFiles[0]]), "ConfigMap", "mesher-config-sc")
+		cm := findDoc(t, parseDocs(t, now[cmFile]), "ConfigMap", "mesher-config-sc")
 		if chassis := str(cm, "data", "chassis.yaml"); !strings.Contains(chassis, "address: http://sc.infra.svc:30100") {
 			t.Errorf("the generated ConfigMap did not follow serviceCenterAddress:\n%s", chassis)
 		}
-		r = render("--allow-exec")
+		r = render(t, "--allow-exec")
 		if d := diffSnapshots(now, snapshot(t, pkg)); r.code != 0 || d != "" {
 			t.Errorf("render after the upgrade is not a no-op (exit %d):\n%s", r.code, d)
 		}
@@ -377,10 +348,8 @@ func TestKptRender(t *testing.T) {
 		}
 		ordersFile := filepath.Join(pkg, "orders.yaml")
 		writeFile(t, ordersFile, optOut(readFile(t, ordersFile)))
-		r := render("--allow-exec")
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		r := render(t, "--allow-exec")
+		mustSucceed(t, "kpt fn render with inject: no", r)
 		mustContain(t, "kpt's output", r.stderr, "removed the mesher sidecar")
 		// The input plus the one annotation line, byte for byte.
 		want := optOut(input["orders.yaml"])
@@ -391,6 +360,24 @@ func TestKptRender(t *testing.T) {
 			t.Errorf("the generated ConfigMap is no longer used but kpt still has %v", got)
 		}
 	})
+}
+
+// generatedConfigMapFile is the one file kpt wrote a generated ConfigMap to
+// (name*.yaml in pkg).
+func generatedConfigMapFile(t *testing.T, pkg, name string) string {
+	t.Helper()
+	files := globFiles(t, pkg, name+"*.yaml")
+	if len(files) != 1 {
+		t.Fatalf("want one %s*.yaml written by kpt, got %v", name, files)
+	}
+	return files[0]
+}
+
+// generatedConfigMap is the ConfigMap of generatedConfigMapFile, from the
+// package's snapshot.
+func generatedConfigMap(t *testing.T, pkg string, snap map[string]string, name string) map[string]any {
+	t.Helper()
+	return findDoc(t, parseDocs(t, snap[generatedConfigMapFile(t, pkg, name)]), "ConfigMap", name)
 }
 
 // ---------------------------------------------------------------------------
@@ -511,53 +498,48 @@ func TestKustomize(t *testing.T) {
 func TestCLI(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cli")
 	copyDir(t, fixture("cli"), dir)
-	inject := func(stdin []byte, args ...string) result { return run(t, dir, stdin, binPath, args...) }
+	inject := func(t *testing.T, stdin []byte, args ...string) result { return run(t, dir, stdin, binPath, args...) }
 	app := "manifests/app.yaml"
 	other := "manifests/other.yaml"
 	appText := readFile(t, filepath.Join(dir, app))
+	appReport := []string{"deployment/web injected", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork"}
 
-	files := inject(nil, app, other)
-	if files.code != 0 {
-		t.Fatalf("inject-mesher %s %s failed (exit %d):\n%s", app, other, files.code, files.stderr)
-	}
+	files := inject(t, nil, app, other)
+	mustSucceed(t, "inject-mesher "+app+" "+other, files)
 
 	t.Run("files", func(t *testing.T) {
-		checkGolden(t, fixture("cli", "expected.yaml"), files.stdout)
-		checkGolden(t, fixture("cli", "report.txt"), files.stderr)
-		reportLines(t, files.stderr,
-			"deployment/web injected",
-			"service/web unchanged",
-			"job/migrate skipped in namespace shop: hostNetwork",
-			"deployment/worker injected",
-			"configmap/mesher-config-sc generated")
 		docs := parseDocs(t, files.stdout)
-		wantOrder(t, docs, "Deployment/web", "Service/web", "Job/migrate", "Deployment/worker", "ConfigMap/mesher-config-sc")
-		checkInjected(t, findDoc(t, docs, "Deployment", "web"), "servicecomb/mesher-sidecar:1.6.3", "sc")
-		wantEnv(t, checkInjected(t, findDoc(t, docs, "Deployment", "worker"), "servicecomb/mesher-sidecar:1.6.3", "sc"),
-			map[string]string{"SERVICE_NAME": "worker", "VERSION": "0.0.1"})
-		// The Service and the skipped Job pass through byte for byte.
-		in, out := splitDocs(appText), splitDocs(files.stdout)
-		for _, i := range []int{1, 2} {
-			if in[i] != out[i] {
-				t.Errorf("document %d changed:\n%s", i, testutil.Unified8(in[i], out[i]))
+		t.Run("the expected output and report", func(t *testing.T) {
+			checkGolden(t, fixture("cli", "expected.yaml"), files.stdout)
+			checkGolden(t, fixture("cli", "report.txt"), files.stderr)
+		})
+		t.Run("one report line per object, in input order, the generated ConfigMap last", func(t *testing.T) {
+			reportLines(t, files.stderr, append(appReport, "deployment/worker injected", "configmap/mesher-config-sc generated")...)
+			wantOrder(t, docs, "Deployment/web", "Service/web", "Job/migrate", "Deployment/worker", "ConfigMap/mesher-config-sc")
+		})
+		t.Run("the Deployments are injected", func(t *testing.T) {
+			checkInjected(t, findDoc(t, docs, "Deployment", "web"), "servicecomb/mesher-sidecar:1.6.3", "sc")
+			wantEnv(t, checkInjected(t, findDoc(t, docs, "Deployment", "worker"), "servicecomb/mesher-sidecar:1.6.3", "sc"),
+				map[string]string{"SERVICE_NAME": "worker", "VERSION": "0.0.1"})
+		})
+		t.Run("the Service and the skipped Job pass through byte for byte", func(t *testing.T) {
+			unchangedDocs(t, app, appText, files.stdout, 1, 2)
+		})
+		t.Run("injecting the output again gives it back byte for byte", func(t *testing.T) {
+			again := filepath.Join(t.TempDir(), "injected.yaml")
+			writeFile(t, again, files.stdout)
+			r := inject(t, nil, again)
+			if r.code != 0 || r.stdout != files.stdout {
+				t.Errorf("injecting the output again is not a no-op (exit %d):\n%s", r.code, testutil.Unified8(files.stdout, r.stdout))
 			}
-		}
-		// Run again on its own output: byte for byte the same.
-		again := filepath.Join(t.TempDir(), "injected.yaml")
-		writeFile(t, again, files.stdout)
-		r := inject(nil, again)
-		if r.code != 0 || r.stdout != files.stdout {
-			t.Errorf("injecting the output again is not a no-op (exit %d):\n%s", r.code, testutil.Unified8(files.stdout, r.stdout))
-		}
-		reportLines(t, r.stderr, "deployment/web unchanged", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork",
-			"deployment/worker unchanged", "configmap/mesher-config-sc")
+			reportLines(t, r.stderr, "deployment/web unchanged", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork",
+				"deployment/worker unchanged", "configmap/mesher-config-sc")
+		})
 	})
 
 	t.Run("folder", func(t *testing.T) {
-		r := inject(nil, "manifests")
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		r := inject(t, nil, "manifests")
+		mustSucceed(t, "inject-mesher manifests", r)
 		if r.stdout != files.stdout {
 			t.Errorf("a folder gives other output than its files:\n%s", testutil.Unified8(files.stdout, r.stdout))
 		}
@@ -567,28 +549,24 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("stdin", func(t *testing.T) {
-		r := inject([]byte(appText))
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
-		one := inject(nil, app)
+		r := inject(t, []byte(appText))
+		mustSucceed(t, "inject-mesher < "+app, r)
+		one := inject(t, nil, app)
 		if r.stdout != one.stdout {
 			t.Errorf("stdin gives other output than the file:\n%s", testutil.Unified8(one.stdout, r.stdout))
 		}
-		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork", "configmap/mesher-config-sc generated")
+		reportLines(t, r.stderr, append(appReport, "configmap/mesher-config-sc generated")...)
 		mustContain(t, "the report", r.stderr, "<stdin>: job/migrate")
 		wantOrder(t, parseDocs(t, r.stdout), "Deployment/web", "Service/web", "Job/migrate", "ConfigMap/mesher-config-sc")
 	})
 
 	t.Run("flags named after config keys", func(t *testing.T) {
-		r := inject(nil, "--discovery-type=pilot", "--image=x/y:1", app)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		r := inject(t, nil, "--discovery-type=pilot", "--image=x/y:1", app)
+		mustSucceed(t, "inject-mesher --discovery-type=pilot --image=x/y:1", r)
 		docs := parseDocs(t, r.stdout)
 		checkInjected(t, findDoc(t, docs, "Deployment", "web"), "x/y:1", "pilot")
 		findDoc(t, docs, "ConfigMap", "mesher-config-pilot")
-		reportLines(t, r.stderr, "deployment/web injected", "service/web unchanged", "job/migrate skipped in namespace shop: hostNetwork", "configmap/mesher-config-pilot generated")
+		reportLines(t, r.stderr, append(appReport, "configmap/mesher-config-pilot generated")...)
 		t.Run("kubectl", func(t *testing.T) {
 			kubectlDryRun(t, r.stdout, "deployment.apps/web", "service/web", "job.batch/migrate", "configmap/mesher-config-pilot")
 		})
@@ -596,17 +574,12 @@ func TestCLI(t *testing.T) {
 
 	t.Run("--config", func(t *testing.T) {
 		cfgBefore := readFile(t, filepath.Join(dir, "config.yaml"))
-		r := inject(nil, "--config", "config.yaml", app)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
-		docs := parseDocs(t, r.stdout)
-		web := findDoc(t, docs, "Deployment", "web")
+		r := inject(t, nil, "--config", "config.yaml", app)
+		mustSucceed(t, "inject-mesher --config config.yaml", r)
+		web := findDoc(t, parseDocs(t, r.stdout), "Deployment", "web")
 		env := checkInjected(t, web, "registry.example.com/mesher/mesher-sidecar:1.6.3", "sc")
 		wantEnv(t, env, map[string]string{"APP_ID": "storefront", "CSE_REGISTRY_ADDR": "https://sc.servicecomb.svc:30100"})
-		if got := str(sidecarOf(t, web), "imagePullPolicy"); got != "Always" {
-			t.Errorf("imagePullPolicy %q, want Always", got)
-		}
+		wantSidecarFields(t, sidecarOf(t, web), "config.yaml", map[string]string{"imagePullPolicy": "Always"})
 		if got := mustYAML(t, get(web, "spec", "template", "spec", "imagePullSecrets")); !strings.Contains(got, "name: regcred") {
 			t.Errorf("imagePullSecrets from the config missing: %s", got)
 		}
@@ -616,43 +589,38 @@ func TestCLI(t *testing.T) {
 		if readFile(t, filepath.Join(dir, "config.yaml")) != cfgBefore {
 			t.Errorf("the config file was modified")
 		}
-		// A flag overrides the file.
-		r = inject(nil, "--config", "config.yaml", "--image=x/z:2", app)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
-		env = checkInjected(t, findDoc(t, parseDocs(t, r.stdout), "Deployment", "web"), "x/z:2", "sc")
+	})
+
+	t.Run("a flag overrides --config", func(t *testing.T) {
+		r := inject(t, nil, "--config", "config.yaml", "--image=x/z:2", app)
+		mustSucceed(t, "inject-mesher --config config.yaml --image=x/z:2", r)
+		env := checkInjected(t, findDoc(t, parseDocs(t, r.stdout), "Deployment", "web"), "x/z:2", "sc")
 		wantEnv(t, env, map[string]string{"APP_ID": "storefront"})
 	})
 
-	t.Run("bad input prints nothing", func(t *testing.T) {
-		r := inject(nil, app, "bad.yaml")
-		if r.code != 1 {
-			t.Errorf("exit %d, want 1", r.code)
-		}
-		if r.stdout != "" {
-			t.Errorf("a failed run printed on stdout:\n%s", r.stdout)
-		}
-		mustContain(t, "stderr", r.stderr, "bad.yaml", "deployment/broken",
-			"spec.template.metadata.annotations[sidecar.mesher.io/servicePorts]", `"http:9999"`, "rest:9999")
-		// Also from stdin.
-		r = inject([]byte(readFile(t, filepath.Join(dir, "bad.yaml"))))
-		if r.code != 1 || r.stdout != "" {
-			t.Errorf("bad input on stdin: exit %d, stdout %q", r.code, r.stdout)
-		}
-		mustContain(t, "stderr", r.stderr, "<stdin>", "deployment/broken", "servicePorts")
-	})
-
-	t.Run("bad flag prints nothing", func(t *testing.T) {
-		r := inject(nil, "--discovery-type=bogus", app)
-		if r.code != 1 || r.stdout != "" {
-			t.Errorf("exit %d (want 1), stdout %q (want nothing)", r.code, r.stdout)
-		}
-		mustContain(t, "stderr", r.stderr, "--discovery-type", "bogus")
-	})
+	badYAML := []byte(readFile(t, filepath.Join(dir, "bad.yaml")))
+	for _, c := range []struct {
+		name  string
+		stdin []byte
+		args  []string
+		say   []string
+	}{
+		{"bad input prints nothing", nil, []string{app, "bad.yaml"},
+			[]string{"bad.yaml", "deployment/broken", "spec.template.metadata.annotations[sidecar.mesher.io/servicePorts]", `"http:9999"`, "rest:9999"}},
+		{"bad input on stdin prints nothing", badYAML, nil, []string{"<stdin>", "deployment/broken", "servicePorts"}},
+		{"bad flag prints nothing", nil, []string{"--discovery-type=bogus", app}, []string{"--discovery-type", "bogus"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := inject(t, c.stdin, c.args...)
+			if r.code != 1 || r.stdout != "" {
+				t.Errorf("exit %d (want 1), stdout %q (want nothing)", r.code, r.stdout)
+			}
+			mustContain(t, "stderr", r.stderr, c.say...)
+		})
+	}
 
 	t.Run("a flag spelled as before subcommands gives the same output, and says so", func(t *testing.T) {
-		now, old := inject(nil, "inject", "--discovery-type", "pilot", app), inject(nil, "-discoveryType", "pilot", app)
+		now, old := inject(t, nil, "inject", "--discovery-type", "pilot", app), inject(t, nil, "-discoveryType", "pilot", app)
 		if now.code != 0 || old.code != 0 || old.stdout != now.stdout {
 			t.Fatalf("inject --discovery-type pilot (exit %d) and -discoveryType pilot (exit %d) differ:\n%s", now.code, old.code, testutil.Unified8(now.stdout, old.stdout))
 		}
@@ -676,7 +644,7 @@ func TestCLI(t *testing.T) {
 			{"completion bash", []string{"completion", "bash"}, "__start_inject-mesher"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				r := inject(nil, c.args...)
+				r := inject(t, nil, c.args...)
 				if r.code != 0 || !strings.Contains(r.stdout, c.stdout) {
 					t.Errorf("exit %d, stdout lacks %q:\n%s\n%s", r.code, c.stdout, r.stdout, r.stderr)
 				}
@@ -751,7 +719,7 @@ func sidecarOf(t *testing.T, obj map[string]any) map[string]any {
 	return found[0]
 }
 
-// checkInjected checks what sidecar-contract.md requires of an injected pod
+// checkInjected checks what the sidecar needs of an injected pod
 // template and returns the sidecar's env (name -> value, or valueFrom's
 // fieldPath for downward API variables).
 func checkInjected(t *testing.T, obj map[string]any, image, backend string) map[string]string {
@@ -1156,6 +1124,39 @@ func replaceInFile(t *testing.T, path, old, new string) {
 		t.Fatalf("%s does not contain %q", path, old)
 	}
 	writeFile(t, path, strings.ReplaceAll(text, old, new))
+}
+
+// mustSucceed stops the test when a command it depends on failed.
+func mustSucceed(t *testing.T, what string, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("%s failed (exit %d):\n%s", what, r.code, r.stderr)
+	}
+}
+
+// unchangedDocs checks that the documents at indexes of the stream after are
+// those of before, byte for byte.
+func unchangedDocs(t *testing.T, file, before, after string, indexes ...int) {
+	t.Helper()
+	in, out := splitDocs(before), splitDocs(after)
+	for _, i := range indexes {
+		switch {
+		case i >= len(in) || i >= len(out):
+			t.Errorf("document %d of %s: %d documents before, %d after", i, file, len(in), len(out))
+		case in[i] != out[i]:
+			t.Errorf("document %d of %s changed:\n%s", i, file, testutil.Unified8(in[i], out[i]))
+		}
+	}
+}
+
+// unchangedFiles checks that the files named are the same in two snapshots.
+func unchangedFiles(t *testing.T, before, after map[string]string, names ...string) {
+	t.Helper()
+	for _, f := range names {
+		if after[f] != before[f] {
+			t.Errorf("%s changed:\n%s", f, testutil.Unified8(before[f], after[f]))
+		}
+	}
 }
 
 func mustContain(t *testing.T, what, text string, wants ...string) {

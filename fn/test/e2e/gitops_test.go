@@ -405,106 +405,54 @@ func argoString(name, value string) argoParameter { return argoParameter{Name: n
 func TestArgoCDPlugin(t *testing.T) {
 	c := newArgoCMP(t)
 	ex := filepath.Join(repoRoot, "examples", "argocd")
-
-	t.Run("plugin.yaml and the Application fit together", func(t *testing.T) {
-		p := c.plugin
-		if p.APIVersion != "argoproj.io/v1alpha1" || p.Kind != "ConfigManagementPlugin" {
-			t.Errorf("plugin.yaml is %s %s, want argoproj.io/v1alpha1 ConfigManagementPlugin", p.APIVersion, p.Kind)
-		}
-		// With spec.version the plugin would be called <name>-<version>
-		// (newer Argo CD refuses spec.version altogether).
-		if p.Spec.Version != "" {
-			t.Errorf("plugin.yaml sets spec.version %q", p.Spec.Version)
-		}
-		if p.Spec.PreserveFileMode || p.Spec.ProvideGitCreds {
-			t.Errorf("the plugin needs neither file modes nor git credentials")
-		}
-		if got := c.app.Spec.Source.Plugin; got == nil || got.Name != p.Metadata.Name {
-			t.Fatalf("the Application's spec.source.plugin.name is not %q", p.Metadata.Name)
-		}
-		// Discovery (matchRepository): a glob in the app's folder. It applies
-		// to named plugins too, so the sample app must match it.
-		glob := p.Spec.Discover.FileName
-		if glob == "" {
-			t.Fatal("plugin.yaml has no discover.fileName")
-		}
-		if m, _ := filepath.Glob(filepath.Join(c.appDir(), glob)); len(m) == 0 {
-			t.Errorf("discover.fileName %q matches nothing in %s: Argo CD would not hand the app to the plugin", glob, c.app.Spec.Source.Path)
-		}
-		keys := map[string]bool{}
-		var names []string
-		for _, k := range config.Keys() {
-			keys[k[0]] = true
-			names = append(names, k[0])
-		}
-		for _, a := range p.Spec.Parameters.Static {
-			if !keys[a.Name] {
-				t.Errorf("plugin.yaml announces parameter %q, which is no config key", a.Name)
-			}
-			if a.String != "" || a.Array != nil || a.Map != nil {
-				t.Errorf("parameter %q announces a default; the plugin's defaults come from mesher-injection.yaml and the function", a.Name)
-			}
-		}
-		for _, prm := range c.app.Spec.Source.Plugin.Parameters {
-			if !keys[prm.Name] {
-				t.Errorf("the Application sets parameter %q, which is no config key", prm.Name)
-			}
-		}
-		// The script knows every config key the function has, and no other.
-		m := regexp.MustCompile(`(?m)^keys='([^']*)'$`).FindStringSubmatch(readFile(t, filepath.Join(ex, "plugin", "inject-mesher-cmp")))
-		if m == nil {
-			t.Fatal("inject-mesher-cmp has no keys='...' line")
-		}
-		if got := strings.Fields(m[1]); !slices.Equal(got, names) {
-			t.Errorf("inject-mesher-cmp knows the keys\n  %v\nthe function has\n  %v", got, names)
-		}
-		if img := str(argoPatchSidecar(t, readFile(t, filepath.Join(ex, "plugin", "repo-server-patch.yaml"))), "image"); !strings.Contains(readFile(t, filepath.Join(ex, "plugin", "Dockerfile")), "-t "+img+" ") {
-			t.Errorf("the patch runs image %q, which the Dockerfile's build command does not tag", img)
-		}
-	})
+	t.Run("plugin.yaml and the Application fit together", func(t *testing.T) { argoCheckPluginFiles(t, c, ex) })
 
 	// What the Application produces: the plugin's stdout, checked in.
 	r := c.generate(t, c.app, c.appDir())
-	if r.code != 0 {
-		t.Fatalf("generate failed (exit %d):\n%s", r.code, r.stderr)
-	}
-	gitopsOnlyObjects(t, r.stdout)
-	checkGolden(t, filepath.Join(ex, ".expected", "output.yaml"), r.stdout)
-	reportLines(t, r.stderr, "service/web unchanged", "deployment/web injected", "cronjob/nightly-report injected",
-		"configmap/mesher-config-sc generated in namespace shop")
-
+	mustSucceed(t, "generate", r)
 	docs := parseDocs(t, r.stdout)
-	wantOrder(t, docs, "Service/web", "Deployment/web", "CronJob/nightly-report", "ConfigMap/mesher-config-sc")
-	web := findDoc(t, docs, "Deployment", "web")
-	// image from the parameter, APP_ID from the env ($ARGOCD_APP_NAME),
+	// The image from the parameter, APP_ID from the env ($ARGOCD_APP_NAME),
 	// the registry address and requests from mesher-injection.yaml.
 	want := map[string]string{"SERVICE_NAME": "web", "VERSION": "1.4", "APP_ID": "shop", "SERVICE_PORTS": "rest:8080",
 		"CSE_REGISTRY_ADDR": "http://service-center.servicecomb.svc:30100"}
-	wantEnv(t, checkInjected(t, web, "registry.example/mesher:1.6.4", "sc"), want)
-	if got := str(sidecarOf(t, web), "resources", "requests", "cpu"); got != "50m" {
-		t.Errorf("sidecar CPU request %q, want 50m from mesher-injection.yaml", got)
-	}
-	if got := fmt.Sprint(get(podTemplate(t, web), "spec", "imagePullSecrets")); got != "[map[name:registry-example]]" {
-		t.Errorf("imagePullSecrets %s, want registry-example from the array parameter", got)
-	}
-	if ns := str(web, "metadata", "namespace"); ns != "shop" {
-		t.Errorf("Deployment in namespace %q, want shop (the kustomization's)", ns)
-	}
-	cron := findDoc(t, docs, "CronJob", "nightly-report")
-	checkInjected(t, cron, "registry.example/mesher:1.6.4", "sc")
-	if inits := list(get(podTemplate(t, cron), "spec", "initContainers")); len(inits) == 0 || str(inits[0], "restartPolicy") != "Always" {
-		t.Errorf("the CronJob's sidecar is not a native sidecar: %v", inits)
-	}
-	if strings.Contains(r.stdout, "MesherInjection") {
-		t.Errorf("the function config reached the manifests")
-	}
+
+	t.Run("the output is objects only, the checked-in ones", func(t *testing.T) {
+		gitopsOnlyObjects(t, r.stdout)
+		checkGolden(t, filepath.Join(ex, ".expected", "output.yaml"), r.stdout)
+	})
+	t.Run("the report and the order of the objects", func(t *testing.T) {
+		reportLines(t, r.stderr, "service/web unchanged", "deployment/web injected", "cronjob/nightly-report injected",
+			"configmap/mesher-config-sc generated in namespace shop")
+		wantOrder(t, docs, "Service/web", "Deployment/web", "CronJob/nightly-report", "ConfigMap/mesher-config-sc")
+	})
+	t.Run("the Deployment: the parameters, the env, mesher-injection.yaml and the kustomization", func(t *testing.T) {
+		web := findDoc(t, docs, "Deployment", "web")
+		wantEnv(t, checkInjected(t, web, "registry.example/mesher:1.6.4", "sc"), want)
+		wantSidecarFields(t, sidecarOf(t, web), "mesher-injection.yaml", map[string]string{"resources.requests.cpu": "50m"})
+		if got := fmt.Sprint(get(podTemplate(t, web), "spec", "imagePullSecrets")); got != "[map[name:registry-example]]" {
+			t.Errorf("imagePullSecrets %s, want registry-example from the array parameter", got)
+		}
+		if ns := str(web, "metadata", "namespace"); ns != "shop" {
+			t.Errorf("Deployment in namespace %q, want shop (the kustomization's)", ns)
+		}
+	})
+	t.Run("the CronJob gets a native sidecar", func(t *testing.T) {
+		cron := findDoc(t, docs, "CronJob", "nightly-report")
+		checkInjected(t, cron, "registry.example/mesher:1.6.4", "sc")
+		if inits := list(get(podTemplate(t, cron), "spec", "initContainers")); len(inits) == 0 || str(inits[0], "restartPolicy") != "Always" {
+			t.Errorf("the CronJob's sidecar is not a native sidecar: %v", inits)
+		}
+	})
+	t.Run("the function config does not reach the manifests", func(t *testing.T) {
+		if strings.Contains(r.stdout, "MesherInjection") {
+			t.Errorf("the function config reached the manifests")
+		}
+	})
 
 	t.Run("a changed parameter changes the image, and nothing else", func(t *testing.T) {
 		app := c.withParameters(argoString("image", "registry.example/mesher:1.7.0"), argoParameter{Name: "imagePullSecrets", Array: []string{"registry-example"}})
 		r2 := c.generate(t, app, c.appDir())
-		if r2.code != 0 {
-			t.Fatalf("exit %d:\n%s", r2.code, r2.stderr)
-		}
+		mustSucceed(t, "generate", r2)
 		gitopsOnlyObjects(t, r2.stdout)
 		docs := parseDocs(t, r2.stdout)
 		checkInjected(t, findDoc(t, docs, "Deployment", "web"), "registry.example/mesher:1.7.0", "sc")
@@ -532,9 +480,7 @@ func TestArgoCDPlugin(t *testing.T) {
 		app := c.app
 		app.Spec.Source.Plugin = nil
 		r := c.generate(t, app, c.appDir())
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "generate", r)
 		web := findDoc(t, parseDocs(t, r.stdout), "Deployment", "web")
 		wantEnv(t, checkInjected(t, web, "servicecomb/mesher-sidecar:1.6.3", "sc"), map[string]string{"APP_ID": "default",
 			"CSE_REGISTRY_ADDR": "http://service-center.servicecomb.svc:30100"})
@@ -587,15 +533,12 @@ func TestArgoCDPlugin(t *testing.T) {
 	}
 
 	t.Run("an app without a kustomization: its manifests, not the config", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "app")
-		copyDir(t, c.appDir(), dir)
+		dir := argoAppCopy(t, c)
 		if err := os.Remove(filepath.Join(dir, "kustomization.yaml")); err != nil {
 			t.Fatal(err)
 		}
 		r := c.generate(t, c.app, dir)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "generate", r)
 		gitopsOnlyObjects(t, r.stdout)
 		docs := parseDocs(t, r.stdout)
 		// report.yaml, then web.yaml (name order), then the ConfigMap.
@@ -607,8 +550,7 @@ func TestArgoCDPlugin(t *testing.T) {
 	})
 
 	t.Run("a broken kustomization fails, with nothing on stdout", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "app")
-		copyDir(t, c.appDir(), dir)
+		dir := argoAppCopy(t, c)
 		replaceInFile(t, filepath.Join(dir, "kustomization.yaml"), "  - report.yaml\n", "  - report.yaml\n  - missing.yaml\n")
 		r := c.run(t, c.plugin.Spec.Generate, dir, argoEnv(t, c.app, c.imagePath, c.home))
 		if r.code == 0 || r.stdout != "" {
@@ -618,8 +560,7 @@ func TestArgoCDPlugin(t *testing.T) {
 	})
 
 	t.Run("an app cannot make the plugin run its programs", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "app")
-		copyDir(t, c.appDir(), dir)
+		dir := argoAppCopy(t, c)
 		marker := filepath.Join(t.TempDir(), "ran")
 		writeFile(t, filepath.Join(dir, "evil.sh"), "#!/bin/sh\ntouch "+marker+"\ncat\n")
 		if err := os.Chmod(filepath.Join(dir, "evil.sh"), 0o755); err != nil {
@@ -633,6 +574,85 @@ func TestArgoCDPlugin(t *testing.T) {
 		}
 		if _, err := os.Stat(marker); err == nil {
 			t.Errorf("kustomize ran the app's exec function: the plugin must not enable exec plugins")
+		}
+	})
+}
+
+// argoAppCopy is a scratch copy of the Application's folder, to change.
+func argoAppCopy(t *testing.T, c *argoCMP) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "app")
+	copyDir(t, c.appDir(), dir)
+	return dir
+}
+
+// argoCheckPluginFiles checks that plugin.yaml, the Application, the plugin
+// script, its Dockerfile and the repo-server patch agree.
+func argoCheckPluginFiles(t *testing.T, c *argoCMP, ex string) {
+	p := c.plugin
+	t.Run("plugin.yaml is a ConfigManagementPlugin without version, file modes or git credentials", func(t *testing.T) {
+		if p.APIVersion != "argoproj.io/v1alpha1" || p.Kind != "ConfigManagementPlugin" {
+			t.Errorf("plugin.yaml is %s %s, want argoproj.io/v1alpha1 ConfigManagementPlugin", p.APIVersion, p.Kind)
+		}
+		// With spec.version the plugin would be called <name>-<version>
+		// (newer Argo CD refuses spec.version altogether).
+		if p.Spec.Version != "" {
+			t.Errorf("plugin.yaml sets spec.version %q", p.Spec.Version)
+		}
+		if p.Spec.PreserveFileMode || p.Spec.ProvideGitCreds {
+			t.Errorf("the plugin needs neither file modes nor git credentials")
+		}
+	})
+	t.Run("the Application names the plugin, whose discovery matches the app's folder", func(t *testing.T) {
+		if got := c.app.Spec.Source.Plugin; got == nil || got.Name != p.Metadata.Name {
+			t.Fatalf("the Application's spec.source.plugin.name is not %q", p.Metadata.Name)
+		}
+		// Discovery (matchRepository): a glob in the app's folder. It applies
+		// to named plugins too, so the sample app must match it.
+		glob := p.Spec.Discover.FileName
+		if glob == "" {
+			t.Fatal("plugin.yaml has no discover.fileName")
+		}
+		if m, _ := filepath.Glob(filepath.Join(c.appDir(), glob)); len(m) == 0 {
+			t.Errorf("discover.fileName %q matches nothing in %s: Argo CD would not hand the app to the plugin", glob, c.app.Spec.Source.Path)
+		}
+	})
+	keys := map[string]bool{}
+	var names []string
+	for _, k := range config.Keys() {
+		keys[k[0]] = true
+		names = append(names, k[0])
+	}
+	t.Run("parameters are config keys, announced without defaults", func(t *testing.T) {
+		for _, a := range p.Spec.Parameters.Static {
+			if !keys[a.Name] {
+				t.Errorf("plugin.yaml announces parameter %q, which is no config key", a.Name)
+			}
+			if a.String != "" || a.Array != nil || a.Map != nil {
+				t.Errorf("parameter %q announces a default; the plugin's defaults come from mesher-injection.yaml and the function", a.Name)
+			}
+		}
+		if c.app.Spec.Source.Plugin == nil {
+			t.Fatal("the Application has no spec.source.plugin")
+		}
+		for _, prm := range c.app.Spec.Source.Plugin.Parameters {
+			if !keys[prm.Name] {
+				t.Errorf("the Application sets parameter %q, which is no config key", prm.Name)
+			}
+		}
+	})
+	t.Run("the script knows every config key the function has, and no other", func(t *testing.T) {
+		m := regexp.MustCompile(`(?m)^keys='([^']*)'$`).FindStringSubmatch(readFile(t, filepath.Join(ex, "plugin", "inject-mesher-cmp")))
+		if m == nil {
+			t.Fatal("inject-mesher-cmp has no keys='...' line")
+		}
+		if got := strings.Fields(m[1]); !slices.Equal(got, names) {
+			t.Errorf("inject-mesher-cmp knows the keys\n  %v\nthe function has\n  %v", got, names)
+		}
+	})
+	t.Run("the repo-server patch runs the image the Dockerfile tags", func(t *testing.T) {
+		if img := str(argoPatchSidecar(t, readFile(t, filepath.Join(ex, "plugin", "repo-server-patch.yaml"))), "image"); !strings.Contains(readFile(t, filepath.Join(ex, "plugin", "Dockerfile")), "-t "+img+" ") {
+			t.Errorf("the patch runs image %q, which the Dockerfile's build command does not tag", img)
 		}
 	})
 }
@@ -924,37 +944,7 @@ func TestFluxRender(t *testing.T) {
 	src := filepath.Join(repoRoot, "examples", "flux")
 	var wf fluxWorkflow
 	argoLoose(t, filepath.Join(src, "ci", "render.yaml"), &wf)
-
-	t.Run("the workflow, the script and Flux agree", func(t *testing.T) {
-		sync := parseDocs(t, readFile(t, filepath.Join(src, "flux", "sync.yaml")))
-		repo := findDoc(t, sync, "GitRepository", "fleet")
-		ks := findDoc(t, sync, "Kustomization", "apps")
-		if got := str(ks, "spec", "path"); got != "./deploy" {
-			t.Errorf("the Flux Kustomization applies %q, want ./deploy, where ci/render.sh writes", got)
-		}
-		if str(ks, "spec", "sourceRef", "kind") != "GitRepository" || str(ks, "spec", "sourceRef", "name") != "fleet" {
-			t.Errorf("the Flux Kustomization does not read the GitRepository fleet: %v", get(ks, "spec", "sourceRef"))
-		}
-		branch := str(repo, "spec", "ref", "branch")
-		if !slices.Contains(wf.On.Push.Branches, branch) {
-			t.Errorf("Flux follows branch %q, the workflow commits on pushes to %v", branch, wf.On.Push.Branches)
-		}
-		if !strings.Contains(str(repo, "spec", "ignore"), "!/deploy/") {
-			t.Errorf("the GitRepository does not keep deploy/")
-		}
-		for _, p := range []string{"apps/**", "ci/**"} {
-			if !slices.Contains(wf.On.Push.Paths, p) || !slices.Contains(wf.On.PullRequest.Paths, p) {
-				t.Errorf("the workflow does not run on changes to %s", p)
-			}
-		}
-		m := regexp.MustCompile(`(?m)^KUSTOMIZE_VERSION := (\S+)$`).FindStringSubmatch(readFile(t, filepath.Join(repoRoot, "Makefile")))
-		if m == nil || wf.Env["KUSTOMIZE_VERSION"] != m[1] {
-			t.Errorf("the workflow installs kustomize %q, the tests use the Makefile's %v", wf.Env["KUSTOMIZE_VERSION"], m)
-		}
-		if !strings.Contains(wf.step(t, "push"), "ci/render.sh --commit") || !strings.Contains(wf.step(t, "pull_request"), "ci/render.sh --check") {
-			t.Errorf("the workflow does not run ci/render.sh --commit on push and --check on pull requests")
-		}
-	})
+	t.Run("the workflow, the script and Flux agree", func(t *testing.T) { fluxCheckWiring(t, src, wf) })
 
 	f := newFluxFleet(t)
 	commitStep, checkStep := wf.step(t, "push"), wf.step(t, "pull_request")
@@ -965,44 +955,53 @@ func TestFluxRender(t *testing.T) {
 		t.Fatalf("the render step failed (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rendered := f.deploy(t)
-	checkGoldenDir(t, filepath.Join(src, ".expected"), rendered)
-	mustContain(t, "the step's output", r.stderr, "render: apps/catalog -> deploy/catalog.yaml", "deployment/api injected", "deployment/catalog injected")
 	head := f.head(t, f.dir)
 	if head == source {
 		t.Fatal("the render step committed nothing")
 	}
-	if got := f.head(t, f.origin); got != head {
-		t.Errorf("origin's main is %s, the rendered commit %s: the step did not push", got, head)
-	}
-	if files := f.git(t, "-C", f.dir, "show", "--name-only", "--format=", head); files != "deploy/catalog.yaml\ndeploy/payments.yaml" {
-		t.Errorf("the render commit touches:\n%s\nwant deploy/ only", files)
-	}
-	if msg := f.git(t, "-C", f.dir, "log", "-1", "--format=%an|%s", head); msg != "github-actions[bot]|render: hydrate deploy/ from "+source[:7] {
-		t.Errorf("render commit %q", msg)
-	}
-	if st := f.git(t, "-C", f.dir, "status", "--porcelain"); st != "" {
-		t.Errorf("the checkout is not clean after the step:\n%s", st)
-	}
-	docs := parseDocs(t, rendered["payments.yaml"])
-	api := findDoc(t, docs, "Deployment", "api")
-	wantEnv(t, checkInjected(t, api, "servicecomb/mesher-sidecar:1.6.3", "pilot"), map[string]string{"SERVICE_NAME": "payments-api", "APP_ID": "payments", "VERSION": "3.2"})
-	if strings.Contains(mustYAML(t, findDoc(t, docs, "Job", "migrate")), "sidecar-mesher") {
-		t.Errorf("the Job that says inject: \"no\" was injected")
-	}
-	findDoc(t, docs, "ConfigMap", "mesher-config-pilot")
-	cat := parseDocs(t, rendered["catalog.yaml"])
-	wantEnv(t, checkInjected(t, findDoc(t, cat, "Deployment", "catalog"), "servicecomb/mesher-sidecar:1.6.3", "sc"), map[string]string{"SERVICE_PORTS": "rest:8080,grpc:9090", "APP_ID": "default"})
-	for name, text := range rendered {
-		if strings.Contains(text, "MesherInjection") {
-			t.Errorf("deploy/%s holds the function config", name)
+
+	t.Run("deploy/ is the expected render", func(t *testing.T) {
+		checkGoldenDir(t, filepath.Join(src, ".expected"), rendered)
+		mustContain(t, "the step's output", r.stderr, "render: apps/catalog -> deploy/catalog.yaml", "deployment/api injected", "deployment/catalog injected")
+	})
+	t.Run("the bot commits deploy/ alone, from the source commit, and pushes", func(t *testing.T) {
+		if got := f.head(t, f.origin); got != head {
+			t.Errorf("origin's main is %s, the rendered commit %s: the step did not push", got, head)
 		}
-	}
+		if files := f.git(t, "-C", f.dir, "show", "--name-only", "--format=", head); files != "deploy/catalog.yaml\ndeploy/payments.yaml" {
+			t.Errorf("the render commit touches:\n%s\nwant deploy/ only", files)
+		}
+		if msg := f.git(t, "-C", f.dir, "log", "-1", "--format=%an|%s", head); msg != "github-actions[bot]|render: hydrate deploy/ from "+source[:7] {
+			t.Errorf("render commit %q", msg)
+		}
+		if st := f.git(t, "-C", f.dir, "status", "--porcelain"); st != "" {
+			t.Errorf("the checkout is not clean after the step:\n%s", st)
+		}
+	})
+	t.Run("payments: the api injected with pilot, the Job that says inject: no left alone", func(t *testing.T) {
+		docs := parseDocs(t, rendered["payments.yaml"])
+		api := findDoc(t, docs, "Deployment", "api")
+		wantEnv(t, checkInjected(t, api, "servicecomb/mesher-sidecar:1.6.3", "pilot"), map[string]string{"SERVICE_NAME": "payments-api", "APP_ID": "payments", "VERSION": "3.2"})
+		if strings.Contains(mustYAML(t, findDoc(t, docs, "Job", "migrate")), "sidecar-mesher") {
+			t.Errorf("the Job that says inject: \"no\" was injected")
+		}
+		findDoc(t, docs, "ConfigMap", "mesher-config-pilot")
+	})
+	t.Run("catalog: injected with sc", func(t *testing.T) {
+		cat := parseDocs(t, rendered["catalog.yaml"])
+		wantEnv(t, checkInjected(t, findDoc(t, cat, "Deployment", "catalog"), "servicecomb/mesher-sidecar:1.6.3", "sc"), map[string]string{"SERVICE_PORTS": "rest:8080,grpc:9090", "APP_ID": "default"})
+	})
+	t.Run("deploy/ holds no function config", func(t *testing.T) {
+		for name, text := range rendered {
+			if strings.Contains(text, "MesherInjection") {
+				t.Errorf("deploy/%s holds the function config", name)
+			}
+		}
+	})
 
 	t.Run("re-running commits nothing", func(t *testing.T) {
 		r := f.step(t, commitStep)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "the render step", r)
 		mustContain(t, "the step's output", r.stderr, "deploy/ is up to date, nothing to commit")
 		if got := f.head(t, f.dir); got != head {
 			t.Errorf("a second render made commit %s", got)
@@ -1021,33 +1020,35 @@ func TestFluxRender(t *testing.T) {
 	catalog := filepath.Join(f.dir, "apps", "catalog", "catalog.yaml")
 	t.Run("a changed app: the check fails, --commit waits for the commit", func(t *testing.T) {
 		replaceInFile(t, catalog, "registry.example/catalog/catalog:1.0", "registry.example/catalog/catalog:1.1")
-		r := f.step(t, checkStep, "GITHUB_EVENT_NAME=pull_request")
-		if r.code == 0 {
-			t.Errorf("ci/render.sh --check passed with deploy/ stale")
-		}
-		mustContain(t, "--check's output", r.stderr, "catalog.yaml", "catalog:1.1", "deploy/ is not what apps/ renders to")
-		r = f.step(t, commitStep)
-		if r.code == 0 {
-			t.Errorf("the render step committed a render of uncommitted sources")
-		}
-		mustContain(t, "the step's output", r.stderr, "apps/ has uncommitted changes")
-		if d := diffSnapshots(rendered, f.deploy(t)); d != "" {
-			t.Errorf("a refused render changed deploy/:\n%s", d)
-		}
-
-		f.git(t, "-C", f.dir, "add", "apps")
-		f.commit(t, "catalog 1.1")
-		r = f.step(t, commitStep)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
-		now := f.head(t, f.dir)
-		if files := f.git(t, "-C", f.dir, "show", "--name-only", "--format=", now); files != "deploy/catalog.yaml" {
-			t.Errorf("the render commit touches:\n%s\nwant deploy/catalog.yaml only", files)
-		}
-		if !strings.Contains(readFile(t, filepath.Join(f.dir, "deploy", "catalog.yaml")), "image: registry.example/catalog/catalog:1.1") {
-			t.Errorf("deploy/catalog.yaml does not have the new image")
-		}
+		t.Run("the check fails", func(t *testing.T) {
+			r := f.step(t, checkStep, "GITHUB_EVENT_NAME=pull_request")
+			if r.code == 0 {
+				t.Errorf("ci/render.sh --check passed with deploy/ stale")
+			}
+			mustContain(t, "--check's output", r.stderr, "catalog.yaml", "catalog:1.1", "deploy/ is not what apps/ renders to")
+		})
+		t.Run("--commit refuses uncommitted sources", func(t *testing.T) {
+			r := f.step(t, commitStep)
+			if r.code == 0 {
+				t.Errorf("the render step committed a render of uncommitted sources")
+			}
+			mustContain(t, "the step's output", r.stderr, "apps/ has uncommitted changes")
+			if d := diffSnapshots(rendered, f.deploy(t)); d != "" {
+				t.Errorf("a refused render changed deploy/:\n%s", d)
+			}
+		})
+		t.Run("committed, it renders the app alone", func(t *testing.T) {
+			f.git(t, "-C", f.dir, "add", "apps")
+			f.commit(t, "catalog 1.1")
+			mustSucceed(t, "the render step", f.step(t, commitStep))
+			now := f.head(t, f.dir)
+			if files := f.git(t, "-C", f.dir, "show", "--name-only", "--format=", now); files != "deploy/catalog.yaml" {
+				t.Errorf("the render commit touches:\n%s\nwant deploy/catalog.yaml only", files)
+			}
+			if !strings.Contains(readFile(t, filepath.Join(f.dir, "deploy", "catalog.yaml")), "image: registry.example/catalog/catalog:1.1") {
+				t.Errorf("deploy/catalog.yaml does not have the new image")
+			}
+		})
 		rendered = f.deploy(t)
 	})
 
@@ -1076,21 +1077,7 @@ func TestFluxRender(t *testing.T) {
 				t.Errorf("the render step exited 0")
 			}
 			mustContain(t, "the step's output", r.stderr, tc.say...)
-			if d := diffSnapshots(rendered, f.deploy(t)); d != "" {
-				t.Errorf("a failed render changed deploy/:\n%s", d)
-			}
-			if got := f.head(t, f.dir); got != before {
-				t.Errorf("a failed render committed %s", got)
-			}
-			if got := f.head(t, f.origin); got != pushed {
-				t.Errorf("a failed render pushed %s", got)
-			}
-			if left, _ := filepath.Glob(filepath.Join(f.dir, ".render-*")); len(left) != 0 {
-				t.Errorf("a failed render left %v behind", left)
-			}
-			if st := f.git(t, "-C", f.dir, "status", "--porcelain"); st != "" {
-				t.Errorf("a failed render left the checkout dirty:\n%s", st)
-			}
+			f.wantNothingDone(t, rendered, before, pushed)
 			writeFile(t, path, orig)
 			f.git(t, "-C", f.dir, "add", "apps")
 			f.commit(t, "fix "+tc.file)
@@ -1119,15 +1106,75 @@ func TestFluxRender(t *testing.T) {
 	t.Run("a removed app leaves deploy/", func(t *testing.T) {
 		f.git(t, "-C", f.dir, "rm", "-q", "-r", "apps/catalog")
 		f.commit(t, "retire catalog")
-		r := f.step(t, commitStep)
-		if r.code != 0 {
-			t.Fatalf("exit %d:\n%s", r.code, r.stderr)
-		}
+		mustSucceed(t, "the render step", f.step(t, commitStep))
 		if got := f.git(t, "-C", f.dir, "show", "--name-status", "--format=", "HEAD"); got != "D\tdeploy/catalog.yaml" {
 			t.Errorf("the render commit is:\n%s\nwant the deletion of deploy/catalog.yaml only", got)
 		}
 		if _, err := os.Stat(filepath.Join(f.dir, "deploy", "catalog.yaml")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("deploy/catalog.yaml is still there: Flux would keep running the retired app")
+		}
+	})
+}
+
+// wantNothingDone checks what a failed render leaves: deploy/ as rendered,
+// no commit after before, nothing pushed after pushed, no scratch files, a
+// clean checkout.
+func (f *fluxFleet) wantNothingDone(t *testing.T, rendered map[string]string, before, pushed string) {
+	t.Helper()
+	if d := diffSnapshots(rendered, f.deploy(t)); d != "" {
+		t.Errorf("a failed render changed deploy/:\n%s", d)
+	}
+	if got := f.head(t, f.dir); got != before {
+		t.Errorf("a failed render committed %s", got)
+	}
+	if got := f.head(t, f.origin); got != pushed {
+		t.Errorf("a failed render pushed %s", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(f.dir, ".render-*")); len(left) != 0 {
+		t.Errorf("a failed render left %v behind", left)
+	}
+	if st := f.git(t, "-C", f.dir, "status", "--porcelain"); st != "" {
+		t.Errorf("a failed render left the checkout dirty:\n%s", st)
+	}
+}
+
+// fluxCheckWiring checks that Flux applies what the workflow's script
+// renders, from the branch the workflow commits to, with the tests' kustomize.
+func fluxCheckWiring(t *testing.T, src string, wf fluxWorkflow) {
+	sync := parseDocs(t, readFile(t, filepath.Join(src, "flux", "sync.yaml")))
+	repo := findDoc(t, sync, "GitRepository", "fleet")
+	ks := findDoc(t, sync, "Kustomization", "apps")
+	t.Run("Flux applies deploy/ of the GitRepository fleet", func(t *testing.T) {
+		if got := str(ks, "spec", "path"); got != "./deploy" {
+			t.Errorf("the Flux Kustomization applies %q, want ./deploy, where ci/render.sh writes", got)
+		}
+		if str(ks, "spec", "sourceRef", "kind") != "GitRepository" || str(ks, "spec", "sourceRef", "name") != "fleet" {
+			t.Errorf("the Flux Kustomization does not read the GitRepository fleet: %v", get(ks, "spec", "sourceRef"))
+		}
+		if !strings.Contains(str(repo, "spec", "ignore"), "!/deploy/") {
+			t.Errorf("the GitRepository does not keep deploy/")
+		}
+	})
+	t.Run("the workflow runs on the branch Flux follows, on changes to apps/ and ci/", func(t *testing.T) {
+		branch := str(repo, "spec", "ref", "branch")
+		if !slices.Contains(wf.On.Push.Branches, branch) {
+			t.Errorf("Flux follows branch %q, the workflow commits on pushes to %v", branch, wf.On.Push.Branches)
+		}
+		for _, p := range []string{"apps/**", "ci/**"} {
+			if !slices.Contains(wf.On.Push.Paths, p) || !slices.Contains(wf.On.PullRequest.Paths, p) {
+				t.Errorf("the workflow does not run on changes to %s", p)
+			}
+		}
+	})
+	t.Run("the workflow installs the Makefile's kustomize", func(t *testing.T) {
+		m := regexp.MustCompile(`(?m)^KUSTOMIZE_VERSION := (\S+)$`).FindStringSubmatch(readFile(t, filepath.Join(repoRoot, "Makefile")))
+		if m == nil || wf.Env["KUSTOMIZE_VERSION"] != m[1] {
+			t.Errorf("the workflow installs kustomize %q, the tests use the Makefile's %v", wf.Env["KUSTOMIZE_VERSION"], m)
+		}
+	})
+	t.Run("the workflow runs ci/render.sh --commit on push and --check on pull requests", func(t *testing.T) {
+		if !strings.Contains(wf.step(t, "push"), "ci/render.sh --commit") || !strings.Contains(wf.step(t, "pull_request"), "ci/render.sh --check") {
+			t.Errorf("the workflow does not run ci/render.sh --commit on push and --check on pull requests")
 		}
 	})
 }

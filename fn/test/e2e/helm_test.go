@@ -98,7 +98,45 @@ func (h *helmExample) template(t *testing.T, helm string, args ...string) string
 	return r.stdout
 }
 
-func TestHelmExample(t *testing.T) {
+// postRenderers are both Helms with inject-mesher as their post-renderer,
+// as the README runs them: Helm 3 with the binary, Helm 4 with the plugin
+// (inject-mesher.sh).
+func (h *helmExample) postRenderers() []struct {
+	helm string
+	args []string
+} {
+	return []struct {
+		helm string
+		args []string
+	}{
+		{h.helm3, []string{"--post-renderer", "bin/inject-mesher", "--post-renderer-args", helmConfigArg}},
+		{h.helm4, []string{"--post-renderer", "inject-mesher", "--post-renderer-args", helmConfigArg}},
+	}
+}
+
+// installPlugin writes a Helm 4 post-renderer plugin (its files by name,
+// record.sh made executable) under tmp/ and installs it.
+func (h *helmExample) installPlugin(t *testing.T, name string, files map[string]string) string {
+	t.Helper()
+	dir := filepath.Join(h.root, "tmp", name)
+	for f, text := range files {
+		writeFile(t, filepath.Join(dir, f), text)
+		if strings.HasSuffix(f, ".sh") {
+			if err := os.Chmod(filepath.Join(dir, f), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if r := h.helm(t, h.helm4, "plugin", "install", dir); r.code != 0 {
+		t.Fatalf("helm4 plugin install failed (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	return dir
+}
+
+// newHelmExample is a scratch copy of the repository with both Helms linked
+// into .cache/bin and Helm's own folders inside it.
+func newHelmExample(t *testing.T) *helmExample {
+	t.Helper()
 	helm3, helm4 := helmBinaries(t)
 	script := filepath.Join(repoRoot, "examples", "helm", "plugin", "inject-mesher.sh")
 	gitopsExecutable(t, script)
@@ -115,15 +153,20 @@ func TestHelmExample(t *testing.T) {
 		}
 	}
 	helmHome(t, filepath.Join(e.root, "tmp", "helm"))
+	return h
+}
 
-	// The README, as printed.
+// runREADME runs the README's commands as printed, checks what they print,
+// and returns the Helm 3 and Helm 4 renders they show.
+func (h *helmExample) runREADME(t *testing.T) (out3, out4 string) {
+	t.Helper()
 	renders := map[string]int{}
-	for _, c := range readmeCommands(t, readFile(t, filepath.Join(e.dir(), "README.md"))) {
+	for _, c := range readmeCommands(t, readFile(t, filepath.Join(h.dir(), "README.md"))) {
 		if c.line == "hack/install-helm.sh" {
 			t.Logf("$ %s  # provided by the test: .cache/bin/helm3 and helm4 linked into place", c.line)
 			continue
 		}
-		r := e.run(t, c)
+		r := h.run(t, c)
 		if c.expect != "" && strings.Contains(c.line, " template ") {
 			renders[c.expect]++
 			if strings.TrimSpace(r.stdout) == "" {
@@ -131,16 +174,22 @@ func TestHelmExample(t *testing.T) {
 			}
 		}
 	}
-	e.checkAllExpected(t)
+	h.checkAllExpected(t)
 	for _, f := range []string{".expected/helm3.yaml", ".expected/helm4.yaml"} {
 		if renders[f] != 2 {
 			t.Errorf("the README renders %s %d times, want 2 (the second shows the same bytes)", f, renders[f])
 		}
 	}
-	out3, out4 := e.checked[".expected/helm3.yaml"], e.checked[".expected/helm4.yaml"]
+	out3, out4 = h.checked[".expected/helm3.yaml"], h.checked[".expected/helm4.yaml"]
 	if out3 == "" || out4 == "" {
 		t.Fatal("the README prints no Helm 3 or no Helm 4 render")
 	}
+	return out3, out4
+}
+
+func TestHelmExample(t *testing.T) {
+	h := newHelmExample(t)
+	out3, out4 := h.runREADME(t)
 	plain3, plain4 := h.template(t, h.helm3), h.template(t, h.helm4)
 
 	t.Run("helm3 injects the manifests, not the hooks", func(t *testing.T) {
@@ -186,63 +235,60 @@ func TestHelmExample(t *testing.T) {
 	})
 
 	t.Run("the same objects as helm template | inject-mesher", func(t *testing.T) {
-		// Helm 3: the manifests went through inject-mesher, the hooks did not.
-		noHooks := h.template(t, h.helm3, "--no-hooks")
-		var hooks []map[string]any
-		for _, d := range parseDocs(t, plain3) {
-			if str(d, "metadata", "annotations", "helm.sh/hook") != "" {
-				hooks = append(hooks, d)
+		t.Run("helm3: the manifests went through inject-mesher, the hooks did not", func(t *testing.T) {
+			noHooks := h.template(t, h.helm3, "--no-hooks")
+			var hooks []map[string]any
+			for _, d := range parseDocs(t, plain3) {
+				if str(d, "metadata", "annotations", "helm.sh/hook") != "" {
+					hooks = append(hooks, d)
+				}
 			}
-		}
-		if len(hooks) != 1 {
-			t.Fatalf("Helm 3 rendered %d hooks, want 1 (shop-migrate)", len(hooks))
-		}
-		helmSameObjects(t, "Helm 3 with --post-renderer", parseDocs(t, out3), append(parseDocs(t, h.inject(t, noHooks)), hooks...))
-		// Helm 4: everything went through it.
-		helmSameObjects(t, "Helm 4 with --post-renderer", parseDocs(t, out4), helmFlattenLists(parseDocs(t, h.inject(t, plain4))))
+			if len(hooks) != 1 {
+				t.Fatalf("Helm 3 rendered %d hooks, want 1 (shop-migrate)", len(hooks))
+			}
+			helmSameObjects(t, "Helm 3 with --post-renderer", parseDocs(t, out3), append(parseDocs(t, h.inject(t, noHooks)), hooks...))
+		})
+		t.Run("helm4: everything went through it", func(t *testing.T) {
+			helmSameObjects(t, "Helm 4 with --post-renderer", parseDocs(t, out4), helmFlattenLists(parseDocs(t, h.inject(t, plain4))))
+		})
 	})
 
 	t.Run("a bad annotation fails the render with inject-mesher's message", func(t *testing.T) {
-		// The README shows Helm 3's error: its command prints it.
-		var shown []string
-		for _, block := range readmeBlocks(readFile(t, filepath.Join(e.dir(), "README.md")), "text") {
-			if strings.HasPrefix(block, "$ .cache/bin/helm3 template ") {
-				shown = strings.Split(block, "\n")
+		t.Run("the README shows Helm 3's error as its command prints it", func(t *testing.T) {
+			var shown []string
+			for _, block := range readmeBlocks(readFile(t, filepath.Join(h.dir(), "README.md")), "text") {
+				if strings.HasPrefix(block, "$ .cache/bin/helm3 template ") {
+					shown = strings.Split(block, "\n")
+				}
 			}
-		}
-		if len(shown) < 2 || !strings.Contains(shown[0], helmBadPorts) {
-			t.Fatalf("the README shows no failing Helm 3 render with --set %s (a ```text block starting with $ .cache/bin/helm3 template)", helmBadPorts)
-		}
-		r := runEnv(t, e.root, nil, nil, "bash", "-c", strings.TrimPrefix(shown[0], "$ "))
-		if r.code == 0 {
-			t.Fatalf("the README's failing render exited 0:\n%s", r.stdout)
-		}
-		for _, line := range shown[1:] {
-			mustContain(t, "the README's failing render's stderr", r.stderr, strings.ReplaceAll(line, "/path/to/bin/inject-mesher", filepath.Join(e.root, "bin", "inject-mesher")))
-		}
+			if len(shown) < 2 || !strings.Contains(shown[0], helmBadPorts) {
+				t.Fatalf("the README shows no failing Helm 3 render with --set %s (a ```text block starting with $ .cache/bin/helm3 template)", helmBadPorts)
+			}
+			r := runEnv(t, h.root, nil, nil, "bash", "-c", strings.TrimPrefix(shown[0], "$ "))
+			if r.code == 0 {
+				t.Fatalf("the README's failing render exited 0:\n%s", r.stdout)
+			}
+			for _, line := range shown[1:] {
+				mustContain(t, "the README's failing render's stderr", r.stderr, strings.ReplaceAll(line, "/path/to/bin/inject-mesher", filepath.Join(h.root, "bin", "inject-mesher")))
+			}
+		})
 		// Both Helms, the Helm 4 plugin's inject-mesher.sh included.
-		for _, c := range []struct {
-			helm string
-			args []string
-		}{
-			{h.helm3, []string{"--post-renderer", "bin/inject-mesher", "--post-renderer-args", helmConfigArg}},
-			{h.helm4, []string{"--post-renderer", "inject-mesher", "--post-renderer-args", helmConfigArg}},
-		} {
-			r := h.helm(t, c.helm, append([]string{"template", "shop", helmChart, "--set", helmBadPorts}, c.args...)...)
-			if r.code == 0 || r.stdout != "" {
-				t.Errorf("%s rendered a chart with servicePorts http:8080 (exit %d):\n%s", filepath.Base(c.helm), r.code, r.stdout)
-			}
-			mustContain(t, filepath.Base(c.helm)+"'s stderr", r.stderr, "Error: error while running post render on files", helmBadPortsReport, "HTTP services use rest (rest:8080)", "nothing written: 1 error")
+		for _, c := range h.postRenderers() {
+			t.Run(filepath.Base(c.helm), func(t *testing.T) {
+				r := h.helm(t, c.helm, append([]string{"template", "shop", helmChart, "--set", helmBadPorts}, c.args...)...)
+				if r.code == 0 || r.stdout != "" {
+					t.Errorf("%s rendered a chart with servicePorts http:8080 (exit %d):\n%s", filepath.Base(c.helm), r.code, r.stdout)
+				}
+				mustContain(t, filepath.Base(c.helm)+"'s stderr", r.stderr, "Error: error while running post render on files", helmBadPortsReport, "HTTP services use rest (rest:8080)", "nothing written: 1 error")
+			})
 		}
 	})
 
 	t.Run("helm4 drops a plugin's stderr, hence inject-mesher.sh", func(t *testing.T) {
 		// The same plugin with the binary itself as its command.
-		bare := filepath.Join(e.root, "tmp", "bare-plugin")
-		writeFile(t, filepath.Join(bare, "plugin.yaml"), "apiVersion: v1\nname: inject-mesher-bare\nversion: 0.1.0\ntype: postrenderer/v1\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: inject-mesher\n")
-		if r := h.helm(t, h.helm4, "plugin", "install", bare); r.code != 0 {
-			t.Fatalf("helm4 plugin install failed (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
-		}
+		h.installPlugin(t, "bare-plugin", map[string]string{
+			"plugin.yaml": "apiVersion: v1\nname: inject-mesher-bare\nversion: 0.1.0\ntype: postrenderer/v1\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: inject-mesher\n",
+		})
 		if got := h.template(t, h.helm4, "--post-renderer", "inject-mesher-bare", "--post-renderer-args", helmConfigArg); got != out4 {
 			t.Errorf("the binary as the plugin's command renders otherwise than inject-mesher.sh:\n%s", testutil.Unified8(out4, got))
 		}
@@ -258,15 +304,10 @@ func TestHelmExample(t *testing.T) {
 
 	t.Run("helm4's filename annotation goes through inject-mesher byte for byte", func(t *testing.T) {
 		// A plugin that keeps what Helm 4 sends and what inject-mesher answers.
-		rec := filepath.Join(e.root, "tmp", "record-plugin")
-		writeFile(t, filepath.Join(rec, "plugin.yaml"), "apiVersion: v1\nname: record\nversion: 0.1.0\ntype: postrenderer/v1\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: ${HELM_PLUGIN_DIR}/record.sh\n")
-		writeFile(t, filepath.Join(rec, "record.sh"), "#!/bin/sh\ntee \"$HELM_PLUGIN_DIR/in.yaml\" | inject-mesher \"$@\" | tee \"$HELM_PLUGIN_DIR/out.yaml\"\n")
-		if err := os.Chmod(filepath.Join(rec, "record.sh"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if r := h.helm(t, h.helm4, "plugin", "install", rec); r.code != 0 {
-			t.Fatalf("helm4 plugin install failed (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
-		}
+		rec := h.installPlugin(t, "record-plugin", map[string]string{
+			"plugin.yaml": "apiVersion: v1\nname: record\nversion: 0.1.0\ntype: postrenderer/v1\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: ${HELM_PLUGIN_DIR}/record.sh\n",
+			"record.sh":   "#!/bin/sh\ntee \"$HELM_PLUGIN_DIR/in.yaml\" | inject-mesher \"$@\" | tee \"$HELM_PLUGIN_DIR/out.yaml\"\n",
+		})
 		if got := h.template(t, h.helm4, "--post-renderer", "record", "--post-renderer-args", helmConfigArg); got != out4 {
 			t.Errorf("the recording plugin renders otherwise than the example's:\n%s", testutil.Unified8(out4, got))
 		}
@@ -275,46 +316,46 @@ func TestHelmExample(t *testing.T) {
 		if len(inDocs) != 5 {
 			t.Fatalf("Helm 4 sent %d objects, want 5 (hook included, the List unwrapped):\n%s", len(inDocs), in)
 		}
-		for _, d := range inDocs {
-			name := fmt.Sprintf("%s/%s", d["kind"], str(d, "metadata", "name"))
-			file := str(d, "metadata", "annotations", helmFilenameAnnotation)
-			if file == "" {
-				t.Errorf("Helm 4 sent %s without %s", name, helmFilenameAnnotation)
-				continue
+		t.Run("every object keeps its annotation", func(t *testing.T) {
+			for _, d := range inDocs {
+				name := fmt.Sprintf("%s/%s", d["kind"], str(d, "metadata", "name"))
+				file := str(d, "metadata", "annotations", helmFilenameAnnotation)
+				if file == "" {
+					t.Errorf("Helm 4 sent %s without %s", name, helmFilenameAnnotation)
+					continue
+				}
+				if got := str(findDoc(t, outDocs, d["kind"].(string), str(d, "metadata", "name")), "metadata", "annotations", helmFilenameAnnotation); got != file {
+					t.Errorf("%s: inject-mesher turned %s %q into %q", name, helmFilenameAnnotation, file, got)
+				}
 			}
-			if got := str(findDoc(t, outDocs, d["kind"].(string), str(d, "metadata", "name")), "metadata", "annotations", helmFilenameAnnotation); got != file {
-				t.Errorf("%s: inject-mesher turned %s %q into %q", name, helmFilenameAnnotation, file, got)
+		})
+		t.Run("as text: every annotation line comes out as it went in", func(t *testing.T) {
+			lines := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(helmFilenameAnnotation) + `:.*$`)
+			if a, b := lines.FindAllString(in, -1), lines.FindAllString(out, -1); !slices.Equal(a, b) {
+				t.Errorf("the %s lines changed:\nin:  %q\nout: %q", helmFilenameAnnotation, a, b)
 			}
-		}
-		// As text: every annotation line comes out as it went in.
-		lines := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(helmFilenameAnnotation) + `:.*$`)
-		if a, b := lines.FindAllString(in, -1), lines.FindAllString(out, -1); !slices.Equal(a, b) {
-			t.Errorf("the %s lines changed:\nin:  %q\nout: %q", helmFilenameAnnotation, a, b)
-		}
-		if got := str(findDoc(t, outDocs, "ConfigMap", "mesher-config-sc"), "metadata", "annotations", helmFilenameAnnotation); got != "" {
-			t.Errorf("the generated ConfigMap has %s %q", helmFilenameAnnotation, got)
-		}
+		})
+		t.Run("the generated ConfigMap has none", func(t *testing.T) {
+			if got := str(findDoc(t, outDocs, "ConfigMap", "mesher-config-sc"), "metadata", "annotations", helmFilenameAnnotation); got != "" {
+				t.Errorf("the generated ConfigMap has %s %q", helmFilenameAnnotation, got)
+			}
+		})
 	})
 
 	t.Run("a chart that renders nothing", func(t *testing.T) {
-		empty := filepath.Join(e.root, "tmp", "empty-chart")
+		empty := filepath.Join(h.root, "tmp", "empty-chart")
 		writeFile(t, filepath.Join(empty, "Chart.yaml"), "apiVersion: v2\nname: empty\nversion: 0.1.0\n")
 		writeFile(t, filepath.Join(empty, "templates", "off.yaml"), "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: off\n{{- end }}\n")
-		for _, c := range []struct {
-			helm string
-			args []string
-		}{
-			{h.helm3, []string{"--post-renderer", "bin/inject-mesher", "--post-renderer-args", helmConfigArg}},
-			{h.helm4, []string{"--post-renderer", "inject-mesher", "--post-renderer-args", helmConfigArg}},
-		} {
-			r := h.helm(t, c.helm, append([]string{"template", "empty", empty}, c.args...)...)
-			if r.code != 0 {
-				t.Errorf("%s cannot render a chart without objects through inject-mesher (exit %d): inject-mesher must answer an input without objects with something Helm 4 does not call empty output (a comment line):\n%s", filepath.Base(c.helm), r.code, r.stderr)
-				continue
-			}
-			if docs := parseDocs(t, r.stdout); len(docs) != 0 {
-				t.Errorf("%s rendered objects from a chart without any:\n%s", filepath.Base(c.helm), r.stdout)
-			}
+		for _, c := range h.postRenderers() {
+			t.Run(filepath.Base(c.helm), func(t *testing.T) {
+				r := h.helm(t, c.helm, append([]string{"template", "empty", empty}, c.args...)...)
+				if r.code != 0 {
+					t.Fatalf("%s cannot render a chart without objects through inject-mesher (exit %d): inject-mesher must answer an input without objects with something Helm 4 does not call empty output (a comment line):\n%s", filepath.Base(c.helm), r.code, r.stderr)
+				}
+				if docs := parseDocs(t, r.stdout); len(docs) != 0 {
+					t.Errorf("%s rendered objects from a chart without any:\n%s", filepath.Base(c.helm), r.stdout)
+				}
+			})
 		}
 	})
 }

@@ -39,6 +39,7 @@ func goldenCases(t *testing.T, f func(t *testing.T, config []string)) {
 // records, and why.
 var fixedByInject = map[string]string{
 	"yaml-1.1-values": "inject quotes label and annotation values a YAML 1.1 reader takes for a bool or number (inject: yes), which the API server refuses; uninject keeps them quoted",
+	"block-scalar-end-kept-before-generated-configmap": "inject writes the generated ConfigMap after a ConfigMap that ends the file in a \"|\" block scalar without a final newline, which must become \"|-\" to keep its value; uninject removes the generated one, and nothing records the \"|\" of an object inject does not edit",
 }
 
 // `inject-mesher uninject` of what inject wrote for a golden input gives
