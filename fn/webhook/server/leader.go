@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 )
@@ -107,7 +108,7 @@ func (e *election) try(ctx context.Context) bool {
 	if e.lease == nil || !reflect.DeepEqual(lease.Spec, e.lease.Spec) {
 		e.lease, e.observed = lease, now.Time
 	}
-	holder, duration := deref(lease.Spec.HolderIdentity), time.Duration(deref(lease.Spec.LeaseDurationSeconds))*time.Second
+	holder, duration := ptr.Deref(lease.Spec.HolderIdentity, ""), time.Duration(ptr.Deref(lease.Spec.LeaseDurationSeconds, 0))*time.Second
 	if holder != "" && holder != e.identity && now.Time.Before(e.observed.Add(duration)) {
 		return false
 	}
@@ -116,7 +117,7 @@ func (e *election) try(ctx context.Context) bool {
 	if holder == e.identity {
 		held.Spec.AcquireTime, held.Spec.LeaseTransitions = lease.Spec.AcquireTime, lease.Spec.LeaseTransitions
 	} else {
-		*held.Spec.LeaseTransitions = deref(lease.Spec.LeaseTransitions) + 1
+		*held.Spec.LeaseTransitions = ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1
 	}
 	if held, err = e.leases.Update(ctx, held, metav1.UpdateOptions{}); err != nil {
 		return false
@@ -135,7 +136,7 @@ func (e *election) spec(now metav1.MicroTime) coordinationv1.LeaseSpec {
 // release gives up the Lease this replica holds, so that the next leader
 // need not wait for it to run out.
 func (e *election) release() {
-	if e.lease == nil || deref(e.lease.Spec.HolderIdentity) != e.identity {
+	if e.lease == nil || ptr.Deref(e.lease.Spec.HolderIdentity, "") != e.identity {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), renewDeadline)
@@ -144,12 +145,4 @@ func (e *election) release() {
 	released := e.lease.DeepCopy()
 	released.Spec = coordinationv1.LeaseSpec{HolderIdentity: &none, LeaseDurationSeconds: &second, AcquireTime: &now, RenewTime: &now, LeaseTransitions: e.lease.Spec.LeaseTransitions}
 	_, _ = e.leases.Update(ctx, released, metav1.UpdateOptions{})
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
