@@ -139,7 +139,7 @@ demo: build
 clean:
 	rm -rf bin
 
-## e2e-webhook: the admission webhook against a real kube-apiserver $(KUBE_VERSION) and kube-controller-manager (issue 9): run in-process on loopback, registered with the install's MutatingWebhookConfiguration at its URL; the Helm chart rendered by Helm 3 and 4 (server-side dry run of every certificate mode, helm install, then the webhook with what it installed)
+## e2e-webhook: the admission webhook against a real kube-apiserver $(KUBE_VERSION) and kube-controller-manager: run in-process on loopback, registered with the install's MutatingWebhookConfiguration at its URL; the Helm chart rendered by Helm 3 and 4 (server-side dry run of every certificate mode, helm install, then the webhook with what it installed)
 e2e-webhook: etcd build tools helm
 	$(call webhook-tests,$(KUBE_VERSION))
 
@@ -158,14 +158,14 @@ image-argocd-plugin: build podman
 	$(CONTAINER_TOOL) build -q -f examples/argocd/plugin/Dockerfile -t $(ARGOCD_PLUGIN_IMAGE) . >/dev/null
 	@echo "image $(ARGOCD_PLUGIN_IMAGE): $$($(CONTAINER_TOOL) image inspect $(ARGOCD_PLUGIN_IMAGE) --format '{{.Size}}') bytes"
 
-## e2e-argocd: the Argo CD plugin through real Argo CD $(ARGOCD_VERSION) (issue 12): argocd-repo-server on loopback, argocd-cmp-server inside the plugin image (podman), GenerateManifest for examples/argocd from a local git repository (Argo CD is built once into .cache/argocd, about 15 minutes)
+## e2e-argocd: the Argo CD plugin through real Argo CD 0ARGOCD_VERSION): argocd-repo-server on loopback, argocd-cmp-server inside the plugin image (podman), GenerateManifest for examples/argocd from a local git repository (Argo CD is built once into .cache/argocd, about 15 minutes)
 e2e-argocd: image-argocd-plugin
 	dir=$$(ARGOCD_VERSION=$(ARGOCD_VERSION) hack/build-argocd.sh) || { echo "building Argo CD $(ARGOCD_VERSION) failed"; exit 1; }; \
 	ARGOCD_DIR=$$dir ARGOCD_PLUGIN_IMAGE=$(ARGOCD_PLUGIN_IMAGE) $(GO) test -tags argocd -count=1 -timeout 20m -v -run TestArgoCDRepoServer ./fn/test/e2e/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 .PHONY: image-argocd-plugin e2e-argocd
 
-## bench-webhook: the webhook under load (issue 10): the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios), per-pod Go benchmarks, and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION) with and without it; prints, asserts no timing
+## bench-webhook: the webhook under load: the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios), per-pod Go benchmarks, and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION) with and without it; prints, asserts no timing
 BENCH_CREATES ?= 1000
 # BENCH_PIN=1: kube-apiserver and etcd on CPU 0, the bench's process (clients and webhooks) on the others
 BENCH_PIN ?=

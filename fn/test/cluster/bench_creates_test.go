@@ -35,7 +35,7 @@ import (
 )
 
 // TestBenchAPIServerCreates is the API-server part of `make bench-webhook`
-// (issue 10, "Load"): Pod creates through the real kube-apiserver with the
+// (docs/performance.md): Pod creates through the real kube-apiserver with the
 // webhook registered (the install's configuration, the webhook in this
 // process on loopback), beside the same creates on five other sides, in
 // rounds that rotate which goes first, after a warm-up:

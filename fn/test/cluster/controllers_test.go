@@ -10,7 +10,7 @@ import (
 
 // With kube-controller-manager running, a Deployment really gets a ReplicaSet
 // and the ReplicaSet a Pod (Pending: no kubelet runs). The admission webhook's
-// tests (issue 9) rely on this; no webhook is involved here.
+// tests rely on this; no webhook is involved here.
 func TestControllerManagerCreatesPods(t *testing.T) {
 	startControllerManager(t)
 	const ns = "controllers"

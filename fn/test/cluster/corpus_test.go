@@ -144,7 +144,7 @@ func (c *corpusRun) inject(t *testing.T, f *corpusfiles.File) {
 	switch {
 	case res.code == 1:
 		tl.refusedByBinary++
-		t.Logf("%s: inject-mesher refuses b's input (exit 1): %s", f.Rel, firstLines(res.stderr, 3))
+		t.Logf("%s: inject-mesher refuses the annotated input (exit 1): %s", f.Rel, firstLines(res.stderr, 3))
 		return
 	case res.code != 0:
 		t.Errorf("%s: inject-mesher: %s", f.Rel, res)
@@ -152,7 +152,7 @@ func (c *corpusRun) inject(t *testing.T, f *corpusfiles.File) {
 	}
 	objs, err := objectsOf(res.stdout)
 	if err != nil {
-		t.Errorf("%s: b's output: %v", f.Rel, err)
+		t.Errorf("%s: the annotated output: %v", f.Rel, err)
 		return
 	}
 	var send []object
@@ -235,7 +235,7 @@ func (c *corpusRun) report() (string, corpusTally) {
 	row := func(name string, tl *corpusTally) {
 		fmt.Fprintf(&report, "  %-20s %5d %7d %8d %7d %8d %6d %9d\n", name, tl.files, tl.invalid, tl.refusedByBinary, tl.passed, tl.unserved, tl.local, tl.refusedAsWritten)
 	}
-	fmt.Fprintf(&report, "corpus through the API server %s (server-side dry-run of b's output):\n", server.version)
+	fmt.Fprintf(&report, "corpus through the API server %s (server-side dry-run of the annotated output):\n", server.version)
 	fmt.Fprintf(&report, "  %-20s %5s %7s %8s %7s %8s %6s %9s\n", "directory", "files", "INVALID", "refused", "passed", "unserved", "local", "as-written")
 	for _, g := range slices.Sorted(maps.Keys(c.tallies)) {
 		row(g, c.tallies[g])

@@ -35,7 +35,7 @@ import (
 )
 
 // The webhook's certificates against the real API server: the self-managed
-// mode end to end (issue 10, "Certificates"), and each install
+// mode end to end, and each install
 // (config/webhook and the overlays in config/webhook-overlays) accepted by a
 // server-side dry run.
 

@@ -22,7 +22,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
-// The chart of issue 11, charts/inject-mesher-webhook, against the real API
+// The Helm chart, charts/inject-mesher-webhook, against the real API
 // server: what `helm template` renders in each certificate mode is accepted
 // by a server-side dry run (cert-manager's CRDs installed), the webhook's
 // Pod passes Pod Security restricted, and `helm install` installs a webhook

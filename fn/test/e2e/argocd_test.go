@@ -2,7 +2,7 @@
 
 package e2e
 
-// The Argo CD plugin (examples/argocd) through real Argo CD (issue 12), run
+// The Argo CD plugin (examples/argocd) through real Argo CD, run
 // by `make e2e-argocd`: the argocd-repo-server and argocd-cmp-server of
 // Argo CD v3.5.7, built from the Go module proxy by hack/build-argocd.sh,
 // on loopback with no cluster. The cmp-server runs as the plugin sidecar

@@ -1,5 +1,5 @@
-// Command webhookbench is the handler half of `make bench-webhook` (issue
-// 10, "Load"): it serves, each as a child process of this binary over TLS
+// Command webhookbench is the handler half of `make bench-webhook`
+// (docs/performance.md): it serves, each as a child process of this binary over TLS
 // on loopback, a no-op webhook (decode the review, allow), a parse floor
 // (decode the review, read the Pod into a YAML node tree, allow) and
 // fn/webhook's Handler as the webhook's server builds it; N keep-alive TLS
