@@ -270,8 +270,7 @@ func (s *SelfManaged) Reconcile(ctx context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
-	secrets := s.cfg.Client.Secrets(s.cfg.Namespace)
-	have, err := secrets.Get(ctx, s.cfg.SecretName, metav1.GetOptions{})
+	have, err := s.cfg.Client.Secrets(s.cfg.Namespace).Get(ctx, s.cfg.SecretName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		have = nil
@@ -302,8 +301,7 @@ func (s *SelfManaged) Reconcile(ctx context.Context) (time.Time, error) {
 	}
 	st.bundle = bundle
 
-	trustedSince, trusted := s.trust(st.signer.cert)
-	if why := s.servingRenewal(st, now, trustedSince, trusted); why != "" {
+	if why := s.servingRenewal(st, now); why != "" {
 		cert, err := issueServing(st.signer, s.cfg.Hosts, now, s.cfg.CertLifetime)
 		if err != nil {
 			return time.Time{}, err
@@ -342,7 +340,7 @@ func caRenewal(signer *authority, now time.Time) string {
 
 // servingRenewal says why a new serving certificate is needed, "" when the
 // one in the Secret is to be served on.
-func (s *SelfManaged) servingRenewal(st certState, now, trustedSince time.Time, trusted bool) string {
+func (s *SelfManaged) servingRenewal(st certState, now time.Time) string {
 	if st.serving == nil {
 		return "no serving certificate with its key in the Secret"
 	}
@@ -357,7 +355,7 @@ func (s *SelfManaged) servingRenewal(st certState, now, trustedSince time.Time, 
 	case !issuerIn(leaf, st.bundle).Equal(st.signer.cert):
 		// A CA rotation: it waits, even past 2/3, until the API servers
 		// have had the time to trust the new CA (the old one stays trusted).
-		if trusted && !now.Before(trustedSince.Add(s.cfg.CATrustDelay)) {
+		if since, trusted := s.trust(st.signer.cert); trusted && !now.Before(since.Add(s.cfg.CATrustDelay)) {
 			return "the new CA is trusted"
 		}
 		return ""

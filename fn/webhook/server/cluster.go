@@ -86,9 +86,6 @@ func namespaceLabels(ctx context.Context, client kube.Client) (func(string) bool
 
 // hostname names this candidate when POD_NAME is not set.
 func hostname() string {
-	if n := os.Getenv("POD_NAME"); n != "" {
-		return n
-	}
 	h, _ := os.Hostname()
-	return h
+	return cmp.Or(os.Getenv("POD_NAME"), h)
 }
