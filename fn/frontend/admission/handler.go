@@ -27,6 +27,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/apply/jsonpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -241,22 +242,24 @@ func clipped(s string) string {
 	return s
 }
 
+// podName names the Pod in the log line and the warnings: by its own name,
+// the request's, or its generateName (pod, nil when unreadable, tells which
+// it has).
 func podName(req *admissionv1.AdmissionRequest, pod *yaml.Node) string {
-	if pod == nil {
-		if req.Name != "" {
-			return "pod/" + req.Name
-		}
-		return "pod/(unreadable)"
+	var name, generateName string
+	if pod != nil {
+		name = engine.Ref(pod).Name
+		generateName, _ = yamlnode.Scalar(pod, "metadata", "generateName")
 	}
-	ref := engine.Ref(pod)
-	if ref.Name != "" {
-		return "pod/" + ref.Name
-	}
-	if req.Name != "" {
+	switch {
+	case name != "":
+		return "pod/" + name
+	case req.Name != "":
 		return "pod/" + req.Name
-	}
-	if g := generateName(pod); g != "" {
-		return "pod/" + g + "*"
+	case generateName != "":
+		return "pod/" + generateName + "*"
+	case pod == nil:
+		return "pod/(unreadable)"
 	}
 	return "pod/(unnamed)"
 }

@@ -38,8 +38,3 @@ func WorkloadName(pod *yaml.Node) string {
 	}
 	return ""
 }
-
-func generateName(pod *yaml.Node) string {
-	g, _ := yamlnode.Scalar(pod, "metadata", "generateName")
-	return g
-}

@@ -5,6 +5,7 @@ package certs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -112,18 +113,10 @@ func New(cfg Config) (*SelfManaged, error) {
 	if cfg.Client == nil || cfg.Namespace == "" || cfg.SecretName == "" || cfg.WebhookConfiguration == "" || len(cfg.Hosts) == 0 {
 		return nil, errors.New("self-managed certificates need a client, the Secret's namespace and name, the webhook configuration and the hosts")
 	}
-	if cfg.CALifetime == 0 {
-		cfg.CALifetime = DefaultCALifetime
-	}
-	if cfg.CertLifetime == 0 {
-		cfg.CertLifetime = DefaultCertLifetime
-	}
-	if cfg.CATrustDelay == 0 {
-		cfg.CATrustDelay = DefaultCATrustDelay
-	}
-	if cfg.Resync == 0 {
-		cfg.Resync = defaultCertResync
-	}
+	cfg.CALifetime = cmp.Or(cfg.CALifetime, DefaultCALifetime)
+	cfg.CertLifetime = cmp.Or(cfg.CertLifetime, DefaultCertLifetime)
+	cfg.CATrustDelay = cmp.Or(cfg.CATrustDelay, DefaultCATrustDelay)
+	cfg.Resync = cmp.Or(cfg.Resync, defaultCertResync)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -189,9 +182,6 @@ func (s *SelfManaged) load(obj any) {
 		return
 	}
 	cert, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
-	if err == nil && cert.Leaf == nil {
-		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
-	}
 	if err != nil {
 		// The leader is about to write it (it was just created, or broken).
 		s.cfg.Log.Warn("no usable serving certificate in the Secret yet", "secret", s.cfg.Namespace+"/"+s.cfg.SecretName, "error", err.Error())
@@ -232,15 +222,12 @@ func (s *SelfManaged) Lead(ctx context.Context) {
 		} else {
 			failures = 0
 		}
-		timer := time.NewTimer(max(wait, 0))
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-s.nudge:
-		case <-timer.C:
+		case <-time.After(max(wait, 0)):
 		}
-		timer.Stop()
 	}
 }
 
@@ -283,8 +270,7 @@ func (s *SelfManaged) Reconcile(ctx context.Context) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
-	secrets := s.cfg.Client.Secrets(s.cfg.Namespace)
-	have, err := secrets.Get(ctx, s.cfg.SecretName, metav1.GetOptions{})
+	have, err := s.cfg.Client.Secrets(s.cfg.Namespace).Get(ctx, s.cfg.SecretName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		have = nil
@@ -315,8 +301,7 @@ func (s *SelfManaged) Reconcile(ctx context.Context) (time.Time, error) {
 	}
 	st.bundle = bundle
 
-	trustedSince, trusted := s.trust(st.signer.cert)
-	if why := s.servingRenewal(st, now, trustedSince, trusted); why != "" {
+	if why := s.servingRenewal(st, now); why != "" {
 		cert, err := issueServing(st.signer, s.cfg.Hosts, now, s.cfg.CertLifetime)
 		if err != nil {
 			return time.Time{}, err
@@ -355,13 +340,13 @@ func caRenewal(signer *authority, now time.Time) string {
 
 // servingRenewal says why a new serving certificate is needed, "" when the
 // one in the Secret is to be served on.
-func (s *SelfManaged) servingRenewal(st certState, now, trustedSince time.Time, trusted bool) string {
+func (s *SelfManaged) servingRenewal(st certState, now time.Time) string {
 	if st.serving == nil {
 		return "no serving certificate with its key in the Secret"
 	}
 	leaf := st.serving.Leaf
 	switch {
-	case !slices.Equal(certHosts(leaf), sortedHosts(s.cfg.Hosts)):
+	case !slices.Equal(certHosts(leaf), certHosts(forHosts(s.cfg.Hosts))):
 		return "the hosts changed"
 	case now.Before(leaf.NotBefore) || !now.Before(leaf.NotAfter):
 		return "the serving certificate is not valid now"
@@ -370,7 +355,7 @@ func (s *SelfManaged) servingRenewal(st certState, now, trustedSince time.Time, 
 	case !issuerIn(leaf, st.bundle).Equal(st.signer.cert):
 		// A CA rotation: it waits, even past 2/3, until the API servers
 		// have had the time to trust the new CA (the old one stays trusted).
-		if trusted && !now.Before(trustedSince.Add(s.cfg.CATrustDelay)) {
+		if since, trusted := s.trust(st.signer.cert); trusted && !now.Before(since.Add(s.cfg.CATrustDelay)) {
 			return "the new CA is trusted"
 		}
 		return ""
@@ -512,79 +497,54 @@ func renewalTime(c *x509.Certificate) time.Time {
 func backdate(lifetime time.Duration) time.Duration { return min(5*time.Minute, lifetime/10) }
 
 func newAuthority(now time.Time, lifetime time.Duration) (*authority, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("CA key: %w", err)
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
+	return sign("CA", &x509.Certificate{
 		// Unique per CA, so the bundle's two CAs during a rotation are told apart.
 		Subject:   pkix.Name{CommonName: fmt.Sprintf("inject-mesher-webhook-ca@%d", now.Unix())},
 		NotBefore: now.Add(-backdate(lifetime)), NotAfter: now.Add(lifetime),
 		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}, nil)
+}
+
+// issueServing signs a serving certificate for hosts; it ends no later than
+// its CA, which would otherwise leave it unverifiable first.
+func issueServing(ca *authority, hosts []string, now time.Time, lifetime time.Duration) (*tls.Certificate, error) {
+	notAfter := now.Add(lifetime)
+	if ca.cert.NotAfter.Before(notAfter) {
+		notAfter = ca.cert.NotAfter
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	tmpl := forHosts(hosts)
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-backdate(lifetime)), notAfter
+	tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	leaf, err := sign("serving", tmpl, ca)
 	if err != nil {
-		return nil, fmt.Errorf("CA certificate: %w", err)
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{leaf.cert.Raw}, PrivateKey: leaf.key, Leaf: leaf.cert}, nil
+}
+
+// sign gives tmpl a new ECDSA P-256 key and a random serial number, and
+// signs it by ca, or by itself when ca is nil.
+func sign(what string, tmpl *x509.Certificate, ca *authority) (*authority, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("%s key: %w", what, err)
+	}
+	if tmpl.SerialNumber, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128)); err != nil {
+		return nil, fmt.Errorf("serial number: %w", err)
+	}
+	if ca == nil {
+		ca = &authority{cert: tmpl, key: key}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("%s certificate: %w", what, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, err
 	}
 	return &authority{cert: cert, key: key}, nil
-}
-
-// issueServing signs a serving certificate for hosts; it ends no later than
-// its CA, which would otherwise leave it unverifiable first.
-func issueServing(ca *authority, hosts []string, now time.Time, lifetime time.Duration) (*tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("serving key: %w", err)
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	notAfter := now.Add(lifetime)
-	if ca.cert.NotAfter.Before(notAfter) {
-		notAfter = ca.cert.NotAfter
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    now.Add(-backdate(lifetime)), NotAfter: notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return nil, fmt.Errorf("serving certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
-}
-
-func newSerial() (*big.Int, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, fmt.Errorf("serial number: %w", err)
-	}
-	return serial, nil
 }
 
 // issuerIn is the CA of bundle that signed c, nil if none did.
@@ -597,26 +557,28 @@ func issuerIn(c *x509.Certificate, bundle []*x509.Certificate) *x509.Certificate
 	return nil
 }
 
-// certHosts are the DNS names and IP addresses c is for, sorted.
+// forHosts is a certificate's subject and names for hosts: the first is
+// its common name, an IP address goes in IPAddresses, a DNS name in DNSNames.
+func forHosts(hosts []string) *x509.Certificate {
+	c := &x509.Certificate{Subject: pkix.Name{CommonName: hosts[0]}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			c.IPAddresses = append(c.IPAddresses, ip)
+		} else {
+			c.DNSNames = append(c.DNSNames, h)
+		}
+	}
+	return c
+}
+
+// certHosts are the DNS names and IP addresses c is for, sorted, each once.
 func certHosts(c *x509.Certificate) []string {
 	hosts := slices.Clone(c.DNSNames)
 	for _, ip := range c.IPAddresses {
 		hosts = append(hosts, ip.String())
 	}
 	slices.Sort(hosts)
-	return hosts
-}
-
-func sortedHosts(hosts []string) []string {
-	out := make([]string, 0, len(hosts))
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			h = ip.String() // as certHosts prints it
-		}
-		out = append(out, h)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Compact(hosts)
 }
 
 func parseCerts(data []byte) []*x509.Certificate {

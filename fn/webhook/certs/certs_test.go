@@ -368,6 +368,17 @@ func TestSelfManagedRepairs(t *testing.T) {
 			t.Errorf("IP addresses %v, want 127.0.0.1", leaf.IPAddresses)
 		}
 	})
+	t.Run("a host given twice is no change", func(t *testing.T) {
+		f := newCertFixture(t)
+		f.certs.cfg.Hosts = append(f.certs.cfg.Hosts, testHost)
+		f.reconcile(t)
+		issued := leafOf(t, f.secret(t))
+		f.clock.advance(time.Minute)
+		f.reconcile(t)
+		if again := leafOf(t, f.secret(t)); !again.Equal(issued) {
+			t.Errorf("serial %s replaced by %s: the repeated host was read as a change of hosts", issued.SerialNumber.Text(16), again.SerialNumber.Text(16))
+		}
+	})
 }
 
 // Every replica serves the Secret's certificate, read by its informer, and

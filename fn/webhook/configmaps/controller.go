@@ -38,8 +38,9 @@ type Controller struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 
-	// configMaps are the informers of the mesher ConfigMaps while running.
-	configMaps []cache.SharedIndexInformer
+	// configMaps are the informers of the mesher ConfigMaps while running,
+	// by name.
+	configMaps map[string]cache.SharedIndexInformer
 }
 
 // Run watches Pods (only their namespace, status annotation and mounted
@@ -78,7 +79,8 @@ func (c *Controller) Run(ctx context.Context) {
 	// with a metadata.name field selector (which RBAC's resourceNames
 	// allow), so reconciling reads its cache instead of asking the API
 	// server once per injected Pod, and a deleted one is made again.
-	var configMaps []cache.SharedIndexInformer
+	configMaps := map[string]cache.SharedIndexInformer{}
+	synced := []cache.InformerSynced{pods.HasSynced}
 	for _, b := range sidecar.Backends() {
 		name := b.ConfigMapName()
 		inf := kube.Informer(c.Client.ConfigMaps(""), &corev1.ConfigMap{}, func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name })
@@ -93,13 +95,10 @@ func (c *Controller) Run(ctx context.Context) {
 			},
 		})
 		go inf.RunWithContext(ctx)
-		configMaps = append(configMaps, inf)
-	}
-	go pods.RunWithContext(ctx)
-	synced := []cache.InformerSynced{pods.HasSynced}
-	for _, inf := range configMaps {
+		configMaps[name] = inf
 		synced = append(synced, inf.HasSynced)
 	}
+	go pods.RunWithContext(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
@@ -231,21 +230,18 @@ func (c *Controller) reconcile(ctx context.Context, ns string, pods cache.Indexe
 // configMap reads a mesher ConfigMap from the informers' cache, or from
 // the API server when they are not running (a test calling reconcile).
 func (c *Controller) configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
-	for _, inf := range c.configMaps {
-		obj, ok, err := inf.GetIndexer().GetByKey(ns + "/" + name)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			if cm, isCM := obj.(*corev1.ConfigMap); isCM && cm.Name == name {
-				return cm, nil
-			}
-		}
+	inf, running := c.configMaps[name]
+	if !running {
+		return c.Client.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	}
-	if len(c.configMaps) > 0 {
-		return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
+	obj, _, err := inf.GetIndexer().GetByKey(ns + "/" + name)
+	if err != nil {
+		return nil, err
 	}
-	return c.Client.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if cm, ok := obj.(*corev1.ConfigMap); ok {
+		return cm, nil
+	}
+	return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
 }
 
 func (c *Controller) written(op, ns, name string) {

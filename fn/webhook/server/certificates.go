@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,8 +28,8 @@ type certificate struct {
 // certificates of the Secret CertSecret.
 func certificateSource(ctx context.Context, opts Options, cl *cluster, m *metrics.Metrics, log *slog.Logger) (certificate, error) {
 	if opts.CertSecret == "" {
-		files, err := newCertReloader(opts.CertFile, opts.KeyFile, m)
-		if err != nil {
+		files := &certReloader{certFile: opts.CertFile, keyFile: opts.KeyFile, metrics: m}
+		if err := files.load(); err != nil {
 			return certificate{}, err
 		}
 		return certificate{get: files.get, ready: func() bool { return true }}, nil
@@ -62,14 +61,6 @@ type certReloader struct {
 	checked           time.Time
 }
 
-func newCertReloader(certFile, keyFile string, m *metrics.Metrics) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, metrics: m}
-	if err := r.load(); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 func (r *certReloader) stampOf() string {
 	var s string
 	for _, f := range []string{r.certFile, r.keyFile} {
@@ -86,10 +77,7 @@ func (r *certReloader) load() error {
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
-	if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil {
-		cert.Leaf = leaf
-		r.metrics.CertificateExpires(leaf.NotAfter)
-	}
+	r.metrics.CertificateExpires(cert.Leaf.NotAfter)
 	r.cert, r.stamp = &cert, stamp
 	return nil
 }

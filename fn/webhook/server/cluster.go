@@ -34,14 +34,6 @@ func connect(kubeconfig string) (*cluster, error) {
 	if kubeconfig == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
 		return nil, nil
 	}
-	client, err := kubeClient(kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("the Kubernetes client: %w", err)
-	}
-	return &cluster{client: client, namespace: cmp.Or(os.Getenv("POD_NAMESPACE"), DefaultNamespace)}, nil
-}
-
-func kubeClient(kubeconfig string) (kube.Client, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -50,7 +42,7 @@ func kubeClient(kubeconfig string) (kube.Client, error) {
 		cfg, err = rest.InClusterConfig()
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the Kubernetes client: %w", err)
 	}
 	cfg.UserAgent = "inject-mesher-webhook"
 	// client-go's default (5 a second) would have the ConfigMaps of many
@@ -61,7 +53,11 @@ func kubeClient(kubeconfig string) (kube.Client, error) {
 	// built-in kinds all speak it).
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	return kube.New(cfg)
+	client, err := kube.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("the Kubernetes client: %w", err)
+	}
+	return &cluster{client: client, namespace: cmp.Or(os.Getenv("POD_NAMESPACE"), DefaultNamespace)}, nil
 }
 
 // namespaceLabels watches Namespaces and answers whether one is labelled
@@ -90,9 +86,6 @@ func namespaceLabels(ctx context.Context, client kube.Client) (func(string) bool
 
 // hostname names this candidate when POD_NAME is not set.
 func hostname() string {
-	if n := os.Getenv("POD_NAME"); n != "" {
-		return n
-	}
 	h, _ := os.Hostname()
-	return h
+	return cmp.Or(os.Getenv("POD_NAME"), h)
 }

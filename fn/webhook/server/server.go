@@ -58,8 +58,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			return err
 		}
 	}
-	admission, probes, err := listeners(opts)
+	admission, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
+		return err
+	}
+	probes, err := net.Listen("tcp", opts.ProbeListen)
+	if err != nil {
+		admission.Close()
 		return err
 	}
 	s := newServers(opts, h, cert, m, log)
@@ -86,18 +91,6 @@ func leaderElected(ctx context.Context, opts Options, cl *cluster, injector *eng
 		lead(ctx, cl, cmp.Or(opts.LeaseName, DefaultLeaseName), hostname(), log, jobs)
 	}()
 	return done
-}
-
-// listeners are the admission endpoint's and the probes'.
-func listeners(opts Options) (admission, probes net.Listener, err error) {
-	if admission, err = net.Listen("tcp", opts.Listen); err != nil {
-		return nil, nil, err
-	}
-	if probes, err = net.Listen("tcp", opts.ProbeListen); err != nil {
-		admission.Close()
-		return nil, nil, err
-	}
-	return admission, probes, nil
 }
 
 // servers are the admission endpoint (TLS) and the probes (plain HTTP),
