@@ -300,13 +300,6 @@ func (c *Config) Check() Errors {
 	return errs
 }
 
-// IsConfigObject reports whether obj is a function config this package reads.
-func IsConfigObject(obj *yaml.Node) bool {
-	api, _ := yamlnode.Scalar(obj, "apiVersion")
-	kind, _ := yamlnode.Scalar(obj, "kind")
-	return (api == APIVersion && kind == Kind) || (api == "v1" && kind == "ConfigMap")
-}
-
 // FromObject reads a function config object. A nil object means defaults.
 func FromObject(obj *yaml.Node) (*Config, Errors) {
 	c := Default()
