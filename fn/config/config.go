@@ -300,13 +300,6 @@ func (c *Config) Check() Errors {
 	return errs
 }
 
-// IsConfigObject reports whether obj is a function config this package reads.
-func IsConfigObject(obj *yaml.Node) bool {
-	api, _ := yamlnode.Scalar(obj, "apiVersion")
-	kind, _ := yamlnode.Scalar(obj, "kind")
-	return (api == APIVersion && kind == Kind) || (api == "v1" && kind == "ConfigMap")
-}
-
 // FromObject reads a function config object. A nil object means defaults.
 func FromObject(obj *yaml.Node) (*Config, Errors) {
 	c := Default()
@@ -363,16 +356,13 @@ func fromConfigMap(c *Config, obj *yaml.Node) Errors {
 	return errs
 }
 
-// typedTop are the keys every Kubernetes object has, which the typed config carries too.
-func typedTop(k string) bool { return k == "apiVersion" || k == "kind" || k == "metadata" }
-
 func fromTyped(c *Config, obj *yaml.Node) Errors {
 	var errs Errors
 	all := keys()
 	for i := 0; i+1 < len(obj.Content); i += 2 {
 		name, v := obj.Content[i].Value, obj.Content[i+1]
-		if typedTop(name) {
-			continue
+		if name == "apiVersion" || name == "kind" || name == "metadata" {
+			continue // every Kubernetes object has them, the typed config too
 		}
 		var k *key
 		for j := range all {

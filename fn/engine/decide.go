@@ -91,15 +91,10 @@ func (s setting) field() string {
 	return s.tmplPath + "." + f
 }
 
-// annotation reads a sidecar.mesher.io/* annotation from the pod template,
-// falling back to the workload's own metadata, where users often put it.
-func (w *workload) annotation(key string) setting {
-	return w.metaValue("annotations", key)
-}
-
-func (w *workload) label(key string) setting { return w.metaValue("labels", key) }
-
-func (w *workload) metaValue(section, key string) setting {
+// meta reads an annotation or label (section) from the pod template, falling
+// back to the workload's own metadata, where users often put sidecar.mesher.io/*
+// annotations.
+func (w *workload) meta(section, key string) setting {
 	if v := yamlnode.GetPath(w.tmpl.Node, "metadata", section, key); v != nil {
 		return setting{value: text(v), present: true, notString: !isScalar(v), tmplPath: w.tmpl.Path, section: section, key: key}
 	}
@@ -199,7 +194,7 @@ func isTrue(m *yaml.Node, key string) bool {
 // problems also records which annotations were read from the workload's
 // own metadata instead of its pod template, for the note.
 func (p *problems) read(key string) setting {
-	s := p.w.annotation(key)
+	s := p.w.meta("annotations", key)
 	if s.present && s.fromWorkload {
 		p.fromWorkload = append(p.fromWorkload, key)
 	}
@@ -277,7 +272,7 @@ func (inj *Injector) identity(p *problems) sidecar.Spec {
 		if s.ServiceName == "" {
 			p.add(v.field(), v.value, fmt.Sprintf("invalid %s: must not be empty", annotations.ServiceName))
 		}
-	} else if v := firstLabel(p, w, "app", "app.kubernetes.io/name"); v != "" {
+	} else if v := firstLabel(p, "app", "app.kubernetes.io/name"); v != "" {
 		s.ServiceName = v
 	} else if s.ServiceName == "" {
 		// A pod made from generateName gets a different name in every replica:
@@ -285,7 +280,7 @@ func (inj *Injector) identity(p *problems) sidecar.Spec {
 		p.add("metadata.name", "", fmt.Sprintf("no service name: the object has no metadata.name; set the app label or %s", annotations.ServiceName))
 	}
 	s.Version = cfg.DefaultVersion
-	if v := firstLabel(p, w, "version", "app.kubernetes.io/version"); v != "" {
+	if v := firstLabel(p, "version", "app.kubernetes.io/version"); v != "" {
 		s.Version = v
 	}
 	if v := p.read(annotations.AppID); v.present {
@@ -319,8 +314,8 @@ func (inj *Injector) resources(p *problems, s *sidecar.Spec) {
 		}
 	}
 	if len(p.results) == errs {
-		checkRequestBelowLimit(p, p.w, s.Resources.CPURequest, s.Resources.CPULimit, annotations.ProxyCPU, annotations.ProxyCPULimit, "CPU")
-		checkRequestBelowLimit(p, p.w, s.Resources.MemoryRequest, s.Resources.MemoryLimit, annotations.ProxyMemory, annotations.ProxyMemoryLimit, "memory")
+		checkRequestBelowLimit(p, s.Resources.CPURequest, s.Resources.CPULimit, annotations.ProxyCPU, annotations.ProxyCPULimit, "CPU")
+		checkRequestBelowLimit(p, s.Resources.MemoryRequest, s.Resources.MemoryLimit, annotations.ProxyMemory, annotations.ProxyMemoryLimit, "memory")
 	}
 }
 
@@ -372,20 +367,19 @@ func runsToCompletion(w *workload) bool {
 	return policy == "Never" || policy == "OnFailure"
 }
 
-func checkRequestBelowLimit(p *problems, w *workload, req, limit, reqKey, limitKey, what string) {
+func checkRequestBelowLimit(p *problems, req, limit, reqKey, limitKey, what string) {
 	if annotations.CompareQuantities(req, limit) > 0 {
-		s := w.annotation(reqKey)
-		field := s.field()
+		field := p.w.meta("annotations", reqKey).field()
 		if field == "" {
-			field = w.annotation(limitKey).field()
+			field = p.w.meta("annotations", limitKey).field()
 		}
 		p.add(field, req, fmt.Sprintf("the sidecar's %s request %s is above its %s limit %s: raise %s too, or lower the request", what, req, what, limit, limitKey))
 	}
 }
 
-func firstLabel(p *problems, w *workload, keys ...string) string {
+func firstLabel(p *problems, keys ...string) string {
 	for _, k := range keys {
-		v := w.label(k)
+		v := p.w.meta("labels", k)
 		if v.notString {
 			p.add(v.field(), clip(v.value), fmt.Sprintf("invalid label %s: a label value is a string, not a list or map", k))
 			return ""
@@ -564,7 +558,7 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 		ours = s
 	}
 	nsEnabled := ref.Namespace != "" && inj.enabled[ref.Namespace] || w.ctx.NamespaceEnabled
-	inject := w.annotation(annotations.Inject)
+	inject := w.meta("annotations", annotations.Inject)
 	want := nsEnabled
 	if inject.present {
 		b, err := annotations.ParseBool(inject.value)

@@ -21,7 +21,7 @@ func lastLine(t *text, n *yaml.Node, from, bound int) (int, error) {
 		leaf = leaf.Content[len(leaf.Content)-1]
 	}
 	from = max(from, n.Line)
-	if leaf.Kind == yaml.ScalarNode && leaf.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+	if isBlockScalar(leaf) {
 		return blockScalarEnd(t, leaf, bound)
 	}
 	last := bound - 1

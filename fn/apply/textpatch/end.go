@@ -53,19 +53,27 @@ func endsInBlockScalar(n *yaml.Node) bool { return isBlockScalar(lastLeaf(n)) }
 // open: the text does not end its last line.
 func open(src []byte) bool { return len(src) > 0 && src[len(src)-1] != '\n' }
 
+// breakWouldChange says whether a line break after src would change the
+// value of s, src's last node: src does not end its last line, and s is a
+// block scalar with clip or keep chomping whose value ends in text. head and
+// chomp are its indicator's, as header reads them.
+func breakWouldChange(src []byte, s *yaml.Node) (head int, chomp byte, ok bool) {
+	if !open(src) || !isBlockScalar(s) || s.Value == "" || s.Value[len(s.Value)-1] == '\n' {
+		return 0, 0, false
+	}
+	head, chomp, err := header(newText(src), s)
+	return head, chomp, err == nil && chomp != '-'
+}
+
 // OpenClipEnd reports whether src (root is the tree parsed from it) ends
 // without a final newline in a block scalar with clip chomping whose value
 // text following it would change.
 func OpenClipEnd(src []byte, root *yaml.Node) bool {
-	if !open(src) || root == nil {
+	if root == nil {
 		return false
 	}
-	s := lastLeaf(root)
-	if !isBlockScalar(s) || s.Value == "" || s.Value[len(s.Value)-1] == '\n' {
-		return false
-	}
-	_, chomp, err := header(newText(src), s)
-	return err == nil && chomp == 0
+	_, chomp, ok := breakWouldChange(src, lastLeaf(root))
+	return ok && chomp == 0
 }
 
 // Continued returns src, a text that other text is about to follow, ending
@@ -77,32 +85,19 @@ func Continued(src []byte) []byte {
 	if !open(src) {
 		return src
 	}
-	t := newText(src)
-	plain := append(src[:len(src):len(src)], t.nl...)
+	nl := newText(src).nl
 	var doc yaml.Node
-	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 || !isBlockScalar(lastLeaf(&doc)) {
-		return plain
+	err := yaml.Unmarshal(src, &doc)
+	head, chomp, ok := breakWouldChange(src, lastLeaf(&doc))
+	if err != nil || !ok {
+		return append(src[:len(src):len(src)], nl...)
 	}
-	want := lastLeaf(&doc).Value
-	// The line break alone, or (clip or keep chomping whose last line is
-	// text) strip chomping: the first that reads back as the same value.
-	head, _, err := header(t, lastLeaf(&doc))
-	candidates := [][]byte{plain}
-	if err == nil {
-		stripped := make([]byte, 0, len(plain)+1)
-		stripped = append(append(stripped, src[:head+1]...), '-')
-		if head+1 < len(src) && (src[head+1] == '-' || src[head+1] == '+') {
-			head++
-		}
-		candidates = append(candidates, append(append(stripped, src[head+1:]...), t.nl...))
+	rest := src[head+1:]
+	if chomp != 0 {
+		rest = rest[1:]
 	}
-	for _, c := range candidates {
-		var got yaml.Node
-		if yaml.Unmarshal(c, &got) == nil && len(got.Content) > 0 && lastLeaf(&got).Value == want {
-			return c
-		}
-	}
-	return plain
+	out := make([]byte, 0, len(src)+len(nl)+1)
+	return append(append(append(append(out, src[:head+1]...), '-'), rest...), nl...)
 }
 
 // ending decides how an edited text ends. The edits were placed in src
@@ -115,43 +110,35 @@ func Continued(src []byte) []byte {
 // are sorted (p is the plan they come from); more are splices to add;
 // touched says the end changed.
 func ending(t *text, root *yaml.Node, p plan.Plan, splices []splice, openEnd, restore bool) (more []splice, drop, touched bool, err error) {
-	end := len(t.src)
 	// What ends the output: text inserted, lines deleted up to the end
 	// (from runStart on, first being the first deletion), or the text's
 	// own last line.
-	runStart := end
-	var inserted, first *splice
+	runStart := len(t.src)
+	var first *splice
 	for i := len(splices) - 1; i >= 0 && splices[i].end >= runStart; i-- {
-		if len(splices[i].text) > 0 {
-			inserted = &splices[i]
-			break
-		}
-		runStart, first = splices[i].at, &splices[i]
-	}
-	drop = openEnd
-	var last *yaml.Node // a block scalar that ends the output, on lastLine
-	lastLine, bound := t.lines(), t.lines()+1
-	switch {
-	case inserted != nil:
-		if openEnd && inserted.at == end && endsInBlockScalar(root) {
+		if s := splices[i]; len(s.text) > 0 {
+			if !openEnd || s.at < len(t.src) || !endsInBlockScalar(root) {
+				return nil, openEnd, openEnd, nil
+			}
 			head, chomp, err := header(t, lastLeaf(root))
 			if err != nil || chomp != 0 {
 				// Its value would take the line break (re-encoded, it is
 				// written as it reads).
-				return nil, false, true, fmt.Errorf("%w: %s: a block scalar ends the text without a final newline", ErrUnplaceable, p[inserted.order])
+				return nil, false, true, fmt.Errorf("%w: %s: a block scalar ends the text without a final newline", ErrUnplaceable, p[s.order])
 			}
-			more = []splice{{at: head + 1, end: head + 1, text: []byte("-")}}
+			return []splice{{at: head + 1, end: head + 1, text: []byte("-")}}, true, true, nil
 		}
-		return more, drop, openEnd || more != nil, nil
-	case first != nil:
-		touched = openEnd
-		if first.prev != nil && endsInBlockScalar(first.prev) {
-			// The line break before the deleted lines is the scalar's.
-			drop = false
-			last, lastLine, bound = lastLeaf(first.prev), t.lineOf(runStart)-1, t.lineOf(runStart)
-		}
-	case endsInBlockScalar(root):
+		runStart, first = splices[i].at, &splices[i]
+	}
+	drop, touched = openEnd, openEnd && first != nil
+	var last *yaml.Node // a block scalar that ends the output, on lastLine
+	lastLine, bound := t.lines(), t.lines()+1
+	if first == nil && endsInBlockScalar(root) {
 		last = lastLeaf(root)
+	} else if first != nil && first.prev != nil && endsInBlockScalar(first.prev) {
+		// The line break before the deleted lines is the scalar's.
+		drop = false
+		last, lastLine, bound = lastLeaf(first.prev), t.lineOf(runStart)-1, t.lineOf(runStart)
 	}
 	if !restore || last == nil {
 		return nil, drop, touched, nil
@@ -160,8 +147,8 @@ func ending(t *text, root *yaml.Node, p plan.Plan, splices []splice, openEnd, re
 	if err != nil || chomp != '-' || t.src[head+1] != '-' {
 		return nil, drop, touched, nil
 	}
-	if l, err := blockScalarEnd(t, last, bound); err != nil || l != lastLine {
-		return nil, drop, touched, nil
+	if l, err := blockScalarEnd(t, last, bound); err == nil && l == lastLine {
+		return []splice{{at: head + 1, end: head + 2}}, true, true, nil
 	}
-	return []splice{{at: head + 1, end: head + 2}}, true, true, nil
+	return nil, drop, touched, nil
 }

@@ -107,10 +107,8 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	if err != nil {
 		return nil, true, err
 	}
-	if len(more) > 0 {
-		splices = append(splices, more...)
-		sortSplices(splices)
-	}
+	splices = append(splices, more...)
+	sortSplices(splices)
 	// The end is placed by rules of its own: the result is read again.
 	check = check || touched
 	var buf bytes.Buffer

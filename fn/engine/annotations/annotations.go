@@ -32,12 +32,6 @@ const (
 // SeedStatus is the value the original go-mesh webhook wrote into Status.
 const SeedStatus = "injected"
 
-// Settings lists the annotations a user sets (Status is the injector's own).
-func Settings() []string {
-	return []string{Inject, DiscoveryType, ServicePorts, ServiceName, AppID,
-		ProxyCPU, ProxyMemory, ProxyCPULimit, ProxyMemoryLimit, NativeSidecar, ProxyEnv}
-}
-
 // ParseBool reads a yes/no annotation: yes, y, true mean true and no, n,
 // false mean false, in any case (the seeds documented "yes" and "y";
 // Kubernetes users write "true"). Anything else is an error, not a silent no.

@@ -41,11 +41,9 @@ var resourceListKind = regexp.MustCompile(`(?m)^kind:[ \t]*["']?ResourceList["']
 // plain manifests: its top-level kind is ResourceList.
 func IsResourceList(data []byte) bool {
 	// Look at the first document only: a later one could hold anything.
-	if docs := manifest.SplitDocuments(data); len(docs) > 0 {
-		for _, d := range docs {
-			if !manifest.IsBlank(d.Body) {
-				return resourceListKind.Match(d.Body)
-			}
+	for _, d := range manifest.SplitDocuments(data) {
+		if !manifest.IsBlank(d.Body) {
+			return resourceListKind.Match(d.Body)
 		}
 	}
 	return false

@@ -69,9 +69,6 @@ func NeedsQuotes(v string) bool {
 // Int is an integer scalar.
 func Int(v int) *yaml.Node { return (*Arena)(nil).Int(v) }
 
-// Bool is a boolean scalar.
-func Bool(v bool) *yaml.Node { return (*Arena)(nil).Bool(v) }
-
 // Map is a block mapping of alternating keys and values; a nil value is skipped,
 // which lets callers write optional fields inline.
 func Map(kv ...any) *yaml.Node { return (*Arena)(nil).Map(kv...) }
