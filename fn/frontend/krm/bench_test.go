@@ -44,7 +44,7 @@ func BenchmarkResourceListAllFresh1000(b *testing.B) {
 
 // The streaming floor on the same all-fresh list, in the same run: split
 // the items, parse each and write it back, no injection (what
-// fn/bench/cmd/stream-noop does). The function's target is at most this.
+// fn/test/bench/cmd/stream-noop does). The function's target is at most this.
 func BenchmarkStreamingFloorAllFresh1000(b *testing.B) {
 	var list bytes.Buffer
 	if err := corpus.Fresh(&list, 1000); err != nil {

@@ -44,8 +44,8 @@ func main() {
 func run(dir string, runs int, sizeList string) error {
 	progs := []*program{
 		{name: "inject-mesher", pkg: "./fn/cmd/inject-mesher"},
-		{name: "kyaml floor (parse all, write all)", pkg: "./fn/bench/cmd/kyaml-noop"},
-		{name: "streaming floor (item by item, no injection)", pkg: "./fn/bench/cmd/stream-noop"},
+		{name: "kyaml floor (parse all, write all)", pkg: "./fn/test/bench/cmd/kyaml-noop"},
+		{name: "streaming floor (item by item, no injection)", pkg: "./fn/test/bench/cmd/stream-noop"},
 	}
 	for _, p := range progs {
 		p.bin = filepath.Join(dir, "bin", filepath.Base(p.pkg))

@@ -2,7 +2,7 @@
 // (docs/performance.md): it serves, each as a child process of this binary over TLS
 // on loopback, a no-op webhook (decode the review, allow), a parse floor
 // (decode the review, read the Pod into a YAML node tree, allow) and
-// fn/webhook's Handler as the webhook's server builds it; N keep-alive TLS
+// fn/frontend/admission's Handler as the webhook's server builds it; N keep-alive TLS
 // clients send each a bounded number of reviews of a typical Deployment's
 // Pod, in rounds taken round-robin after a warm-up so all three meet the
 // same machine; it prints requests/s, p50 and p99 (medians of the rounds),
