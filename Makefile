@@ -158,7 +158,7 @@ image-argocd-plugin: build podman
 	$(CONTAINER_TOOL) build -q -f examples/argocd/plugin/Dockerfile -t $(ARGOCD_PLUGIN_IMAGE) . >/dev/null
 	@echo "image $(ARGOCD_PLUGIN_IMAGE): $$($(CONTAINER_TOOL) image inspect $(ARGOCD_PLUGIN_IMAGE) --format '{{.Size}}') bytes"
 
-## e2e-argocd: the Argo CD plugin through real Argo CD 0ARGOCD_VERSION): argocd-repo-server on loopback, argocd-cmp-server inside the plugin image (podman), GenerateManifest for examples/argocd from a local git repository (Argo CD is built once into .cache/argocd, about 15 minutes)
+## e2e-argocd: the Argo CD plugin through real Argo CD $(ARGOCD_VERSION): argocd-repo-server on loopback, argocd-cmp-server inside the plugin image (podman), GenerateManifest for examples/argocd from a local git repository (Argo CD is built once into .cache/argocd, about 15 minutes)
 e2e-argocd: image-argocd-plugin
 	dir=$$(ARGOCD_VERSION=$(ARGOCD_VERSION) hack/build-argocd.sh) || { echo "building Argo CD $(ARGOCD_VERSION) failed"; exit 1; }; \
 	ARGOCD_DIR=$$dir ARGOCD_PLUGIN_IMAGE=$(ARGOCD_PLUGIN_IMAGE) $(GO) test -tags argocd -count=1 -timeout 20m -v -run TestArgoCDRepoServer ./fn/test/e2e/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}

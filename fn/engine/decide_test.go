@@ -1255,7 +1255,7 @@ metadata:
 		// The plan sets a key that is there twice: which of the two is read
 		// after the text is edited depends on which one the text edit
 		// touches. The engine plans it; the batch runner refuses it (see
-		// fn/batch's tests).
+		// fn/frontend/batch's tests).
 		name: "the status written twice: an upgrade sets the last, the one that is read",
 		earlier: &earlier{edit: func(s string) string {
 			i := strings.Index(s, "    sidecar.mesher.io/status:")

@@ -102,9 +102,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads all of body into one buffer sized by the Content-Length
 // the API server sends (io.ReadAll would start at 512 bytes and copy as it
-// doubles), though never more than 64 KB up front on a client's word (a
-// typical review is 7 KB; many stalled clients claiming megabytes must not
-// reserve them before sending them);
+// doubles), though never more than 64 KB up front on a client's word (many
+// stalled clients claiming megabytes must not reserve them before sending
+// them);
 // a body longer than it said grows the buffer as io.ReadAll would.
 func readBody(body io.Reader, length int64) ([]byte, error) {
 	if length <= 0 {

@@ -102,7 +102,7 @@ func TestNoNetworkNoStrayFiles(t *testing.T) {
 	}
 }
 
-// inCI reads CI as the end-to-end tests do (fn/e2e): set to anything but
+// inCI reads CI as the end-to-end tests do (fn/test/e2e): set to anything but
 // empty or a false value (false, 0) means a CI run, where a missing tool
 // fails the test instead of skipping it.
 func inCI() bool {

@@ -11,7 +11,7 @@ import (
 // Hostile ResourceLists, in process: each gets a clear error or a correct
 // output, within 20 s and without allocating more than 256 MiB (an alias bomb
 // expanded would take gigabytes). The binary runs the big inputs under a
-// peak-RSS bound in fn/cli/hostile_test.go.
+// peak-RSS bound in fn/frontend/cli/hostile_test.go.
 
 const listHead = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
 

@@ -14,7 +14,7 @@ package e2e
 //     config/webhook or its overlay builds, but for the differences
 //     chartNormalize lists with the reason each is one (TestChartMatchesKustomize);
 //   - a wrong value fails the render with its name (TestChartValuesRefused).
-// The cluster tests (fn/cluster) install the chart into a real API server.
+// The cluster tests (fn/test/cluster) install the chart into a real API server.
 // Helm's config, cache and plugins live in the test's scratch folder.
 
 import (

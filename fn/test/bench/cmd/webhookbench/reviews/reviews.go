@@ -268,7 +268,7 @@ func ParseFloor() http.Handler {
 	})
 }
 
-// reviewHandler reads a review the way fn/webhook's Handler does (POST,
+// reviewHandler reads a review the way fn/frontend/admission's Handler does (POST,
 // application/json, a bounded body, go-json-experiment's encoding/json
 // compatible v1 into admissionv1 types, and back),
 // calls look, and answers allowed (denied when look fails).
