@@ -13,7 +13,7 @@
 // The files build only with the tag cluster (`go test -tags cluster`), so
 // `go test ./...` (make test) does not list a package that ran nothing. With
 // the tag and no KUBE_APISERVER the tests are skipped on a developer machine
-// and fail when REQUIRE_CLUSTER or CI is set (CI read as fn/e2e reads it).
+// and fail when REQUIRE_CLUSTER or CI is set (CI read as fn/test/e2e reads it).
 package cluster
 
 import (
@@ -45,7 +45,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// inCI reads CI as the end-to-end tests do (fn/e2e): set to anything but
+// inCI reads CI as the end-to-end tests do (fn/test/e2e): set to anything but
 // empty or a false value (false, 0) means a CI run.
 func inCI() bool {
 	ci, set := os.LookupEnv("CI")
