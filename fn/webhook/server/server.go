@@ -36,6 +36,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	// What Run starts (the leader's jobs, the certificate watch) ends with
+	// it, whichever step fails or however serving ends.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	cfg, err := config.LoadFile(opts.ConfigFile, nil)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -68,7 +72,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	s := newServers(opts, h, cert, m, log)
-	return s.serve(ctx, admission, probes, leading)
+	return s.serve(ctx, admission, probes, stop, leading)
 }
 
 // leaderElected campaigns, in a cluster, for the Lease and, while this
@@ -141,7 +145,7 @@ func newServers(opts Options, h http.Handler, cert certificate, m *metrics.Metri
 
 // serve answers on the listeners until ctx ends or a server fails, then
 // shuts down; leading is closed once the leader's jobs have stopped.
-func (s *servers) serve(ctx context.Context, admission, probes net.Listener, leading <-chan struct{}) error {
+func (s *servers) serve(ctx context.Context, admission, probes net.Listener, stop context.CancelFunc, leading <-chan struct{}) error {
 	errs := make(chan error, 2)
 	go func() { errs <- s.admission.ServeTLS(admission, "", "") }()
 	go func() { errs <- s.probes.Serve(probes) }()
@@ -155,7 +159,7 @@ func (s *servers) serve(ctx context.Context, admission, probes net.Listener, lea
 	case <-ctx.Done():
 	case serveErr = <-errs:
 	}
-	return s.shutdown(serveErr, errs, leading)
+	return s.shutdown(serveErr, errs, stop, leading)
 }
 
 // shutdown turns readiness off first, so endpoints drop this replica
@@ -163,7 +167,7 @@ func (s *servers) serve(ctx context.Context, admission, probes net.Listener, lea
 // listeners and gives requests in flight and the leader's jobs
 // ShutdownGrace to finish. It returns what made a server fail, nil after a
 // clean stop.
-func (s *servers) shutdown(serveErr error, errs <-chan error, leading <-chan struct{}) error {
+func (s *servers) shutdown(serveErr error, errs <-chan error, stop context.CancelFunc, leading <-chan struct{}) error {
 	s.ready.Store(false)
 	if serveErr == nil && s.opts.ShutdownDelay > 0 {
 		s.log.Info("stopping: not ready, still answering", "for", s.opts.ShutdownDelay.String())
@@ -178,6 +182,9 @@ func (s *servers) shutdown(serveErr error, errs <-chan error, leading <-chan str
 		serveErr = err
 	}
 	_ = s.probes.Shutdown(sctx)
+	// A server that failed leaves ctx running: the leader's jobs are told
+	// to stop here, so the Lease is given up before Run returns.
+	stop()
 	select {
 	case <-leading:
 	case <-sctx.Done():
