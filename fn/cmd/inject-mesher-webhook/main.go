@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -33,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o server.Options
 	o.AddFlags(fs)
 	fs.Usage = func() { fmt.Fprint(stdout, usage+"\nFlags:\n"+fs.FlagUsages()) }
-	err := fs.Parse(args)
+	err := fs.Parse(currentSpellings(fs, args, stderr))
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
 		return 0
@@ -54,4 +55,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// currentSpellings rewrites the single-dash long flags Go's flag package
+// took (-listen=:8443, -config FILE) to their double-dash spelling, telling
+// once on stderr for each, so a Deployment written for the releases before
+// pflag keeps working for this one. A value taken from the next argument,
+// and everything after "--", is left alone.
+func currentSpellings(fs *pflag.FlagSet, args []string, stderr io.Writer) []string {
+	out := make([]string, 0, len(args))
+	told := map[string]bool{}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			return append(out, args[i:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+		if strings.HasPrefix(arg, "-") && !strings.HasPrefix(arg, "--") && len(name) > 2 {
+			name = name[1:]
+			if fs.Lookup(name) != nil {
+				if !told[name] {
+					fmt.Fprintf(stderr, "Flag -%s has been deprecated, use --%s instead\n", name, name)
+					told[name] = true
+				}
+				arg = "-" + arg
+			}
+		}
+		out = append(out, arg)
+		if f := fs.Lookup(name); f != nil && f.Value.Type() != "bool" && !hasValue && strings.HasPrefix(arg, "--") && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
