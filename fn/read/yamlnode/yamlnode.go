@@ -158,30 +158,6 @@ func Set(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, Str(key), v)
 }
 
-// Delete removes key from mapping m and reports whether it was there.
-func Delete(m *yaml.Node, key string) bool {
-	i := KeyIndex(m, key)
-	if i >= 0 {
-		m.Content = append(m.Content[:i], m.Content[i+2:]...)
-	}
-	return i >= 0
-}
-
-// Ensure returns the value of key in m, creating it with the given kind when
-// absent. created reports whether it had to be created.
-func Ensure(m *yaml.Node, key string, kind yaml.Kind) (n *yaml.Node, created bool) {
-	if n = Get(m, key); n != nil && n.Kind == kind {
-		return n, false
-	}
-	tag := yaml.NodeTagMap
-	if kind == yaml.SequenceNode {
-		tag = yaml.NodeTagSeq
-	}
-	n = &yaml.Node{Kind: kind, Tag: tag}
-	Set(m, key, n)
-	return n, true
-}
-
 // NamedIndex returns the index of the element of sequence s whose name is name,
 // or -1.
 func NamedIndex(s *yaml.Node, name string) int {

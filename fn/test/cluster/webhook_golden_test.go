@@ -142,7 +142,7 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 // Pod can hold (YAML 1.1 values such as hostNetwork: yes).
 func goldenPod(t *testing.T, obj *yaml.Node, tmpl podtemplate.Template) *corev1.Pod {
 	node := testutil.PodFrom(obj, tmpl)
-	yamlnode.Delete(yamlnode.Get(node, "metadata"), "namespace")
+	testutil.DeleteKey(yamlnode.Get(node, "metadata"), "namespace")
 	raw, err := testutil.JSON(node)
 	if err != nil {
 		t.Fatal(err)

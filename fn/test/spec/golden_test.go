@@ -198,8 +198,7 @@ func resourceList(t *testing.T, input, cfg string) []byte {
 		}
 		if node.Kind == yaml.MappingNode {
 			// As kpt sends them: where each object came from.
-			meta, _ := yamlnode.Ensure(node, "metadata", yaml.MappingNode)
-			annots, _ := yamlnode.Ensure(meta, "annotations", yaml.MappingNode)
+			annots := testutil.Annotations(node)
 			yamlnode.Set(annots, "internal.config.kubernetes.io/path", yamlnode.Str(input))
 			yamlnode.Set(annots, "internal.config.kubernetes.io/index", yamlnode.Str(strconv.Itoa(len(items.Content))))
 		}

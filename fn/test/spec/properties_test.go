@@ -14,6 +14,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
 // For every workload in every golden input: injecting and then saying
@@ -91,8 +92,6 @@ func setInjectNo(obj *yaml.Node) bool {
 	if tmpl == nil {
 		return false
 	}
-	meta, _ := yamlnode.Ensure(tmpl, "metadata", yaml.MappingNode)
-	annots, _ := yamlnode.Ensure(meta, "annotations", yaml.MappingNode)
-	yamlnode.Set(annots, annotations.Inject, yamlnode.Str("no"))
+	yamlnode.Set(testutil.Annotations(tmpl), annotations.Inject, yamlnode.Str("no"))
 	return true
 }

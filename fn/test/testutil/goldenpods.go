@@ -82,3 +82,25 @@ func JSONMap(node *yaml.Node) (map[string]any, error) {
 	var v map[string]any
 	return v, json.Unmarshal(raw, &v)
 }
+
+// Annotations returns obj's metadata.annotations mapping, creating
+// metadata and annotations when absent, for tests that annotate inputs.
+func Annotations(obj *yaml.Node) *yaml.Node {
+	m := obj
+	for _, key := range []string{"metadata", "annotations"} {
+		next := yamlnode.Get(m, key)
+		if next == nil || next.Kind != yaml.MappingNode {
+			next = &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
+			yamlnode.Set(m, key, next)
+		}
+		m = next
+	}
+	return m
+}
+
+// DeleteKey removes key from mapping m (the one yamlnode.Get reads).
+func DeleteKey(m *yaml.Node, key string) {
+	if i := yamlnode.KeyIndex(m, key); i >= 0 {
+		m.Content = append(m.Content[:i], m.Content[i+2:]...)
+	}
+}
