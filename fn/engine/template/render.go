@@ -1,0 +1,224 @@
+package template
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+)
+
+// Workload is what the workload.* placeholders read.
+type Workload struct {
+	Name, Namespace, Kind string
+}
+
+// Rendered is a template rendered for one workload: fresh nodes, the
+// caller's to place in the pod template.
+type Rendered struct {
+	Template string
+	Version  string
+	// Hash digests what the template adds to this workload (its parameter
+	// values included): an equal hash in the status means nothing to do.
+	Hash   string
+	Native string
+	Order  string
+	// InitContainers, Containers and Volumes go into the pod spec.
+	InitContainers, Containers, Volumes []*yaml.Node
+	// Env and VolumeMounts go into each app container that lacks them.
+	Env, VolumeMounts []*yaml.Node
+	// ConfigMaps are whole ConfigMap objects, in the workload's namespace.
+	ConfigMaps []*yaml.Node
+}
+
+// Render renders a template for a workload, with the parameter values the
+// workload's annotations set (by parameter name). A template with problems,
+// an undeclared parameter, a required one left unset or a value that does
+// not match its pattern are errors: the workload is refused, never given
+// a sidecar rendered with a guess.
+func Render(t *Template, params map[string]string, w Workload) (*Rendered, error) {
+	if problems := Validate(t); len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.Field + ": " + p.Message
+		}
+		return nil, fmt.Errorf("%s %s is invalid and is not used: %s", Kind, t.Name, strings.Join(msgs, "; "))
+	}
+	values := map[string]string{WorkloadName: w.Name, WorkloadNamespace: w.Namespace, WorkloadKind: w.Kind}
+	var names []string
+	for _, p := range t.Spec.Parameters {
+		names = append(names, p.Name)
+		key := ParameterAnnotation(t.Name, p.Name)
+		v, ok := params[p.Name]
+		if !ok {
+			if !p.HasDefault {
+				return nil, fmt.Errorf("%s %s: parameter %s is required: set the annotation %s", Kind, t.Name, p.Name, key)
+			}
+			v = p.Default
+		} else if p.Pattern != "" && !regexp.MustCompile(p.Pattern).MatchString(v) {
+			// Validate compiled the pattern: it cannot panic here.
+			return nil, fmt.Errorf("%s %s: %s is %q, which does not match the parameter's pattern %q", Kind, t.Name, key, v, p.Pattern)
+		}
+		values[p.Name] = v
+	}
+	for _, k := range sortedKeys(params) {
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(names))
+		}
+	}
+	spec := t.SpecNode()
+	r := &Rendered{Template: t.Name, Version: t.Spec.Version, Native: t.Spec.Native, Order: t.Spec.Order}
+	if r.Native == "" {
+		r.Native = NativeAuto
+	}
+	if r.Order == "" {
+		r.Order = OrderLast
+	}
+	r.InitContainers = items(yamlnode.Get(spec, "initContainers"), values)
+	r.Containers = items(yamlnode.Get(spec, "containers"), values)
+	r.Volumes = items(yamlnode.Get(spec, "volumes"), values)
+	if app := yamlnode.Get(spec, "appContainers"); app != nil {
+		r.Env = items(yamlnode.Get(app, "env"), values)
+		r.VolumeMounts = items(yamlnode.Get(app, "volumeMounts"), values)
+	}
+	for _, cm := range items(yamlnode.Get(spec, "configMaps"), values) {
+		meta := yamlnode.Get(cm, "metadata")
+		if meta == nil {
+			meta = yamlnode.Map()
+		}
+		if w.Namespace != "" {
+			yamlnode.Set(meta, "namespace", yamlnode.Str(w.Namespace))
+		}
+		obj := yamlnode.Map("apiVersion", "v1", "kind", "ConfigMap", "metadata", meta)
+		if data := yamlnode.Get(cm, "data"); data != nil {
+			yamlnode.Set(obj, "data", data)
+		}
+		r.ConfigMaps = append(r.ConfigMaps, obj)
+	}
+	r.Hash = r.digest()
+	return r, nil
+}
+
+// Hash digests the template's spec as written, parameters and all, so that
+// any change to a template changes it (`templates list` shows it). Key order
+// and quoting do not count: the same template reformatted is the same.
+func (t *Template) Hash() string {
+	return digest(t.SpecNode())
+}
+
+// digest hashes everything the rendered template adds.
+func (r *Rendered) digest() string {
+	app := yamlnode.Map("env", yamlnode.Seq(r.Env...), "volumeMounts", yamlnode.Seq(r.VolumeMounts...))
+	doc := yamlnode.Map("native", r.Native, "order", r.Order,
+		"initContainers", yamlnode.Seq(r.InitContainers...), "containers", yamlnode.Seq(r.Containers...),
+		"volumes", yamlnode.Seq(r.Volumes...), "appContainers", app, "configMaps", yamlnode.Seq(r.ConfigMaps...))
+	return digest(doc)
+}
+
+// digest is the first 16 hex digits of the SHA-256 of a canonical encoding
+// of a node tree, as the mesher status hash is.
+func digest(n *yaml.Node) string {
+	sum := sha256.Sum256(appendCanonical(make([]byte, 0, 4096), n))
+	return hex.EncodeToString(sum[:8])
+}
+
+// appendCanonical writes a node tree's structure and values for hashing,
+// every value length-prefixed (unambiguous), mapping keys sorted and
+// aliases resolved, so that the same content written another way (key
+// order, quoting, anchors) hashes the same.
+func appendCanonical(b []byte, n *yaml.Node) []byte {
+	if n == nil {
+		return append(b, 0)
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	b = append(b, byte(n.Kind))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(n.Value)))
+	b = append(b, n.Value...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(n.Content)))
+	if n.Kind != yaml.MappingNode {
+		for _, c := range n.Content {
+			b = appendCanonical(b, c)
+		}
+		return b
+	}
+	pairs := make([]int, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		pairs = append(pairs, i)
+	}
+	slices.SortStableFunc(pairs, func(i, j int) int { return strings.Compare(n.Content[i].Value, n.Content[j].Value) })
+	for _, i := range pairs {
+		b = appendCanonical(b, n.Content[i])
+		b = appendCanonical(b, n.Content[i+1])
+	}
+	return b
+}
+
+// items copies each item of a list with its placeholders substituted.
+func items(seq *yaml.Node, values map[string]string) []*yaml.Node {
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]*yaml.Node, len(seq.Content))
+	for i, c := range seq.Content {
+		out[i] = render(c, values)
+	}
+	return out
+}
+
+// render copies a node tree, substituting placeholders in string values.
+// The copy shares nothing with the template (which many workloads render
+// from) and carries no line numbers or comments of the template's file.
+func render(n *yaml.Node, values map[string]string) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	out := &yaml.Node{Kind: n.Kind, Tag: n.Tag, Value: n.Value, Style: n.Style &^ (yaml.TaggedStyle | yaml.FlowStyle)}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		segs, _ := scan(n.Value) // Validate has scanned every string
+		out.Value = substitute(segs, values)
+		if out.Value != n.Value {
+			if out.Style == 0 && yamlnode.NeedsQuotes(out.Value) {
+				out.Style = yaml.DoubleQuotedStyle
+			}
+			if out.Style == yaml.LiteralStyle && !strings.Contains(out.Value, "\n") {
+				out.Style = 0
+			}
+		}
+		return out
+	}
+	if len(n.Content) > 0 {
+		out.Content = make([]*yaml.Node, len(n.Content))
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 {
+				out.Content[i] = &yaml.Node{Kind: c.Kind, Tag: c.Tag, Value: c.Value, Style: c.Style}
+				continue
+			}
+			out.Content[i] = render(c, values)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,288 @@
+package template
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+)
+
+// Problem is one thing wrong with a template: which template, which field,
+// and what to do about it.
+type Problem struct {
+	Template string
+	Field    string
+	Message  string
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("%s %s: %s: %s", Kind, p.Template, p.Field, p.Message)
+}
+
+// ParameterAnnotation is the annotation a workload sets a parameter with.
+func ParameterAnnotation(template, param string) string {
+	return template + "." + annotations.Prefix + param
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Lint parses and validates one template document; a document that does not
+// parse is one problem.
+func Lint(body []byte) []Problem {
+	t, err := ParseBytes(body)
+	if err != nil {
+		return []Problem{{Field: "(document)", Message: err.Error()}}
+	}
+	return Validate(t)
+}
+
+// Validate lists every problem of a template, in the order of its fields. A
+// template with any problem is never used: a pod that asks for it is refused
+// with the problem, never let through half-injected.
+func Validate(t *Template) []Problem {
+	v := validator{t: t}
+	v.nameOK = len(validation.IsDNS1123Label(t.Name)) == 0
+	for _, msg := range validation.IsDNS1123Label(t.Name) {
+		v.add("metadata.name", "%q is not a valid template name (it prefixes annotation keys): %s", t.Name, msg)
+	}
+	s := &t.Spec
+	switch s.Native {
+	case "", NativeAuto, NativeTrue, NativeFalse:
+	default:
+		v.add("spec.native", "%q is not one of %s, %s, %s", s.Native, NativeAuto, NativeTrue, NativeFalse)
+	}
+	switch s.Order {
+	case "", OrderFirst, OrderLast:
+	default:
+		v.add("spec.order", "%q is not one of %s, %s", s.Order, OrderFirst, OrderLast)
+	}
+	v.parameters()
+	v.containers("spec.initContainers", s.InitContainers)
+	v.containers("spec.containers", s.Containers)
+	v.volumes()
+	v.configMaps()
+	v.placeholders()
+	return v.problems
+}
+
+type validator struct {
+	t        *Template
+	problems []Problem
+	// nameOK: the template name is valid, so annotation keys are worth checking.
+	nameOK bool
+	// containerNames and portNames: names seen so far, and where.
+	containerNames, portNames map[string]string
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Template: v.t.Name, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) parameters() {
+	seen := map[string]string{}
+	for i, p := range v.t.Spec.Parameters {
+		field := fmt.Sprintf("spec.parameters[%d]", i)
+		switch {
+		case !identifier.MatchString(p.Name):
+			v.add(field+".name", "%q is not a parameter name: letters, digits and _, not starting with a digit", p.Name)
+		default:
+			if prev, ok := seen[p.Name]; ok {
+				v.add(field+".name", "parameter %s is declared twice (first at %s)", p.Name, prev)
+			}
+			seen[p.Name] = field
+			if v.nameOK {
+				for _, msg := range validation.IsQualifiedName(ParameterAnnotation(v.t.Name, p.Name)) {
+					v.add(field+".name", "its annotation %s is not a valid annotation key: %s", ParameterAnnotation(v.t.Name, p.Name), msg)
+				}
+			}
+		}
+		if p.Pattern == "" {
+			continue
+		}
+		re, err := regexp.Compile(p.Pattern)
+		if err != nil {
+			v.add(field+".pattern", "%q is not an RE2 expression: %v", p.Pattern, err)
+			continue
+		}
+		if p.HasDefault && !re.MatchString(p.Default) {
+			v.add(field+".default", "%q does not match the parameter's pattern %q", p.Default, p.Pattern)
+		}
+	}
+}
+
+// containers checks what a ResourceQuota and the pod need of each sidecar:
+// requests and limits, and names no other container in the pod has.
+func (v *validator) containers(field string, cs []corev1.Container) {
+	if v.containerNames == nil {
+		v.containerNames, v.portNames = map[string]string{}, map[string]string{}
+		for _, p := range sidecar.Ports() {
+			v.portNames[p.Name] = "the mesher sidecar"
+		}
+	}
+	for i, c := range cs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case c.Name == sidecar.ContainerName:
+			v.add(f+".name", "%s is the mesher sidecar's container name", c.Name)
+		case c.Name == "":
+			v.add(f+".name", "is missing")
+		default:
+			for _, msg := range validation.IsDNS1123Label(c.Name) {
+				v.add(f+".name", "%q is not a container name: %s", c.Name, msg)
+			}
+			if prev, ok := v.containerNames[c.Name]; ok {
+				v.add(f+".name", "container %s is already defined at %s", c.Name, prev)
+			}
+			v.containerNames[c.Name] = f
+		}
+		if c.Image == "" {
+			v.add(f+".image", "is missing")
+		}
+		if len(c.Resources.Requests) == 0 {
+			v.add(f+".resources.requests", "is missing: a namespace with a ResourceQuota refuses pods whose containers set none")
+		}
+		if len(c.Resources.Limits) == 0 {
+			v.add(f+".resources.limits", "is missing: a namespace with a ResourceQuota refuses pods whose containers set none")
+		}
+		for j, p := range c.Ports {
+			if p.Name == "" {
+				continue
+			}
+			pf := fmt.Sprintf("%s.ports[%d].name", f, j)
+			if prev, ok := v.portNames[p.Name]; ok {
+				v.add(pf, "port name %s is already used by %s", p.Name, prev)
+				continue
+			}
+			v.portNames[p.Name] = pf
+		}
+	}
+}
+
+func (v *validator) volumes() {
+	seen := map[string]string{}
+	for i, vol := range v.t.Spec.Volumes {
+		f := fmt.Sprintf("spec.volumes[%d].name", i)
+		switch {
+		case vol.Name == sidecar.VolumeName:
+			v.add(f, "%s is the mesher sidecar's volume name", vol.Name)
+		case vol.Name == "":
+			v.add(f, "is missing")
+		default:
+			for _, msg := range validation.IsDNS1123Label(vol.Name) {
+				v.add(f, "%q is not a volume name: %s", vol.Name, msg)
+			}
+			if prev, ok := seen[vol.Name]; ok {
+				v.add(f, "volume %s is already defined at %s", vol.Name, prev)
+			}
+			seen[vol.Name] = f
+		}
+	}
+}
+
+func (v *validator) configMaps() {
+	seen := map[string]string{}
+	for i, cm := range v.t.Spec.ConfigMaps {
+		f := fmt.Sprintf("spec.configMaps[%d].metadata", i)
+		name := cm.Metadata.Name
+		if cm.Metadata.Namespace != "" {
+			v.add(f+".namespace", "is set: a template's ConfigMaps are generated in each namespace that uses it")
+		}
+		if name == "" {
+			v.add(f+".name", "is missing")
+			continue
+		}
+		for _, msg := range validation.IsDNS1123Subdomain(name) {
+			v.add(f+".name", "%q is not a ConfigMap name: %s", name, msg)
+		}
+		for _, b := range sidecar.Backends() {
+			if name == b.ConfigMapName() {
+				v.add(f+".name", "%s is the name of mesher's own ConfigMap", name)
+			}
+		}
+		if prev, ok := seen[name]; ok {
+			v.add(f+".name", "ConfigMap %s is already defined at %s", name, prev)
+		}
+		seen[name] = f
+	}
+}
+
+// placeholders checks that every {{...}} in every string the template
+// writes names something declared: an unknown one would otherwise become an
+// empty string in a running pod.
+func (v *validator) placeholders() {
+	declared := v.declared()
+	walkStrings(v.t.SpecNode(), "spec", func(field, value string) {
+		segs, err := scan(value)
+		if err != nil {
+			v.add(field, "%v", err)
+			return
+		}
+		for _, sg := range segs {
+			if sg.name != "" && !slices.Contains(declared, sg.name) {
+				v.add(field, "unknown placeholder {{%s}}: declared are %s", sg.name, strings.Join(declared, ", "))
+			}
+		}
+	})
+}
+
+// declared lists the placeholder names a template may use: its parameters,
+// then the workload's.
+func (v *validator) declared() []string {
+	var out []string
+	for _, p := range v.t.Spec.Parameters {
+		if !slices.Contains(out, p.Name) {
+			out = append(out, p.Name)
+		}
+	}
+	return append(out, WorkloadName, WorkloadNamespace, WorkloadKind)
+}
+
+// substituted reports whether a spec field's strings take placeholders; the
+// others (version, parameters, native, order) are the template's own
+// settings, read as written.
+func substituted(key string) bool {
+	switch key {
+	case "initContainers", "containers", "volumes", "appContainers", "configMaps":
+		return true
+	}
+	return false
+}
+
+// walkStrings calls f for each string value under the spec's substituted
+// fields, with its field path.
+func walkStrings(spec *yaml.Node, field string, f func(field, value string)) {
+	if spec == nil {
+		return
+	}
+	for i := 0; i+1 < len(spec.Content); i += 2 {
+		if k := spec.Content[i].Value; substituted(k) {
+			walk(spec.Content[i+1], join(field, k), f)
+		}
+	}
+}
+
+func walk(n *yaml.Node, field string, f func(field, value string)) {
+	switch n.Kind {
+	case yaml.AliasNode:
+		walk(n.Alias, field, f)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			walk(n.Content[i+1], join(field, n.Content[i].Value), f)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			walk(c, fmt.Sprintf("%s[%d]", field, i), f)
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			f(field, n.Value)
+		}
+	}
+}
