@@ -141,6 +141,9 @@ func TestLintNamesTheDocumentThatDoesNotParse(t *testing.T) {
 	if len(got) != 1 || got[0].Field != "(document)" {
 		t.Fatalf("problems %v, want one for the document", got)
 	}
+	if s := got[0].String(); !strings.HasPrefix(s, "(document): SidecarTemplate: yaml:") {
+		t.Errorf("the problem reads %q", s)
+	}
 }
 
 func TestRender(t *testing.T) {

@@ -23,6 +23,10 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	if p.Template == "" {
+		// A document that does not parse: its error names what it could.
+		return fmt.Sprintf("%s: %s", p.Field, p.Message)
+	}
 	return fmt.Sprintf("%s %s: %s: %s", Kind, p.Template, p.Field, p.Message)
 }
 
