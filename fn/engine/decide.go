@@ -1,9 +1,6 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -523,23 +520,7 @@ func (pl *sidecarPlan) digest() string {
 	}
 	doc := yamlnode.Map("container", pl.container, "native", pl.spec.Native, "volume", pl.volume,
 		"imagePullSecrets", yamlnode.StrSeq(pl.pullSecrets...), "env", env)
-	sum := sha256.Sum256(appendNode(make([]byte, 0, 4096), doc))
-	return hex.EncodeToString(sum[:8])
-}
-
-// appendNode writes a node tree's structure and values for hashing: cheaper
-// than encoding it to YAML, and as unambiguous (every value is
-// length-prefixed). One buffer hashed once: writing each node to the hash
-// through its interface cost two allocations per node.
-func appendNode(b []byte, node *yaml.Node) []byte {
-	b = append(b, byte(node.Kind))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(node.Value)))
-	b = append(b, node.Value...)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(node.Content)))
-	for _, c := range node.Content {
-		b = appendNode(b, c)
-	}
-	return b
+	return yamlnode.Digest(doc, false)
 }
 
 // processTemplate applies the rules to one pod template: inject, upgrade,

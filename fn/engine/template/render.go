@@ -1,9 +1,6 @@
 package template
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -109,7 +106,7 @@ func Render(t *Template, params map[string]string, w Workload) (*Rendered, error
 // any change to a template changes it (`templates list` shows it). Key order
 // and quoting do not count: the same template reformatted is the same.
 func (t *Template) Hash() string {
-	return digest(t.SpecNode())
+	return yamlnode.Digest(t.SpecNode(), true)
 }
 
 // digest hashes everything the rendered template adds.
@@ -118,47 +115,7 @@ func (r *Rendered) digest() string {
 	doc := yamlnode.Map("native", r.Native, "order", r.Order,
 		"initContainers", yamlnode.Seq(r.InitContainers...), "containers", yamlnode.Seq(r.Containers...),
 		"volumes", yamlnode.Seq(r.Volumes...), "appContainers", app, "configMaps", yamlnode.Seq(r.ConfigMaps...))
-	return digest(doc)
-}
-
-// digest is the first 16 hex digits of the SHA-256 of a canonical encoding
-// of a node tree, as the mesher status hash is.
-func digest(n *yaml.Node) string {
-	sum := sha256.Sum256(appendCanonical(make([]byte, 0, 4096), n))
-	return hex.EncodeToString(sum[:8])
-}
-
-// appendCanonical writes a node tree's structure and values for hashing,
-// every value length-prefixed (unambiguous), mapping keys sorted and
-// aliases resolved, so that the same content written another way (key
-// order, quoting, anchors) hashes the same.
-func appendCanonical(b []byte, n *yaml.Node) []byte {
-	if n == nil {
-		return append(b, 0)
-	}
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	b = append(b, byte(n.Kind))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(n.Value)))
-	b = append(b, n.Value...)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(n.Content)))
-	if n.Kind != yaml.MappingNode {
-		for _, c := range n.Content {
-			b = appendCanonical(b, c)
-		}
-		return b
-	}
-	pairs := make([]int, 0, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		pairs = append(pairs, i)
-	}
-	slices.SortStableFunc(pairs, func(i, j int) int { return strings.Compare(n.Content[i].Value, n.Content[j].Value) })
-	for _, i := range pairs {
-		b = appendCanonical(b, n.Content[i])
-		b = appendCanonical(b, n.Content[i+1])
-	}
-	return b
+	return yamlnode.Digest(doc, true)
 }
 
 // items copies each item of a list with its placeholders substituted.
