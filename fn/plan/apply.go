@@ -70,13 +70,17 @@ func Apply(root *yaml.Node, p Plan) error {
 		j := yamlnode.KeyIndex(m, e.Key)
 		m.Content = slices.Delete(m.Content, j, j+2)
 	}
+	// firsts counts the items already put first in each sequence: the next
+	// goes after them.
+	firsts := map[*yaml.Node]int{}
 	for i, e := range p {
 		t := targets[i]
 		switch e.Op {
 		case AddItem:
 			v := Copy(e.Value)
 			if e.Index == 0 {
-				t.Content = slices.Insert(t.Content, 0, v)
+				t.Content = slices.Insert(t.Content, firsts[t], v)
+				firsts[t]++
 			} else {
 				t.Content = append(t.Content, v)
 			}

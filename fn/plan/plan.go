@@ -79,7 +79,9 @@ type Op uint8
 
 const (
 	// AddItem inserts Value into the sequence at Path: first when Index is
-	// 0, last when Index is Append.
+	// 0, last when Index is Append. Several AddItems at one place land in
+	// the plan's order: two firsts go before the items as read, the first
+	// of them first.
 	AddItem Op = iota + 1
 	// SetKey sets Key to Value in the mapping at Path: in place when the key
 	// is there, else as a new entry before the key Before (when present) or

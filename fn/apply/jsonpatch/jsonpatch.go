@@ -41,6 +41,9 @@ func FromPlan(root *yaml.Node, p plan.Plan) ([]Operation, error) {
 	}
 	var removals []removal
 	var ops []Operation
+	// firsts counts the items already added first to each list: the next
+	// goes after them, so several land in the plan's order.
+	firsts := map[string]int{}
 	for _, e := range p {
 		target, err := plan.Resolve(root, e.Path)
 		if err != nil {
@@ -59,7 +62,8 @@ func FromPlan(root *yaml.Node, p plan.Plan) ([]Operation, error) {
 			}
 			at := ptr + "/-"
 			if e.Index == 0 {
-				at = ptr + "/0"
+				at = ptr + "/" + strconv.Itoa(firsts[ptr])
+				firsts[ptr]++
 			}
 			ops = append(ops, Operation{Op: "add", Path: at, Value: v})
 		case plan.SetKey:

@@ -111,6 +111,16 @@ func TestFromPlan(t *testing.T) {
 			list: "initContainers", want: "sidecar-mesher",
 		},
 		{
+			name: "two items first among init containers: in the plan's order, the second after the first",
+			pod:  pod,
+			plan: plan.Plan{
+				{Op: plan.AddItem, Path: plan.Keys("spec", "initContainers"), Index: 0, Value: mapping("name", "secrets")},
+				{Op: plan.AddItem, Path: plan.Keys("spec", "initContainers"), Index: 0, Value: sidecar()},
+			},
+			ops:  []string{"add /spec/initContainers/0", "add /spec/initContainers/1"},
+			list: "initContainers", want: "secrets sidecar-mesher init migrate",
+		},
+		{
 			name: "a sidecar last among containers: add at -",
 			pod:  pod,
 			plan: plan.Plan{{Op: plan.AddItem, Path: plan.Keys("spec", "containers"), Index: plan.Append, Value: sidecar()}},

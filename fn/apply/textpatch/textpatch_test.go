@@ -166,6 +166,22 @@ var textCases = []textCase{
 		inverse: plan.Plan{removeItem(plan.Keys("spec", "initContainers"), 0)},
 	},
 
+	{
+		name:    "two prepends go before the first item, in the plan's order",
+		before:  "spec:\n  initContainers:\n  - name: init\n",
+		plan:    plan.Plan{add(plan.Keys("spec", "initContainers"), 0, yamlnode.Map("name", "secrets")), add(plan.Keys("spec", "initContainers"), 0, yamlnode.Map("name", "mesher"))},
+		after:   "spec:\n  initContainers:\n  - name: secrets\n  - name: mesher\n  - name: init\n",
+		check:   true,
+		inverse: plan.Plan{removeItem(plan.Keys("spec", "initContainers"), 0), removeItem(plan.Keys("spec", "initContainers"), 1)},
+	},
+	{
+		name:   "two prepends to a flow sequence, in the plan's order",
+		before: "l: [a]\n",
+		plan:   plan.Plan{add(plan.Keys("l"), 0, yamlnode.Str("p")), add(plan.Keys("l"), 0, yamlnode.Str("q"))},
+		after:  "l: [p, q, a]\n",
+		check:  true,
+	},
+
 	// Adding a key to a block mapping.
 	{
 		name:    "add a key at the end of a block mapping, nested values in the object's own step",
