@@ -2,7 +2,6 @@ package template
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -38,19 +37,20 @@ type Rendered struct {
 // workload's annotations set (by parameter name). A template with problems,
 // an undeclared parameter, a required one left unset or a value that does
 // not match its pattern are errors: the workload is refused, never given
-// a sidecar rendered with a guess.
+// a sidecar rendered with a guess. A Set prepares its templates once; this
+// prepares t for the one call.
 func Render(t *Template, params map[string]string, w Workload) (*Rendered, error) {
-	if problems := Validate(t); len(problems) > 0 {
-		msgs := make([]string, len(problems))
-		for i, p := range problems {
-			msgs[i] = p.Field + ": " + p.Message
-		}
-		return nil, fmt.Errorf("%s %s is invalid and is not used: %s", Kind, t.Name, strings.Join(msgs, "; "))
+	return Prepare(t, "").Render(params, w)
+}
+
+// Render renders the entry's template for a workload (see the function Render).
+func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) {
+	t := e.Template
+	if err := e.Err(); err != nil {
+		return nil, err
 	}
 	values := map[string]string{WorkloadName: w.Name, WorkloadNamespace: w.Namespace, WorkloadKind: w.Kind}
-	var names []string
-	for _, p := range t.Spec.Parameters {
-		names = append(names, p.Name)
+	for i, p := range t.Spec.Parameters {
 		key := ParameterAnnotation(t.Name, p.Name)
 		v, ok := params[p.Name]
 		if !ok {
@@ -58,15 +58,14 @@ func Render(t *Template, params map[string]string, w Workload) (*Rendered, error
 				return nil, fmt.Errorf("%s %s: parameter %s is required: set the annotation %s", Kind, t.Name, p.Name, key)
 			}
 			v = p.Default
-		} else if p.Pattern != "" && !regexp.MustCompile(p.Pattern).MatchString(v) {
-			// Validate compiled the pattern: it cannot panic here.
+		} else if re := e.patterns[i]; re != nil && !re.MatchString(v) {
 			return nil, fmt.Errorf("%s %s: %s is %q, which does not match the parameter's pattern %q", Kind, t.Name, key, v, p.Pattern)
 		}
 		values[p.Name] = v
 	}
 	for _, k := range sortedKeys(params) {
-		if !slices.Contains(names, k) {
-			return nil, fmt.Errorf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(names))
+		if !e.declares(k) {
+			return nil, fmt.Errorf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(e.parameterNames()))
 		}
 	}
 	spec := t.SpecNode()
@@ -84,22 +83,41 @@ func Render(t *Template, params map[string]string, w Workload) (*Rendered, error
 		r.Env = items(yamlnode.Get(app, "env"), values)
 		r.VolumeMounts = items(yamlnode.Get(app, "volumeMounts"), values)
 	}
-	for _, cm := range items(yamlnode.Get(spec, "configMaps"), values) {
+	r.ConfigMaps = e.ConfigMaps(w.Namespace)
+	r.Hash = r.digest()
+	return r, nil
+}
+
+// ConfigMaps renders the template's ConfigMaps for a namespace: whole
+// ConfigMap objects, fresh nodes. Their strings may name only the
+// namespace (Validate sees to it): one ConfigMap serves every workload of
+// the namespace that uses the template.
+func (e *Entry) ConfigMaps(namespace string) []*yaml.Node {
+	var out []*yaml.Node
+	for _, cm := range items(yamlnode.Get(e.Template.SpecNode(), "configMaps"), map[string]string{WorkloadNamespace: namespace}) {
 		meta := yamlnode.Get(cm, "metadata")
 		if meta == nil {
 			meta = yamlnode.Map()
 		}
-		if w.Namespace != "" {
-			yamlnode.Set(meta, "namespace", yamlnode.Str(w.Namespace))
+		if namespace != "" {
+			yamlnode.Set(meta, "namespace", yamlnode.Str(namespace))
 		}
 		obj := yamlnode.Map("apiVersion", "v1", "kind", "ConfigMap", "metadata", meta)
 		if data := yamlnode.Get(cm, "data"); data != nil {
 			yamlnode.Set(obj, "data", data)
 		}
-		r.ConfigMaps = append(r.ConfigMaps, obj)
+		out = append(out, obj)
 	}
-	r.Hash = r.digest()
-	return r, nil
+	return out
+}
+
+// ConfigMapNames lists the names of the template's ConfigMaps.
+func (t *Template) ConfigMapNames() []string {
+	names := make([]string, len(t.Spec.ConfigMaps))
+	for i, cm := range t.Spec.ConfigMaps {
+		names[i] = cm.Metadata.Name
+	}
+	return names
 }
 
 // Hash digests the template's spec as written, parameters and all, so that
@@ -109,12 +127,14 @@ func (t *Template) Hash() string {
 	return yamlnode.Digest(t.SpecNode(), true)
 }
 
-// digest hashes everything the rendered template adds.
+// digest hashes everything the rendered template adds to a pod. The
+// ConfigMaps are not in it: they are objects of their own, updated in
+// place, and a change to them restarts no pod (as mesher's own).
 func (r *Rendered) digest() string {
 	app := yamlnode.Map("env", yamlnode.Seq(r.Env...), "volumeMounts", yamlnode.Seq(r.VolumeMounts...))
 	doc := yamlnode.Map("native", r.Native, "order", r.Order,
 		"initContainers", yamlnode.Seq(r.InitContainers...), "containers", yamlnode.Seq(r.Containers...),
-		"volumes", yamlnode.Seq(r.Volumes...), "appContainers", app, "configMaps", yamlnode.Seq(r.ConfigMaps...))
+		"volumes", yamlnode.Seq(r.Volumes...), "appContainers", app)
 	return yamlnode.Digest(doc, true)
 }
 

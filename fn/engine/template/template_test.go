@@ -89,6 +89,11 @@ func TestValidate(t *testing.T) {
 			want: []string{"spec.containers[0].args[1]: \"{{target\" opens a placeholder that is never closed"}},
 		{name: "escaped placeholder is text", old: `"--to={{target}}"`, new: `'--to=\{{ .Values.x }}'`},
 		{name: "workload placeholders", old: "{{target}}", new: "{{workload.name}}.{{workload.namespace}}.{{ workload.kind }}"},
+		{name: "restartPolicy is the template's native setting", old: "    resources:", new: "    restartPolicy: Always\n    resources:",
+			want: []string{"spec.containers[0].restartPolicy: is set: the template's native setting decides"}},
+		{name: "a ConfigMap may name the namespace", old: "  volumes:", new: "  configMaps:\n  - metadata: {name: shipper}\n    data: {ns: '{{workload.namespace}}'}\n  volumes:"},
+		{name: "a ConfigMap may not take a parameter: it serves every workload of the namespace", old: "  volumes:", new: "  configMaps:\n  - metadata: {name: shipper}\n    data: {path: '{{logPath}}'}\n  volumes:",
+			want: []string{"spec.configMaps[0].data.path: placeholder {{logPath}} in a ConfigMap: one ConfigMap serves every workload of a namespace"}},
 		{name: "collision with the mesher container", old: "  - name: shipper\n", new: "  - name: sidecar-mesher\n",
 			want: []string{"spec.containers[0].name: sidecar-mesher is the mesher sidecar's container name"}},
 		{name: "collision with the mesher volume", old: "  - name: logs\n", new: "  - name: mesher-config\n",
@@ -224,7 +229,13 @@ func TestRenderExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := encode(t, rendered(r))
-			want, err := os.ReadFile("testdata/" + c.name + ".rendered.yaml")
+			file := "testdata/" + c.name + ".rendered.yaml"
+			if os.Getenv("UPDATE_GOLDEN") != "" && os.Getenv("CI") == "" {
+				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -149,6 +149,9 @@ func (v *validator) containers(field string, cs []corev1.Container) {
 		if c.Image == "" {
 			v.add(f+".image", "is missing")
 		}
+		if c.RestartPolicy != nil {
+			v.add(f+".restartPolicy", "is set: the template's native setting decides which containers run as native sidecars (restartPolicy Always)")
+		}
 		if len(c.Resources.Requests) == 0 {
 			v.add(f+".resources.requests", "is missing: a namespace with a ResourceQuota refuses pods whose containers set none")
 		}
@@ -229,8 +232,12 @@ func (v *validator) placeholders() {
 			return
 		}
 		for _, sg := range segs {
-			if sg.name != "" && !slices.Contains(declared, sg.name) {
+			switch {
+			case sg.name == "":
+			case !slices.Contains(declared, sg.name):
 				v.add(field, "unknown placeholder {{%s}}: declared are %s", sg.name, strings.Join(declared, ", "))
+			case strings.HasPrefix(field, "spec.configMaps") && sg.name != WorkloadNamespace:
+				v.add(field, "placeholder {{%s}} in a ConfigMap: one ConfigMap serves every workload of a namespace, so only {{%s}} may be used there; pass per-workload values to the container (env, args)", sg.name, WorkloadNamespace)
 			}
 		}
 	})
