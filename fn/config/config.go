@@ -17,6 +17,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -63,6 +64,11 @@ type Config struct {
 	RunAsNonRoot *bool `json:"runAsNonRoot"`
 	// RunAsUser, when set, is the sidecar's securityContext.runAsUser.
 	RunAsUser *int64 `json:"runAsUser"`
+	// DefaultTemplates are the templates a pod gets when it names none in
+	// sidecar.mesher.io/templates (empty: mesher only).
+	DefaultTemplates []string `json:"defaultTemplates"`
+	// Templates are SidecarTemplates given inline in the config.
+	Templates []*template.Template `json:"-"`
 }
 
 // PodTemplatePath says where objects of one kind keep their pod template.
@@ -208,6 +214,12 @@ func keys() []key {
 			}
 			return nil
 		}, setNode: podTemplatePathsNode},
+		{name: "defaultTemplates", usage: "comma-separated templates a pod gets when it names none (default mesher)", set: listSetter(func(c *Config, v []string) error {
+			names, err := annotations.ParseTemplates(strings.Join(v, ","))
+			c.DefaultTemplates = names
+			return err
+		}), setNode: listNode("defaultTemplates")},
+		{name: "templates", usage: "SidecarTemplate objects pods can select", setNode: templatesNode},
 		{name: "runAsNonRoot", boolean: true, usage: "sidecar securityContext.runAsNonRoot", set: func(c *Config, v string) error {
 			b, err := annotations.ParseBool(v)
 			c.RunAsNonRoot = &b
@@ -542,6 +554,25 @@ func (p PodTemplatePath) check() error {
 		}
 	}
 	return nil
+}
+
+// templatesNode reads inline SidecarTemplate objects. Their problems
+// (Validate's) are not config errors: a pod that selects an invalid template
+// is refused with them, and `templates lint` lists them.
+func templatesNode(c *Config, v *yaml.Node, path string) Errors {
+	if v.Kind != yaml.SequenceNode {
+		return Errors{{Field: path, Message: "must be a list of SidecarTemplate objects"}}
+	}
+	var errs Errors
+	for i, el := range v.Content {
+		t, err := template.Parse(el)
+		if err != nil {
+			errs = append(errs, Error{Field: fmt.Sprintf("%s[%d]", path, i), Message: err.Error()})
+			continue
+		}
+		c.Templates = append(c.Templates, t)
+	}
+	return errs
 }
 
 func podTemplatePathsNode(c *Config, v *yaml.Node, path string) Errors {

@@ -165,14 +165,16 @@ type sidecarPlan struct {
 }
 
 // skipReason applies the skip rules to a workload that asks for the sidecar.
-func (inj *Injector) skipReason(w *workload, ours *Status, nsEnabled bool) SkipReason {
+func (inj *Injector) skipReason(w *workload, ours *Status, nsEnabled, withMesher bool) SkipReason {
 	switch {
 	case systemNamespace(w.ref.Namespace):
 		return SkipSystemNamespace
-	case isTrue(w.spec(), "hostNetwork"):
+	case withMesher && isTrue(w.spec(), "hostNetwork"):
 		return SkipHostNetwork
 	case inj.cfg.RequireNamespaceLabel && !nsEnabled:
 		return SkipNamespaceNotEnabled
+	case !withMesher:
+		return ""
 	}
 	for _, list := range []string{"containers", "initContainers"} {
 		if yamlnode.NamedIndex(yamlnode.Get(w.spec(), list), sidecar.ContainerName) >= 0 && (ours == nil || !ours.lists(sidecar.ContainerName)) {
@@ -487,8 +489,8 @@ func proxyEnvAdditions(w *workload, ours *Status) (map[string][]string, []string
 	var order []string
 	for _, c := range seq.Content {
 		name, _ := yamlnode.Scalar(c, "name")
-		if name == sidecar.ContainerName {
-			continue
+		if name == sidecar.ContainerName || ours.owns(name) {
+			continue // a sidecar, not an app container
 		}
 		var added []string
 		if ours != nil {
@@ -563,41 +565,174 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 		if inj.Uninject {
 			why = "uninject removes every sidecar inject-mesher added"
 		}
-		if o, shared := sharedNodes(w); shared {
+		ch := stripAll(ours)
+		if o, shared := sharedNodes(w, ch.mounts()); shared {
 			return o
 		}
-		return Outcome{Reports: []Report{{Resource: &ref, Action: Uninjected, Messages: info("removed the mesher sidecar: " + why)}}, Plan: edits(w, ours, nil)}
+		what := "the mesher sidecar"
+		if len(ours.Templates) > 0 {
+			what = "the sidecars of " + strings.Join(recordNames(ours.records()), ", ")
+		}
+		return Outcome{Reports: []Report{{Resource: &ref, Action: Uninjected, Messages: info("removed " + what + ": " + why)}}, Plan: edits(w, ours, ch)}
 	}
 	if seedInjected {
 		// Only a pod that asks for the sidecar hears about the old webhook's mark.
 		return inj.skip(w, nil, SkipSeedInjected)
 	}
-	if reason := inj.skipReason(w, ours, nsEnabled); reason != "" {
+	sel, bad := inj.selection(w)
+	if bad != nil {
+		return Outcome{Reports: []Report{{Resource: &ref, Action: Failed, Messages: []Message{*bad}}}}
+	}
+	withMesher := slices.Contains(sel, mesherTemplate)
+	if reason := inj.skipReason(w, ours, nsEnabled, withMesher); reason != "" {
 		return inj.skip(w, ours, reason)
 	}
-	sc, problems := inj.resolve(w, ours)
+	var adds []*addition
+	var sc *sidecarPlan
+	var problems, infos []Message
+	for _, name := range sel {
+		if name == mesherTemplate {
+			s, ps := inj.resolve(w, ours)
+			problems = append(problems, ps...)
+			if s != nil {
+				sc = s
+				adds = append(adds, mesherAddition(s))
+			}
+			continue
+		}
+		a, ms := inj.templateAddition(w, ours, name)
+		for _, m := range ms {
+			if m.Severity == Error {
+				problems = append(problems, m)
+			} else {
+				infos = append(infos, m)
+			}
+		}
+		if a != nil {
+			adds = append(adds, a)
+		}
+	}
+	if len(problems) == 0 {
+		problems = collisions(w, ours, adds)
+	}
 	if len(problems) > 0 {
 		return Outcome{Reports: []Report{{Resource: &ref, Action: Failed, Messages: problems}}}
 	}
-	need := []ConfigMapRef{{Namespace: ref.Namespace, Backend: sc.spec.Backend}}
-	if ours != nil && ours.Hash == sc.hash && inj.intact(w, ours) {
+	var need []ConfigMapRef
+	if sc != nil {
+		need = append(need, ConfigMapRef{Namespace: ref.Namespace, Backend: sc.spec.Backend})
+	}
+	for _, a := range adds {
+		need = append(need, a.configMaps...)
+	}
+	ch, removed := inj.compare(w, ours, adds)
+	if len(ch.add) == 0 && len(removed) == 0 {
 		return Outcome{Reports: []Report{{Resource: &ref, Action: Unchanged}}, ConfigMaps: need}
 	}
-	if o, shared := sharedNodes(w); shared {
+	if o, shared := sharedNodes(w, ch.mounts()); shared {
 		return o
 	}
-	action, verb := Injected, "injected"
+	ch.st = newStatus(w, ours, adds, ch)
+	action := Injected
 	if ours != nil {
-		action, verb = Upgraded, "upgraded"
+		action = Upgraded
 	}
-	msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, sc.spec.Backend, placement(sc.spec.Native))
+	var msgs []Message
 	var note string
-	if len(sc.fromWorkload) > 0 {
-		note = fmt.Sprintf("%s read from the %s's own metadata.annotations: move them to %s so the pods carry them",
-			strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
-		msg += "; " + note
+	for _, a := range ch.add {
+		verb := "injected"
+		if ours.has(a.name) {
+			verb = "upgraded"
+		}
+		if a.name != mesherTemplate {
+			msgs = append(msgs, Message{Severity: Info, Text: verb + " " + a.what})
+			continue
+		}
+		msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, sc.spec.Backend, placement(sc.spec.Native))
+		if len(sc.fromWorkload) > 0 {
+			note = fmt.Sprintf("%s read from the %s's own metadata.annotations: move them to %s so the pods carry them",
+				strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
+			msg += "; " + note
+		}
+		msgs = append(msgs, Message{Severity: Info, Text: msg})
 	}
-	return Outcome{Reports: []Report{{Resource: &ref, Action: action, Note: note, Messages: info(msg)}}, Plan: edits(w, ours, sc), ConfigMaps: need}
+	for _, name := range removed {
+		msgs = append(msgs, Message{Severity: Info, Text: fmt.Sprintf("removed template %s: the pod no longer selects it", name)})
+	}
+	return Outcome{Reports: []Report{{Resource: &ref, Action: action, Note: note, Messages: append(msgs, infos...)}}, Plan: edits(w, ours, ch), ConfigMaps: need}
+}
+
+// compare sorts the selected additions into those whose record is up to
+// date (kept as they are) and those to (re)write, and strips what the pod
+// had of templates it no longer selects (named in removed).
+func (inj *Injector) compare(w *workload, ours *Status, adds []*addition) (ch *change, removed []string) {
+	ch = &change{}
+	old := ours.records()
+	for _, a := range adds {
+		i := slices.IndexFunc(old, func(r record) bool { return r.name == a.name })
+		if i >= 0 && old[i].hash == a.hash && intact(w, old[i]) {
+			ch.keep = append(ch.keep, old[i])
+		} else {
+			if i >= 0 {
+				ch.strip = append(ch.strip, old[i])
+			}
+			ch.add = append(ch.add, a)
+		}
+		if i >= 0 {
+			old = slices.Delete(old, i, i+1)
+		}
+	}
+	for _, r := range old {
+		ch.strip = append(ch.strip, r)
+		removed = append(removed, r.name)
+	}
+	return ch, removed
+}
+
+// newStatus is the status after the change: each selected template's
+// record, the one it had when it is kept.
+func newStatus(w *workload, ours *Status, adds []*addition, ch *change) *Status {
+	// An upgrade keeps the record: the end it describes is gone from the text.
+	st := &Status{ClipEnd: w.ctx.ClipEnd || ours != nil && ours.ClipEnd}
+	for _, a := range adds {
+		i := slices.IndexFunc(ch.keep, func(r record) bool { return r.name == a.name })
+		switch {
+		case a.name == mesherTemplate && i >= 0:
+			st.Containers, st.InitContainers, st.Volumes = ours.Containers, ours.InitContainers, ours.Volumes
+			st.ImagePullSecrets, st.Env, st.Hash = ours.ImagePullSecrets, ours.Env, ours.Hash
+		case a.name == mesherTemplate:
+			st.Containers, st.InitContainers, st.Volumes = names(a.containers), names(a.first), names(a.volumes)
+			st.ImagePullSecrets, st.Env, st.Hash = a.pullSecrets, keys(a.env, "name"), a.hash
+		case i >= 0:
+			st.Templates = append(st.Templates, *ch.keep[i].status)
+		default:
+			st.Templates = append(st.Templates, a.status())
+		}
+	}
+	return st
+}
+
+// mounts reports whether the change edits app containers' volume mounts.
+func (ch *change) mounts() bool {
+	for _, r := range ch.strip {
+		if len(r.mounts) > 0 {
+			return true
+		}
+	}
+	for _, a := range ch.add {
+		if len(a.mounts) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func recordNames(rs []record) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.name
+	}
+	return out
 }
 
 func placement(native bool) string {
@@ -613,32 +748,28 @@ func (inj *Injector) skip(w *workload, ours *Status, reason SkipReason) Outcome 
 	ref := w.ref
 	out := Outcome{Reports: []Report{{Resource: &ref, Action: Skipped, Reason: reason}}}
 	if ours != nil {
-		if o, shared := sharedNodes(w); shared {
+		ch := stripAll(ours)
+		if o, shared := sharedNodes(w, ch.mounts()); shared {
 			return o
 		}
-		out.Plan = edits(w, ours, nil)
+		out.Plan = edits(w, ours, ch)
 		msg += "; removed the sidecar injected earlier"
 	}
 	out.Reports[0].Messages = []Message{{Severity: Warning, Text: msg}}
 	return out
 }
 
-// intact reports whether everything the status lists is still in the pod.
-func (inj *Injector) intact(w *workload, s *Status) bool {
+// intact reports whether everything a record lists is still in the pod.
+func intact(w *workload, r record) bool {
 	spec := w.spec()
-	for _, c := range s.Containers {
-		if yamlnode.NamedIndex(yamlnode.Get(spec, "containers"), c) < 0 {
-			return false
-		}
-	}
-	for _, c := range s.InitContainers {
-		if yamlnode.NamedIndex(yamlnode.Get(spec, "initContainers"), c) < 0 {
-			return false
-		}
-	}
-	for _, v := range s.Volumes {
-		if yamlnode.NamedIndex(yamlnode.Get(spec, "volumes"), v) < 0 {
-			return false
+	for _, l := range [...]struct {
+		list  string
+		names []string
+	}{{"containers", r.containers}, {"initContainers", r.inits}, {"volumes", r.volumes}} {
+		for _, n := range l.names {
+			if yamlnode.NamedIndex(yamlnode.Get(spec, l.list), n) < 0 {
+				return false
+			}
 		}
 	}
 	return true

@@ -17,14 +17,26 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
-// ConfigMapRef is a ConfigMap that injected pods mount: one per namespace and backend.
+// ConfigMapRef is a ConfigMap that injected pods mount: mesher's, one per
+// namespace and backend, or a template's, one per namespace and name.
 type ConfigMapRef struct {
 	Namespace string
 	Backend   sidecar.Backend
+	// Template and Name name a SidecarTemplate's ConfigMap (Backend is empty).
+	Template, Name string
+}
+
+// ConfigMapName is the ConfigMap's name.
+func (r ConfigMapRef) ConfigMapName() string {
+	if r.Template != "" {
+		return r.Name
+	}
+	return r.Backend.ConfigMapName()
 }
 
 // Outcome is Decide's answer for one object (a report per item of a v1 List).
@@ -62,6 +74,9 @@ type Injector struct {
 	cfg     *config.Config
 	table   podtemplate.Table
 	enabled map[string]bool
+	// Templates are the SidecarTemplates pods can select besides the
+	// built-in mesher (set before the Injector is used; nil: none).
+	Templates *template.Set
 	// Uninject removes the sidecar from every pod template that carries
 	// inject-mesher's status, whatever its annotations ask (set before the
 	// Injector is used). No config key sets it: the config says how to
@@ -119,8 +134,10 @@ type Context struct {
 	// is only sent Pods from labelled namespaces, or Pods that ask).
 	NamespaceEnabled bool
 	// Workload is the owning workload's name, SERVICE_NAME's fallback for
-	// a Pod that has only a generateName.
-	Workload string
+	// a Pod that has only a generateName; WorkloadKind is its kind. A
+	// template's {{workload.name}} and {{workload.kind}} are theirs, so a
+	// Pod's sidecars say what the function says for its Deployment.
+	Workload, WorkloadKind string
 	// Line is how many lines of its file come before the object's text, so
 	// that messages name lines of the file (node positions count from the
 	// object's own text).
@@ -213,7 +230,11 @@ func NeedsFrom(needs []ConfigMapRef) []ConfigMapRef {
 		if out[i].Namespace != out[j].Namespace {
 			return out[i].Namespace < out[j].Namespace
 		}
-		return out[i].Backend < out[j].Backend
+		// mesher's first (as before there were templates), then by name.
+		if (out[i].Template == "") != (out[j].Template == "") {
+			return out[i].Template == ""
+		}
+		return out[i].ConfigMapName() < out[j].ConfigMapName()
 	})
 	return out
 }

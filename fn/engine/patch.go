@@ -8,69 +8,83 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
-	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
-// edits plans the change of one pod template: it strips what an earlier
-// injection added (ours, when not nil) and adds the sidecar (sc, when not
-// nil), as one plan over the template as it was read. Stripping removes
-// exactly what the status lists, and the fields the injection created once
-// they are empty again, so `inject: no` gives back what was there before.
-func edits(w *workload, ours *Status, sc *sidecarPlan) plan.Plan {
-	b := &builder{w: w, old: ours}
-	if sc != nil {
-		// An upgrade keeps the record: the end it describes is gone from the text.
-		b.st = &Status{Hash: sc.hash, ClipEnd: w.ctx.ClipEnd || ours != nil && ours.ClipEnd}
-	} else if ours != nil && ours.ClipEnd {
+// change is what one run does to the injections of a pod template.
+type change struct {
+	// strip is what earlier injections added that goes; keep what they
+	// added that stays (a template whose hash is unchanged).
+	strip, keep []record
+	// add is what comes, in the order the templates are selected.
+	add []*addition
+	// st is the status to write; nil when nothing stays.
+	st *Status
+}
+
+// stripAll is the change that removes everything the status lists.
+func stripAll(ours *Status) *change { return &change{strip: ours.records()} }
+
+// edits plans the change of one pod template as one plan over the template
+// as it was read: it strips what the change strips, adds what it adds, and
+// records it in the status. Stripping removes exactly what the status lists,
+// and the fields the injection created once they are empty again, so
+// `inject: no` gives back what was there before.
+func edits(w *workload, ours *Status, ch *change) plan.Plan {
+	b := &builder{w: w, old: ours, st: ch.st}
+	if ch.st == nil && ours != nil && ours.ClipEnd {
 		b.add(plan.Edit{Op: plan.RestoreClipEnd, Path: w.path})
 	}
 	spec := w.spec()
 	specPath := w.path.Child(plan.Key("spec"))
-	var oldContainers, oldInits, oldVolumes, oldSecrets []string
-	var oldEnv map[string][]string
-	if ours != nil {
-		oldContainers, oldInits, oldVolumes, oldSecrets, oldEnv = ours.Containers, ours.InitContainers, ours.Volumes, ours.ImagePullSecrets, ours.Env
-	}
-	var addContainers, addInits, addVolumes, addSecrets []*yaml.Node
-	if sc != nil {
-		if sc.spec.Native {
-			addInits = []*yaml.Node{sc.container}
-			b.st.InitContainers = []string{sidecar.ContainerName}
-		} else {
-			addContainers = []*yaml.Node{sc.container}
-			b.st.Containers = []string{sidecar.ContainerName}
+	of := func(rs []record, f func(r record) []string) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, f(r)...)
 		}
-		addVolumes = []*yaml.Node{sc.volume}
-		b.st.Volumes = []string{sidecar.VolumeName}
-		for _, s := range sc.pullSecrets {
-			addSecrets = append(addSecrets, yamlnode.Map("name", s))
-		}
-		b.st.ImagePullSecrets = sc.pullSecrets
+		return out
 	}
+	var first, last, containers, volumes, secrets []*yaml.Node
+	for _, a := range ch.add {
+		first = append(first, a.first...)
+		last = append(last, a.last...)
+		containers = append(containers, a.containers...)
+		volumes = append(volumes, a.volumes...)
+		for _, s := range a.pullSecrets {
+			secrets = append(secrets, yamlnode.Map("name", s))
+		}
+	}
+	inits := func(r record) []string { return r.inits }
+	ctrs := func(r record) []string { return r.containers }
+	vols := func(r record) []string { return r.volumes }
+	pulls := func(r record) []string { return r.pullSecrets }
 	// First, so the proxy is up before the app's own init containers run.
-	b.list(spec, specPath, "initContainers", "spec.initContainers", oldInits, addInits, true)
-	b.list(spec, specPath, "containers", "spec.containers", oldContainers, addContainers, false)
-	b.list(spec, specPath, "volumes", "spec.volumes", oldVolumes, addVolumes, false)
-	b.list(spec, specPath, "imagePullSecrets", "spec.imagePullSecrets", oldSecrets, addSecrets, false)
-	if containers := yamlnode.Get(spec, "containers"); containers != nil && containers.Kind == yaml.SequenceNode {
-		for i, c := range containers.Content {
-			name, _ := yamlnode.Scalar(c, "name")
-			var add []*yaml.Node
-			if sc != nil {
-				for _, v := range sc.env[name] {
-					add = append(add, yamlnode.Map("name", v, "value", sidecar.ProxyURL))
+	b.list(spec, specPath, "initContainers", "spec.initContainers", "name", of(ch.strip, inits), of(ch.keep, inits), first, last)
+	b.list(spec, specPath, "containers", "spec.containers", "name", of(ch.strip, ctrs), of(ch.keep, ctrs), nil, containers)
+	b.list(spec, specPath, "volumes", "spec.volumes", "name", of(ch.strip, vols), of(ch.keep, vols), nil, volumes)
+	b.list(spec, specPath, "imagePullSecrets", "spec.imagePullSecrets", "name", of(ch.strip, pulls), of(ch.keep, pulls), nil, secrets)
+	for i, c := range seqOf(spec, "containers") {
+		name, _ := yamlnode.Scalar(c, "name")
+		cPath := specPath.Child(plan.Key("containers"), plan.Index(i))
+		for _, l := range [...]struct{ list, key string }{{"env", "name"}, {"volumeMounts", "mountPath"}} {
+			added := func(r record) []string {
+				if l.list == "env" {
+					return r.env[name]
 				}
-				if len(sc.env[name]) > 0 {
-					if b.st.Env == nil {
-						b.st.Env = map[string][]string{}
-					}
-					b.st.Env[name] = sc.env[name]
+				return r.mounts[name]
+			}
+			drop, keep := of(ch.strip, added), of(ch.keep, added)
+			var add []*yaml.Node
+			for _, a := range ch.add {
+				if l.list == "env" {
+					add = append(add, a.env[name]...)
+				} else {
+					add = append(add, a.mounts[name]...)
 				}
 			}
-			if len(oldEnv[name]) > 0 || len(add) > 0 {
-				b.list(c, specPath.Child(plan.Key("containers"), plan.Index(i)), "env", "spec.containers."+name+".env", oldEnv[name], add, false)
+			if len(drop) > 0 || len(keep) > 0 || len(add) > 0 {
+				b.list(c, cPath, l.list, "spec.containers."+name+"."+l.list, l.key, drop, keep, nil, add)
 			}
 		}
 	}
@@ -101,15 +115,18 @@ func (b *builder) created(path string) {
 	}
 }
 
-// list edits the sequence under key of parent: removes the entries named
-// drop (what an earlier injection added), adds items (first or last), creates
-// the sequence when it is missing, and removes it when the injection had
-// created it and nothing is left.
-func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath string, drop []string, items []*yaml.Node, first bool) {
+// list edits the sequence under key of parent: removes the entries drop
+// names (by their match key: what an earlier injection added), adds first
+// and last, creates the sequence when it is missing, and removes it when the
+// injection had created it and nothing is left. keep names entries an
+// earlier injection added that stay: they are not the user's, so a list the
+// injection created stays recorded as created while they are in it.
+func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath, match string, drop, keep []string, first, last []*yaml.Node) {
 	seq := yamlnode.Get(parent, key)
+	adds := len(first) + len(last)
 	if seq == nil || seq.Kind != yaml.SequenceNode {
-		if len(items) > 0 {
-			b.add(plan.Edit{Op: plan.SetKey, Path: parentPath, Key: key, Value: yamlnode.Seq(items...)})
+		if adds > 0 {
+			b.add(plan.Edit{Op: plan.SetKey, Path: parentPath, Key: key, Value: yamlnode.Seq(append(slices.Clone(first), last...)...)})
 			b.created(statusPath)
 		}
 		return
@@ -117,15 +134,26 @@ func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath 
 	path := parentPath.Child(plan.Key(key))
 	var removed []int
 	for _, name := range drop {
-		if i := yamlnode.NamedIndex(seq, name); i >= 0 && !slices.Contains(removed, i) {
+		if i := yamlnode.IndexBy(seq, match, name); i >= 0 && !slices.Contains(removed, i) {
 			removed = append(removed, i)
 		}
 	}
-	if len(removed) == 0 && len(items) == 0 {
-		return
+	kept := 0
+	for _, name := range keep {
+		if yamlnode.IndexBy(seq, match, name) >= 0 {
+			kept++
+		}
 	}
 	left := len(seq.Content) - len(removed)
-	if left == 0 && len(items) == 0 {
+	// Only entries an injection added are left: the list is still its own.
+	stillCreated := left == kept && b.wasCreated(statusPath) && (adds > 0 || kept > 0)
+	if len(removed) == 0 && adds == 0 {
+		if stillCreated {
+			b.created(statusPath)
+		}
+		return
+	}
+	if left == 0 && adds == 0 {
 		switch {
 		case b.wasCreated(statusPath):
 			b.add(plan.Edit{Op: plan.RemoveKey, Path: parentPath, Key: key})
@@ -140,14 +168,13 @@ func (b *builder) list(parent *yaml.Node, parentPath plan.Path, key, statusPath 
 	for _, i := range removed {
 		b.add(plan.Edit{Op: plan.RemoveItem, Path: path, Index: i})
 	}
-	at := plan.Append
-	if first {
-		at = 0
+	for _, it := range first {
+		b.add(plan.Edit{Op: plan.AddItem, Path: path, Index: 0, Value: it})
 	}
-	for _, it := range items {
-		b.add(plan.Edit{Op: plan.AddItem, Path: path, Index: at, Value: it})
+	for _, it := range last {
+		b.add(plan.Edit{Op: plan.AddItem, Path: path, Index: plan.Append, Value: it})
 	}
-	if left == 0 && b.wasCreated(statusPath) && len(items) > 0 {
+	if stillCreated {
 		b.created(statusPath)
 	}
 }
@@ -265,7 +292,7 @@ func (b *builder) quoteMetadataStrings() {
 // containers' env. (Quoting a label or annotation value a YAML 1.1 reader
 // would misread changes no value, so anchored labels, a common way to keep
 // a selector in step with them, are fine.)
-func sharedNodes(w *workload) (Outcome, bool) {
+func sharedNodes(w *workload, mounts bool) (Outcome, bool) {
 	c := sharedCheck{w: w}
 	c.check(w.obj, "", false, -1, -1)
 	cur := w.obj
@@ -287,6 +314,9 @@ func sharedNodes(w *workload) (Outcome, bool) {
 	if seq := yamlnode.Get(spec, "containers"); seq != nil && seq.Kind == yaml.SequenceNode {
 		for i, ctr := range seq.Content {
 			c.entries(yamlnode.Get(ctr, "env"), "", i)
+			if mounts {
+				c.entries(yamlnode.Get(ctr, "volumeMounts"), "volumeMounts", i)
+			}
 		}
 	}
 	if x := c.found; x != nil {
@@ -339,7 +369,11 @@ func (c *sharedCheck) entries(list *yaml.Node, sub string, ctr int) {
 func (x *sharedAt) field(w *workload) string {
 	f := x.sub
 	if x.ctr >= 0 {
-		f = fmt.Sprintf("spec.containers[%d].env", x.ctr)
+		list := "env"
+		if x.sub != "" {
+			list = x.sub
+		}
+		f = fmt.Sprintf("spec.containers[%d].%s", x.ctr, list)
 	}
 	if x.entry >= 0 {
 		f = fmt.Sprintf("%s[%d]", f, x.entry)

@@ -25,12 +25,51 @@ const (
 	ProxyMemoryLimit = Prefix + "proxyMemoryLimit"
 	NativeSidecar    = Prefix + "nativeSidecar"
 	ProxyEnv         = Prefix + "proxyEnv"
+	// Templates names the sidecar templates a pod gets, "mesher" among them.
+	Templates = Prefix + "templates"
 	// Status records what the injector added, so a re-run can strip exactly that.
 	Status = Prefix + "status"
 )
 
 // SeedStatus is the value the original go-mesh webhook wrote into Status.
 const SeedStatus = "injected"
+
+// ParseTemplates reads a comma-separated list of template names: each a
+// DNS label (names prefix annotation keys), none twice, at least one.
+func ParseTemplates(v string) ([]string, error) {
+	var names []string
+	for _, f := range strings.Split(v, ",") {
+		name := strings.TrimSpace(f)
+		switch {
+		case name == "" && strings.TrimSpace(v) == "":
+			return nil, fmt.Errorf("names no template: list one or more, comma-separated (to turn injection off, set %s: \"no\")", Inject)
+		case name == "":
+			return nil, fmt.Errorf("%q has an empty name between commas", v)
+		case !isDNSLabel(name):
+			return nil, fmt.Errorf("%q is not a template name: lower-case letters, digits and '-', at most 63", name)
+		}
+		for _, n := range names {
+			if n == name {
+				return nil, fmt.Errorf("%q names template %s twice", v, name)
+			}
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseBool reads a yes/no annotation: yes, y, true mean true and no, n,
 // false mean false, in any case (the seeds documented "yes" and "y";

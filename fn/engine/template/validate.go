@@ -14,6 +14,10 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 )
 
+// Mesher is the name of the built-in template, the mesher sidecar, which
+// the engine renders itself.
+const Mesher = "mesher"
+
 // Problem is one thing wrong with a template: which template, which field,
 // and what to do about it.
 type Problem struct {
@@ -55,6 +59,9 @@ func Validate(t *Template) []Problem {
 	v.nameOK = len(validation.IsDNS1123Label(t.Name)) == 0
 	for _, msg := range validation.IsDNS1123Label(t.Name) {
 		v.add("metadata.name", "%q is not a valid template name (it prefixes annotation keys): %s", t.Name, msg)
+	}
+	if t.Name == Mesher {
+		v.add("metadata.name", "%s is the built-in template of the mesher sidecar: choose another name", Mesher)
 	}
 	s := &t.Spec
 	switch s.Native {

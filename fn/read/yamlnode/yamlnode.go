@@ -161,11 +161,17 @@ func Set(m *yaml.Node, key string, v *yaml.Node) {
 // NamedIndex returns the index of the element of sequence s whose name is name,
 // or -1.
 func NamedIndex(s *yaml.Node, name string) int {
+	return IndexBy(s, "name", name)
+}
+
+// IndexBy is the index of the first mapping in the sequence whose key has
+// the value (a volume mount by its mountPath), or -1.
+func IndexBy(s *yaml.Node, key, value string) int {
 	if s == nil || s.Kind != yaml.SequenceNode {
 		return -1
 	}
 	for i, el := range s.Content {
-		if v, ok := Scalar(el, "name"); ok && v == name {
+		if v, ok := Scalar(el, key); ok && v == value {
 			return i
 		}
 	}

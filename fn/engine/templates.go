@@ -1,0 +1,412 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+)
+
+// mesherTemplate is the built-in template's name: the mesher sidecar, whose
+// rules need code (decide.go) and whose record is the status's own fields.
+const mesherTemplate = template.Mesher
+
+// addition is what one selected template adds to a pod template, rendered
+// for this workload: the same shape for mesher and every other template, so
+// that one planner places, records and strips them all.
+type addition struct {
+	name, version, hash string
+	// first and last go among the init containers, before and after the
+	// app's own (native sidecars and the template's init containers).
+	first, last []*yaml.Node
+	containers  []*yaml.Node
+	volumes     []*yaml.Node
+	pullSecrets []string
+	// env and mounts are added to app containers, by container name.
+	env, mounts map[string][]*yaml.Node
+	configMaps  []ConfigMapRef
+	// what the report says it added, after "injected" or "upgraded".
+	what string
+}
+
+// names lists the names of a list of containers or volumes.
+func names(items []*yaml.Node) []string {
+	var out []string
+	for _, it := range items {
+		n, _ := yamlnode.Scalar(it, "name")
+		out = append(out, n)
+	}
+	return out
+}
+
+// keys lists, per container, the names (or mount paths) of what is added.
+func keys(m map[string][]*yaml.Node, key string) map[string][]string {
+	var out map[string][]string
+	for c, items := range m {
+		if len(items) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string][]string{}
+		}
+		for _, it := range items {
+			v, _ := yamlnode.Scalar(it, key)
+			out[c] = append(out[c], v)
+		}
+	}
+	return out
+}
+
+// status is the record of a template other than mesher.
+func (a *addition) status() TemplateStatus {
+	return TemplateStatus{
+		Name: a.name, Version: a.version, Hash: a.hash,
+		Containers: names(a.containers), InitContainers: names(append(slices.Clone(a.first), a.last...)),
+		Volumes: names(a.volumes), Env: keys(a.env, "name"), VolumeMounts: keys(a.mounts, "mountPath"),
+		ConfigMaps: configMapNames(a.configMaps),
+	}
+}
+
+func configMapNames(refs []ConfigMapRef) []string {
+	var out []string
+	for _, r := range refs {
+		out = append(out, r.ConfigMapName())
+	}
+	return out
+}
+
+// mesherAddition is the mesher sidecar as an addition.
+func mesherAddition(sc *sidecarPlan) *addition {
+	a := &addition{name: mesherTemplate, hash: sc.hash, volumes: []*yaml.Node{sc.volume}, pullSecrets: sc.pullSecrets}
+	if sc.spec.Native {
+		a.first = []*yaml.Node{sc.container}
+	} else {
+		a.containers = []*yaml.Node{sc.container}
+	}
+	for _, c := range sc.envKeys {
+		if a.env == nil {
+			a.env = map[string][]*yaml.Node{}
+		}
+		for _, v := range sc.env[c] {
+			a.env[c] = append(a.env[c], yamlnode.Map("name", v, "value", sidecar.ProxyURL))
+		}
+	}
+	return a
+}
+
+// selection reads which templates the pod template asks for: the
+// templates annotation (pod template, else workload), else the config's
+// defaultTemplates. A name that is neither mesher nor a known template is
+// an error naming the templates there are.
+func (inj *Injector) selection(w *workload) ([]string, *Message) {
+	s := w.meta("annotations", annotations.Templates)
+	names := inj.cfg.DefaultTemplates
+	if len(names) == 0 {
+		names = []string{mesherTemplate}
+	}
+	if s.present {
+		if s.notString {
+			return nil, &Message{Severity: Error, Field: s.field(), Value: clip(s.value), Text: fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", annotations.Templates)}
+		}
+		var err error
+		if names, err = annotations.ParseTemplates(s.value); err != nil {
+			return nil, &Message{Severity: Error, Field: s.field(), Value: s.value, Text: fmt.Sprintf("invalid %s: %v", annotations.Templates, err)}
+		}
+	}
+	for _, n := range names {
+		if n == mesherTemplate {
+			continue
+		}
+		if _, ok := inj.Templates.Get(n); !ok {
+			known := append([]string{mesherTemplate}, inj.Templates.Names()...)
+			where := fmt.Sprintf("the config's defaultTemplates name %s", n)
+			if s.present {
+				where = fmt.Sprintf("%s names %s", annotations.Templates, n)
+			}
+			return nil, &Message{Severity: Error, Field: s.field(), Value: s.value,
+				Text: fmt.Sprintf("unknown template: %s, and no SidecarTemplate of that name is loaded (there are: %s)", where, strings.Join(known, ", "))}
+		}
+	}
+	return names, nil
+}
+
+// parameters reads a template's parameter annotations,
+// <template>.sidecar.mesher.io/<name>, from the workload's metadata and
+// then the pod template's, which wins.
+func parameters(w *workload, name string) (map[string]string, []Message) {
+	prefix := name + "." + annotations.Prefix
+	var params map[string]string
+	var problems []Message
+	read := func(obj *yaml.Node, field string) {
+		annots := yamlnode.GetPath(obj, "metadata", "annotations")
+		if annots == nil || annots.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(annots.Content); i += 2 {
+			key, v := annots.Content[i].Value, annots.Content[i+1]
+			param, ok := strings.CutPrefix(key, prefix)
+			if !ok {
+				continue
+			}
+			if !isScalar(v) {
+				problems = append(problems, Message{Severity: Error, Field: field + "[" + key + "]", Value: clip(text(v)),
+					Text: fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key)})
+				continue
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[param] = text(v)
+		}
+	}
+	if w.tmpl.Path != "" {
+		read(w.obj, "metadata.annotations")
+	}
+	read(w.tmpl.Node, w.tmpl.Field("metadata.annotations"))
+	return params, problems
+}
+
+// templateAddition renders one SidecarTemplate for the workload and works
+// out what it adds to each app container (what the container has of its
+// own stays, and is reported).
+func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*addition, []Message) {
+	entry, _ := inj.Templates.Get(name) // selection checked it exists
+	params, problems := parameters(w, name)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	wl := template.Workload{Name: w.ref.Name, Namespace: w.ref.Namespace, Kind: w.ref.Kind}
+	if w.ctx.Workload != "" && w.ctx.WorkloadKind != "" {
+		wl.Name, wl.Kind = w.ctx.Workload, w.ctx.WorkloadKind
+	}
+	r, err := entry.Render(params, wl)
+	if err != nil {
+		return nil, []Message{{Severity: Error, Field: w.tmpl.Field("metadata.annotations"), Text: err.Error()}}
+	}
+	native := r.Native == template.NativeTrue || r.Native == template.NativeAuto && runsToCompletion(w)
+	a := &addition{name: name, version: r.Version, volumes: r.Volumes}
+	inits := r.InitContainers
+	if native {
+		for _, c := range r.Containers {
+			yamlnode.Set(c, "restartPolicy", yamlnode.Str("Always"))
+		}
+		inits = append(slices.Clone(inits), r.Containers...)
+	} else {
+		a.containers = r.Containers
+	}
+	if r.Order == template.OrderFirst {
+		a.first = inits
+	} else {
+		a.last = inits
+	}
+	var infos []Message
+	a.env, infos = addIfAbsent(w, ours, name, r.Env, "env", "name", infos)
+	a.mounts, infos = addIfAbsent(w, ours, name, r.VolumeMounts, "volumeMounts", "mountPath", infos)
+	for _, cm := range entry.Template.ConfigMapNames() {
+		a.configMaps = append(a.configMaps, ConfigMapRef{Namespace: w.ref.Namespace, Template: name, Name: cm})
+	}
+	// The hash covers which app containers got what: a container added to
+	// the pod later gets the template's env and mounts on the next run.
+	a.hash = yamlnode.Digest(yamlnode.Map("rendered", r.Hash, "native", native,
+		"env", addedKeys(keys(a.env, "name")), "volumeMounts", addedKeys(keys(a.mounts, "mountPath"))), false)
+	placed := "sidecar container"
+	if native {
+		placed = "native sidecar"
+	}
+	if len(r.Containers) == 0 {
+		placed = "init containers only"
+	}
+	a.what = fmt.Sprintf("template %s", name)
+	if r.Version != "" {
+		a.what += " " + r.Version
+	}
+	a.what += " (" + placed + ")"
+	return a, infos
+}
+
+// addedKeys writes a per-container map in a stable order, for the hash.
+func addedKeys(m map[string][]string) *yaml.Node {
+	out := yamlnode.Map()
+	cs := make([]string, 0, len(m))
+	for c := range m {
+		cs = append(cs, c)
+	}
+	slices.Sort(cs)
+	for _, c := range cs {
+		yamlnode.Set(out, c, yamlnode.StrSeq(m[c]...))
+	}
+	return out
+}
+
+// addIfAbsent lists, per app container, the items (env vars by name, mounts
+// by mountPath) the container does not have of its own: the user's value
+// stays, and where it differs from the template's an info says so.
+func addIfAbsent(w *workload, ours *Status, tmpl string, items []*yaml.Node, list, key string, infos []Message) (map[string][]*yaml.Node, []Message) {
+	if len(items) == 0 {
+		return nil, infos
+	}
+	seq := yamlnode.Get(w.spec(), "containers")
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil, infos
+	}
+	var out map[string][]*yaml.Node
+	for i, c := range seq.Content {
+		name, _ := yamlnode.Scalar(c, "name")
+		if ours.owns(name) {
+			continue // a sidecar: not the app's
+		}
+		recorded := addedBefore(ours, name, list)
+		have := yamlnode.Get(c, list)
+		for _, it := range items {
+			v, _ := yamlnode.Scalar(it, key)
+			j := -1
+			if have != nil && have.Kind == yaml.SequenceNode {
+				for k, h := range have.Content {
+					if hv, ok := yamlnode.Scalar(h, key); ok && hv == v && !slices.Contains(recorded, v) {
+						j = k
+						break
+					}
+				}
+			}
+			if j >= 0 {
+				if !plan.Equal(have.Content[j], it) {
+					infos = append(infos, Message{Severity: Info, Field: w.tmpl.Field(fmt.Sprintf("spec.containers[%d].%s[%d]", i, list, j)), Value: v,
+						Text: fmt.Sprintf("container %q already has %s %s of its own: kept as written, template %s's is not added", name, map[string]string{"env": "env var", "volumeMounts": "a mount at"}[list], v, tmpl)})
+				}
+				continue
+			}
+			if out == nil {
+				out = map[string][]*yaml.Node{}
+			}
+			out[name] = append(out[name], it)
+		}
+	}
+	return out, infos
+}
+
+// addedBefore lists what any template's record says it added to a
+// container's list: those entries are not the user's.
+func addedBefore(ours *Status, container, list string) []string {
+	var out []string
+	for _, r := range ours.records() {
+		m := r.env
+		if list == "volumeMounts" {
+			m = r.mounts
+		}
+		out = append(out, m[container]...)
+	}
+	return out
+}
+
+// collisions refuses, before anything is written, a container, init
+// container, volume or port that two sources would both have: the pod and
+// a template, or two templates. mesher against the pod is checkConflicts'.
+func collisions(w *workload, ours *Status, adds []*addition) []Message {
+	type owner struct{ who, field string }
+	taken := map[string]owner{}
+	var problems []Message
+	spec := w.spec()
+	// The pod's own, less what an earlier injection added.
+	for _, list := range []string{"initContainers", "containers"} {
+		seq := yamlnode.Get(spec, list)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, c := range seq.Content {
+			name, _ := yamlnode.Scalar(c, "name")
+			if ours.owns(name) {
+				continue
+			}
+			f := w.tmpl.Field(fmt.Sprintf("spec.%s[%d]", list, i))
+			taken["container "+name] = owner{"the pod", f + ".name"}
+			for j, p := range seqOf(c, "ports") {
+				if n, ok := yamlnode.Scalar(p, "name"); ok && n != "" {
+					taken["port name "+n] = owner{"the pod", fmt.Sprintf("%s.ports[%d].name", f, j)}
+				}
+				if n, ok := yamlnode.Scalar(p, "containerPort"); ok {
+					taken["port "+n] = owner{"the pod", fmt.Sprintf("%s.ports[%d].containerPort", f, j)}
+				}
+			}
+		}
+	}
+	var ourVolumes []string
+	for _, r := range ours.records() {
+		ourVolumes = append(ourVolumes, r.volumes...)
+	}
+	for i, v := range seqOf(spec, "volumes") {
+		if name, _ := yamlnode.Scalar(v, "name"); !slices.Contains(ourVolumes, name) {
+			taken["volume "+name] = owner{"the pod", w.tmpl.Field(fmt.Sprintf("spec.volumes[%d].name", i))}
+		}
+	}
+	env := map[string]string{}
+	for _, a := range adds {
+		who := "template " + a.name
+		claim := func(what string) {
+			prev, ok := taken[what]
+			switch {
+			case !ok:
+				taken[what] = owner{who: who}
+			case prev.who == who:
+			case a.name == mesherTemplate && prev.who == "the pod":
+				// mesher against the pod: checkConflicts and the skip rules say it better.
+			case prev.who == "the pod":
+				problems = append(problems, Message{Severity: Error, Field: prev.field,
+					Text: fmt.Sprintf("%s: %s adds one, and the pod already has its own: rename the pod's, or leave %s out of %s", what, who, a.name, annotations.Templates)})
+			default:
+				problems = append(problems, Message{Severity: Error, Field: w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
+					Text: fmt.Sprintf("%s: both %s and %s add one; a pod can have only one of them", what, prev.who, who)})
+			}
+		}
+		for _, list := range [][]*yaml.Node{a.first, a.containers, a.last} {
+			for _, c := range list {
+				name, _ := yamlnode.Scalar(c, "name")
+				claim("container " + name)
+				for _, p := range seqOf(c, "ports") {
+					if n, ok := yamlnode.Scalar(p, "name"); ok && n != "" {
+						claim("port name " + n)
+					}
+					if n, ok := yamlnode.Scalar(p, "containerPort"); ok {
+						claim("port " + n)
+					}
+				}
+			}
+		}
+		for _, v := range a.volumes {
+			name, _ := yamlnode.Scalar(v, "name")
+			claim("volume " + name)
+		}
+		for _, m := range []struct {
+			items map[string][]*yaml.Node
+			what  string
+			key   string
+		}{{a.env, "env var", "name"}, {a.mounts, "mount path", "mountPath"}} {
+			for c, items := range m.items {
+				for _, it := range items {
+					v, _ := yamlnode.Scalar(it, m.key)
+					k := c + "\x00" + m.what + "\x00" + v
+					if prev, ok := env[k]; ok && prev != who {
+						problems = append(problems, Message{Severity: Error, Field: w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
+							Text: fmt.Sprintf("%s %s of container %q: both %s and %s add one; a container can have only one", m.what, v, c, prev, who)})
+					}
+					env[k] = who
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func seqOf(m *yaml.Node, key string) []*yaml.Node {
+	s := yamlnode.Get(m, key)
+	if s == nil || s.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return s.Content
+}
