@@ -1,10 +1,15 @@
 package engine
 
 import (
+	"fmt"
+	"slices"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // GeneratedBy marks a ConfigMap the function generated itself: it is
@@ -16,8 +21,12 @@ const (
 )
 
 // ConfigMap renders the mesher configuration that pods injected with the
-// need's backend mount in the need's namespace.
+// need's backend mount in the need's namespace, or the template's ConfigMap
+// the need names. Either carries the generated mark.
 func (inj *Injector) ConfigMap(need ConfigMapRef) (*yaml.Node, error) {
+	if need.Template != "" {
+		return inj.templateConfigMap(need)
+	}
 	address := inj.cfg.ServiceCenterAddress
 	if need.Backend == sidecar.Pilot {
 		address = inj.cfg.PilotAddress
@@ -34,6 +43,78 @@ func (inj *Injector) ConfigMap(need ConfigMapRef) (*yaml.Node, error) {
 	yamlnode.Set(meta, "annotations", yamlnode.Map(GeneratedBy, GeneratedByValue))
 	data := yamlnode.Map("chassis.yaml", literal(chassis), "mesher.yaml", literal(mesher))
 	return yamlnode.Map("apiVersion", "v1", "kind", "ConfigMap", "metadata", meta, "data", data), nil
+}
+
+// templateConfigMap renders a SidecarTemplate's ConfigMap for a namespace,
+// its labels and annotations with the generated mark added.
+func (inj *Injector) templateConfigMap(need ConfigMapRef) (*yaml.Node, error) {
+	e, ok := inj.Templates.Get(need.Template)
+	if !ok {
+		return nil, fmt.Errorf("no SidecarTemplate %s", need.Template)
+	}
+	for _, cm := range e.ConfigMaps(need.Namespace) {
+		if name, _ := yamlnode.Scalar(cm, "metadata", "name"); name != need.Name {
+			continue
+		}
+		meta := yamlnode.Get(cm, "metadata")
+		for _, m := range [...]struct{ section, key, value string }{
+			{"labels", "app.kubernetes.io/managed-by", GeneratedByValue},
+			{"annotations", GeneratedBy, GeneratedByValue},
+		} {
+			sec := yamlnode.Get(meta, m.section)
+			if sec == nil || sec.Kind != yaml.MappingNode {
+				sec = yamlnode.Map()
+				yamlnode.Set(meta, m.section, sec)
+			}
+			yamlnode.Set(sec, m.key, yamlnode.Str(m.value))
+		}
+		return cm, nil
+	}
+	return nil, fmt.Errorf("SidecarTemplate %s has no ConfigMap %s", need.Template, need.Name)
+}
+
+// AConfigMap reports whether obj is a v1 ConfigMap, with its namespace,
+// name and whether it carries the generated mark.
+func AConfigMap(obj *yaml.Node) (namespace, name string, generated, ok bool) {
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
+	if api != "v1" || kind != "ConfigMap" {
+		return "", "", false, false
+	}
+	name, _ = yamlnode.Scalar(obj, "metadata", "name")
+	namespace, _ = yamlnode.Scalar(obj, "metadata", "namespace")
+	mark, _ := yamlnode.Scalar(obj, "metadata", "annotations", GeneratedBy)
+	return namespace, name, mark == GeneratedByValue, true
+}
+
+// GeneratedConfigMap reports which generated ConfigMap a name in a
+// namespace would be: mesher's for a backend, or one of a known template's.
+// A ConfigMap with the generated mark is one whatever its name: the
+// function wrote it for a template that is not loaded now, and drops it
+// when no pod mounts it.
+func (inj *Injector) GeneratedConfigMap(namespace, name string, marked bool) (ConfigMapRef, bool) {
+	for _, b := range sidecar.Backends() {
+		if name == b.ConfigMapName() {
+			return ConfigMapRef{Namespace: namespace, Backend: b}, true
+		}
+	}
+	for _, t := range inj.Templates.Names() {
+		e, _ := inj.Templates.Get(t)
+		if slices.Contains(e.Template.ConfigMapNames(), name) {
+			return ConfigMapRef{Namespace: namespace, Template: t, Name: name}, true
+		}
+	}
+	if marked {
+		return ConfigMapRef{Namespace: namespace, Name: name}, true
+	}
+	return ConfigMapRef{}, false
+}
+
+// IsSidecarTemplate reports whether obj is a SidecarTemplate object.
+func IsSidecarTemplate(obj *yaml.Node) bool {
+	api, _ := yamlnode.Scalar(obj, "apiVersion")
+	kind, _ := yamlnode.Scalar(obj, "kind")
+	return api == template.APIVersion && kind == template.Kind
 }
 
 func literal(s string) *yaml.Node {

@@ -27,13 +27,15 @@ import (
 type ConfigMapRef struct {
 	Namespace string
 	Backend   sidecar.Backend
-	// Template and Name name a SidecarTemplate's ConfigMap (Backend is empty).
+	// Name is a SidecarTemplate's ConfigMap's (Backend is empty), Template
+	// the template's name: empty for a generated ConfigMap of a template
+	// that is not loaded.
 	Template, Name string
 }
 
 // ConfigMapName is the ConfigMap's name.
 func (r ConfigMapRef) ConfigMapName() string {
-	if r.Template != "" {
+	if r.Name != "" {
 		return r.Name
 	}
 	return r.Backend.ConfigMapName()
@@ -98,6 +100,23 @@ func New(cfg *config.Config, labelled []string) *Injector {
 		in.enabled[ns] = true
 	}
 	return in
+}
+
+// Build returns an Injector whose templates are the config's own and those
+// given (read from files, found among the input, watched in the cluster).
+// Two templates of one name are an error naming where each came from.
+func Build(cfg *config.Config, labelled []string, templates ...*template.Entry) (*Injector, error) {
+	inj := New(cfg, labelled)
+	all := make([]*template.Entry, 0, len(cfg.Templates)+len(templates))
+	for _, t := range cfg.Templates {
+		all = append(all, template.Prepare(t, "the function config's templates"))
+	}
+	set, err := template.NewSet(append(all, templates...)...)
+	if err != nil {
+		return nil, err
+	}
+	inj.Templates = set
+	return inj, nil
 }
 
 // Config returns the injector's config.
@@ -231,8 +250,8 @@ func NeedsFrom(needs []ConfigMapRef) []ConfigMapRef {
 			return out[i].Namespace < out[j].Namespace
 		}
 		// mesher's first (as before there were templates), then by name.
-		if (out[i].Template == "") != (out[j].Template == "") {
-			return out[i].Template == ""
+		if (out[i].Name == "") != (out[j].Name == "") {
+			return out[i].Name == ""
 		}
 		return out[i].ConfigMapName() < out[j].ConfigMapName()
 	})

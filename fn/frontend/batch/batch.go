@@ -13,6 +13,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
@@ -147,17 +148,28 @@ type prior struct {
 	copies []int
 }
 
+// NewInjector builds the injector of a run from what the first pass found:
+// the namespaces labelled to enable injection and the SidecarTemplate
+// objects among the input (local config, passed through as they are).
+type NewInjector func(labelled []string, templates []*template.Entry) (*engine.Injector, error)
+
 // Run injects every object of src and writes the result through w, one
 // object at a time, in input order; generated ConfigMaps come last (an
-// up-to-date one as the input's own text). labelled namespaces come from the
-// input's Namespace objects; newInjector builds the injector once they are known.
-func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Writer) *Output {
+// up-to-date one as the input's own text). newInjector builds the injector
+// once the first pass has read what it needs.
+func Run(src Source, newInjector NewInjector, w Writer) *Output {
 	out := &Output{}
 	sc := out.scan(src)
 	if out.Failed() {
 		return out
 	}
-	r := &run{src: src, w: w, out: out, in: newInjector(sc.labelled), scanned: sc}
+	in, err := newInjector(sc.labelled, sc.templates)
+	if err != nil {
+		out.note(engine.Error, nil, nil, err.Error())
+		return out
+	}
+	sc.classify(in)
+	r := &run{src: src, w: w, out: out, in: in, scanned: sc}
 	if !r.objects() || !r.in.Config().GenerateConfigMaps {
 		return out
 	}
@@ -166,20 +178,35 @@ func Run(src Source, newInjector func(labelled []string) *engine.Injector, w Wri
 }
 
 // scanned is what the first pass reads: what decides injection for every
-// object (the Namespaces that enable it) and the mesher ConfigMaps present.
+// object (the Namespaces that enable it, the SidecarTemplates) and the
+// ConfigMaps present that the function generates or the user wrote in
+// their place.
 type scanned struct {
 	labelled  []string
-	userOwned map[engine.ConfigMapRef]bool
-	generated map[engine.ConfigMapRef]prior
+	templates []*template.Entry
+	// configMaps are the input's ConfigMaps, sorted into the two maps below
+	// once the injector knows which names it generates.
+	configMaps []foundConfigMap
+	userOwned  map[engine.ConfigMapRef]bool
+	generated  map[engine.ConfigMapRef]prior
 }
 
-// scan is the first pass: it parses only Namespaces, ConfigMaps, Lists and
-// whatever could not be sniffed.
+// foundConfigMap is a ConfigMap of the input: its place, and its node when
+// it is a generated one that may be regenerated (a whole document).
+type foundConfigMap struct {
+	namespace, name string
+	generated       bool
+	index           int
+	node            *yaml.Node
+}
+
+// scan is the first pass: it parses only Namespaces, ConfigMaps,
+// SidecarTemplates, Lists and whatever could not be sniffed.
 func (out *Output) scan(src Objects) scanned {
 	sc := scanned{userOwned: map[engine.ConfigMapRef]bool{}, generated: map[engine.ConfigMapRef]prior{}}
 	for i := 0; i < src.Len(); i++ {
 		kind := src.Kind(i)
-		if kind != "" && kind != "Namespace" && kind != "ConfigMap" && kind != "List" {
+		if kind != "" && kind != "Namespace" && kind != "ConfigMap" && kind != "List" && kind != template.Kind {
 			continue
 		}
 		node, err := src.Parse(i)
@@ -191,24 +218,50 @@ func (out *Output) scan(src Objects) scanned {
 			if ns, ok := engine.IsEnabledNamespace(obj); ok {
 				sc.labelled = append(sc.labelled, ns)
 			}
-			need, gen, ok := engine.MesherConfigMap(obj)
-			switch {
-			case !ok:
-			case gen && obj == node:
-				if p, seen := sc.generated[need]; seen {
-					// Copies from separate renders: all are dropped, one is written.
-					p.copies = append(p.copies, i)
-					sc.generated[need] = p
-				} else {
-					sc.generated[need] = prior{index: i, node: node}
+			if engine.IsSidecarTemplate(obj) {
+				file := src.Locate(i, obj)
+				t, err := template.Parse(obj)
+				if err != nil {
+					out.fail(file, engine.Ref(obj).Named(), err.Error())
+					return
 				}
-			default:
-				// Hand-written, or inside a List where it cannot be regenerated alone.
-				sc.userOwned[need] = true
+				sc.templates = append(sc.templates, template.Prepare(t, file.Path))
+			}
+			if ns, name, gen, ok := engine.AConfigMap(obj); ok {
+				// One inside a List cannot be regenerated alone: the user's.
+				f := foundConfigMap{namespace: ns, name: name, generated: gen && obj == node, index: i}
+				if f.generated {
+					f.node = node
+				}
+				sc.configMaps = append(sc.configMaps, f)
 			}
 		})
 	}
 	return sc
+}
+
+// classify sorts the input's ConfigMaps named like those the injector
+// generates: a generated one is regenerated (or dropped when no pod mounts
+// it any more), one the user wrote is theirs and wins.
+func (sc *scanned) classify(in *engine.Injector) {
+	for _, f := range sc.configMaps {
+		need, ok := in.GeneratedConfigMap(f.namespace, f.name, f.generated)
+		switch {
+		case !ok:
+		case f.generated:
+			if p, seen := sc.generated[need]; seen {
+				// Copies from separate renders: all are dropped, one is written.
+				p.copies = append(p.copies, f.index)
+				sc.generated[need] = p
+			} else {
+				sc.generated[need] = prior{index: f.index, node: f.node}
+			}
+		default:
+			// Hand-written, or inside a List where it cannot be regenerated alone.
+			sc.userOwned[need] = true
+		}
+	}
+	sc.configMaps = nil
 }
 
 // run is the second pass and what it needs.
@@ -273,7 +326,7 @@ func (r *run) configMaps(src Priors) {
 		}
 		cm, err := r.in.ConfigMap(need)
 		if err != nil {
-			out.note(engine.Error, nil, nil, fmt.Sprintf("cannot render ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
+			out.note(engine.Error, nil, nil, fmt.Sprintf("cannot render ConfigMap %s: %v", need.ConfigMapName(), err))
 			continue
 		}
 		g := Generated{ConfigMap: need}
@@ -282,14 +335,18 @@ func (r *run) configMaps(src Priors) {
 			g.Unchanged, text = true, src.Moved(p.index)
 		} else {
 			if text, err = r.w.Encode(cm); err != nil {
-				out.note(engine.Error, nil, nil, fmt.Sprintf("cannot write ConfigMap %s: %v", need.Backend.ConfigMapName(), err))
+				out.note(engine.Error, nil, nil, fmt.Sprintf("cannot write ConfigMap %s: %v", need.ConfigMapName(), err))
 				continue
 			}
 			var file *engine.File
 			if r.w.Locate != nil {
 				file = r.w.Locate(need)
 			}
-			out.configMapNote(need, file, "generated ConfigMap %s for the mesher sidecars in namespace %s")
+			format := "generated ConfigMap %s for the mesher sidecars in namespace %s"
+			if need.Template != "" {
+				format = "generated ConfigMap %s for the " + need.Template + " sidecars in namespace %s"
+			}
+			out.configMapNote(need, file, format)
 		}
 		if !r.write(text) {
 			return
@@ -470,7 +527,7 @@ func (o *Output) configMapNote(need engine.ConfigMapRef, file *engine.File, form
 	if ns == "" {
 		ns = "(none set)"
 	}
-	ref := &engine.Resource{APIVersion: "v1", Kind: "ConfigMap", Name: need.Backend.ConfigMapName(), Namespace: need.Namespace}
+	ref := &engine.Resource{APIVersion: "v1", Kind: "ConfigMap", Name: need.ConfigMapName(), Namespace: need.Namespace}
 	o.note(engine.Info, file, ref, fmt.Sprintf(format, ref.Name, ns))
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
@@ -150,10 +151,10 @@ func run(t *testing.T, text string, cfg *config.Config, change func(*batch.Write
 		change(&w, r.sink, r.src)
 	}
 	built := 0
-	r.out = batch.Run(r.src, func(labelled []string) *engine.Injector {
+	r.out = batch.Run(r.src, func(labelled []string, templates []*template.Entry) (*engine.Injector, error) {
 		built++
 		r.labelled = labelled
-		return engine.New(cfg, labelled)
+		return engine.Build(cfg, labelled, templates...)
 	}, w)
 	if built > 1 {
 		t.Fatalf("the injector was built %d times", built)

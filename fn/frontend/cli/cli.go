@@ -21,6 +21,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 )
@@ -73,12 +74,19 @@ func (o *injectOptions) inject(inputs []input) int {
 	// input's own bytes (already in memory), an edited one its new text,
 	// which the batch never changes once written. (Compressing it, as an
 	// earlier version did, showed in profiles of a first render.)
+	fromFiles, err := readTemplates(o.templates)
+	if err != nil {
+		return o.fail(err.Error())
+	}
 	var held [][]byte
 	src := newDocSource(inputs)
-	out := batch.Run(src, func(labelled []string) *engine.Injector {
-		inj := engine.New(cfg, labelled)
+	out := batch.Run(src, func(labelled []string, templates []*template.Entry) (*engine.Injector, error) {
+		inj, err := engine.Build(cfg, labelled, append(fromFiles, templates...)...)
+		if err != nil {
+			return nil, err
+		}
 		inj.Uninject = o.uninject
-		return inj
+		return inj, nil
 	}, batch.Writer{
 		Write: func(b []byte) error {
 			if len(b) == 0 {
@@ -192,7 +200,7 @@ func writeJSONReport(w io.Writer, reports []engine.Report, failed bool) {
 // name their namespace: there is one per namespace.
 func reportConfigMaps(w io.Writer, out *batch.Output) {
 	configMap := func(need engine.ConfigMapRef, state, why string) {
-		line := fmt.Sprintf("configmap/%s %s", need.Backend.ConfigMapName(), state)
+		line := fmt.Sprintf("configmap/%s %s", need.ConfigMapName(), state)
 		if need.Namespace != "" {
 			line += " in namespace " + need.Namespace
 		}

@@ -25,6 +25,8 @@ type injectOptions struct {
 	// uninject removes the sidecars inject-mesher added instead.
 	uninject   bool
 	configFile string
+	// templates are SidecarTemplate files and folders.
+	templates []string
 	// sets are the config keys given as flags, (key, value) in the order given.
 	sets      [][2]string
 	recursive bool
@@ -63,6 +65,7 @@ func (o *injectOptions) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.SortFlags = false // the config keys in the order the docs give them
 	fs.StringVar(&o.configFile, "config", "", "function config file: a MesherInjection object or a ConfigMap")
+	fs.StringArrayVar(&o.templates, "templates", nil, "SidecarTemplate file or folder pods can select (repeatable)")
 	fs.BoolVarP(&o.recursive, "recursive", "R", false, "descend into sub-folders of folder arguments")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "the same as --report none")
 	fs.StringVar(&o.report, "report", reportText, "the report on stderr: text (a line per resource), json (the KRM function's results) or none (errors only)")
@@ -74,6 +77,7 @@ func (o *injectOptions) addFlags(cmd *cobra.Command) {
 		}
 	}
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml", "json")
+	_ = cmd.MarkFlagFilename("templates", "yaml", "yml")
 	_ = cmd.RegisterFlagCompletionFunc("report", cobra.FixedCompletions([]string{reportText, reportJSON, reportNone}, cobra.ShellCompDirectiveNoFileComp))
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
@@ -78,7 +79,9 @@ func Run(data []byte, w, stderr io.Writer) int {
 		s.reset()
 		fmt.Fprintf(s, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
 		items := 0
-		res := batch.Run(l.source, func(labelled []string) *engine.Injector { return engine.New(cfg, labelled) }, batch.Writer{
+		res := batch.Run(l.source, func(labelled []string, templates []*template.Entry) (*engine.Injector, error) {
+			return engine.Build(cfg, labelled, templates...)
+		}, batch.Writer{
 			Write: func(b []byte) error {
 				if items == 0 {
 					s.WriteString("items:\n")
@@ -92,7 +95,7 @@ func Run(data []byte, w, stderr io.Writer) int {
 				return manifest.EncodeItem(cm, l.indent)
 			},
 			Locate: func(need engine.ConfigMapRef) *engine.File {
-				return &engine.File{Path: generatedPath(need.Backend.ConfigMapName(), need.Namespace)}
+				return &engine.File{Path: generatedPath(need.ConfigMapName(), need.Namespace)}
 			},
 			FailuresOnly: true,
 		})

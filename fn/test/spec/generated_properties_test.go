@@ -238,10 +238,12 @@ func checkAddsOnlyGeneratedConfigMaps(t *testing.T, run *streamRun, _ map[string
 			t.Errorf("%s: an added object is not YAML: %v", run.name, err)
 			return
 		}
-		if need, gen, ok := engine.MesherConfigMap(node); !ok || !gen {
-			t.Errorf("%s: added an object that is not a generated ConfigMap:\n%s", run.name, d.Body)
+		need, gen, ok := engine.MesherConfigMap(node)
+		if !ok || !gen {
+			t.Errorf("%s: added an object that is not a generated mesher ConfigMap:\n%s", run.name, d.Body)
 			return
-		} else if need.Backend == "" {
+		}
+		if need.Backend == "" {
 			t.Errorf("%s: a generated ConfigMap without a backend", run.name)
 		}
 	}
