@@ -188,7 +188,13 @@ func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*
 	}
 	r, err := entry.Render(params, wl)
 	if err != nil {
-		return nil, []Message{{Severity: Error, Field: w.tmpl.Field("metadata.annotations"), Text: err.Error()}}
+		field, value := w.tmpl.Field("metadata.annotations"), ""
+		if pe, ok := err.(*template.ParameterError); ok {
+			if s := w.meta("annotations", template.ParameterAnnotation(name, pe.Parameter)); s.present {
+				field, value = s.field(), pe.Value
+			}
+		}
+		return nil, []Message{{Severity: Error, Field: field, Value: value, Text: err.Error()}}
 	}
 	native := r.Native == template.NativeTrue || r.Native == template.NativeAuto && runsToCompletion(w)
 	a := &addition{name: name, version: r.Version, volumes: r.Volumes}

@@ -43,6 +43,15 @@ func Render(t *Template, params map[string]string, w Workload) (*Rendered, error
 	return Prepare(t, "").Render(params, w)
 }
 
+// ParameterError is a parameter value a workload cannot be rendered with:
+// Parameter names the annotation at fault (its key is ParameterAnnotation's).
+type ParameterError struct {
+	Parameter, Value string
+	msg              string
+}
+
+func (e *ParameterError) Error() string { return e.msg }
+
 // Render renders the entry's template for a workload (see the function Render).
 func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) {
 	t := e.Template
@@ -55,17 +64,17 @@ func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) 
 		v, ok := params[p.Name]
 		if !ok {
 			if !p.HasDefault {
-				return nil, fmt.Errorf("%s %s: parameter %s is required: set the annotation %s", Kind, t.Name, p.Name, key)
+				return nil, &ParameterError{Parameter: p.Name, msg: fmt.Sprintf("%s %s: parameter %s is required: set the annotation %s", Kind, t.Name, p.Name, key)}
 			}
 			v = p.Default
 		} else if re := e.patterns[i]; re != nil && !re.MatchString(v) {
-			return nil, fmt.Errorf("%s %s: %s is %q, which does not match the parameter's pattern %q", Kind, t.Name, key, v, p.Pattern)
+			return nil, &ParameterError{Parameter: p.Name, Value: v, msg: fmt.Sprintf("%s %s: %s is %q, which does not match the parameter's pattern %q", Kind, t.Name, key, v, p.Pattern)}
 		}
 		values[p.Name] = v
 	}
 	for _, k := range sortedKeys(params) {
 		if !e.declares(k) {
-			return nil, fmt.Errorf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(e.parameterNames()))
+			return nil, &ParameterError{Parameter: k, Value: params[k], msg: fmt.Sprintf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(e.parameterNames()))}
 		}
 	}
 	spec := t.SpecNode()

@@ -17,6 +17,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
@@ -68,8 +69,27 @@ func goldenCase(t *testing.T, dir string) int {
 	for _, ns := range append(labelled, cfg.EnabledNamespaces...) {
 		enabled[ns] = true
 	}
-	in := engine.New(cfg, labelled)
-	h := &admission.Handler{Injector: engine.New(cfg, nil), NamespaceEnabled: func(ns string) bool { return enabled[ns] }}
+	// The case's templates (the config's, and those among the input) are
+	// what the webhook would have from SidecarTemplate objects in the cluster.
+	var templates []*template.Entry
+	for _, obj := range input {
+		if engine.IsSidecarTemplate(obj) {
+			tp, err := template.Parse(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			templates = append(templates, template.Prepare(tp, "the input"))
+		}
+	}
+	in, err := engine.Build(cfg, labelled, templates...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hin, err := engine.Build(cfg, nil, templates...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &admission.Handler{Injector: hin, NamespaceEnabled: func(ns string) bool { return enabled[ns] }}
 	expected := objects(t, filepath.Join(dir, "expected.yaml"))
 	table := podtemplate.NewTable(cfg.PodTemplatePaths)
 	compared, index := 0, -1

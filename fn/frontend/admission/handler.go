@@ -160,7 +160,8 @@ func (h *Handler) decide(req *admissionv1.AdmissionRequest) Outcome {
 		return Outcome{Verdict: Unreadable, pod: podName(req, pod),
 			Message: fmt.Sprintf("the object in a Pod request is apiVersion %q, kind %q: a v1 Pod was expected", ref.APIVersion, ref.Kind)}
 	}
-	ctx := engine.Context{Namespace: req.Namespace, Workload: WorkloadName(pod)}
+	ctx := engine.Context{Namespace: req.Namespace}
+	ctx.Workload, ctx.WorkloadKind = Workload(pod)
 	ctx.NamespaceEnabled = h.NamespaceEnabled != nil && h.NamespaceEnabled(req.Namespace)
 	decided := h.Injector.Decide(pod, ctx)
 	o := Outcome{pod: podName(req, pod)}

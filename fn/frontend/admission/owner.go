@@ -16,9 +16,17 @@ import (
 // suffix that cannot be told from a name's own digits: such pods want an
 // app label). "" when the Pod has no controller.
 func WorkloadName(pod *yaml.Node) string {
+	name, _ := Workload(pod)
+	return name
+}
+
+// Workload is the name and kind of the workload that owns a Pod created by
+// a controller (see WorkloadName): a ReplicaSet with the Pod's
+// pod-template-hash is its Deployment. "" when the Pod has no controller.
+func Workload(pod *yaml.Node) (name, kind string) {
 	refs := yamlnode.GetPath(pod, "metadata", "ownerReferences")
 	if refs == nil || refs.Kind != yaml.SequenceNode {
-		return ""
+		return "", ""
 	}
 	for _, ref := range refs.Content {
 		if c, _ := yamlnode.Scalar(ref, "controller"); c != "true" {
@@ -30,11 +38,11 @@ func WorkloadName(pod *yaml.Node) string {
 		case "ReplicaSet":
 			if hash, ok := yamlnode.Scalar(pod, "metadata", "labels", "pod-template-hash"); ok && hash != "" {
 				if base, found := strings.CutSuffix(name, "-"+hash); found {
-					return base
+					return base, "Deployment"
 				}
 			}
 		}
-		return name
+		return name, kind
 	}
-	return ""
+	return "", ""
 }

@@ -225,7 +225,11 @@ func (out *Output) scan(src Objects) scanned {
 					out.fail(file, engine.Ref(obj).Named(), err.Error())
 					return
 				}
-				sc.templates = append(sc.templates, template.Prepare(t, file.Path))
+				origin := "the input"
+				if file != nil && file.Path != "" {
+					origin = file.Path
+				}
+				sc.templates = append(sc.templates, template.Prepare(t, origin))
 			}
 			if ns, name, gen, ok := engine.AConfigMap(obj); ok {
 				// One inside a List cannot be regenerated alone: the user's.

@@ -55,7 +55,11 @@ func PodFrom(obj *yaml.Node, tmpl podtemplate.Template) *yaml.Node {
 	if meta == nil || meta.Kind != yaml.MappingNode {
 		meta = yamlnode.Map()
 	}
-	yamlnode.Set(meta, "name", yamlnode.Str(engine.Ref(obj).Name))
+	ref := engine.Ref(obj)
+	yamlnode.Set(meta, "name", yamlnode.Str(ref.Name))
+	// Owned by its workload, as a controller's Pod is (a Deployment's
+	// through a ReplicaSet, which the webhook reads back as the Deployment).
+	yamlnode.Set(meta, "ownerReferences", yamlnode.Seq(yamlnode.Map("apiVersion", ref.APIVersion, "kind", ref.Kind, "name", ref.Name, "uid", "uid-"+ref.Name, "controller", true)))
 	return yamlnode.Map("apiVersion", "v1", "kind", "Pod", "metadata", meta, "spec", plan.Copy(yamlnode.Get(tmpl.Node, "spec")))
 }
 
