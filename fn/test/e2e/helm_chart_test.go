@@ -325,6 +325,15 @@ func chartCheckRelease(t *testing.T, docs []map[string]any, mode, fullname, caBu
 	if names := chartResourceNames(leader, "leases"); !slices.Equal(names, []string{fullname}) {
 		t.Errorf("the leader Role allows the Leases %q, want [%s] (--lease-name)", names, fullname)
 	}
+	// Every replica watches the SidecarTemplates; the leader writes their
+	// Valid condition through the status subresource, never their spec.
+	role := findDoc(t, docs, "ClusterRole", fullname)
+	if verbs := chartVerbs(role, "sidecartemplates"); !slices.Equal(verbs, []string{"get", "list", "watch"}) {
+		t.Errorf("the ClusterRole allows %q on sidecartemplates, want get, list, watch", verbs)
+	}
+	if verbs := chartVerbs(role, "sidecartemplates/status"); !slices.Equal(verbs, []string{"update", "patch"}) {
+		t.Errorf("the ClusterRole allows %q on sidecartemplates/status, want update, patch", verbs)
+	}
 	mounts := chartMounts(webhook)
 	volumes := chartVolumes(tpl)
 	// The config file is in the ConfigMap the chart renders.
