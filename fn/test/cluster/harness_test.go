@@ -507,13 +507,16 @@ func serviceAccountKubeconfig(t *testing.T, client kubernetes.Interface, ns, acc
 }
 
 // canI asks `kubectl auth can-i` whether user may do verb on resource (in
-// ns, unless empty); it returns the answer, "yes" or "no", and kubectl's
-// whole output.
-func canI(t *testing.T, user, verb, resource, ns string) (string, string) {
+// ns, unless empty; on its subresource, if one is given); it returns the
+// answer, "yes" or "no", and kubectl's whole output.
+func canI(t *testing.T, user, verb, resource, ns string, subresource ...string) (string, string) {
 	t.Helper()
 	args := []string{"auth", "can-i", verb, resource, "--as", user}
 	if ns != "" {
 		args = append(args, "-n", ns)
+	}
+	for _, s := range subresource {
+		args = append(args, "--subresource", s)
 	}
 	out, _ := kubectl(t, nil, args...) // exit 1 means "no"
 	// The answer is the last line (a warning may come first).

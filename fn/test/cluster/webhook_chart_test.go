@@ -275,7 +275,9 @@ func (r *chartRelease) checkItInjects(t *testing.T) {
 
 // checkItsObjects: the release's Lease is the one taken; in the
 // self-managed mode, its Secret holds a certificate and every webhook of
-// its registration a caBundle; nothing was forbidden under its RBAC.
+// its registration a caBundle; the SidecarTemplate CRD is served and the
+// release's account may watch templates and update their status only;
+// nothing was forbidden under its RBAC.
 func (r *chartRelease) checkItsObjects(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
@@ -296,6 +298,23 @@ func (r *chartRelease) checkItsObjects(t *testing.T) {
 	}
 	if _, err := r.client.CoordinationV1().Leases(r.ns).Get(ctx, r.fullname(), metav1.GetOptions{}); err != nil {
 		t.Errorf("the release's Lease %s/%s: %v", r.ns, r.fullname(), err)
+	}
+	// crds/: helm install applied the SidecarTemplate CRD (or found it),
+	// and the release's account may read templates and write their status.
+	if out, err := kubectl(t, nil, "wait", "--for", "condition=Established", "--timeout", "60s", "crd/sidecartemplates.fn.mesher.io"); err != nil {
+		t.Errorf("the SidecarTemplate CRD after helm install: %v\n%s", err, out)
+	}
+	user := "system:serviceaccount:" + r.ns + ":" + r.fullname()
+	for _, c := range []struct{ verb, subresource, want string }{
+		{"watch", "", "yes"}, {"update", "status", "yes"}, {"update", "", "no"},
+	} {
+		var sub []string
+		if c.subresource != "" {
+			sub = append(sub, c.subresource)
+		}
+		if answer, out := canI(t, user, c.verb, "sidecartemplates.fn.mesher.io", "", sub...); answer != c.want {
+			t.Errorf("the release's account may %s sidecartemplates (subresource %q): %q, want %s", c.verb, c.subresource, out, c.want)
+		}
 	}
 	if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
 		t.Errorf("the webhook was refused something under the chart's RBAC; its log ends:\n%s", log)

@@ -18,11 +18,14 @@ import (
 // build config/webhook`, against an API server that authorizes with RBAC;
 // its leader takes the Lease and writes the mesher ConfigMap of a labelled
 // namespace whose Deployment's Pods it injected; and that account may not
-// read Secrets, delete ConfigMaps, change Pods or touch another Lease.
+// read Secrets, delete ConfigMaps, change Pods or touch another Lease; it
+// may read SidecarTemplates and write their status, never their spec.
 func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	startControllerManager(t)
 	client := clientset(t, nil)
 	createNamespace(t, client, webhookserver.DefaultNamespace, nil)
+	// Served, so that can-i reads the rules for the resource itself.
+	installSidecarTemplateCRD(t)
 
 	var rbac []string
 	for _, doc := range strings.Split(string(kustomizeBuild(t, "../../../config/webhook")), "\n---\n") {
@@ -65,6 +68,30 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	} {
 		if answer, out := canI(t, user, c.verb, c.resource, c.ns); (answer == "yes") != c.want || answer != "yes" && answer != "no" {
 			t.Errorf("%s may %s %s in %q: %q, want allowed=%v", account, c.verb, c.resource, c.ns, out, c.want)
+		}
+	}
+	// SidecarTemplates (cluster-scoped): every replica reads them, the
+	// leader writes their status; the spec is the platform team's.
+	for _, c := range []struct {
+		verb, resource, subresource string
+		want                        bool
+	}{
+		{"list", "sidecartemplates.fn.mesher.io", "", true},
+		{"watch", "sidecartemplates.fn.mesher.io", "", true},
+		{"get", "sidecartemplates.fn.mesher.io/log-collector", "", true},
+		{"update", "sidecartemplates.fn.mesher.io/log-collector", "status", true},
+		{"patch", "sidecartemplates.fn.mesher.io/log-collector", "status", true},
+		{"update", "sidecartemplates.fn.mesher.io/log-collector", "", false},
+		{"patch", "sidecartemplates.fn.mesher.io/log-collector", "", false},
+		{"create", "sidecartemplates.fn.mesher.io", "", false},
+		{"delete", "sidecartemplates.fn.mesher.io/log-collector", "", false},
+	} {
+		var sub []string
+		if c.subresource != "" {
+			sub = append(sub, c.subresource)
+		}
+		if answer, out := canI(t, user, c.verb, c.resource, "", sub...); (answer == "yes") != c.want || answer != "yes" && answer != "no" {
+			t.Errorf("%s may %s %s (subresource %q): %q, want allowed=%v", account, c.verb, c.resource, c.subresource, out, c.want)
 		}
 	}
 	kubeconfig := serviceAccountKubeconfig(t, client, webhookserver.DefaultNamespace, account, "webhook-sa.kubeconfig")

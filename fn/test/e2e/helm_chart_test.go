@@ -65,7 +65,13 @@ func chartHelms(t *testing.T) []chartHelm {
 // inject-mesher-system --set VALUE...`, as a user would.
 func (h chartHelm) render(t *testing.T, release string, values ...string) result {
 	t.Helper()
-	args := []string{"template", release, chartPath, "--namespace", chartNamespace}
+	return h.renderWith(t, nil, release, values...)
+}
+
+// renderWith is render with more of Helm's flags (--include-crds).
+func (h chartHelm) renderWith(t *testing.T, flags []string, release string, values ...string) result {
+	t.Helper()
+	args := append([]string{"template", release, chartPath, "--namespace", chartNamespace}, flags...)
 	for _, v := range values {
 		args = append(args, "--set", v)
 	}
@@ -76,13 +82,19 @@ func (h chartHelm) render(t *testing.T, release string, values ...string) result
 // fails the test.
 func (h chartHelm) objects(t *testing.T, release string, values ...string) []map[string]any {
 	t.Helper()
-	r := h.render(t, release, values...)
+	return h.objectsWith(t, nil, release, values...)
+}
+
+// objectsWith is objects with more of Helm's flags.
+func (h chartHelm) objectsWith(t *testing.T, flags []string, release string, values ...string) []map[string]any {
+	t.Helper()
+	r := h.renderWith(t, flags, release, values...)
 	if r.code != 0 {
-		t.Fatalf("%s template %s with %q failed (exit %d):\n%s", h.version, release, values, r.code, r.stderr)
+		t.Fatalf("%s template %s %q with %q failed (exit %d):\n%s", h.version, release, flags, values, r.code, r.stderr)
 	}
 	docs := parseDocs(t, r.stdout)
 	if len(docs) == 0 {
-		t.Fatalf("%s template %s with %q rendered no objects", h.version, release, values)
+		t.Fatalf("%s template %s %q with %q rendered no objects", h.version, release, flags, values)
 	}
 	return docs
 }
@@ -145,6 +157,25 @@ func TestChartRender(t *testing.T) {
 					chartCheckRelease(t, h.objects(t, chartRelease, m.values...), m.name, chartRelease+"-"+chartName, caBundle)
 				})
 			}
+
+			// crds/ is not a template: Helm installs it before the release,
+			// and neither upgrades nor deletes it.
+			t.Run("crds/ holds the SidecarTemplate CRD", func(t *testing.T) {
+				with := h.objectsWith(t, []string{"--include-crds"}, chartRelease)
+				without := h.objects(t, chartRelease)
+				var crds []string
+				for _, d := range with {
+					if d["kind"] == "CustomResourceDefinition" {
+						crds = append(crds, chartKey(d))
+						if ns := str(d, "metadata", "namespace"); ns != "" {
+							t.Errorf("%s has namespace %q", chartKey(d), ns)
+						}
+					}
+				}
+				if !slices.Equal(crds, []string{"CustomResourceDefinition/sidecartemplates.fn.mesher.io"}) || len(with) != len(without)+1 {
+					t.Errorf("--include-crds renders the CRDs %q and %d objects besides, want the SidecarTemplate CRD alone and the %d of the release", crds, len(with)-len(crds), len(without))
+				}
+			})
 
 			// Helm's convention: a release already named after the chart
 			// does not get the chart's name twice.
@@ -293,6 +324,15 @@ func chartCheckRelease(t *testing.T, docs []map[string]any, mode, fullname, caBu
 	leader := findDoc(t, docs, "Role", fullname+"-leader")
 	if names := chartResourceNames(leader, "leases"); !slices.Equal(names, []string{fullname}) {
 		t.Errorf("the leader Role allows the Leases %q, want [%s] (--lease-name)", names, fullname)
+	}
+	// Every replica watches the SidecarTemplates; the leader writes their
+	// Valid condition through the status subresource, never their spec.
+	role := findDoc(t, docs, "ClusterRole", fullname)
+	if verbs := chartVerbs(role, "sidecartemplates"); !slices.Equal(verbs, []string{"get", "list", "watch"}) {
+		t.Errorf("the ClusterRole allows %q on sidecartemplates, want get, list, watch", verbs)
+	}
+	if verbs := chartVerbs(role, "sidecartemplates/status"); !slices.Equal(verbs, []string{"update", "patch"}) {
+		t.Errorf("the ClusterRole allows %q on sidecartemplates/status, want update, patch", verbs)
 	}
 	mounts := chartMounts(webhook)
 	volumes := chartVolumes(tpl)
@@ -618,7 +658,9 @@ func TestChartMatchesKustomize(t *testing.T) {
 			for _, c := range installs {
 				t.Run(c.mode, func(t *testing.T) {
 					values := append([]string{"image.repository=localhost/inject-mesher-webhook", "image.tag=dev", "certificates.mode=" + c.mode}, c.values...)
-					chartCompare(t, c.kustomization, chartNormalize(t, c.built, h.objects(t, chartName, values...), c.mode, defaults))
+					// --include-crds: crds/, which helm install applies first,
+					// is the kustomize install's CRD.
+					chartCompare(t, c.kustomization, chartNormalize(t, c.built, h.objectsWith(t, []string{"--include-crds"}, chartName, values...), c.mode, defaults))
 				})
 			}
 		})
