@@ -127,8 +127,8 @@ func (o *injectOptions) runCode() int {
 			if o.uninject {
 				return o.fail("uninject reads plain manifests; a ResourceList on stdin is for the KRM function, which injects")
 			}
-			if o.configFile != "" || len(o.sets) > 0 {
-				return o.fail("a ResourceList carries its own functionConfig; --config and key flags apply to plain manifests only")
+			if o.configFile != "" || len(o.sets) > 0 || len(o.templates) > 0 {
+				return o.fail("a ResourceList carries its own functionConfig and items; --config, --templates and key flags apply to plain manifests only")
 			}
 			return krm.Run(data, o.Out, o.ErrOut)
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -769,4 +770,68 @@ func TestManualExample(t *testing.T) {
 	if got := e.checked[".expected/rerun-report.txt"]; strings.Contains(got, " injected") || !strings.Contains(got, "deployment/web unchanged") {
 		t.Errorf("the second run injected again:\n%s", got)
 	}
+}
+
+// The templates example: lint, list and render, then inject through the
+// command line, kpt and kustomize, which must agree on every workload.
+func TestTemplatesExample(t *testing.T) {
+	requireTool(t, "kpt", "kpt 1.0.0-beta.56 is expected at /usr/bin/kpt")
+	e := newExampleRun(t, "templates", true)
+	byLine := map[string]result{}
+	for _, c := range readmeCommands(t, readFile(t, filepath.Join(e.dir(), "README.md"))) {
+		r := e.run(t, c)
+		byLine[strings.Fields(c.line)[0]+" "+strings.Fields(c.line)[1]] = r
+	}
+	e.checkAllExpected(t)
+	if got := byLine["bin/inject-mesher templates"].stderr; !strings.Contains(got, "no problems") && !strings.Contains(e.checked[".expected/list.txt"], "secrets-agent") {
+		t.Errorf("lint or list did not see the templates")
+	}
+	cli := parseDocs(t, e.checked[".expected/output.yaml"])
+	kpt := parseDocs(t, readFile(t, filepath.Join(e.root, "tmp", "templates-kpt.yaml")))
+	kust := parseDocs(t, e.checked[".expected/kustomize.yaml"])
+
+	t.Run("each workload has mesher and the sidecar it selects", func(t *testing.T) {
+		for name, want := range map[string][]string{
+			"Deployment/web": {"log-collector"}, "Deployment/payments": {"vault-agent"},
+			"Deployment/catalog": {"config-sync"}, "CronJob/nightly-report": {"log-collector"},
+		} {
+			kind, n, _ := strings.Cut(name, "/")
+			obj := findDoc(t, cli, kind, n)
+			sidecarOf(t, obj)
+			if !strings.Contains(mustYAML(t, podTemplate(t, obj)), "name: "+want[0]) {
+				t.Errorf("%s has no %s container", name, want[0])
+			}
+		}
+	})
+	t.Run("the secrets agent starts first, before the app's own init container", func(t *testing.T) {
+		// mesher is a regular container in a Deployment: not among them.
+		spec, _ := podTemplate(t, findDoc(t, cli, "Deployment", "payments"))["spec"].(map[string]any)
+		var names []string
+		for _, c := range spec["initContainers"].([]any) {
+			names = append(names, c.(map[string]any)["name"].(string))
+		}
+		if strings.Join(names, ",") != "vault-agent,migrate" {
+			t.Errorf("init containers %v, want vault-agent, migrate", names)
+		}
+	})
+	t.Run("kpt and kustomize write what the command line writes", func(t *testing.T) {
+		for _, obj := range cli {
+			kind, name := obj["kind"].(string), str(obj, "metadata", "name")
+			for tool, docs := range map[string][]map[string]any{"kpt": kpt, "kustomize": kust} {
+				got := findDoc(t, docs, kind, name)
+				if kind != "ConfigMap" && !reflect.DeepEqual(podTemplate(t, got), podTemplate(t, obj)) {
+					t.Errorf("%s: %s/%s differs from the command line's:\n%s", tool, kind, name, mustYAML(t, podTemplate(t, got)))
+				}
+			}
+		}
+		if strings.Contains(e.checked[".expected/kustomize.yaml"], "SidecarTemplate") {
+			t.Errorf("kustomize emitted the templates, which are local config")
+		}
+		if n := strings.Count(readFile(t, filepath.Join(e.root, "tmp", "templates-kpt.yaml")), "kind: SidecarTemplate"); n != 3 {
+			t.Errorf("kpt passed %d templates through, want the package's 3", n)
+		}
+	})
+	// kubectl's client-side validation knows no native sidecars (an init
+	// container's restartPolicy): make e2e-cluster sends the output to a real
+	// API server with --dry-run=server instead.
 }
