@@ -61,12 +61,13 @@ func (inj *Injector) templateConfigMap(need ConfigMapRef) (*yaml.Node, error) {
 			{"labels", "app.kubernetes.io/managed-by", GeneratedByValue},
 			{"annotations", GeneratedBy, GeneratedByValue},
 		} {
-			sec := yamlnode.Get(meta, m.section)
-			if sec == nil || sec.Kind != yaml.MappingNode {
-				sec = yamlnode.Map()
-				yamlnode.Set(meta, m.section, sec)
+			// A new mapping: the template's labels and annotations are shared.
+			sec := yamlnode.Map()
+			if old := yamlnode.Get(meta, m.section); old != nil && old.Kind == yaml.MappingNode {
+				sec.Content = slices.Clone(old.Content)
 			}
 			yamlnode.Set(sec, m.key, yamlnode.Str(m.value))
+			yamlnode.Set(meta, m.section, sec)
 		}
 		return cm, nil
 	}

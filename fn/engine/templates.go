@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -200,10 +201,13 @@ func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*
 	a := &addition{name: name, version: r.Version, volumes: r.Volumes}
 	inits := r.InitContainers
 	if native {
+		inits = slices.Clone(inits)
 		for _, c := range r.Containers {
-			yamlnode.Set(c, "restartPolicy", yamlnode.Str("Always"))
+			// A copy: the rendered container may be the template's own node.
+			n := *c
+			n.Content = append(slices.Clone(c.Content), yamlnode.Str("restartPolicy"), yamlnode.Str("Always"))
+			inits = append(inits, &n)
 		}
-		inits = append(slices.Clone(inits), r.Containers...)
 	} else {
 		a.containers = r.Containers
 	}
@@ -220,8 +224,9 @@ func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*
 	}
 	// The hash covers which app containers got what: a container added to
 	// the pod later gets the template's env and mounts on the next run.
-	a.hash = yamlnode.Digest(yamlnode.Map("rendered", r.Hash, "native", native,
-		"env", addedKeys(keys(a.env, "name")), "volumeMounts", addedKeys(keys(a.mounts, "mountPath"))), false)
+	parts := []string{r.Hash, strconv.FormatBool(native)}
+	parts = appendAdded(parts, "env", keys(a.env, "name"))
+	a.hash = yamlnode.DigestStrings(appendAdded(parts, "volumeMounts", keys(a.mounts, "mountPath"))...)
 	placed := "sidecar container"
 	if native {
 		placed = "native sidecar"
@@ -237,18 +242,20 @@ func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*
 	return a, infos
 }
 
-// addedKeys writes a per-container map in a stable order, for the hash.
-func addedKeys(m map[string][]string) *yaml.Node {
-	out := yamlnode.Map()
+// appendAdded writes a per-container map in a stable order, for the hash:
+// the list's name, then each container's name, count and entries.
+func appendAdded(parts []string, list string, m map[string][]string) []string {
 	cs := make([]string, 0, len(m))
 	for c := range m {
 		cs = append(cs, c)
 	}
 	slices.Sort(cs)
+	parts = append(parts, list, strconv.Itoa(len(cs)))
 	for _, c := range cs {
-		yamlnode.Set(out, c, yamlnode.StrSeq(m[c]...))
+		parts = append(parts, c, strconv.Itoa(len(m[c])))
+		parts = append(parts, m[c]...)
 	}
-	return out
+	return parts
 }
 
 // addIfAbsent lists, per app container, the items (env vars by name, mounts

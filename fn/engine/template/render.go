@@ -15,8 +15,10 @@ type Workload struct {
 	Name, Namespace, Kind string
 }
 
-// Rendered is a template rendered for one workload: fresh nodes, the
-// caller's to place in the pod template.
+// Rendered is a template rendered for one workload, for the caller to
+// place in the pod template. Nodes that take no placeholder are shared by
+// every render of the template: never change them (the plan's appliers do
+// not); copy a node before changing it.
 type Rendered struct {
 	Template string
 	Version  string
@@ -77,7 +79,7 @@ func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) 
 			return nil, &ParameterError{Parameter: k, Value: params[k], msg: fmt.Sprintf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(e.parameterNames()))}
 		}
 	}
-	spec := t.SpecNode()
+	spec := e.clean.spec
 	r := &Rendered{Template: t.Name, Version: t.Spec.Version, Native: t.Spec.Native, Order: t.Spec.Order}
 	if r.Native == "" {
 		r.Native = NativeAuto
@@ -85,28 +87,32 @@ func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) 
 	if r.Order == "" {
 		r.Order = OrderLast
 	}
-	r.InitContainers = items(yamlnode.Get(spec, "initContainers"), values)
-	r.Containers = items(yamlnode.Get(spec, "containers"), values)
-	r.Volumes = items(yamlnode.Get(spec, "volumes"), values)
+	r.InitContainers = e.clean.items(yamlnode.Get(spec, "initContainers"), values)
+	r.Containers = e.clean.items(yamlnode.Get(spec, "containers"), values)
+	r.Volumes = e.clean.items(yamlnode.Get(spec, "volumes"), values)
 	if app := yamlnode.Get(spec, "appContainers"); app != nil {
-		r.Env = items(yamlnode.Get(app, "env"), values)
-		r.VolumeMounts = items(yamlnode.Get(app, "volumeMounts"), values)
+		r.Env = e.clean.items(yamlnode.Get(app, "env"), values)
+		r.VolumeMounts = e.clean.items(yamlnode.Get(app, "volumeMounts"), values)
 	}
 	r.ConfigMaps = e.ConfigMaps(w.Namespace)
-	r.Hash = r.digest()
+	r.Hash = e.digest(r, values)
 	return r, nil
 }
 
 // ConfigMaps renders the template's ConfigMaps for a namespace: whole
-// ConfigMap objects, fresh nodes. Their strings may name only the
-// namespace (Validate sees to it): one ConfigMap serves every workload of
-// the namespace that uses the template.
+// ConfigMap objects, whose metadata is a fresh mapping (its labels and
+// annotations are shared, as Rendered's nodes). Their strings may name only
+// the namespace (Validate sees to it): one ConfigMap serves every workload
+// of the namespace that uses the template.
 func (e *Entry) ConfigMaps(namespace string) []*yaml.Node {
+	if err := e.Err(); err != nil {
+		return nil
+	}
 	var out []*yaml.Node
-	for _, cm := range items(yamlnode.Get(e.Template.SpecNode(), "configMaps"), map[string]string{WorkloadNamespace: namespace}) {
-		meta := yamlnode.Get(cm, "metadata")
-		if meta == nil {
-			meta = yamlnode.Map()
+	for _, cm := range e.clean.items(yamlnode.Get(e.clean.spec, "configMaps"), map[string]string{WorkloadNamespace: namespace}) {
+		meta := yamlnode.Map()
+		if m := yamlnode.Get(cm, "metadata"); m != nil {
+			meta.Content = slices.Clone(m.Content)
 		}
 		if namespace != "" {
 			yamlnode.Set(meta, "namespace", yamlnode.Str(namespace))
@@ -136,61 +142,153 @@ func (t *Template) Hash() string {
 	return yamlnode.Digest(t.SpecNode(), true)
 }
 
-// digest hashes everything the rendered template adds to a pod. The
-// ConfigMaps are not in it: they are objects of their own, updated in
+// digest hashes what the rendered template adds to a pod: its placement
+// and the parts it renders, which are the clean spec's with the values of
+// the placeholders they use (podHash and podNames, once per template).
+// The ConfigMaps are not in it: they are objects of their own, updated in
 // place, and a change to them restarts no pod (as mesher's own).
-func (r *Rendered) digest() string {
-	app := yamlnode.Map("env", yamlnode.Seq(r.Env...), "volumeMounts", yamlnode.Seq(r.VolumeMounts...))
-	doc := yamlnode.Map("native", r.Native, "order", r.Order,
-		"initContainers", yamlnode.Seq(r.InitContainers...), "containers", yamlnode.Seq(r.Containers...),
-		"volumes", yamlnode.Seq(r.Volumes...), "appContainers", app)
-	return yamlnode.Digest(doc, true)
+func (e *Entry) digest(r *Rendered, values map[string]string) string {
+	parts := make([]string, 0, 3+2*len(e.clean.podNames))
+	parts = append(parts, e.clean.podHash, r.Native, r.Order)
+	for _, name := range e.clean.podNames {
+		parts = append(parts, name, values[name])
+	}
+	return yamlnode.DigestStrings(parts...)
 }
 
-// items copies each item of a list with its placeholders substituted.
-func items(seq *yaml.Node, values map[string]string) []*yaml.Node {
-	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return nil
-	}
-	out := make([]*yaml.Node, len(seq.Content))
-	for i, c := range seq.Content {
-		out[i] = render(c, values)
-	}
-	return out
+// clean is a template's spec as Render writes it: aliases resolved, no
+// flow or tag style, no line numbers or comments of the template's file,
+// escapes (\{{) already written as the text they stand for. Render shares
+// its nodes that hold no placeholder between renders and copies only the
+// paths to those that do, which is most of what rendering saves on many
+// workloads.
+type clean struct {
+	spec *yaml.Node
+	// segs are the string nodes that take placeholder values, in pieces.
+	segs map[*yaml.Node][]segment
+	// dynamic are the nodes holding such a string, themselves or below.
+	dynamic map[*yaml.Node]bool
+	// podHash digests the parts a pod gets (containers, volumes, app
+	// containers' additions) as written, placeholders and all; podNames are
+	// the placeholders they use, sorted. With their values they make a
+	// render's hash without hashing what it rendered.
+	podHash  string
+	podNames []string
 }
 
-// render copies a node tree, substituting placeholders in string values.
-// The copy shares nothing with the template (which many workloads render
-// from) and carries no line numbers or comments of the template's file.
-func render(n *yaml.Node, values map[string]string) *yaml.Node {
+// podParts are the spec's fields that go into a pod.
+var podParts = []string{"initContainers", "containers", "volumes", "appContainers"}
+
+// newClean builds the clean spec of a valid template (every string scans).
+func newClean(spec *yaml.Node) *clean {
+	c := &clean{segs: map[*yaml.Node][]segment{}, dynamic: map[*yaml.Node]bool{}}
+	c.spec = c.copy(spec)
+	pod := yamlnode.Map()
+	for _, k := range podParts {
+		part := yamlnode.Get(c.spec, k)
+		yamlnode.Set(pod, k, part)
+		if part != nil {
+			c.names(part)
+		}
+	}
+	c.podHash = yamlnode.Digest(pod, true)
+	slices.Sort(c.podNames)
+	return c
+}
+
+// names adds the placeholders used below n to podNames.
+func (c *clean) names(n *yaml.Node) {
+	if !c.dynamic[n] {
+		return
+	}
+	for _, sg := range c.segs[n] {
+		if sg.name != "" && !slices.Contains(c.podNames, sg.name) {
+			c.podNames = append(c.podNames, sg.name)
+		}
+	}
+	for _, ch := range n.Content {
+		c.names(ch)
+	}
+}
+
+func (c *clean) copy(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	out := &yaml.Node{Kind: n.Kind, Tag: n.Tag, Value: n.Value, Style: n.Style &^ (yaml.TaggedStyle | yaml.FlowStyle)}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
 		segs, _ := scan(n.Value) // Validate has scanned every string
-		out.Value = substitute(segs, values)
-		if out.Value != n.Value {
-			if out.Style == 0 && yamlnode.NeedsQuotes(out.Value) {
-				out.Style = yaml.DoubleQuotedStyle
-			}
-			if out.Style == yaml.LiteralStyle && !strings.Contains(out.Value, "\n") {
-				out.Style = 0
-			}
+		if len(segs) == 1 && segs[0].name == "" {
+			// No placeholder: its text once, escapes written out.
+			setValue(out, n.Value, segs[0].text)
+			return out
 		}
+		c.segs[out], c.dynamic[out] = segs, true
 		return out
 	}
 	if len(n.Content) > 0 {
 		out.Content = make([]*yaml.Node, len(n.Content))
-		for i, c := range n.Content {
+		for i, ch := range n.Content {
 			if n.Kind == yaml.MappingNode && i%2 == 0 {
-				out.Content[i] = &yaml.Node{Kind: c.Kind, Tag: c.Tag, Value: c.Value, Style: c.Style}
+				out.Content[i] = &yaml.Node{Kind: ch.Kind, Tag: ch.Tag, Value: ch.Value, Style: ch.Style}
 				continue
 			}
-			out.Content[i] = render(c, values)
+			out.Content[i] = c.copy(ch)
+			if c.dynamic[out.Content[i]] {
+				c.dynamic[out] = true
+			}
 		}
 	}
 	return out
+}
+
+// setValue writes a string's value, quoted when a YAML 1.1 reader would
+// take the new text for something else, plain when a literal block lost
+// its line breaks.
+func setValue(out *yaml.Node, was, value string) {
+	out.Value = value
+	if value == was {
+		return
+	}
+	if out.Style == 0 && yamlnode.NeedsQuotes(value) {
+		out.Style = yaml.DoubleQuotedStyle
+	}
+	if out.Style == yaml.LiteralStyle && !strings.Contains(value, "\n") {
+		out.Style = 0
+	}
+}
+
+// items renders each item of a list of the clean spec.
+func (c *clean) items(seq *yaml.Node, values map[string]string) []*yaml.Node {
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]*yaml.Node, len(seq.Content))
+	for i, it := range seq.Content {
+		out[i] = c.render(it, values)
+	}
+	return out
+}
+
+// render substitutes the placeholders below n: a node that holds none is
+// n itself (shared: never to be changed), one that does is a copy.
+func (c *clean) render(n *yaml.Node, values map[string]string) *yaml.Node {
+	if !c.dynamic[n] {
+		return n
+	}
+	out := *n
+	if segs, ok := c.segs[n]; ok {
+		setValue(&out, "\x00", substitute(segs, values))
+		if out.Value == n.Value {
+			out.Style = n.Style
+		}
+		return &out
+	}
+	out.Content = make([]*yaml.Node, len(n.Content))
+	for i, ch := range n.Content {
+		out.Content[i] = c.render(ch, values)
+	}
+	return &out
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -19,12 +19,15 @@ type Entry struct {
 	// patterns are the parameters' compiled patterns, by parameter index
 	// (nil: no pattern).
 	patterns []*regexp.Regexp
+	// clean is the spec ready to render (valid templates only).
+	clean *clean
 }
 
 // Prepare validates a template and compiles its patterns.
 func Prepare(t *Template, origin string) *Entry {
 	e := &Entry{Template: t, Origin: origin, Problems: Validate(t)}
 	if len(e.Problems) == 0 {
+		e.clean = newClean(t.SpecNode())
 		e.patterns = make([]*regexp.Regexp, len(t.Spec.Parameters))
 		for i, p := range t.Spec.Parameters {
 			if p.Pattern != "" {

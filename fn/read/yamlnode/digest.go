@@ -52,3 +52,20 @@ func appendDigest(b []byte, n *yaml.Node, canonical bool) []byte {
 	}
 	return b
 }
+
+// DigestStrings hashes a sequence of strings, each length-prefixed, the
+// way Digest hashes a tree: for a hash made of other hashes and names,
+// without building nodes for them.
+func DigestStrings(parts ...string) string {
+	size := 0
+	for _, p := range parts {
+		size += 8 + len(p)
+	}
+	b := make([]byte, 0, size)
+	for _, p := range parts {
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}

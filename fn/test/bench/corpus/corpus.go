@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"strings"
 
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
@@ -164,11 +165,35 @@ func Plain(list []byte) ([]byte, error) {
 // the function: each annotated with inject, discoveryType and servicePorts,
 // none injected yet, with a comment, a flow-style selector and requests, and
 // one container with ports and env.
-func Fresh(w io.Writer, n int) error {
+func Fresh(w io.Writer, n int) error { return fresh(w, n, nil) }
+
+// FreshWithTemplate is Fresh with every pod template selecting mesher and
+// the given SidecarTemplate (one YAML document, its name in templateName),
+// which comes first among the items as the function's input carries it,
+// with a per-workload value for each of the parameters named in params.
+func FreshWithTemplate(w io.Writer, n int, templateName string, template []byte, params ...string) error {
+	var extra strings.Builder
+	fmt.Fprintf(&extra, "          sidecar.mesher.io/templates: mesher,%s\n", templateName)
+	for _, p := range params {
+		fmt.Fprintf(&extra, "          %s.sidecar.mesher.io/%s: /var/log/web-%%[1]d\n", templateName, p)
+	}
+	item := "- " + strings.ReplaceAll(strings.TrimRight(string(template), "\n"), "\n", "\n  ") + "\n"
+	return fresh(w, n, &freshExtra{item: item, annotations: extra.String()})
+}
+
+// freshExtra is what FreshWithTemplate adds to Fresh.
+type freshExtra struct{ item, annotations string }
+
+func fresh(w io.Writer, n int, extra *freshExtra) error {
 	var b bytes.Buffer
 	b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n")
+	deployment := freshDeployment
+	if extra != nil {
+		b.WriteString(extra.item)
+		deployment = strings.Replace(deployment, "      spec:\n        containers:", strings.TrimSuffix(extra.annotations, "\n")+"\n      spec:\n        containers:", 1)
+	}
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, freshDeployment, i, ns(i), i, i, i, 8000+i%1000, i%7, 8000+i%1000)
+		fmt.Fprintf(&b, deployment, i, ns(i), i, i, i, 8000+i%1000, i%7, 8000+i%1000)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
