@@ -637,7 +637,9 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 	if ours != nil {
 		action = Upgraded
 	}
-	var msgs []Message
+	// One message says what changed, its parts in the order selected: a
+	// workload is one result however many templates it has.
+	var parts []string
 	var note string
 	for _, a := range ch.add {
 		verb := "injected"
@@ -645,7 +647,7 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 			verb = "upgraded"
 		}
 		if a.name != mesherTemplate {
-			msgs = append(msgs, Message{Severity: Info, Text: verb + " " + a.what})
+			parts = append(parts, verb+" "+a.what)
 			continue
 		}
 		msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, sc.spec.Backend, placement(sc.spec.Native))
@@ -654,11 +656,12 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 				strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
 			msg += "; " + note
 		}
-		msgs = append(msgs, Message{Severity: Info, Text: msg})
+		parts = append(parts, msg)
 	}
 	for _, name := range removed {
-		msgs = append(msgs, Message{Severity: Info, Text: fmt.Sprintf("removed template %s: the pod no longer selects it", name)})
+		parts = append(parts, fmt.Sprintf("removed template %s: the pod no longer selects it", name))
 	}
+	msgs := []Message{{Severity: Info, Text: strings.Join(parts, "; ")}}
 	return Outcome{Reports: []Report{{Resource: &ref, Action: action, Note: note, Messages: append(msgs, infos...)}}, Plan: edits(w, ours, ch), ConfigMaps: need}
 }
 
