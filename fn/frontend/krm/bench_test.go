@@ -3,6 +3,7 @@ package krm_test
 import (
 	"bytes"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/inject-mesher/inject-mesher/fn/frontend/krm"
@@ -66,5 +67,38 @@ func BenchmarkStreamingFloorAllFresh1000(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// The same first render with every workload selecting mesher and the
+// example log collector (a logPath each), beside mesher only, in one run:
+// BenchmarkTemplates/MesherAndLogCollector over BenchmarkTemplates/MesherOnly
+// is the cost of a second template (target at most 1.3 x).
+func BenchmarkTemplates(b *testing.B) {
+	tmpl, err := os.ReadFile("../../../examples/templates/package/sidecartemplates/log-collector.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"MesherOnly", func(w *bytes.Buffer) error { return corpus.Fresh(w, 1000) }},
+		{"MesherAndLogCollector", func(w *bytes.Buffer) error {
+			return corpus.FreshWithTemplate(w, 1000, "log-collector", tmpl, "logPath")
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var list bytes.Buffer
+			if err := c.write(&list); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if code := krm.Run(list.Bytes(), io.Discard, io.Discard); code != 0 {
+					b.Fatal("exit", code)
+				}
+			}
+		})
 	}
 }
