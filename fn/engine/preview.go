@@ -68,22 +68,24 @@ func (inj *Injector) Preview(obj *yaml.Node, name string) ([]Preview, []Report) 
 			failed = append(failed, Report{Resource: ref.Named(), Action: Failed, Messages: msgs})
 			return
 		}
-		n := a.node(tmpl.Field(""))
 		who := ref.Kind + " " + ref.Name
 		if ref.Namespace != "" {
 			who = ref.Kind + " " + ref.Namespace + "/" + ref.Name
 		}
-		// Right after the template's name, version and hash.
-		n.Content = append(n.Content[:6], append([]*yaml.Node{yamlnode.Str("for"), yamlnode.Str(who)}, n.Content[6:]...)...)
-		previews = append(previews, Preview{Resource: ref, Node: n, Messages: msgs})
+		previews = append(previews, Preview{Resource: ref, Node: a.node(who, tmpl.Field("")), Messages: msgs})
 	}
 	visit(obj, nil)
 	return previews, failed
 }
 
 // node writes an addition as YAML, by where each part goes.
-func (a *addition) node(podTemplate string) *yaml.Node {
-	n := yamlnode.Map("template", a.name, "version", a.version, "hash", a.hash)
+func (a *addition) node(who, podTemplate string) *yaml.Node {
+	n := yamlnode.Map("template", a.name)
+	if a.version != "" {
+		yamlnode.Set(n, "version", yamlnode.Str(a.version))
+	}
+	yamlnode.Set(n, "hash", yamlnode.Str(a.hash))
+	yamlnode.Set(n, "for", yamlnode.Str(who))
 	if podTemplate == "" {
 		podTemplate = "(the object)"
 	}
