@@ -284,3 +284,65 @@ func TestCompletion(t *testing.T) {
 		})
 	}
 }
+
+// The templates commands: lint exits 1 on a problem and names its file,
+// line, template and field; list and render read --templates; their usage
+// mistakes exit 2.
+func TestTemplatesCommands(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile("../../../examples/templates/package/sidecartemplates/log-collector.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodFile := write("good.yaml", string(good))
+	bad := write("bad.yaml", "# a broken template\n---\napiVersion: fn.mesher.io/v1alpha1\nkind: SidecarTemplate\nmetadata: {name: shipper}\nspec:\n  containers:\n  - name: shipper\n    image: x\n    args: ['{{nope}}']\n    resources: {requests: {cpu: 1m}, limits: {cpu: 1m}}\n")
+	workload := write("web.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata:\n      annotations: {log-collector.sidecar.mesher.io/logPath: /logs}\n    spec:\n      containers: [{name: web, image: web:1}]\n")
+	for _, c := range []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr []string // substrings
+	}{
+		{"lint: a clean template", []string{"templates", "lint", goodFile}, 0, nil, []string{"1 templates, no problems"}},
+		{"lint: every problem, with file, line, template and field", []string{"templates", "lint", goodFile, bad}, 1,
+			[]string{bad + ":3: SidecarTemplate shipper: spec.containers[0].args[0]: unknown placeholder {{nope}}"}, []string{"1 problems in 2 templates"}},
+		{"lint -o json", []string{"templates", "lint", "-o", "json", bad}, 1, []string{`"field": "spec.containers[0].args[0]"`, `"line": 3`}, nil},
+		{"lint: the same template twice", []string{"templates", "lint", goodFile, goodFile}, 1, []string{"template log-collector is defined twice"}, nil},
+		{"lint without a file", []string{"templates", "lint"}, 2, nil, []string{"requires at least 1 arg"}},
+		{"list", []string{"templates", "list", "--templates", goodFile}, 0, []string{"mesher ", "built-in", "log-collector  1.0.0", "yes"}, nil},
+		{"list -o yaml: an invalid template listed with its problems", []string{"templates", "list", "-o", "yaml", "--templates", bad}, 0, []string{"valid: false", "unknown placeholder {{nope}}"}, nil},
+		{"render", []string{"templates", "render", "log-collector", "--for", workload, "--templates", goodFile}, 0,
+			[]string{"template: log-collector", "for: Deployment shop/web", "mountPath: \"/logs\"", "appContainers:"}, nil},
+		{"render of an unknown template", []string{"templates", "render", "nope", "--for", workload}, 1, nil, []string{"unknown template nope (there are: mesher)"}},
+		{"render without --for", []string{"templates", "render", "mesher"}, 2, nil, []string{`required flag "for" not set`}},
+		{"--templates with a ResourceList on stdin", []string{"--templates", goodFile}, 1, nil, []string{"--templates"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdin := ""
+			if c.name == "--templates with a ResourceList on stdin" {
+				stdin = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n"
+			}
+			r := runStdin(stdin, c.args...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			for _, s := range c.stdout {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+				}
+			}
+			for _, s := range c.stderr {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+				}
+			}
+		})
+	}
+}
