@@ -295,6 +295,10 @@ func (c *Config) Set(name, value string) error {
 		if k.name == name && k.set != nil {
 			return k.set(c, value)
 		}
+		if k.name == name && name == "templates" {
+			// A list of objects has no one-line form.
+			return fmt.Errorf("templates are SidecarTemplate objects: give them in a %s config's templates list, among the input, or with --templates", Kind)
+		}
 	}
 	return fmt.Errorf("unknown config key %q: known keys are %s", name, knownKeys(false))
 }

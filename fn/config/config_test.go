@@ -174,6 +174,9 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown typed field", "apiVersion: fn.mesher.io/v1alpha1\nkind: MesherInjection\nimagee: x\n", "imagee", `unknown field "imagee"`},
 		{"unknown ConfigMap key", "apiVersion: v1\nkind: ConfigMap\ndata:\n  discovery: sc\n", "data.discovery", `unknown config key "discovery"`},
+		{"templates in a ConfigMap", "apiVersion: v1\nkind: ConfigMap\ndata:\n  templates: log-collector\n", "data.templates", "templates are SidecarTemplate objects: give them in a MesherInjection config's templates list"},
+		{"a template that is not a SidecarTemplate", "apiVersion: fn.mesher.io/v1alpha1\nkind: MesherInjection\ntemplates:\n- {apiVersion: v1, kind: ConfigMap}\n", "templates[0]", `apiVersion: is "v1", expected fn.mesher.io/v1alpha1`},
+		{"an unknown default template name", "apiVersion: fn.mesher.io/v1alpha1\nkind: MesherInjection\ndefaultTemplates: [Mesher]\n", "defaultTemplates", `"Mesher" is not a template name`},
 		{"bad backend", "apiVersion: v1\nkind: ConfigMap\ndata:\n  discoveryType: consul\n", "data.discoveryType", "allowed values are sc"},
 		{"bad pull policy", "apiVersion: fn.mesher.io/v1alpha1\nkind: MesherInjection\nimagePullPolicy: always\n", "imagePullPolicy", "Always, IfNotPresent, Never"},
 		{"bad quantity", "apiVersion: fn.mesher.io/v1alpha1\nkind: MesherInjection\nresources:\n  requests: {cpu: lots}\n", "resources.requests.cpu", "not a valid quantity"},
