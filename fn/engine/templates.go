@@ -322,29 +322,69 @@ func addedBefore(ours *Status, container, list string) []string {
 // container, volume or port that two sources would both have: the pod and
 // a template, or two templates. mesher against the pod is checkConflicts'.
 func collisions(w *workload, ours *Status, adds []*addition) []Message {
-	type owner struct{ who, field string }
-	taken := map[string]owner{}
-	var problems []Message
-	spec := w.spec()
-	// The pod's own, less what an earlier injection added.
-	for _, list := range []string{"initContainers", "containers"} {
-		seq := yamlnode.Get(spec, list)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
-			continue
+	c := collider{w: w, taken: map[claim]owner{}}
+	c.pod(ours)
+	for _, a := range adds {
+		c.who = "template " + a.name
+		c.mesher = a.name == mesherTemplate
+		for _, list := range [...][]*yaml.Node{a.first, a.containers, a.last} {
+			for _, ctr := range list {
+				name, _ := yamlnode.Scalar(ctr, "name")
+				c.claim(claim{"container", name}, a.name)
+				for _, p := range seqOf(ctr, "ports") {
+					if n, ok := yamlnode.Scalar(p, "name"); ok && n != "" {
+						c.claim(claim{"port name", n}, a.name)
+					}
+					if n, ok := yamlnode.Scalar(p, "containerPort"); ok {
+						c.claim(claim{"port", n}, a.name)
+					}
+				}
+			}
 		}
-		for i, c := range seq.Content {
-			name, _ := yamlnode.Scalar(c, "name")
+		for _, v := range a.volumes {
+			name, _ := yamlnode.Scalar(v, "name")
+			c.claim(claim{"volume", name}, a.name)
+		}
+		c.app(a.env, "env var", "name")
+		c.app(a.mounts, "mount path", "mountPath")
+	}
+	return c.problems
+}
+
+// claim is a name in one of the pod's namespaces of names: a container, a
+// volume, a port name or number, or (container set) an app container's
+// env var or mount path.
+type claim struct{ what, name string }
+
+type owner struct{ who, field string }
+
+type collider struct {
+	w         *workload
+	taken     map[claim]owner
+	appOwners map[[3]string]string
+	who       string
+	mesher    bool
+	problems  []Message
+}
+
+// pod claims the pod's own names, less what an earlier injection added.
+func (c *collider) pod(ours *Status) {
+	spec := c.w.spec()
+	for _, list := range [...]string{"initContainers", "containers"} {
+		for i, ctr := range seqOf(spec, list) {
+			name, _ := yamlnode.Scalar(ctr, "name")
 			if ours.owns(name) {
 				continue
 			}
-			f := w.tmpl.Field(fmt.Sprintf("spec.%s[%d]", list, i))
-			taken["container "+name] = owner{"the pod", f + ".name"}
-			for j, p := range seqOf(c, "ports") {
+			f := c.w.tmpl.Field("spec." + list + "[" + strconv.Itoa(i) + "]")
+			c.taken[claim{"container", name}] = owner{"the pod", f + ".name"}
+			for j, p := range seqOf(ctr, "ports") {
+				pf := f + ".ports[" + strconv.Itoa(j) + "]"
 				if n, ok := yamlnode.Scalar(p, "name"); ok && n != "" {
-					taken["port name "+n] = owner{"the pod", fmt.Sprintf("%s.ports[%d].name", f, j)}
+					c.taken[claim{"port name", n}] = owner{"the pod", pf + ".name"}
 				}
 				if n, ok := yamlnode.Scalar(p, "containerPort"); ok {
-					taken["port "+n] = owner{"the pod", fmt.Sprintf("%s.ports[%d].containerPort", f, j)}
+					c.taken[claim{"port", n}] = owner{"the pod", pf + ".containerPort"}
 				}
 			}
 		}
@@ -355,65 +395,50 @@ func collisions(w *workload, ours *Status, adds []*addition) []Message {
 	}
 	for i, v := range seqOf(spec, "volumes") {
 		if name, _ := yamlnode.Scalar(v, "name"); !slices.Contains(ourVolumes, name) {
-			taken["volume "+name] = owner{"the pod", w.tmpl.Field(fmt.Sprintf("spec.volumes[%d].name", i))}
+			c.taken[claim{"volume", name}] = owner{"the pod", c.w.tmpl.Field("spec.volumes[" + strconv.Itoa(i) + "].name")}
 		}
 	}
-	env := map[string]string{}
-	for _, a := range adds {
-		who := "template " + a.name
-		claim := func(what string) {
-			prev, ok := taken[what]
-			switch {
-			case !ok:
-				taken[what] = owner{who: who}
-			case prev.who == who:
-			case a.name == mesherTemplate && prev.who == "the pod":
-				// mesher against the pod: checkConflicts and the skip rules say it better.
-			case prev.who == "the pod":
-				problems = append(problems, Message{Severity: Error, Field: prev.field,
-					Text: fmt.Sprintf("%s: %s adds one, and the pod already has its own: rename the pod's, or leave %s out of %s", what, who, a.name, annotations.Templates)})
-			default:
-				problems = append(problems, Message{Severity: Error, Field: w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
-					Text: fmt.Sprintf("%s: both %s and %s add one; a pod can have only one of them", what, prev.who, who)})
+}
+
+func (c *collider) claim(k claim, template string) {
+	prev, ok := c.taken[k]
+	switch {
+	case !ok:
+		c.taken[k] = owner{who: c.who}
+	case prev.who == c.who:
+	case c.mesher && prev.who == "the pod":
+		// mesher against the pod: checkConflicts and the skip rules say it better.
+	case prev.who == "the pod":
+		c.problems = append(c.problems, Message{Severity: Error, Field: prev.field,
+			Text: fmt.Sprintf("%s %s: %s adds one, and the pod already has its own: rename the pod's, or leave %s out of %s", k.what, k.name, c.who, template, annotations.Templates)})
+	default:
+		c.problems = append(c.problems, Message{Severity: Error, Field: c.w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
+			Text: fmt.Sprintf("%s %s: both %s and %s add one; a pod can have only one of them", k.what, k.name, prev.who, c.who)})
+	}
+}
+
+// app claims what a template adds to app containers: two templates may not
+// add one env var or mount path to one container.
+func (c *collider) app(items map[string][]*yaml.Node, what, key string) {
+	ctrs := make([]string, 0, len(items))
+	for ctr := range items {
+		ctrs = append(ctrs, ctr)
+	}
+	slices.Sort(ctrs) // the messages in a stable order
+	for _, ctr := range ctrs {
+		for _, it := range items[ctr] {
+			v, _ := yamlnode.Scalar(it, key)
+			k := [3]string{ctr, what, v}
+			if c.appOwners == nil {
+				c.appOwners = map[[3]string]string{}
 			}
-		}
-		for _, list := range [][]*yaml.Node{a.first, a.containers, a.last} {
-			for _, c := range list {
-				name, _ := yamlnode.Scalar(c, "name")
-				claim("container " + name)
-				for _, p := range seqOf(c, "ports") {
-					if n, ok := yamlnode.Scalar(p, "name"); ok && n != "" {
-						claim("port name " + n)
-					}
-					if n, ok := yamlnode.Scalar(p, "containerPort"); ok {
-						claim("port " + n)
-					}
-				}
+			if prev, ok := c.appOwners[k]; ok && prev != c.who {
+				c.problems = append(c.problems, Message{Severity: Error, Field: c.w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
+					Text: fmt.Sprintf("%s %s of container %q: both %s and %s add one; a container can have only one", what, v, ctr, prev, c.who)})
 			}
-		}
-		for _, v := range a.volumes {
-			name, _ := yamlnode.Scalar(v, "name")
-			claim("volume " + name)
-		}
-		for _, m := range []struct {
-			items map[string][]*yaml.Node
-			what  string
-			key   string
-		}{{a.env, "env var", "name"}, {a.mounts, "mount path", "mountPath"}} {
-			for c, items := range m.items {
-				for _, it := range items {
-					v, _ := yamlnode.Scalar(it, m.key)
-					k := c + "\x00" + m.what + "\x00" + v
-					if prev, ok := env[k]; ok && prev != who {
-						problems = append(problems, Message{Severity: Error, Field: w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
-							Text: fmt.Sprintf("%s %s of container %q: both %s and %s add one; a container can have only one", m.what, v, c, prev, who)})
-					}
-					env[k] = who
-				}
-			}
+			c.appOwners[k] = c.who
 		}
 	}
-	return problems
 }
 
 func seqOf(m *yaml.Node, key string) []*yaml.Node {

@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
 )
 
@@ -81,4 +87,43 @@ func admitOnce(b *testing.B, h http.Handler, body []byte) admissionv1.AdmissionR
 		b.Fatalf("status %d, %v: %s", rec.Code, err, rec.Body)
 	}
 	return out
+}
+
+// One admission of the typical Pod selecting mesher and the example log
+// collector (its logPath set), beside the same Pod with mesher only, by the
+// same handler: MesherAndLogCollector over MesherOnly is the cost of a
+// second template (target at most 1.3 x).
+func BenchmarkAdmitTemplates(b *testing.B) {
+	text, err := os.ReadFile("../../../../../examples/templates/package/sidecartemplates/log-collector.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp, err := template.ParseBytes(text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inj, err := engine.Build(config.Default(), nil, template.Prepare(tp, "the example"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &admission.Handler{Injector: inj, Metrics: metrics.New()}
+	both := reviews.DeploymentPod("", 0)
+	both.Annotations["sidecar.mesher.io/templates"] = "mesher,log-collector"
+	both.Annotations["log-collector.sidecar.mesher.io/logPath"] = "/var/log/checkout"
+	for _, c := range []struct {
+		name string
+		pod  *corev1.Pod
+	}{{"MesherOnly", reviews.DeploymentPod("", 0)}, {"MesherAndLogCollector", both}} {
+		b.Run(c.name, func(b *testing.B) {
+			body := reviews.Review(reviews.Admitted(c.pod, "shop"))
+			out := admitOnce(b, h, body)
+			if out.Response.PatchType == nil {
+				b.Fatalf("the handler did not inject the Pod: %+v", out.Response)
+			}
+			if c.pod == both && !bytes.Contains(out.Response.Patch, []byte(`"name":"log-collector"`)) {
+				b.Fatalf("the log collector is not in the patch: %s", out.Response.Patch)
+			}
+			benchServe(b, h, body)
+		})
+	}
 }
