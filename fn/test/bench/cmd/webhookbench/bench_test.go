@@ -15,8 +15,8 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
-	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
 // Per-pod cost of one admission (make bench-webhook), without TLS or a
