@@ -2,9 +2,11 @@
 // admission webhook, which answers admission.k8s.io/v1 AdmissionReviews for
 // Pod CREATE with the engine's decision, its plan turned into a JSON patch
 // (package jsonpatch) and its messages as warnings or a denial, each answer
-// a typed Outcome. It holds no mutable state but its metrics: every request
-// renders its sidecar afresh (the original injector mutated one template
-// across requests). Package fn/webhook/server serves it.
+// a typed Outcome. It holds no mutable state but its metrics and which
+// Injector decides: every request renders its sidecar afresh (the original
+// injector mutated one template across requests), and a new set of
+// SidecarTemplates is a new Injector, swapped in whole. Package
+// fn/webhook/server serves it.
 package admission
 
 import (
@@ -18,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -35,9 +38,11 @@ import (
 // object at about 1.5 MB in etcd and a request at 3 MB; the review wraps it.
 const MaxBody = 7 << 20
 
-// Handler serves POST /inject.
+// Handler serves POST /inject. It is used by pointer: it holds the
+// Injector set by SetInjector.
 type Handler struct {
-	// Injector decides; built once from the config, read-only.
+	// Injector decides until SetInjector is called: built once from the
+	// config, read-only, and never changed once the handler serves.
 	Injector *engine.Injector
 	// NamespaceEnabled, when set, says whether a namespace is labelled
 	// sidecar-injector=enabled (read from the cluster). Unset, only the
@@ -46,6 +51,25 @@ type Handler struct {
 	NamespaceEnabled func(namespace string) bool
 	Metrics          *metrics.Metrics
 	Log              *slog.Logger
+
+	// swapped is the Injector SetInjector gave last: one atomic load a
+	// request, no lock, and a request decides wholly with the Injector it
+	// loaded, whatever is swapped in meanwhile.
+	swapped atomic.Pointer[engine.Injector]
+}
+
+// SetInjector makes inj decide the requests that follow (the config's and
+// the cluster's SidecarTemplates, built anew when a template changes); safe
+// while the handler serves.
+func (h *Handler) SetInjector(inj *engine.Injector) { h.swapped.Store(inj) }
+
+// CurrentInjector is the Injector deciding now: the last SetInjector's, or
+// Injector.
+func (h *Handler) CurrentInjector() *engine.Injector {
+	if inj := h.swapped.Load(); inj != nil {
+		return inj
+	}
+	return h.Injector
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +187,7 @@ func (h *Handler) decide(req *admissionv1.AdmissionRequest) Outcome {
 	ctx := engine.Context{Namespace: req.Namespace}
 	ctx.Workload, ctx.WorkloadKind = Workload(pod)
 	ctx.NamespaceEnabled = h.NamespaceEnabled != nil && h.NamespaceEnabled(req.Namespace)
-	decided := h.Injector.Decide(pod, ctx)
+	decided := h.CurrentInjector().Decide(pod, ctx)
 	o := Outcome{pod: podName(req, pod)}
 	var errs []string
 	for i := range decided.Reports {

@@ -1,7 +1,8 @@
 // Package kube is the webhook's client of the API server: the few kinds it
-// reads and writes, on a scheme that knows only them. client-go's clientset
-// registers every built-in API group, and linking them all would make the
-// webhook's binary several times the size of what it runs.
+// reads and writes, on a scheme that knows only them, and SidecarTemplates
+// as unstructured objects (client-go's dynamic client: no generated types).
+// client-go's clientset registers every built-in API group, and linking them
+// all would make the webhook's binary several times the size of what it runs.
 package kube
 
 import (
@@ -12,11 +13,13 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -31,7 +34,12 @@ type Resource[T, L runtime.Object] interface {
 	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
 	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
 }
+
+// SidecarTemplates is the resource of the SidecarTemplate CRD
+// (fn.mesher.io/v1alpha1, cluster-scoped).
+var SidecarTemplates = schema.GroupVersionResource{Group: "fn.mesher.io", Version: "v1alpha1", Resource: "sidecartemplates"}
 
 // Client is what the webhook asks of the API server; namespace "" is every
 // namespace.
@@ -42,6 +50,7 @@ type Client interface {
 	Secrets(namespace string) Resource[*corev1.Secret, *corev1.SecretList]
 	Leases(namespace string) Resource[*coordinationv1.Lease, *coordinationv1.LeaseList]
 	MutatingWebhookConfigurations() Resource[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]
+	SidecarTemplates() Resource[*unstructured.Unstructured, *unstructured.UnstructuredList]
 }
 
 // New is a Client for cfg, one HTTP client shared by its API groups.
@@ -58,6 +67,10 @@ func New(cfg *rest.Config) (Client, error) {
 		return nil, err
 	}
 	c := &client{params: runtime.NewParameterCodec(scheme)}
+	// A custom resource speaks JSON only: the dynamic client sets it.
+	if c.dynamic, err = dynamic.NewForConfigAndClient(cfg, httpClient); err != nil {
+		return nil, err
+	}
 	codecs := serializer.NewCodecFactory(scheme)
 	for _, g := range []struct {
 		rest    *rest.Interface
@@ -81,6 +94,47 @@ func New(cfg *rest.Config) (Client, error) {
 type client struct {
 	core, coordination, admission rest.Interface
 	params                        runtime.ParameterCodec
+	dynamic                       dynamic.Interface
+}
+
+func (c *client) SidecarTemplates() Resource[*unstructured.Unstructured, *unstructured.UnstructuredList] {
+	return Unstructured(c.dynamic.Resource(SidecarTemplates))
+}
+
+// Unstructured is a dynamic client's resource as a Resource (its Get,
+// Create and Update also take subresources).
+func Unstructured(r dynamic.ResourceInterface) Resource[*unstructured.Unstructured, *unstructured.UnstructuredList] {
+	return unstructuredResource{r}
+}
+
+type unstructuredResource struct{ r dynamic.ResourceInterface }
+
+func (u unstructuredResource) Get(ctx context.Context, name string, opts metav1.GetOptions) (*unstructured.Unstructured, error) {
+	return u.r.Get(ctx, name, opts)
+}
+
+func (u unstructuredResource) List(ctx context.Context, opts metav1.ListOptions) (*unstructured.UnstructuredList, error) {
+	return u.r.List(ctx, opts)
+}
+
+func (u unstructuredResource) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	return u.r.Watch(ctx, opts)
+}
+
+func (u unstructuredResource) Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions) (*unstructured.Unstructured, error) {
+	return u.r.Create(ctx, obj, opts)
+}
+
+func (u unstructuredResource) Update(ctx context.Context, obj *unstructured.Unstructured, opts metav1.UpdateOptions) (*unstructured.Unstructured, error) {
+	return u.r.Update(ctx, obj, opts)
+}
+
+func (u unstructuredResource) Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*unstructured.Unstructured, error) {
+	return u.r.Patch(ctx, name, pt, data, opts, subresources...)
+}
+
+func (u unstructuredResource) Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error {
+	return u.r.Delete(ctx, name, opts)
 }
 
 func (c *client) Pods(ns string) Resource[*corev1.Pod, *corev1.PodList] {

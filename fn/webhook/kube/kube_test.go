@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -112,5 +114,42 @@ func TestInformerSelects(t *testing.T) {
 			t.Errorf("asked with field selectors %q, want metadata.name=tls", selectors)
 			break
 		}
+	}
+}
+
+// SidecarTemplates are asked for at the CRD's path, in JSON (a custom
+// resource speaks no protobuf, whatever the config prefers), and read as
+// unstructured objects; their status is patched through its subresource.
+func TestSidecarTemplatesAtTheirPath(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Method+" "+r.URL.Path+" "+r.Header.Get("Accept"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"kind":"SidecarTemplate","apiVersion":"fn.mesher.io/v1alpha1","metadata":{"name":"log-collector"},"spec":{"version":"1.0.0"}}`))
+	}))
+	defer srv.Close()
+	cfg := &rest.Config{Host: srv.URL}
+	cfg.ContentType, cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf", "application/vnd.kubernetes.protobuf,application/json"
+	c, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	obj, err := c.SidecarTemplates().Get(ctx, "log-collector", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := unstructured.NestedString(obj.Object, "spec", "version"); obj.GetName() != "log-collector" || v != "1.0.0" {
+		t.Errorf("read %v", obj.Object)
+	}
+	if _, err := c.SidecarTemplates().Patch(ctx, "log-collector", types.MergePatchType, []byte(`{"status":{}}`), metav1.PatchOptions{}, "status"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"GET /apis/fn.mesher.io/v1alpha1/sidecartemplates/log-collector application/json",
+		"PATCH /apis/fn.mesher.io/v1alpha1/sidecartemplates/log-collector/status application/json",
+	}
+	if strings.Join(asked, "\n") != strings.Join(want, "\n") {
+		t.Errorf("asked\n%s\nwant\n%s", strings.Join(asked, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -40,7 +40,7 @@ func New() *Metrics {
 		}),
 		configMapsWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "inject_mesher_configmaps_written_total",
-			Help: "Mesher ConfigMaps created or updated by the controller.",
+			Help: "ConfigMaps (mesher's and the SidecarTemplates') created, updated or deleted by the controller.",
 		}, []string{"operation"}),
 		tlsHandshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "inject_mesher_tls_handshake_errors_total",
@@ -69,8 +69,8 @@ func (m *Metrics) CertificateExpires(notAfter time.Time) {
 	}
 }
 
-// ConfigMapWritten counts a mesher ConfigMap the controller wrote; op is
-// create or update.
+// ConfigMapWritten counts a ConfigMap the controller wrote; op is create,
+// update or delete.
 func (m *Metrics) ConfigMapWritten(op string) {
 	if m != nil {
 		m.configMapsWritten.WithLabelValues(op).Inc()

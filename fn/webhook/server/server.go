@@ -2,8 +2,8 @@
 // where its serving certificate comes from (files read again when they
 // change, or package certs), probes and metrics, the jobs only the leader
 // replica runs (package configmaps, the certificates' renewal) and a
-// graceful shutdown. It wires the admission handler, certs, configmaps and
-// metrics together; none of them knows it.
+// graceful shutdown. It wires the admission handler, certs, configmaps,
+// templates and metrics together; none of them knows it.
 package server
 
 import (
@@ -27,6 +27,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/templates"
 )
 
 // Run serves admissions over TLS on Listen and probes and metrics on
@@ -53,8 +54,23 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h := &admission.Handler{Injector: engine.New(cfg, nil), Metrics: m, Log: log}
-	leading := leaderElected(ctx, opts, cl, h.Injector, cert, m, log)
+	h := &admission.Handler{Metrics: m, Log: log}
+	var sources *templates.Source
+	if cl == nil {
+		// Outside a cluster: the config's templates only.
+		if h.Injector, err = engine.Build(cfg, nil); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	} else {
+		// The cluster's SidecarTemplates with the config's: every replica
+		// watches them and swaps the handler's Injector when one changes,
+		// and is ready once it has them.
+		sources = &templates.Source{Client: cl.client, Config: cfg, Log: log, Use: h.SetInjector}
+		if err := sources.Start(ctx); err != nil {
+			return err
+		}
+	}
+	leading := leaderElected(ctx, opts, cl, sources, cert, m, log)
 	if cl != nil {
 		// Namespace labels, as the function reads Namespace objects: every
 		// replica keeps them (read only), and is ready once it has them.
@@ -76,17 +92,18 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 }
 
 // leaderElected campaigns, in a cluster, for the Lease and, while this
-// replica leads, runs the ConfigMap controller and the certificate's lead;
-// the channel is closed once that has stopped, at once outside a cluster.
-func leaderElected(ctx context.Context, opts Options, cl *cluster, injector *engine.Injector, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
+// replica leads, runs the ConfigMap controller, the SidecarTemplates'
+// status and the certificate's lead; the channel is closed once that has
+// stopped, at once outside a cluster.
+func leaderElected(ctx context.Context, opts Options, cl *cluster, sources *templates.Source, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	if cl == nil {
 		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
 		close(done)
 		return done
 	}
-	controller := &configmaps.Controller{Client: cl.client, Injector: injector, Metrics: m, Log: log}
-	jobs := []func(context.Context){controller.Run}
+	controller := &configmaps.Controller{Client: cl.client, Templates: sources, Metrics: m, Log: log}
+	jobs := []func(context.Context){controller.Run, sources.WriteStatus}
 	if cert.lead != nil {
 		jobs = append(jobs, cert.lead)
 	}

@@ -1,22 +1,45 @@
 // Package kubetest is for the webhook's tests: client-go's fake clientset
-// as a kube.Client. Only tests import it, so the binary never links the
-// clientset.
+// (and its fake dynamic client, for SidecarTemplates) as a kube.Client.
+// Only tests import it, so the binary never links the clientset.
 package kubetest
 
 import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 )
 
-// Client is clientset (client-go's fake, say) as a kube.Client.
-func Client(clientset kubernetes.Interface) kube.Client { return client{clientset} }
+// Client is clientset (client-go's fake, say) as a kube.Client, with no
+// SidecarTemplates.
+func Client(clientset kubernetes.Interface) kube.Client {
+	return client{clientset, Dynamic()}
+}
 
-type client struct{ c kubernetes.Interface }
+// WithTemplates is clientset as a kube.Client whose SidecarTemplates are
+// dyn's (Dynamic's, say).
+func WithTemplates(clientset kubernetes.Interface, dyn dynamic.Interface) kube.Client {
+	return client{clientset, dyn}
+}
+
+// Dynamic is client-go's fake dynamic client, serving SidecarTemplates and
+// holding objects.
+func Dynamic(objects ...runtime.Object) *dynamicfake.FakeDynamicClient {
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{kube.SidecarTemplates: "SidecarTemplateList"}, objects...)
+}
+
+type client struct {
+	c   kubernetes.Interface
+	dyn dynamic.Interface
+}
 
 // resource is one of the fake's typed clients; the fake cannot stream a
 // list as watch events, which informers ask it whether it can.
@@ -46,4 +69,8 @@ func (c client) Leases(ns string) kube.Resource[*coordinationv1.Lease, *coordina
 
 func (c client) MutatingWebhookConfigurations() kube.Resource[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList] {
 	return resource[*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfigurationList]{c.c.AdmissionregistrationV1().MutatingWebhookConfigurations()}
+}
+
+func (c client) SidecarTemplates() kube.Resource[*unstructured.Unstructured, *unstructured.UnstructuredList] {
+	return resource[*unstructured.Unstructured, *unstructured.UnstructuredList]{kube.Unstructured(c.dyn.Resource(kube.SidecarTemplates))}
 }
