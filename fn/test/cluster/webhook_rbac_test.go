@@ -18,8 +18,11 @@ import (
 // build config/webhook`, against an API server that authorizes with RBAC;
 // its leader takes the Lease and writes the mesher ConfigMap of a labelled
 // namespace whose Deployment's Pods it injected; and that account may not
-// read Secrets, delete ConfigMaps, change Pods or touch another Lease; it
-// may read SidecarTemplates and write their status, never their spec.
+// read Secrets, change Pods or touch another Lease; it may read, update and
+// delete ConfigMaps one by one, of any name (a template's ConfigMaps are
+// named by whoever writes the template), never patch or delete them by the
+// collection; it may read SidecarTemplates and write their status, never
+// their spec.
 func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	startControllerManager(t)
 	client := clientset(t, nil)
@@ -57,10 +60,14 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 		{"update", "leases.coordination.k8s.io/inject-mesher-webhook", webhookserver.DefaultNamespace, true},
 		{"get", "secrets", webhookserver.DefaultNamespace, false},
 		{"list", "secrets", "shop", false},
-		{"delete", "configmaps/mesher-config-sc", "shop", false},
-		{"update", "configmaps/app-settings", "shop", false},
 		{"watch", "configmaps/mesher-config-pilot", "", true},
-		{"list", "configmaps", "", false},
+		// A template's ConfigMaps: any name, kept up to date and deleted
+		// once no Pod mounts them; the controller writes only its own.
+		{"list", "configmaps", "", true},
+		{"update", "configmaps/log-collector-config", "shop", true},
+		{"delete", "configmaps/log-collector-config", "shop", true},
+		{"deletecollection", "configmaps", "shop", false},
+		{"patch", "configmaps/log-collector-config", "shop", false},
 		{"patch", "pods", "shop", false},
 		{"create", "pods", "shop", false},
 		{"update", "leases.coordination.k8s.io/kube-controller-manager", "kube-system", false},

@@ -334,6 +334,15 @@ func chartCheckRelease(t *testing.T, docs []map[string]any, mode, fullname, caBu
 	if verbs := chartVerbs(role, "sidecartemplates/status"); !slices.Equal(verbs, []string{"update", "patch"}) {
 		t.Errorf("the ClusterRole allows %q on sidecartemplates/status, want update, patch", verbs)
 	}
+	// The leader keeps the ConfigMaps injected Pods mount, mesher's and the
+	// templates' (named by whoever writes a template: no resourceNames),
+	// and deletes a template's once no Pod mounts it.
+	if verbs := chartVerbs(role, "configmaps"); !slices.Equal(verbs, []string{"create", "get", "list", "watch", "update", "delete"}) {
+		t.Errorf("the ClusterRole allows %q on configmaps, want create, get, list, watch, update, delete", verbs)
+	}
+	if names := chartResourceNames(role, "configmaps"); len(names) != 0 {
+		t.Errorf("the ClusterRole limits configmaps to %q: a template's ConfigMaps have any name", names)
+	}
 	mounts := chartMounts(webhook)
 	volumes := chartVolumes(tpl)
 	// The config file is in the ConfigMap the chart renders.
