@@ -4,10 +4,12 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -17,9 +19,11 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/templates"
 )
 
 // goldenPodsThroughTheAPIServer creates, with a server dry run, the Pod of
@@ -28,26 +32,76 @@ import (
 // server returns carries exactly what the function wrote into that template:
 // the same containers, init containers, volumes and status annotation; a
 // template the function refuses is refused with its message.
-func goldenPodsThroughTheAPIServer(t *testing.T) {
+//
+// The SidecarTemplates of a case (among its input, or in its config) are
+// created in the cluster before its Pods, where the webhook takes them
+// from, and the cluster holds no other; the function injects with the same
+// templates read from the case's files. A case whose config has templates
+// runs with the webhook restarted on that config less its templates. A
+// case whose template the CRD's schema refuses cannot be run: the API
+// server refuses the template before the webhook could refuse the Pod
+// (TestSidecarTemplateCRD shows those refusals).
+func goldenPodsThroughTheAPIServer(t *testing.T, env *webhookEnv) {
 	dirs, err := filepath.Glob("../../../testdata/golden/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	cfg, err := config.LoadFile(webhookConfigFile, nil)
+	webhookCfg, err := config.LoadFile(webhookConfigFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := engine.New(cfg, nil)
+	t.Cleanup(func() { deleteClusterTemplates(t) })
 	table := podtemplate.NewTable(nil)
 	namespaces := map[string]bool{}
-	compared, denied := 0, 0
+	compared, denied, withTemplates := 0, 0, 0
+	var current string // the case whose templates the cluster holds
 	for _, dir := range dirs {
-		if _, err := os.Stat(filepath.Join(dir, "config.yaml")); err == nil {
-			continue // another config than the webhook's
-		}
 		objs, err := testutil.Objects(filepath.Join(dir, "input.yaml"))
 		if err != nil {
 			t.Fatal(err)
+		}
+		var docs [][]byte
+		var entries []*template.Entry
+		for _, obj := range objs {
+			if engine.IsSidecarTemplate(obj) {
+				docs = append(docs, templateObject(t, obj))
+				entries = append(entries, prepared(t, obj))
+			}
+		}
+		cfg := webhookCfg
+		if cfgFile := filepath.Join(dir, "config.yaml"); exists(cfgFile) {
+			templatesOf, rest := configTemplates(t, cfgFile)
+			if len(templatesOf) == 0 {
+				continue // another config than the webhook's
+			}
+			// The config's templates go to the cluster, the rest of the
+			// config to the webhook, restarted on it for this case.
+			for _, obj := range templatesOf {
+				docs = append(docs, templateObject(t, obj))
+				entries = append(entries, prepared(t, obj))
+			}
+			if cfg, err = config.LoadFile(rest, nil); err != nil {
+				t.Fatalf("%s: %v", filepath.Base(dir), err)
+			}
+			restartWebhook(t, env, rest)
+		}
+		if key := fmt.Sprint(docs); key != current {
+			if refused := replaceClusterTemplates(t, docs...); refused != "" {
+				t.Logf("%s: not run: %s", filepath.Base(dir), refused)
+				current = ""
+				if cfg != webhookCfg {
+					restartWebhook(t, env, webhookConfigFile)
+				}
+				continue
+			}
+			current = key
+		}
+		if len(docs) > 0 {
+			withTemplates++
+		}
+		in, err := engine.Build(cfg, nil, entries...)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(dir), err)
 		}
 		for _, obj := range objs {
 			ref := engine.Ref(obj)
@@ -130,10 +184,81 @@ func goldenPodsThroughTheAPIServer(t *testing.T) {
 				compared++
 			}
 		}
+		if cfg != webhookCfg {
+			restartWebhook(t, env, webhookConfigFile)
+		}
 	}
-	t.Logf("%d golden Pods injected through the API server as the function injects their templates; %d refused with the function's message", compared, denied)
-	if compared < 20 {
-		t.Errorf("only %d golden Pods compared", compared)
+	t.Logf("%d golden Pods injected through the API server as the function injects their templates; %d refused with the function's message; %d cases with SidecarTemplates in the cluster", compared, denied, withTemplates)
+	if compared < 20 || withTemplates < 10 {
+		t.Errorf("only %d golden Pods compared, %d cases with templates", compared, withTemplates)
+	}
+}
+
+func exists(file string) bool {
+	_, err := os.Stat(file)
+	return err == nil
+}
+
+// templateObject is a SidecarTemplate of a case as the JSON kubectl creates.
+func templateObject(t *testing.T, obj *yaml.Node) []byte {
+	t.Helper()
+	raw, err := testutil.JSON(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// prepared is the template of a case as the function reads it from the
+// case's file.
+func prepared(t *testing.T, obj *yaml.Node) *template.Entry {
+	t.Helper()
+	tp, err := template.Parse(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return template.Prepare(tp, templates.Origin(tp.Name))
+}
+
+// configTemplates are the templates of a case's config, and the config
+// less them, written to a file of the test's.
+func configTemplates(t *testing.T, file string) ([]*yaml.Node, string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := yamlnode.ParseDocument(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := yamlnode.Get(doc, "templates")
+	if list == nil {
+		return nil, file
+	}
+	testutil.DeleteKey(doc, "templates")
+	out, err := yaml.String(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := filepath.Join(t.TempDir(), "config.yaml")
+	must(os.WriteFile(rest, []byte(out), 0o644))
+	return list.Content, rest
+}
+
+// restartWebhook restarts the webhook with the config file, and waits until
+// the API server calls it again.
+func restartWebhook(t *testing.T, env *webhookEnv, file string) {
+	t.Helper()
+	env.wh.stop(t)
+	env.wh.opts.ConfigFile = file
+	env.wh.start(t)
+	took, ok := poll(60*time.Second, func() bool {
+		got, _, err := createPod(t, plainNS, annotatedPod("probe", nil), true)
+		return err == nil && sidecarOf(got) != nil
+	})
+	if !ok {
+		t.Fatalf("the webhook restarted on %s is not called after %v; its log ends:\n%s", file, took.Round(time.Second), logTail(server.dir, "webhook"))
 	}
 }
 

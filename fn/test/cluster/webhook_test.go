@@ -44,7 +44,7 @@ func TestWebhook(t *testing.T) {
 		{"DryRunWritesNothing", dryRunWritesNothing},
 		{"AlreadyInjectedUnchanged", alreadyInjectedUnchanged},
 		{"GitRenderedConfigMapKept", gitRenderedConfigMapKept},
-		{"GoldenPods", func(t *testing.T, _ *webhookEnv) { goldenPodsThroughTheAPIServer(t) }},
+		{"GoldenPods", goldenPodsThroughTheAPIServer},
 		{"WebhookDown", webhookDown},
 	} {
 		t.Run(step.name, func(t *testing.T) { step.run(t, env) })
@@ -66,11 +66,15 @@ const (
 	deploymentNS = "wh-shop"
 )
 
-// startRegisteredWebhook starts kube-controller-manager and the webhook,
-// registers it, and waits until the API server calls it.
+// startRegisteredWebhook starts kube-controller-manager, installs the
+// SidecarTemplate CRD, starts the webhook, registers it, and waits until the
+// API server calls it.
 func startRegisteredWebhook(t *testing.T) *webhookEnv {
 	t.Helper()
 	startControllerManager(t)
+	// The SidecarTemplates Pods select come from the cluster: the webhook
+	// watches them from the start.
+	installSidecarTemplateCRD(t)
 	env := &webhookEnv{client: clientset(t, nil), wh: newWebhookServer(t)}
 	// The webhook's own namespace: its Lease lives there.
 	createNamespace(t, env.client, webhookserver.DefaultNamespace, nil)
@@ -81,7 +85,7 @@ func startRegisteredWebhook(t *testing.T) *webhookEnv {
 
 	// The API server's webhook informer takes a moment to see the new
 	// configuration: wait until a dry run comes back injected.
-	createNamespace(t, env.client, plainNS, nil)
+	ensureNamespace(t, plainNS) // TestWebhookSidecarTemplates may have made it
 	took, ok := poll(60*time.Second, func() bool {
 		got, _, err := createPod(t, plainNS, annotatedPod("probe", nil), true)
 		return err == nil && sidecarOf(got) != nil
