@@ -102,6 +102,13 @@ func (s *Source) Start(ctx context.Context) error {
 	s.changed = make(chan struct{})
 	s.built = map[builtKey]*template.Entry{}
 	s.informer = kube.Informer(s.Client.SidecarTemplates(), &unstructured.Unstructured{}, nil)
+	// managedFields is never read here, and often the largest part.
+	_ = s.informer.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			u.SetManagedFields(nil)
+		}
+		return obj, nil
+	})
 	mark := func(any) { s.markDirty() }
 	_, _ = s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    mark,
