@@ -56,6 +56,7 @@ func TestWebhookSidecarTemplates(t *testing.T) {
 		{"InjectedAsTheFunctionInjects", templatesParity},
 		{"MarkedValidOnce", templatesMarkedValid},
 		{"InvalidTemplateDenied", invalidTemplateDenied},
+		{"UnreadableTemplateDenied", unreadableTemplateDenied},
 		{"DeletedTemplateDenied", deletedTemplateDenied},
 		{"TemplateConfigMapKept", templateConfigMapKept},
 	} {
@@ -224,6 +225,33 @@ func invalidTemplateDenied(t *testing.T, _ *webhookEnv) {
 	got, _, err := createPod(t, templatesNS, templatesPod("asks-fixed", "mesher,"+name), true)
 	if err != nil || !strings.Contains(containerNames(got), name) {
 		t.Errorf("a Pod asking for the fixed template: %v, containers %s", err, containerNames(got))
+	}
+}
+
+// A template the CRD's schema keeps as written but that is no template (a
+// misspelt container field: the schema keeps containers' fields as they
+// are) is marked Valid False naming the field, and a Pod that asks for it
+// is denied with it: the webhook goes on serving.
+func unreadableTemplateDenied(t *testing.T, _ *webhookEnv) {
+	const name = "typo-agent"
+	doc := templateDoc(name, `  containers:
+  - name: typo-agent
+    image: registry.example/agent:1
+    imagePullPolcy: Always
+    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 50m, memory: 32Mi}}`)
+	if out, err := kubectl(t, []byte(doc), "create", "-f", "-"); err != nil {
+		t.Fatalf("the CRD refuses it: %v\n%s", err, out)
+	}
+	cond, _ := waitValid(t, name)
+	if want := "spec.containers[0].imagePullPolcy: unknown field"; cond["status"] != "False" || cond["message"] != want {
+		t.Errorf("Valid is %v, want False with %q", cond, want)
+	}
+	_, _, err := createPod(t, templatesNS, templatesPod("asks-typo", "mesher,"+name), true)
+	if err == nil || !strings.Contains(err.Error(), "SidecarTemplate "+name+" is invalid and is not used: spec.containers[0].imagePullPolcy: unknown field") {
+		t.Errorf("a Pod asking for it: %v, want denied naming the field", err)
+	}
+	if out, err := kubectl(t, nil, "delete", "sidecartemplate", name); err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
 
