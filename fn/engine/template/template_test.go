@@ -11,6 +11,10 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
+// examples are the templates of examples/templates, whose renders are
+// testdata/*.rendered.yaml.
+const examples = "../../../examples/templates/package/sidecartemplates/"
+
 // base is a valid template; cases change one part of it.
 const base = `apiVersion: fn.mesher.io/v1alpha1
 kind: SidecarTemplate
@@ -220,7 +224,7 @@ func TestRenderExamples(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tp := parseFile(t, "testdata/"+c.name+".yaml")
+			tp := parseFile(t, examples+c.name+".yaml")
 			if p := Validate(tp); len(p) > 0 {
 				t.Fatalf("problems: %v", p)
 			}
@@ -249,7 +253,7 @@ func TestRenderExamples(t *testing.T) {
 // Every render builds new nodes: changing one workload's sidecar must not
 // change the template or the next workload's.
 func TestRenderGivesFreshNodes(t *testing.T) {
-	tp := parseFile(t, "testdata/log-collector.yaml")
+	tp := parseFile(t, examples+"log-collector.yaml")
 	before := encode(t, tp.Node)
 	w := Workload{Name: "web", Namespace: "shop", Kind: "Deployment"}
 	first, err := Render(tp, nil, w)
@@ -274,7 +278,7 @@ func TestRenderGivesFreshNodes(t *testing.T) {
 }
 
 func TestHash(t *testing.T) {
-	tp := parseFile(t, "testdata/log-collector.yaml")
+	tp := parseFile(t, examples+"log-collector.yaml")
 	w := Workload{Name: "web", Namespace: "shop", Kind: "Deployment"}
 	render := func(params map[string]string) string {
 		r, err := Render(tp, params, w)
@@ -289,7 +293,7 @@ func TestHash(t *testing.T) {
 		}
 	})
 	t.Run("reformatting does not change it", func(t *testing.T) {
-		b, _ := os.ReadFile("testdata/log-collector.yaml")
+		b, _ := os.ReadFile(examples + "log-collector.yaml")
 		text := strings.Replace(string(b), "  native: \"false\"\n", "", 1)
 		text = strings.Replace(text, "  version: \"1.0.0\"\n", "  version: '1.0.0'\n  native: false\n", 1)
 		other, err := ParseBytes([]byte(text))
@@ -301,7 +305,7 @@ func TestHash(t *testing.T) {
 		}
 	})
 	t.Run("a change to the template changes it", func(t *testing.T) {
-		b, _ := os.ReadFile("testdata/log-collector.yaml")
+		b, _ := os.ReadFile(examples + "log-collector.yaml")
 		other, err := ParseBytes(bytes.Replace(b, []byte("memory: 128Mi"), []byte("memory: 256Mi"), 1))
 		if err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 // the webhook's leader writes, which `kubectl get` shows.
 const (
 	sidecarTemplateCRD   = "../../../config/webhook/sidecartemplates-crd.yaml"
-	sidecarTemplateFiles = "../../../fn/engine/template/testdata"
+	sidecarTemplateFiles = "../../../examples/templates/package/sidecartemplates"
 	sidecarTemplatesPath = "/apis/fn.mesher.io/v1alpha1/sidecartemplates"
 )
 

@@ -65,7 +65,7 @@ func TestWebhookSidecarTemplates(t *testing.T) {
 }
 
 // templatesNS is where TestWebhookSidecarTemplates creates its Pods;
-// exampleTemplates are the templates of fn/engine/template/testdata.
+// exampleTemplates are the templates of examples/templates.
 const templatesNS = "wh-templates"
 
 var exampleTemplates = []string{"config-sync", "log-collector", "secrets-agent"}

@@ -170,12 +170,12 @@ func waitConfigMap(t *testing.T, client *fake.Clientset, name string) *corev1.Co
 	}
 }
 
-// logCollector is the example log collector of fn/engine/template/testdata,
+// logCollector is the example log collector of examples/templates,
 // whose one ConfigMap is log-collector-config; with a different
 // fluent-bit.conf when variant is not "".
 func logCollector(t *testing.T, variant string) *template.Entry {
 	t.Helper()
-	b, err := os.ReadFile("../../engine/template/testdata/log-collector.yaml")
+	b, err := os.ReadFile("../../../examples/templates/package/sidecartemplates/log-collector.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,11 +29,11 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/webhook/templates"
 )
 
-// fixture is one of the example templates of fn/engine/template/testdata
+// fixture is one of the example templates of examples/templates
 // as the API server holds it: uid, generation and resourceVersion set.
 func fixture(t *testing.T, name string) *unstructured.Unstructured {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../engine/template/testdata", name+".yaml"))
+	b, err := os.ReadFile(filepath.Join("../../../examples/templates/package/sidecartemplates", name+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestEntry(t *testing.T) {
 		})
 	}
 	t.Run("renders as the file it came from", func(t *testing.T) {
-		b, err := os.ReadFile("../../engine/template/testdata/log-collector.yaml")
+		b, err := os.ReadFile("../../../examples/templates/package/sidecartemplates/log-collector.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestSourceFollowsTheCluster(t *testing.T) {
 // Pod asking for that name gets neither, and the cluster's is marked so;
 // the config's other templates are served.
 func TestConfigAndClusterTemplateOfOneName(t *testing.T) {
-	b, err := os.ReadFile("../../engine/template/testdata/config-sync.yaml")
+	b, err := os.ReadFile("../../../examples/templates/package/sidecartemplates/config-sync.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestConfigAndClusterTemplateOfOneName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ = os.ReadFile("../../engine/template/testdata/log-collector.yaml")
+	b, _ = os.ReadFile("../../../examples/templates/package/sidecartemplates/log-collector.yaml")
 	logCollector, err := template.ParseBytes(b)
 	if err != nil {
 		t.Fatal(err)
