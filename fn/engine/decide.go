@@ -647,7 +647,7 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 			verb = "upgraded"
 		}
 		if a.name != mesherTemplate {
-			parts = append(parts, verb+" "+a.what)
+			parts = append(parts, verb+" "+a.what())
 			continue
 		}
 		msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, sc.spec.Backend, placement(sc.spec.Native))

@@ -33,8 +33,21 @@ type addition struct {
 	// env and mounts are added to app containers, by container name.
 	env, mounts map[string][]*yaml.Node
 	configMaps  []ConfigMapRef
-	// what the report says it added, after "injected" or "upgraded".
-	what string
+	// envNames and mountPaths list, per app container, the names of env
+	// and mounts (what the status records).
+	envNames, mountPaths map[string][]string
+	// placed says where the sidecars go, for the report.
+	placed string
+}
+
+// what is what the report says a template other than mesher added, after
+// "injected" or "upgraded".
+func (a *addition) what() string {
+	w := "template " + a.name
+	if a.version != "" {
+		w += " " + a.version
+	}
+	return w + " (" + a.placed + ")"
 }
 
 // names lists the names of a list of containers or volumes.
@@ -70,7 +83,7 @@ func (a *addition) status() TemplateStatus {
 	return TemplateStatus{
 		Name: a.name, Version: a.version, Hash: a.hash,
 		Containers: names(a.containers), InitContainers: names(append(slices.Clone(a.first), a.last...)),
-		Volumes: names(a.volumes), Env: keys(a.env, "name"), VolumeMounts: keys(a.mounts, "mountPath"),
+		Volumes: names(a.volumes), Env: a.envNames, VolumeMounts: a.mountPaths,
 		ConfigMaps: configMapNames(a.configMaps),
 	}
 }
@@ -224,21 +237,17 @@ func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*
 	}
 	// The hash covers which app containers got what: a container added to
 	// the pod later gets the template's env and mounts on the next run.
+	a.envNames, a.mountPaths = keys(a.env, "name"), keys(a.mounts, "mountPath")
 	parts := []string{r.Hash, strconv.FormatBool(native)}
-	parts = appendAdded(parts, "env", keys(a.env, "name"))
-	a.hash = yamlnode.DigestStrings(appendAdded(parts, "volumeMounts", keys(a.mounts, "mountPath"))...)
-	placed := "sidecar container"
+	parts = appendAdded(parts, "env", a.envNames)
+	a.hash = yamlnode.DigestStrings(appendAdded(parts, "volumeMounts", a.mountPaths)...)
+	a.placed = "sidecar container"
 	if native {
-		placed = "native sidecar"
+		a.placed = "native sidecar"
 	}
 	if len(r.Containers) == 0 {
-		placed = "init containers only"
+		a.placed = "init containers only"
 	}
-	a.what = fmt.Sprintf("template %s", name)
-	if r.Version != "" {
-		a.what += " " + r.Version
-	}
-	a.what += " (" + placed + ")"
 	return a, infos
 }
 

@@ -91,7 +91,8 @@ func pad(b []byte, n int) []byte {
 
 // item renders a sequence item with its "-" at column dash (0-based).
 func (st style) item(v *yaml.Node, dash int) []byte {
-	b := pad(nil, dash)
+	// A sidecar's container is some lines of text: room for them at once.
+	b := pad(make([]byte, 0, 512), dash)
 	b = append(b, '-')
 	b = pad(b, st.itemIndent-1)
 	return st.inline(b, v, dash+st.itemIndent)

@@ -112,7 +112,12 @@ func ApplyChecked(src []byte, root *yaml.Node, p plan.Plan) (out []byte, check b
 	// The end is placed by rules of its own: the result is read again.
 	check = check || touched
 	var buf bytes.Buffer
-	buf.Grow(len(src) + 2048)
+	// The whole result in one allocation: what is kept plus what is added.
+	size := len(src)
+	for _, s := range splices {
+		size += len(s.text)
+	}
+	buf.Grow(size)
 	pos := 0
 	for _, s := range splices {
 		if s.at < pos {

@@ -31,8 +31,6 @@ type Rendered struct {
 	InitContainers, Containers, Volumes []*yaml.Node
 	// Env and VolumeMounts go into each app container that lacks them.
 	Env, VolumeMounts []*yaml.Node
-	// ConfigMaps are whole ConfigMap objects, in the workload's namespace.
-	ConfigMaps []*yaml.Node
 }
 
 // Render renders a template for a workload, with the parameter values the
@@ -62,21 +60,20 @@ func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) 
 	}
 	values := map[string]string{WorkloadName: w.Name, WorkloadNamespace: w.Namespace, WorkloadKind: w.Kind}
 	for i, p := range t.Spec.Parameters {
-		key := ParameterAnnotation(t.Name, p.Name)
 		v, ok := params[p.Name]
 		if !ok {
 			if !p.HasDefault {
-				return nil, &ParameterError{Parameter: p.Name, msg: fmt.Sprintf("%s %s: parameter %s is required: set the annotation %s", Kind, t.Name, p.Name, key)}
+				return nil, &ParameterError{Parameter: p.Name, msg: fmt.Sprintf("%s %s: parameter %s is required: set the annotation %s", Kind, t.Name, p.Name, ParameterAnnotation(t.Name, p.Name))}
 			}
 			v = p.Default
 		} else if re := e.patterns[i]; re != nil && !re.MatchString(v) {
-			return nil, &ParameterError{Parameter: p.Name, Value: v, msg: fmt.Sprintf("%s %s: %s is %q, which does not match the parameter's pattern %q", Kind, t.Name, key, v, p.Pattern)}
+			return nil, &ParameterError{Parameter: p.Name, Value: v, msg: fmt.Sprintf("%s %s: %s is %q, which does not match the parameter's pattern %q", Kind, t.Name, ParameterAnnotation(t.Name, p.Name), v, p.Pattern)}
 		}
 		values[p.Name] = v
 	}
-	for _, k := range sortedKeys(params) {
+	for k := range params {
 		if !e.declares(k) {
-			return nil, &ParameterError{Parameter: k, Value: params[k], msg: fmt.Sprintf("%s %s: %s sets no parameter of the template (its parameters: %s)", Kind, t.Name, ParameterAnnotation(t.Name, k), orNone(e.parameterNames()))}
+			return nil, e.undeclared(params)
 		}
 	}
 	spec := e.clean.spec
@@ -87,16 +84,28 @@ func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) 
 	if r.Order == "" {
 		r.Order = OrderLast
 	}
-	r.InitContainers = e.clean.items(yamlnode.Get(spec, "initContainers"), values)
-	r.Containers = e.clean.items(yamlnode.Get(spec, "containers"), values)
-	r.Volumes = e.clean.items(yamlnode.Get(spec, "volumes"), values)
+	cp := e.clean.copies()
+	r.InitContainers = e.clean.items(yamlnode.Get(spec, "initContainers"), values, cp)
+	r.Containers = e.clean.items(yamlnode.Get(spec, "containers"), values, cp)
+	r.Volumes = e.clean.items(yamlnode.Get(spec, "volumes"), values, cp)
 	if app := yamlnode.Get(spec, "appContainers"); app != nil {
-		r.Env = e.clean.items(yamlnode.Get(app, "env"), values)
-		r.VolumeMounts = e.clean.items(yamlnode.Get(app, "volumeMounts"), values)
+		r.Env = e.clean.items(yamlnode.Get(app, "env"), values, cp)
+		r.VolumeMounts = e.clean.items(yamlnode.Get(app, "volumeMounts"), values, cp)
 	}
-	r.ConfigMaps = e.ConfigMaps(w.Namespace)
 	r.Hash = e.digest(r, values)
 	return r, nil
+}
+
+// undeclared is the error for the first annotation, in key order, that
+// sets no parameter of the template.
+func (e *Entry) undeclared(params map[string]string) error {
+	for _, k := range sortedKeys(params) {
+		if !e.declares(k) {
+			return &ParameterError{Parameter: k, Value: params[k], msg: fmt.Sprintf("%s %s: %s sets no parameter of the template (its parameters: %s)",
+				Kind, e.Template.Name, ParameterAnnotation(e.Template.Name, k), orNone(e.parameterNames()))}
+		}
+	}
+	return nil
 }
 
 // ConfigMaps renders the template's ConfigMaps for a namespace: whole
@@ -109,7 +118,7 @@ func (e *Entry) ConfigMaps(namespace string) []*yaml.Node {
 		return nil
 	}
 	var out []*yaml.Node
-	for _, cm := range e.clean.items(yamlnode.Get(e.clean.spec, "configMaps"), map[string]string{WorkloadNamespace: namespace}) {
+	for _, cm := range e.clean.items(yamlnode.Get(e.clean.spec, "configMaps"), map[string]string{WorkloadNamespace: namespace}, e.clean.copies()) {
 		meta := yamlnode.Map()
 		if m := yamlnode.Get(cm, "metadata"); m != nil {
 			meta.Content = slices.Clone(m.Content)
@@ -174,6 +183,9 @@ type clean struct {
 	// render's hash without hashing what it rendered.
 	podHash  string
 	podNames []string
+	// nodes and content are how many nodes and Content entries a render
+	// copies at most.
+	nodes, content int
 }
 
 // podParts are the spec's fields that go into a pod.
@@ -193,6 +205,10 @@ func newClean(spec *yaml.Node) *clean {
 	}
 	c.podHash = yamlnode.Digest(pod, true)
 	slices.Sort(c.podNames)
+	for n := range c.dynamic {
+		c.nodes++
+		c.content += len(n.Content)
+	}
 	return c
 }
 
@@ -258,37 +274,66 @@ func setValue(out *yaml.Node, was, value string) {
 	}
 }
 
+// copies is where one render's copied nodes and their Content come from:
+// two allocations a render, sized by what the clean spec has to copy,
+// instead of one per node (a render runs for every workload).
+type copies struct {
+	nodes   []yaml.Node
+	content []*yaml.Node
+}
+
+func (c *clean) copies() *copies {
+	return &copies{nodes: make([]yaml.Node, 0, c.nodes), content: make([]*yaml.Node, 0, c.content)}
+}
+
+func (cp *copies) node(n *yaml.Node) *yaml.Node {
+	if len(cp.nodes) == cap(cp.nodes) {
+		out := *n
+		return &out
+	}
+	cp.nodes = append(cp.nodes, *n)
+	return &cp.nodes[len(cp.nodes)-1]
+}
+
+func (cp *copies) slice(n int) []*yaml.Node {
+	if len(cp.content)+n > cap(cp.content) {
+		return make([]*yaml.Node, n)
+	}
+	cp.content = cp.content[:len(cp.content)+n]
+	return cp.content[len(cp.content)-n : len(cp.content) : len(cp.content)]
+}
+
 // items renders each item of a list of the clean spec.
-func (c *clean) items(seq *yaml.Node, values map[string]string) []*yaml.Node {
+func (c *clean) items(seq *yaml.Node, values map[string]string, cp *copies) []*yaml.Node {
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil
 	}
 	out := make([]*yaml.Node, len(seq.Content))
 	for i, it := range seq.Content {
-		out[i] = c.render(it, values)
+		out[i] = c.render(it, values, cp)
 	}
 	return out
 }
 
 // render substitutes the placeholders below n: a node that holds none is
 // n itself (shared: never to be changed), one that does is a copy.
-func (c *clean) render(n *yaml.Node, values map[string]string) *yaml.Node {
+func (c *clean) render(n *yaml.Node, values map[string]string, cp *copies) *yaml.Node {
 	if !c.dynamic[n] {
 		return n
 	}
-	out := *n
+	out := cp.node(n)
 	if segs, ok := c.segs[n]; ok {
-		setValue(&out, "\x00", substitute(segs, values))
+		setValue(out, "\x00", substitute(segs, values))
 		if out.Value == n.Value {
 			out.Style = n.Style
 		}
-		return &out
+		return out
 	}
-	out.Content = make([]*yaml.Node, len(n.Content))
+	out.Content = cp.slice(len(n.Content))
 	for i, ch := range n.Content {
-		out.Content[i] = c.render(ch, values)
+		out.Content[i] = c.render(ch, values, cp)
 	}
-	return &out
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -232,7 +232,7 @@ func TestRenderExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := encode(t, rendered(r))
+			got := encode(t, rendered(r, Prepare(tp, "").ConfigMaps("shop")))
 			file := "testdata/" + c.name + ".rendered.yaml"
 			if os.Getenv("UPDATE_GOLDEN") != "" && os.Getenv("CI") == "" {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
@@ -250,30 +250,41 @@ func TestRenderExamples(t *testing.T) {
 	}
 }
 
-// Every render builds new nodes: changing one workload's sidecar must not
-// change the template or the next workload's.
-func TestRenderGivesFreshNodes(t *testing.T) {
+// Renders of one template share the nodes that take no placeholder (never
+// to be changed: the appliers do not) and copy those that do: changing one
+// workload's copy changes neither the template nor the next render.
+func TestRendersShareOnlyWhatTakesNoPlaceholder(t *testing.T) {
 	tp := parseFile(t, examples+"log-collector.yaml")
 	before := encode(t, tp.Node)
-	w := Workload{Name: "web", Namespace: "shop", Kind: "Deployment"}
-	first, err := Render(tp, nil, w)
-	if err != nil {
-		t.Fatal(err)
+	e := Prepare(tp, "")
+	render := func(path string) *Rendered {
+		r, err := e.Render(map[string]string{"logPath": path}, Workload{Name: "web", Namespace: "shop", Kind: "Deployment"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
+	first := render("/a")
+	// The container takes placeholders (its env, its mount): a copy.
 	yamlnode.Set(first.Containers[0], "image", yamlnode.Str("changed"))
-	first.ConfigMaps[0].Content[1].Value = "changed"
-	second, err := Render(tp, nil, w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := render("/b")
 	if img, _ := yamlnode.Scalar(second.Containers[0], "image"); img != "cr.fluentbit.io/fluent/fluent-bit:3.2.10" {
 		t.Errorf("second render's image is %q", img)
+	}
+	if first.Containers[0] == second.Containers[0] || first.VolumeMounts[0] == second.VolumeMounts[0] {
+		t.Error("nodes with placeholders are shared between renders")
+	}
+	if first.Volumes[0] != second.Volumes[0] {
+		t.Error("a volume without placeholders is copied: renders should share it")
+	}
+	if p, _ := yamlnode.Scalar(second.VolumeMounts[0], "mountPath"); p != "/b" {
+		t.Errorf("second render's mount path is %q", p)
 	}
 	if encode(t, tp.Node) != before {
 		t.Error("rendering changed the template")
 	}
-	if first.Hash != second.Hash {
-		t.Errorf("hashes %s and %s of one render differ", first.Hash, second.Hash)
+	if first.Hash == second.Hash {
+		t.Errorf("renders with different values have one hash %s", first.Hash)
 	}
 }
 
@@ -340,11 +351,11 @@ func parseFile(t *testing.T, path string) *Template {
 }
 
 // rendered is a Rendered as one YAML document, for comparing with a file.
-func rendered(r *Rendered) *yaml.Node {
+func rendered(r *Rendered, configMaps []*yaml.Node) *yaml.Node {
 	return yamlnode.Map("template", r.Template, "version", r.Version, "hash", r.Hash, "native", r.Native, "order", r.Order,
 		"initContainers", yamlnode.Seq(r.InitContainers...), "containers", yamlnode.Seq(r.Containers...),
 		"volumes", yamlnode.Seq(r.Volumes...), "env", yamlnode.Seq(r.Env...), "volumeMounts", yamlnode.Seq(r.VolumeMounts...),
-		"configMaps", yamlnode.Seq(r.ConfigMaps...))
+		"configMaps", yamlnode.Seq(configMaps...))
 }
 
 func encode(t *testing.T, n *yaml.Node) string {
