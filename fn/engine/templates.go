@@ -331,7 +331,10 @@ func addedBefore(ours *Status, container, list string) []string {
 // container, volume or port that two sources would both have: the pod and
 // a template, or two templates. mesher against the pod is checkConflicts'.
 func collisions(w *workload, ours *Status, adds []*addition) []Message {
-	c := collider{w: w, taken: map[claim]owner{}}
+	if len(adds) == 1 && adds[0].name == mesherTemplate {
+		return nil // mesher alone: its own checks (checkConflicts, the skip rules)
+	}
+	c := collider{w: w, taken: make([]claimed, 0, 32)}
 	c.pod(ours)
 	for _, a := range adds {
 		c.who = "template " + a.name
@@ -361,19 +364,54 @@ func collisions(w *workload, ours *Status, adds []*addition) []Message {
 }
 
 // claim is a name in one of the pod's namespaces of names: a container, a
-// volume, a port name or number, or (container set) an app container's
-// env var or mount path.
+// volume, a port name or number.
 type claim struct{ what, name string }
 
-type owner struct{ who, field string }
+// owner is who has a claim: a template (who), or the pod (who empty) at
+// the field its place names, written out only for a message.
+type owner struct {
+	who string
+	at  podPlace
+}
 
+// podPlace is where in the pod spec a name is: list[index], and, for a
+// port (port >= 0), its ports[port] name or containerPort.
+type podPlace struct {
+	list        string
+	index, port int
+	key         string
+}
+
+func (p podPlace) field(w *workload) string {
+	f := fmt.Sprintf("spec.%s[%d]", p.list, p.index)
+	if p.port >= 0 {
+		f += fmt.Sprintf(".ports[%d]", p.port)
+	}
+	return w.tmpl.Field(f + "." + p.key)
+}
+
+type claimed struct {
+	claim
+	owner
+}
+
+// collider holds the claims so far: a few dozen at most, a slice.
 type collider struct {
 	w         *workload
-	taken     map[claim]owner
+	taken     []claimed
 	appOwners map[[3]string]string
 	who       string
 	mesher    bool
 	problems  []Message
+}
+
+func (c *collider) find(k claim) (owner, bool) {
+	for i := range c.taken {
+		if c.taken[i].claim == k {
+			return c.taken[i].owner, true
+		}
+	}
+	return owner{}, false
 }
 
 // pod claims the pod's own names, less what an earlier injection added.
@@ -385,15 +423,13 @@ func (c *collider) pod(ours *Status) {
 			if ours.owns(name) {
 				continue
 			}
-			f := c.w.tmpl.Field("spec." + list + "[" + strconv.Itoa(i) + "]")
-			c.taken[claim{"container", name}] = owner{"the pod", f + ".name"}
+			c.taken = append(c.taken, claimed{claim{"container", name}, owner{at: podPlace{list, i, -1, "name"}}})
 			for j, p := range seqOf(ctr, "ports") {
-				pf := f + ".ports[" + strconv.Itoa(j) + "]"
 				if n, ok := yamlnode.Scalar(p, "name"); ok && n != "" {
-					c.taken[claim{"port name", n}] = owner{"the pod", pf + ".name"}
+					c.taken = append(c.taken, claimed{claim{"port name", n}, owner{at: podPlace{list, i, j, "name"}}})
 				}
 				if n, ok := yamlnode.Scalar(p, "containerPort"); ok {
-					c.taken[claim{"port", n}] = owner{"the pod", pf + ".containerPort"}
+					c.taken = append(c.taken, claimed{claim{"port", n}, owner{at: podPlace{list, i, j, "containerPort"}}})
 				}
 			}
 		}
@@ -404,21 +440,21 @@ func (c *collider) pod(ours *Status) {
 	}
 	for i, v := range seqOf(spec, "volumes") {
 		if name, _ := yamlnode.Scalar(v, "name"); !slices.Contains(ourVolumes, name) {
-			c.taken[claim{"volume", name}] = owner{"the pod", c.w.tmpl.Field("spec.volumes[" + strconv.Itoa(i) + "].name")}
+			c.taken = append(c.taken, claimed{claim{"volume", name}, owner{at: podPlace{"volumes", i, -1, "name"}}})
 		}
 	}
 }
 
 func (c *collider) claim(k claim, template string) {
-	prev, ok := c.taken[k]
+	prev, ok := c.find(k)
 	switch {
 	case !ok:
-		c.taken[k] = owner{who: c.who}
+		c.taken = append(c.taken, claimed{k, owner{who: c.who}})
 	case prev.who == c.who:
-	case c.mesher && prev.who == "the pod":
+	case c.mesher && prev.who == "":
 		// mesher against the pod: checkConflicts and the skip rules say it better.
-	case prev.who == "the pod":
-		c.problems = append(c.problems, Message{Severity: Error, Field: prev.field,
+	case prev.who == "":
+		c.problems = append(c.problems, Message{Severity: Error, Field: prev.at.field(c.w),
 			Text: fmt.Sprintf("%s %s: %s adds one, and the pod already has its own: rename the pod's, or leave %s out of %s", k.what, k.name, c.who, template, annotations.Templates)})
 	default:
 		c.problems = append(c.problems, Message{Severity: Error, Field: c.w.tmpl.Field("metadata.annotations[" + annotations.Templates + "]"),
