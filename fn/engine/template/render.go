@@ -139,7 +139,7 @@ func (e *Entry) ConfigMaps(namespace string) []*yaml.Node {
 func (t *Template) ConfigMapNames() []string {
 	names := make([]string, len(t.Spec.ConfigMaps))
 	for i, cm := range t.Spec.ConfigMaps {
-		names[i] = cm.Metadata.Name
+		names[i] = cm.Name
 	}
 	return names
 }

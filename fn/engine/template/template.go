@@ -10,13 +10,9 @@
 package template
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
@@ -52,15 +48,16 @@ type Template struct {
 	Node *yaml.Node
 }
 
-// Spec is the template's spec. The typed fields are decoded from SpecNode.
+// Spec is the template's spec, read from SpecNode: its settings, and its
+// lists as written, each item checked against the Kubernetes type it is.
 type Spec struct {
 	Version        string
 	Parameters     []Parameter
 	Native         string
-	InitContainers []corev1.Container
+	InitContainers []*yaml.Node
 	Order          string
-	Containers     []corev1.Container
-	Volumes        []corev1.Volume
+	Containers     []*yaml.Node
+	Volumes        []*yaml.Node
 	AppContainers  AppContainers
 	ConfigMaps     []ConfigMap
 }
@@ -80,14 +77,14 @@ type Parameter struct {
 // AppContainers is what the template adds to each of the workload's own
 // containers that lacks it (by env name, by mount path).
 type AppContainers struct {
-	Env          []corev1.EnvVar
-	VolumeMounts []corev1.VolumeMount
+	Env          []*yaml.Node
+	VolumeMounts []*yaml.Node
 }
 
-// ConfigMap is a ConfigMap generated in each namespace that uses the template.
+// ConfigMap is a ConfigMap generated in each namespace that uses the
+// template: the name and namespace its metadata gives.
 type ConfigMap struct {
-	Metadata metav1.ObjectMeta
-	Data     map[string]string
+	Name, Namespace string
 }
 
 // Parse reads a SidecarTemplate object. Errors name the field; the node is
@@ -124,9 +121,10 @@ func Parse(node *yaml.Node) (*Template, error) {
 	if v, _ := yamlnode.Scalar(node, "kind"); v != Kind {
 		return nil, fail("kind", "is %q, expected %s", v, Kind)
 	}
-	var meta metav1.ObjectMeta
-	if err := decodeStrict(yamlnode.Get(node, "metadata"), "metadata", &meta); err != nil {
-		return nil, fail(err.field, "%s", err.msg)
+	if meta := yamlnode.Get(node, "metadata"); meta != nil {
+		if err := checkType(meta, "ObjectMeta", "metadata"); err != nil {
+			return nil, fail(err.field, "%s", err.msg)
+		}
 	}
 	if name == "" {
 		return nil, fail("metadata.name", "is missing: pods select a template by its name")
@@ -191,23 +189,23 @@ func parseSpec(spec *yaml.Node, s *Spec) *fieldError {
 	}); err != nil {
 		return err
 	}
-	if err := decodeList(spec, "spec", "initContainers", &s.InitContainers); err != nil {
+	if err := checkList(spec, "spec", "initContainers", "Container", &s.InitContainers); err != nil {
 		return err
 	}
-	if err := decodeList(spec, "spec", "containers", &s.Containers); err != nil {
+	if err := checkList(spec, "spec", "containers", "Container", &s.Containers); err != nil {
 		return err
 	}
-	if err := decodeList(spec, "spec", "volumes", &s.Volumes); err != nil {
+	if err := checkList(spec, "spec", "volumes", "Volume", &s.Volumes); err != nil {
 		return err
 	}
 	if app := yamlnode.Get(spec, "appContainers"); app != nil {
 		if err := knownKeys(app, "spec.appContainers", "env", "volumeMounts"); err != nil {
 			return err
 		}
-		if err := decodeList(app, "spec.appContainers", "env", &s.AppContainers.Env); err != nil {
+		if err := checkList(app, "spec.appContainers", "env", "EnvVar", &s.AppContainers.Env); err != nil {
 			return err
 		}
-		if err := decodeList(app, "spec.appContainers", "volumeMounts", &s.AppContainers.VolumeMounts); err != nil {
+		if err := checkList(app, "spec.appContainers", "volumeMounts", "VolumeMount", &s.AppContainers.VolumeMounts); err != nil {
 			return err
 		}
 	}
@@ -215,13 +213,20 @@ func parseSpec(spec *yaml.Node, s *Spec) *fieldError {
 		if err := knownKeys(item, field, "metadata", "data"); err != nil {
 			return err
 		}
+		meta := yamlnode.Get(item, "metadata")
+		if meta != nil {
+			if err := checkType(meta, "ObjectMeta", field+".metadata"); err != nil {
+				return err
+			}
+		}
+		if data := yamlnode.Get(item, "data"); data != nil {
+			if err := checkValue(data, mapField, stringMap(), field+".data"); err != nil {
+				return err
+			}
+		}
 		var cm ConfigMap
-		if err := decodeStrict(yamlnode.Get(item, "metadata"), field+".metadata", &cm.Metadata); err != nil {
-			return err
-		}
-		if err := decodeStrict(yamlnode.Get(item, "data"), field+".data", &cm.Data); err != nil {
-			return err
-		}
+		cm.Name, _ = yamlnode.Scalar(meta, "name")
+		cm.Namespace, _ = yamlnode.Scalar(meta, "namespace")
 		s.ConfigMaps = append(s.ConfigMaps, cm)
 		return nil
 	})
@@ -279,46 +284,19 @@ func eachItem(m *yaml.Node, field, key string, f func(item *yaml.Node, field str
 	return nil
 }
 
-// decodeList decodes a list of Kubernetes objects item by item, so that an
-// error names the item.
-func decodeList[T any](m *yaml.Node, field, key string, out *[]T) *fieldError {
+// stringMap is a ConfigMap's data: strings by key.
+func stringMap() field { return field{kind: mapField, of: stringField} }
+
+// checkList checks a list of Kubernetes objects item by item, so that an
+// error names the item, and keeps the items.
+func checkList(m *yaml.Node, field, key, typ string, out *[]*yaml.Node) *fieldError {
 	return eachItem(m, field, key, func(item *yaml.Node, field string) *fieldError {
-		var v T
-		if err := decodeStrict(item, field, &v); err != nil {
+		if err := checkType(item, typ, field); err != nil {
 			return err
 		}
-		*out = append(*out, v)
+		*out = append(*out, item)
 		return nil
 	})
-}
-
-// decodeStrict decodes a node into a Kubernetes type the way the API server
-// reads it (case-sensitive, unknown fields refused), naming the field.
-func decodeStrict(node *yaml.Node, field string, out any) *fieldError {
-	if node == nil {
-		return nil
-	}
-	var v any
-	if err := node.Decode(&v); err != nil {
-		return &fieldError{field, err.Error()}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return &fieldError{field, err.Error()}
-	}
-	strict, err := kjson.UnmarshalStrict(b, out)
-	if err != nil {
-		return &fieldError{field, strings.TrimPrefix(err.Error(), "json: ")}
-	}
-	if len(strict) > 0 {
-		// "unknown field \"resources.request\"": the path is relative to the item.
-		msg := strict[0].Error()
-		if i, j := strings.IndexByte(msg, '"'), strings.LastIndexByte(msg, '"'); i >= 0 && j > i {
-			return &fieldError{field + "." + msg[i+1:j], msg[:i-1]}
-		}
-		return &fieldError{field, msg}
-	}
-	return nil
 }
 
 func join(field, key string) string {

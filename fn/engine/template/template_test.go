@@ -63,10 +63,23 @@ func TestParseRefusesWhatTheAPIDoesNotName(t *testing.T) {
 		{"no name", "  name: shipper\n", "  labels: {a: b}\n", "metadata.name: is missing"},
 		{"duplicate key", "  volumes:\n", "  order: last\n  order: first\n  volumes:\n", `mapping key "order" already defined`},
 		{"containers not a list", "  volumes:\n  - name: logs\n    emptyDir: {}\n", "  volumes: {}\n", "spec.volumes: expected a list, found an object"},
+		{"unknown field deep in a volume", "    emptyDir: {}", "    emptyDir: {medium: Memory, sizeLimt: 1Gi}", `spec.volumes[0].emptyDir.sizeLimt: unknown field: EmptyDirVolumeSource has no field "sizeLimt"`},
+		{"a quantity that is none", "{cpu: 10m, memory: 16Mi}", "{cpu: ten, memory: 16Mi}", "spec.containers[0].resources.requests.cpu:"},
+		{"an integer field written as text", "    resources:", "    ports: [{containerPort: http}]\n    resources:", `spec.containers[0].ports[0].containerPort: "http" is not an integer`},
+		{"a placeholder in an integer field: it would render a string", "    resources:", "    ports: [{containerPort: '{{target}}'}]\n    resources:", `spec.containers[0].ports[0].containerPort: "{{target}}": a placeholder renders a string, and this field is a number`},
+		{"a placeholder in a quantity renders a valid one", "{cpu: 10m, memory: 16Mi}", "{cpu: '{{target}}', memory: 16Mi}", ""},
+		{"a list where an object goes", "    resources:", "    securityContext: []\n    resources:", "spec.containers[0].securityContext: expected an object, found a list"},
+		{"unknown metadata field", "  name: shipper\n", "  name: shipper\n  label: {a: b}\n", `metadata.label: unknown field: ObjectMeta has no field "label"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParseBytes([]byte(edit(t, c.old, c.new)))
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("error %v, want none", err)
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}

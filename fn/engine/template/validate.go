@@ -6,12 +6,12 @@ import (
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
 // Mesher is the name of the built-in template, the mesher sidecar, which
@@ -130,7 +130,7 @@ func (v *validator) parameters() {
 
 // containers checks what a ResourceQuota and the pod need of each sidecar:
 // requests and limits, and names no other container in the pod has.
-func (v *validator) containers(field string, cs []corev1.Container) {
+func (v *validator) containers(field string, cs []*yaml.Node) {
 	if v.containerNames == nil {
 		v.containerNames, v.portNames = map[string]string{}, map[string]string{}
 		for _, p := range sidecar.Ports() {
@@ -139,50 +139,57 @@ func (v *validator) containers(field string, cs []corev1.Container) {
 	}
 	for i, c := range cs {
 		f := fmt.Sprintf("%s[%d]", field, i)
+		name, _ := yamlnode.Scalar(c, "name")
 		switch {
-		case c.Name == sidecar.ContainerName:
-			v.add(f+".name", "%s is the mesher sidecar's container name", c.Name)
-		case c.Name == "":
+		case name == sidecar.ContainerName:
+			v.add(f+".name", "%s is the mesher sidecar's container name", name)
+		case name == "":
 			v.add(f+".name", "is missing")
 		default:
-			for _, msg := range validation.IsDNS1123Label(c.Name) {
-				v.add(f+".name", "%q is not a container name: %s", c.Name, msg)
+			for _, msg := range validation.IsDNS1123Label(name) {
+				v.add(f+".name", "%q is not a container name: %s", name, msg)
 			}
-			if prev, ok := v.containerNames[c.Name]; ok {
-				v.add(f+".name", "container %s is already defined at %s", c.Name, prev)
+			if prev, ok := v.containerNames[name]; ok {
+				v.add(f+".name", "container %s is already defined at %s", name, prev)
 			}
-			v.containerNames[c.Name] = f
+			v.containerNames[name] = f
 		}
-		if c.Image == "" {
+		if image, _ := yamlnode.Scalar(c, "image"); image == "" {
 			v.add(f+".image", "is missing")
 		}
-		if c.RestartPolicy != nil {
+		if yamlnode.Get(c, "restartPolicy") != nil {
 			v.add(f+".restartPolicy", "is set: the template's native setting decides which containers run as native sidecars (restartPolicy Always)")
 		}
-		if len(c.Resources.Requests) == 0 {
-			v.add(f+".resources.requests", "is missing: a namespace with a ResourceQuota refuses pods whose containers set none")
+		for _, part := range [...]string{"requests", "limits"} {
+			if m := yamlnode.GetPath(c, "resources", part); m == nil || m.Kind != yaml.MappingNode || len(m.Content) == 0 {
+				v.add(f+".resources."+part, "is missing: a namespace with a ResourceQuota refuses pods whose containers set none")
+			}
 		}
-		if len(c.Resources.Limits) == 0 {
-			v.add(f+".resources.limits", "is missing: a namespace with a ResourceQuota refuses pods whose containers set none")
+		ports := yamlnode.Get(c, "ports")
+		if ports == nil || ports.Kind != yaml.SequenceNode {
+			continue
 		}
-		for j, p := range c.Ports {
-			if p.Name == "" {
+		for j, p := range ports.Content {
+			pname, _ := yamlnode.Scalar(p, "name")
+			if pname == "" {
 				continue
 			}
 			pf := fmt.Sprintf("%s.ports[%d].name", f, j)
-			if prev, ok := v.portNames[p.Name]; ok {
-				v.add(pf, "port name %s is already used by %s", p.Name, prev)
+			if prev, ok := v.portNames[pname]; ok {
+				v.add(pf, "port name %s is already used by %s", pname, prev)
 				continue
 			}
-			v.portNames[p.Name] = pf
+			v.portNames[pname] = pf
 		}
 	}
 }
 
 func (v *validator) volumes() {
 	seen := map[string]string{}
-	for i, vol := range v.t.Spec.Volumes {
+	for i, node := range v.t.Spec.Volumes {
 		f := fmt.Sprintf("spec.volumes[%d].name", i)
+		var vol struct{ Name string }
+		vol.Name, _ = yamlnode.Scalar(node, "name")
 		switch {
 		case vol.Name == sidecar.VolumeName:
 			v.add(f, "%s is the mesher sidecar's volume name", vol.Name)
@@ -204,8 +211,8 @@ func (v *validator) configMaps() {
 	seen := map[string]string{}
 	for i, cm := range v.t.Spec.ConfigMaps {
 		f := fmt.Sprintf("spec.configMaps[%d].metadata", i)
-		name := cm.Metadata.Name
-		if cm.Metadata.Namespace != "" {
+		name := cm.Name
+		if cm.Namespace != "" {
 			v.add(f+".namespace", "is set: a template's ConfigMaps are generated in each namespace that uses it")
 		}
 		if name == "" {
