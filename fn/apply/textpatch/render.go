@@ -279,8 +279,13 @@ func plainSafe(v *yaml.Node, flow bool) bool {
 	if strings.ContainsRune("-?:,[]{}#&*!|>'\"%@` \t", rune(s[0])) || s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
 		return false
 	}
-	// One pass over the value (three searches showed in profiles).
+	// One pass over the value (three searches showed in profiles), which
+	// also finds whether it is printable ASCII, as nearly every value is.
+	ascii := true
 	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			ascii = false
+		}
 		switch s[i] {
 		case '\n', '\r', '\t':
 			return false
@@ -300,7 +305,7 @@ func plainSafe(v *yaml.Node, flow bool) bool {
 			}
 		}
 	}
-	return printable(s) && !yamlnode.NeedsQuotes(s) && resolvesAsString(s)
+	return (ascii || printable(s)) && !yamlnode.NeedsQuotes(s) && resolvesAsString(s)
 }
 
 // resolvesAsString: yaml.v3 reads s, written plain, as a string. A date

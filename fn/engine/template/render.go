@@ -175,8 +175,11 @@ type clean struct {
 	spec *yaml.Node
 	// segs are the string nodes that take placeholder values, in pieces.
 	segs map[*yaml.Node][]segment
-	// dynamic are the nodes holding such a string, themselves or below.
+	// dynamic are the nodes holding such a string, themselves or below;
+	// kids, for a dynamic collection, the indexes of its dynamic children
+	// (a render copies the collection and renders only those).
 	dynamic map[*yaml.Node]bool
+	kids    map[*yaml.Node][]int
 	// podHash digests the parts a pod gets (containers, volumes, app
 	// containers' additions) as written, placeholders and all; podNames are
 	// the placeholders they use, sorted. With their values they make a
@@ -193,7 +196,7 @@ var podParts = []string{"initContainers", "containers", "volumes", "appContainer
 
 // newClean builds the clean spec of a valid template (every string scans).
 func newClean(spec *yaml.Node) *clean {
-	c := &clean{segs: map[*yaml.Node][]segment{}, dynamic: map[*yaml.Node]bool{}}
+	c := &clean{segs: map[*yaml.Node][]segment{}, dynamic: map[*yaml.Node]bool{}, kids: map[*yaml.Node][]int{}}
 	c.spec = c.copy(spec)
 	pod := yamlnode.Map()
 	for _, k := range podParts {
@@ -252,6 +255,7 @@ func (c *clean) copy(n *yaml.Node) *yaml.Node {
 			out.Content[i] = c.copy(ch)
 			if c.dynamic[out.Content[i]] {
 				c.dynamic[out] = true
+				c.kids[out] = append(c.kids[out], i)
 			}
 		}
 	}
@@ -321,6 +325,12 @@ func (c *clean) render(n *yaml.Node, values map[string]string, cp *copies) *yaml
 	if !c.dynamic[n] {
 		return n
 	}
+	return c.renderDynamic(n, values, cp)
+}
+
+// renderDynamic copies a dynamic node: a string with its placeholders
+// substituted, or a collection whose dynamic children are rendered.
+func (c *clean) renderDynamic(n *yaml.Node, values map[string]string, cp *copies) *yaml.Node {
 	out := cp.node(n)
 	if segs, ok := c.segs[n]; ok {
 		setValue(out, "\x00", substitute(segs, values))
@@ -330,8 +340,9 @@ func (c *clean) render(n *yaml.Node, values map[string]string, cp *copies) *yaml
 		return out
 	}
 	out.Content = cp.slice(len(n.Content))
-	for i, ch := range n.Content {
-		out.Content[i] = c.render(ch, values, cp)
+	copy(out.Content, n.Content)
+	for _, i := range c.kids[n] {
+		out.Content[i] = c.renderDynamic(n.Content[i], values, cp)
 	}
 	return out
 }
