@@ -147,7 +147,8 @@ func (p *problems) add(field, value, msg string) {
 
 // annotationError reports a bad annotation value with the parser's explanation.
 func (p *problems) annotationError(key string, s setting, err error) {
-	p.add(s.field(), s.value, fmt.Sprintf("invalid %s: %v", key, err))
+	p.results = append(p.results, Message{Severity: Error, Field: s.field(), Value: s.value, Code: InvalidAnnotation,
+		Text: fmt.Sprintf("invalid %s: %v", key, err)})
 }
 
 // sidecarPlan is everything one injection adds, rendered and hashed.
@@ -200,7 +201,8 @@ func (p *problems) read(key string) setting {
 	if s.notString {
 		// Annotations are strings: a list or map is no value at all,
 		// whatever text it would make (the API server refuses it).
-		p.add(s.field(), clip(s.value), fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key))
+		p.results = append(p.results, Message{Severity: Error, Field: s.field(), Value: clip(s.value), Code: InvalidAnnotation,
+			Text: fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key)})
 		s.present = false
 	}
 	return s
@@ -546,7 +548,9 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 	if inject.present {
 		b, err := annotations.ParseBool(inject.value)
 		if err != nil {
-			return failure(ref, inject.field(), inject.value, fmt.Sprintf("invalid %s: %v", annotations.Inject, err))
+			o := failure(ref, inject.field(), inject.value, fmt.Sprintf("invalid %s: %v", annotations.Inject, err))
+			o.Reports[0].Messages[0].Code = InvalidAnnotation
+			return o
 		}
 		want = b
 	}

@@ -70,7 +70,21 @@ type Message struct {
 	// Field is the path of the field it is about, Value what is written
 	// there; both empty when it is about the whole object.
 	Field, Value string
+	// Code names the kind of problem, for an audit to tell kinds apart
+	// without reading the text; empty for most messages.
+	Code Code
 }
+
+// Code is a stable name for a kind of problem.
+type Code string
+
+const (
+	// InvalidAnnotation: a sidecar.mesher.io/* annotation (or a template's
+	// parameter annotation) whose value is refused.
+	InvalidAnnotation Code = "InvalidAnnotation"
+	// UnknownTemplate: a template is selected that is not loaded.
+	UnknownTemplate Code = "UnknownTemplate"
+)
 
 // Failed reports whether any message is an error.
 func (r *Report) Failed() bool {

@@ -127,11 +127,11 @@ func (inj *Injector) selection(w *workload) ([]string, *Message) {
 	}
 	if s.present {
 		if s.notString {
-			return nil, &Message{Severity: Error, Field: s.field(), Value: clip(s.value), Text: fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", annotations.Templates)}
+			return nil, &Message{Severity: Error, Field: s.field(), Value: clip(s.value), Code: InvalidAnnotation, Text: fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", annotations.Templates)}
 		}
 		var err error
 		if names, err = annotations.ParseTemplates(s.value); err != nil {
-			return nil, &Message{Severity: Error, Field: s.field(), Value: s.value, Text: fmt.Sprintf("invalid %s: %v", annotations.Templates, err)}
+			return nil, &Message{Severity: Error, Field: s.field(), Value: s.value, Code: InvalidAnnotation, Text: fmt.Sprintf("invalid %s: %v", annotations.Templates, err)}
 		}
 	}
 	for _, n := range names {
@@ -144,7 +144,7 @@ func (inj *Injector) selection(w *workload) ([]string, *Message) {
 			if s.present {
 				where = fmt.Sprintf("%s names %s", annotations.Templates, n)
 			}
-			return nil, &Message{Severity: Error, Field: s.field(), Value: s.value,
+			return nil, &Message{Severity: Error, Field: s.field(), Value: s.value, Code: UnknownTemplate,
 				Text: fmt.Sprintf("unknown template: %s, and no SidecarTemplate of that name is loaded (there are: %s)", where, strings.Join(known, ", "))}
 		}
 	}
@@ -170,7 +170,7 @@ func parameters(w *workload, name string) (map[string]string, []Message) {
 				continue
 			}
 			if !isScalar(v) {
-				problems = append(problems, Message{Severity: Error, Field: field + "[" + key + "]", Value: clip(text(v)),
+				problems = append(problems, Message{Severity: Error, Field: field + "[" + key + "]", Value: clip(text(v)), Code: InvalidAnnotation,
 					Text: fmt.Sprintf("invalid %s: an annotation value is a string, not a list or map", key)})
 				continue
 			}
@@ -202,13 +202,15 @@ func (inj *Injector) templateAddition(w *workload, ours *Status, name string) (*
 	}
 	r, err := entry.Render(params, wl)
 	if err != nil {
-		field, value := w.tmpl.Field("metadata.annotations"), ""
+		field, value, code := w.tmpl.Field("metadata.annotations"), "", Code("")
 		if pe, ok := err.(*template.ParameterError); ok {
+			// A parameter's value refused, or required and missing.
+			code = InvalidAnnotation
 			if s := w.meta("annotations", template.ParameterAnnotation(name, pe.Parameter)); s.present {
 				field, value = s.field(), pe.Value
 			}
 		}
-		return nil, []Message{{Severity: Error, Field: field, Value: value, Text: err.Error()}}
+		return nil, []Message{{Severity: Error, Field: field, Value: value, Code: code, Text: err.Error()}}
 	}
 	native := r.Native == template.NativeTrue || r.Native == template.NativeAuto && runsToCompletion(w)
 	a := &addition{name: name, version: r.Version, volumes: r.Volumes}

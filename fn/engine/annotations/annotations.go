@@ -31,6 +31,13 @@ const (
 	Status = Prefix + "status"
 )
 
+// Keys lists every sidecar.mesher.io/* annotation inject-mesher reads or
+// writes, for telling a misspelt one from a real one.
+func Keys() []string {
+	return []string{Inject, DiscoveryType, ServicePorts, ServiceName, AppID, ProxyCPU, ProxyMemory,
+		ProxyCPULimit, ProxyMemoryLimit, NativeSidecar, ProxyEnv, Templates, Status, Prefix + "generated-by"}
+}
+
 // SeedStatus is the value the original go-mesh webhook wrote into Status.
 const SeedStatus = "injected"
 

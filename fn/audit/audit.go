@@ -1,0 +1,225 @@
+// Package audit judges workloads and Pods against what injection would give
+// them now: which miss their sidecar, which run an outdated one, which are
+// annotated in a way that does nothing. The engine that injects is the
+// engine that judges: each object goes through engine.Decide, and its
+// outcome (inject, upgrade, skip, fail) becomes findings with stable codes.
+// It reads objects and never changes them.
+package audit
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+)
+
+// Code is a finding's stable name: tools and suppressions match on it.
+type Code = engine.Code
+
+// The codes. engine gives InvalidAnnotation and UnknownTemplate to its own
+// messages; the others are what an outcome means.
+const (
+	// MissingSidecar: the rules inject it and it has no sidecar.
+	MissingSidecar Code = "MissingSidecar"
+	// OutdatedSidecar: it has sidecars, and injection now gives other ones.
+	OutdatedSidecar Code = "OutdatedSidecar"
+	// UnknownTemplate: it selects a template that is not loaded.
+	UnknownTemplate = engine.UnknownTemplate
+	// InvalidAnnotation: a value injection refuses, or a misspelt key.
+	InvalidAnnotation = engine.InvalidAnnotation
+	// NamespaceNotEnabled: annotated, but requireNamespaceLabel is on and
+	// its namespace is not enabled: nothing happens.
+	NamespaceNotEnabled Code = "NamespaceNotEnabled"
+	// ConfigMapMissing: it mounts a ConfigMap of inject-mesher's that is not there.
+	ConfigMapMissing Code = "ConfigMapMissing"
+	// SkippedPod: a skip rule applies (hostNetwork, a system namespace...).
+	SkippedPod Code = "SkippedPod"
+	// InjectedByOther: the old sidecar-injector webhook, or a hand, added it.
+	InjectedByOther Code = "InjectedByOther"
+	// InjectionFails: injection would refuse it for another reason (a
+	// collision, an invalid template).
+	InjectionFails Code = "InjectionFails"
+)
+
+// Finding is one thing wrong with one object.
+type Finding struct {
+	Code     Code            `json:"code"`
+	Severity engine.Severity `json:"severity"`
+	Resource engine.Resource `json:"resource"`
+	// Field is the path of the field it is about, when there is one.
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// Object judges one object (each item of a v1 List): what injection would
+// do with it now, against what it has.
+func Object(inj *engine.Injector, obj *yaml.Node, ctx engine.Context) []Finding {
+	out := inj.Decide(obj, ctx)
+	var fs []Finding
+	for _, r := range out.Reports {
+		if r.Resource == nil {
+			continue
+		}
+		fs = append(fs, judge(r)...)
+	}
+	return append(fs, misspelt(inj, obj)...)
+}
+
+// judge turns one outcome into findings.
+func judge(r engine.Report) []Finding {
+	f := func(code Code, sev engine.Severity, field, msg string) Finding {
+		return Finding{Code: code, Severity: sev, Resource: *r.Resource, Field: field, Message: msg}
+	}
+	text := func() string {
+		var parts []string
+		for _, m := range r.Messages {
+			parts = append(parts, m.Text)
+		}
+		return strings.Join(parts, "; ")
+	}
+	switch r.Action {
+	case engine.Injected:
+		return []Finding{f(MissingSidecar, engine.Error, "",
+			"injection would add its sidecars and it has none: render it with inject-mesher, or restart its pods with the webhook in place ("+text()+")")}
+	case engine.Upgraded:
+		return []Finding{f(OutdatedSidecar, engine.Warning, "",
+			"needs a restart: its sidecars are not what injection gives now ("+text()+")")}
+	case engine.Uninjected:
+		return []Finding{f(OutdatedSidecar, engine.Warning, "",
+			"needs a restart: it has sidecars that injection no longer gives it ("+text()+")")}
+	case engine.Skipped:
+		switch r.Reason {
+		case engine.SkipNamespaceNotEnabled:
+			return []Finding{f(NamespaceNotEnabled, engine.Warning, "", text())}
+		case engine.SkipSeedInjected:
+			return []Finding{f(InjectedByOther, engine.Warning, "", text())}
+		}
+		return []Finding{f(SkippedPod, engine.Info, "", text())}
+	case engine.Failed:
+		var fs []Finding
+		for _, m := range r.Messages {
+			if m.Severity != engine.Error {
+				continue
+			}
+			code := m.Code
+			if code == "" {
+				code = InjectionFails
+			}
+			fs = append(fs, f(code, engine.Error, m.Field, m.Text))
+		}
+		return fs
+	}
+	return nil
+}
+
+// misspelt finds sidecar.mesher.io/* annotation keys inject-mesher does not
+// know, on the object and on its pod template, each with the closest key
+// it does know: a typo'd key is read by nothing and silently does nothing.
+func misspelt(inj *engine.Injector, obj *yaml.Node) []Finding {
+	known := annotations.Keys()
+	for _, t := range inj.Templates.Names() {
+		if e, ok := inj.Templates.Get(t); ok {
+			for _, p := range e.Template.Spec.Parameters {
+				known = append(known, t+"."+annotations.Prefix+p.Name)
+			}
+		}
+	}
+	var fs []Finding
+	ref := engine.Ref(obj)
+	visit := func(meta *yaml.Node, field string) {
+		annots := yamlnode.Get(meta, "annotations")
+		if annots == nil || annots.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(annots.Content); i += 2 {
+			key := annots.Content[i].Value
+			if !strings.Contains(key, annotations.Prefix) || slices.Contains(known, key) {
+				continue
+			}
+			msg := fmt.Sprintf("unknown annotation %s: nothing reads it", key)
+			if s := closest(key, known); s != "" {
+				msg += fmt.Sprintf("; did you mean %s?", s)
+			}
+			fs = append(fs, Finding{Code: InvalidAnnotation, Severity: engine.Warning, Resource: ref, Field: field + "[" + key + "]", Message: msg})
+		}
+	}
+	visit(yamlnode.Get(obj, "metadata"), "metadata.annotations")
+	for _, path := range [][]string{{"spec", "template"}, {"spec", "jobTemplate", "spec", "template"}} {
+		if tmpl := yamlnode.GetPath(obj, path...); tmpl != nil {
+			visit(yamlnode.Get(tmpl, "metadata"), strings.Join(path, ".")+".metadata.annotations")
+		}
+	}
+	return fs
+}
+
+// closest is the known key nearest to key (edit distance, case ignored),
+// when it is near enough to be a typo of it.
+func closest(key string, known []string) string {
+	best, bestD := "", len(key)/3+1
+	for _, k := range known {
+		if d := distance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Manifests judges a set of objects as a render writes them: each object,
+// and for each that is up to date, that the ConfigMaps its pods mount are
+// among the objects (the render generates them; a set without them was cut
+// short, or they were dropped by hand).
+func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
+	have := map[[2]string]bool{}
+	for _, obj := range objs {
+		if ns, name, _, ok := engine.AConfigMap(obj); ok {
+			have[[2]string{ns, name}] = true
+		}
+	}
+	var fs []Finding
+	for _, obj := range objs {
+		out := inj.Decide(obj, engine.Context{})
+		for _, r := range out.Reports {
+			if r.Resource == nil {
+				continue
+			}
+			fs = append(fs, judge(r)...)
+			if r.Action != engine.Unchanged {
+				continue
+			}
+			for _, need := range engine.NeedsFrom(out.ConfigMaps) {
+				if need.Namespace == r.Resource.Namespace && !have[[2]string{need.Namespace, need.ConfigMapName()}] {
+					fs = append(fs, Finding{Code: ConfigMapMissing, Severity: engine.Warning, Resource: *r.Resource,
+						Message: fmt.Sprintf("its pods mount ConfigMap %s, which is not among the manifests: render them again with generateConfigMaps on, or add it", need.ConfigMapName())})
+				}
+			}
+		}
+		fs = append(fs, misspelt(inj, obj)...)
+	}
+	return fs
+}
