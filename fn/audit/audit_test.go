@@ -154,4 +154,3 @@ func parse(t *testing.T, text string) []*yaml.Node {
 	}
 	return objs
 }
-
