@@ -41,9 +41,12 @@ type Report struct {
 	Unparsable bool
 }
 
-// Resource names an object.
+// Resource names an object (in JSON, as a KRM result's resourceRef does).
 type Resource struct {
-	APIVersion, Kind, Name, Namespace string
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace,omitempty"`
 }
 
 // File is where an object came from: a file and the object's position in it.

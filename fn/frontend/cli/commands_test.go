@@ -346,3 +346,53 @@ func TestTemplatesCommands(t *testing.T) {
 		})
 	}
 }
+
+// audit: findings on stdout, exit 79 at or over the threshold, 0 without,
+// 1 when the audit itself fails, 2 for a usage mistake.
+func TestAuditCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	annotated := write("web.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata:\n      annotations: {sidecar.mesher.io/inject: \"yes\"}\n    spec:\n      containers: [{name: web, image: web:1}]\n")
+	hostNet := write("agent.yaml", "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: ops}\nspec:\n  template:\n    metadata:\n      annotations: {sidecar.mesher.io/inject: \"yes\"}\n    spec:\n      hostNetwork: true\n      containers: [{name: a, image: a:1}]\n")
+	plain := write("plain.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n")
+	for _, c := range []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr []string
+	}{
+		{"a workload without its sidecar", []string{"audit", annotated}, 79, []string{"shop       deployment/web  MissingSidecar  error"}, nil},
+		{"-o json", []string{"audit", "-o", "json", annotated}, 79, []string{`"code": "MissingSidecar"`, `"kind": "Deployment"`, `"needsRestart": {}`}, nil},
+		{"nothing to find", []string{"audit", plain}, 0, []string{"No findings."}, nil},
+		{"an info finding under the default threshold", []string{"audit", hostNet}, 0, []string{"SkippedPod  info"}, nil},
+		{"an info finding with --failure-threshold info", []string{"audit", "--failure-threshold", "info", hostNet}, 79, []string{"SkippedPod"}, nil},
+		{"an error finding over --failure-threshold error", []string{"audit", "--failure-threshold=error", annotated}, 79, nil, nil},
+		{"the config the injection would use", []string{"audit", "--require-namespace-label", annotated}, 79, []string{"NamespaceNotEnabled"}, nil},
+		{"a missing file", []string{"audit", filepath.Join(dir, "missing.yaml")}, 1, nil, []string{"error: stat"}},
+		{"a bad threshold", []string{"audit", "--failure-threshold", "fatal", annotated}, 2, nil, []string{`invalid argument "fatal" for "--failure-threshold"`}},
+		{"no file", []string{"audit"}, 2, nil, []string{"requires at least 1 arg"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runStdin("", c.args...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			for _, s := range c.stdout {
+				if !strings.Contains(r.stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+				}
+			}
+			for _, s := range c.stderr {
+				if !strings.Contains(r.stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+				}
+			}
+		})
+	}
+}

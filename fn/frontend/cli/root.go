@@ -96,7 +96,7 @@ the exit code is 1; a mistake on the command line exits with 2.`,
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(newInjectCmd(p, streams), newUninjectCmd(p, streams), newTemplatesCmd(streams), newVersionCmd(streams), newCompletionCmd(streams))
+	cmd.AddCommand(newInjectCmd(p, streams), newUninjectCmd(p, streams), newAuditCmd(p, streams), newTemplatesCmd(streams), newVersionCmd(streams), newCompletionCmd(streams))
 	return cmd
 }
 

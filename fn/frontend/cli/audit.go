@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/audit"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
+)
+
+// exitFindings is the audit's exit code when it finds something at or over
+// the threshold, as istioctl analyze's: a failure of the audit itself is 1.
+const exitFindings = 79
+
+// severityRank orders severities for --failure-threshold.
+func severityRank(s engine.Severity) int {
+	return map[engine.Severity]int{engine.Info: 0, engine.Warning: 1, engine.Error: 2}[s]
+}
+
+type auditOptions struct {
+	*injectOptions
+	output    string
+	threshold string
+}
+
+func newAuditCmd(p Program, streams IOStreams) *cobra.Command {
+	o := &auditOptions{injectOptions: newInjectOptions(p, streams)}
+	cmd := &cobra.Command{
+		Use:   "audit FILE|DIR|-...",
+		Short: "Find the workloads that miss their sidecar, run an outdated one, or are annotated in a way that does nothing",
+		Long: `Judge manifests against what injection would give them now, with the same
+config, templates and flags as inject: each finding has a stable code
+(MissingSidecar, OutdatedSidecar, UnknownTemplate, InvalidAnnotation,
+NamespaceNotEnabled, ConfigMapMissing, SkippedPod, InjectedByOther,
+InjectionFails), a severity, the resource and what to do. Nothing is written
+but the findings. The exit code is 79 when a finding is at or over
+--failure-threshold, 0 when none is, 1 when the audit itself failed, 2 for
+a mistake on the command line.`,
+		Example: `  inject-mesher audit k8s/
+  helm template ./chart | inject-mesher audit --config mesher-injection.yaml -o json -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(args)
+		},
+	}
+	o.addFlags(cmd)
+	// inject's report flags say nothing here: the findings are the report.
+	for _, f := range []string{"report", "quiet"} {
+		_ = cmd.Flags().MarkHidden(f)
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json or yaml (a table when not given)")
+	cmd.Flags().StringVar(&o.threshold, "failure-threshold", string(engine.Warning), "the least severity that makes the exit code 79: info, warning or error")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("failure-threshold", cobra.FixedCompletions([]string{"info", "warning", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (o *auditOptions) validate() error {
+	switch o.output {
+	case "", "json", "yaml":
+	default:
+		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want json or yaml", o.output)
+	}
+	switch engine.Severity(o.threshold) {
+	case engine.Info, engine.Warning, engine.Error:
+		return nil
+	}
+	return fmt.Errorf("invalid argument %q for \"--failure-threshold\" flag: want info, warning or error", o.threshold)
+}
+
+// auditReport is what -o json|yaml writes: the findings, and per
+// namespace how many workloads need a restart.
+type auditReport struct {
+	Findings     []audit.Finding `json:"findings"`
+	NeedsRestart map[string]int  `json:"needsRestart"`
+}
+
+func (o *auditOptions) run(paths []string) error {
+	cfg, err := loadConfig(o.configFile, o.sets)
+	if err != nil {
+		return o.failAudit("config: " + err.Error())
+	}
+	inputs, err := readPaths(paths, o.recursive, o.In)
+	if err != nil {
+		return o.failAudit(err.Error())
+	}
+	fromFiles, err := readTemplates(o.templates)
+	if err != nil {
+		return o.failAudit(err.Error())
+	}
+	src := newDocSource(inputs)
+	var objs []*yaml.Node
+	var labelled []string
+	templates := fromFiles
+	for i := 0; i < src.Len(); i++ {
+		node, err := src.Parse(i)
+		if err != nil {
+			return o.failAudit(fmt.Sprintf("%s: %v", src.docs[i].file, err))
+		}
+		if node == nil {
+			continue
+		}
+		if ns, ok := engine.IsEnabledNamespace(node); ok {
+			labelled = append(labelled, ns)
+		}
+		if engine.IsSidecarTemplate(node) {
+			t, err := template.Parse(node)
+			if err != nil {
+				return o.failAudit(fmt.Sprintf("%s: %v", src.docs[i].file, err))
+			}
+			templates = append(templates, template.Prepare(t, src.docs[i].file))
+		}
+		objs = append(objs, node)
+	}
+	inj, err := engine.Build(cfg, labelled, templates...)
+	if err != nil {
+		return o.failAudit(err.Error())
+	}
+	rep := auditReport{Findings: audit.Manifests(inj, objs), NeedsRestart: map[string]int{}}
+	if rep.Findings == nil {
+		rep.Findings = []audit.Finding{}
+	}
+	for _, f := range rep.Findings {
+		if f.Code == audit.OutdatedSidecar {
+			rep.NeedsRestart[f.Resource.Namespace]++
+		}
+	}
+	if err := o.print(rep); err != nil {
+		return o.failAudit("writing the findings: " + err.Error())
+	}
+	limit := severityRank(engine.Severity(o.threshold))
+	for _, f := range rep.Findings {
+		if severityRank(f.Severity) >= limit {
+			return exitCode(exitFindings)
+		}
+	}
+	return nil
+}
+
+func (o *auditOptions) failAudit(msg string) error {
+	fmt.Fprintln(o.ErrOut, "error: "+msg)
+	return exitCode(1)
+}
+
+func (o *auditOptions) print(rep auditReport) error {
+	switch o.output {
+	case "json":
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(append(b, '\n'))
+		return err
+	case "yaml":
+		b, err := sigsyaml.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(b)
+		return err
+	}
+	if len(rep.Findings) == 0 {
+		_, err := fmt.Fprintln(o.Out, "No findings.")
+		return err
+	}
+	tw := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tRESOURCE\tCODE\tSEVERITY\tMESSAGE")
+	for _, f := range rep.Findings {
+		ns := f.Resource.Namespace
+		if ns == "" {
+			ns = "-"
+		}
+		msg := f.Message
+		if f.Field != "" {
+			msg = f.Field + ": " + msg
+		}
+		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s\n", ns, lower(f.Resource.Kind), f.Resource.Name, f.Code, f.Severity, msg)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	nss := make([]string, 0, len(rep.NeedsRestart))
+	for ns := range rep.NeedsRestart {
+		nss = append(nss, ns)
+	}
+	slices.Sort(nss)
+	for _, ns := range nss {
+		if _, err := fmt.Fprintf(o.Out, "namespace %s: NEEDS RESTART: %d\n", ns, rep.NeedsRestart[ns]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
