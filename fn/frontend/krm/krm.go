@@ -70,11 +70,21 @@ func Run(data []byte, w, stderr io.Writer) int {
 	if err != nil {
 		return fail("config.kubernetes.io/v1", []engine.Report{{Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
 	}
-	cfg, cfgReports := readConfig(l.functionConfig)
+	auditing, threshold, fc, err := auditMode(l.functionConfig)
+	if err != nil {
+		ref := engine.Ref(l.functionConfig)
+		return fail(l.apiVersion, []engine.Report{{Resource: &ref, File: locate(l.functionConfig), Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
+	}
+	cfg, cfgReports := readConfig(fc)
 	if cfg == nil {
 		return fail(l.apiVersion, cfgReports)
 	}
 	s := &sink{w: out}
+	if auditing {
+		return runAudit(l, func(labelled []string, templates []*template.Entry) (*engine.Injector, error) {
+			return engine.Build(cfg, labelled, templates...)
+		}, threshold, s, stderr)
+	}
 	run := func(l *list) *batch.Output {
 		s.reset()
 		fmt.Fprintf(s, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)

@@ -1,0 +1,142 @@
+package krm
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/audit"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+)
+
+// The function config keys that make the function a validator: with
+// `kpt fn eval --exec inject-mesher -- audit=true` (a ConfigMap) it audits
+// the items instead of injecting them, writes them back unchanged, and
+// fails, as the command line's audit exits 79, when a finding is at or
+// over failureThreshold.
+const (
+	auditKey     = "audit"
+	thresholdKey = "failureThreshold"
+)
+
+// exitFindings is the exit code of an audit with findings at or over its
+// threshold, as the command line's.
+const exitFindings = 79
+
+// auditMode reads the audit keys of a ConfigMap function config: whether to
+// audit, at which threshold, and the config without those keys (the rest
+// is the injection's config, which the audit judges by).
+func auditMode(fc *yaml.Node) (on bool, threshold engine.Severity, rest *yaml.Node, err error) {
+	threshold = engine.Warning
+	if kind, _ := yamlnode.Scalar(fc, "kind"); kind != "ConfigMap" {
+		return false, threshold, fc, nil
+	}
+	v, ok := yamlnode.Scalar(fc, "data", auditKey)
+	if !ok {
+		return false, threshold, fc, nil
+	}
+	if on, err = annotations.ParseBool(v); err != nil {
+		return false, threshold, fc, fmt.Errorf("function config: data.%s: %v", auditKey, err)
+	}
+	if t, ok := yamlnode.Scalar(fc, "data", thresholdKey); ok {
+		switch engine.Severity(t) {
+		case engine.Info, engine.Warning, engine.Error:
+			threshold = engine.Severity(t)
+		default:
+			return false, threshold, fc, fmt.Errorf("function config: data.%s: %q is not info, warning or error", thresholdKey, t)
+		}
+	}
+	rest = plan.Copy(fc)
+	data := yamlnode.Get(rest, "data")
+	for _, k := range []string{auditKey, thresholdKey} {
+		if i := yamlnode.KeyIndex(data, k); i >= 0 {
+			data.Content = slices.Delete(data.Content, i, i+2)
+		}
+	}
+	return on, threshold, rest, nil
+}
+
+// runAudit judges the items with the injector the config and the items'
+// Namespaces and SidecarTemplates make, and writes the list back with the
+// items as they came and the findings as results.
+func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stderr io.Writer) int {
+	var objs []*yaml.Node
+	var labelled []string
+	var templates []*template.Entry
+	files := map[engine.Resource]*engine.File{}
+	for i := 0; i < l.source.Len(); i++ {
+		node, err := l.source.Parse(i)
+		if err != nil {
+			return writeFailure(s, stderr, l.apiVersion, []engine.Report{{File: locateText(l.source.Raw(i)), Unparsable: true,
+				Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
+		}
+		if node == nil {
+			continue
+		}
+		if ns, ok := engine.IsEnabledNamespace(node); ok {
+			labelled = append(labelled, ns)
+		}
+		if engine.IsSidecarTemplate(node) {
+			t, err := template.Parse(node)
+			if err != nil {
+				ref := engine.Ref(node)
+				return writeFailure(s, stderr, l.apiVersion, []engine.Report{{Resource: &ref, File: locate(node), Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
+			}
+			templates = append(templates, template.Prepare(t, "the input"))
+		}
+		files[engine.Ref(node)] = locate(node)
+		objs = append(objs, node)
+	}
+	inj, err := cfg(labelled, templates)
+	if err != nil {
+		return writeFailure(s, stderr, l.apiVersion, []engine.Report{{Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
+	}
+	findings := audit.Manifests(inj, objs)
+	fmt.Fprintf(s, "apiVersion: %s\nkind: ResourceList\n", l.apiVersion)
+	if l.source.Len() == 0 {
+		s.WriteString("items: []\n")
+	} else {
+		s.WriteString("items:\n")
+		for i := 0; i < l.source.Len(); i++ {
+			s.keep(l.source.Raw(i))
+		}
+	}
+	if l.functionConfigRaw != nil {
+		s.keep(l.functionConfigRaw)
+	}
+	reports := make([]engine.Report, len(findings))
+	failed := false
+	for i, f := range findings {
+		res := f.Resource
+		reports[i] = engine.Report{Resource: &res, File: files[f.Resource],
+			Messages: []engine.Message{{Severity: f.Severity, Text: string(f.Code) + ": " + f.Message, Field: f.Field}}}
+		failed = failed || severityRank(f.Severity) >= severityRank(threshold)
+	}
+	writeResults(s, nil, reports, false)
+	s.finish()
+	if !s.streaming {
+		s.spill()
+	}
+	if s.err != nil {
+		fmt.Fprintln(stderr, "error: writing the output:", s.err)
+		return 1
+	}
+	if failed {
+		fmt.Fprintf(stderr, "error: %d findings, at least one at or over %s\n", len(findings), threshold)
+		return exitFindings
+	}
+	return 0
+}
+
+// configured builds the injector from what the items hold.
+type configured func(labelled []string, templates []*template.Entry) (*engine.Injector, error)
+
+func severityRank(s engine.Severity) int {
+	return map[engine.Severity]int{engine.Info: 0, engine.Warning: 1, engine.Error: 2}[s]
+}
