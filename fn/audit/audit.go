@@ -8,6 +8,7 @@ package audit
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -203,6 +204,7 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 	}
 	var fs []Finding
 	for _, obj := range objs {
+		start := len(fs)
 		out := inj.Decide(obj, engine.Context{})
 		for _, r := range out.Reports {
 			if r.Resource == nil {
@@ -220,6 +222,65 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 			}
 		}
 		fs = append(fs, misspelt(inj, obj)...)
+		fs = suppressedByAnnotation(obj, fs, start)
 	}
 	return fs
+}
+
+// suppressedByAnnotation drops the findings from start on whose code the
+// object's sidecar.mesher.io/audit-suppress annotation lists (on the
+// object or on its pod template): a team's "we know, leave it".
+func suppressedByAnnotation(obj *yaml.Node, fs []Finding, start int) []Finding {
+	var codes []string
+	read := func(meta *yaml.Node) {
+		if v, ok := yamlnode.Scalar(meta, "annotations", annotations.AuditSuppress); ok {
+			for _, c := range strings.Split(v, ",") {
+				codes = append(codes, strings.TrimSpace(c))
+			}
+		}
+	}
+	read(yamlnode.Get(obj, "metadata"))
+	for _, path := range [][]string{{"spec", "template", "metadata"}, {"spec", "jobTemplate", "spec", "template", "metadata"}} {
+		read(yamlnode.GetPath(obj, path...))
+	}
+	if len(codes) == 0 {
+		return fs
+	}
+	return append(fs[:start], slices.DeleteFunc(fs[start:], func(f Finding) bool { return slices.Contains(codes, string(f.Code)) })...)
+}
+
+// Suppression drops the findings of one code for the resources a pattern
+// matches: Kind/name.namespace, each part a glob (* for any).
+type Suppression struct {
+	Code     Code
+	Resource string
+}
+
+// ParseSuppression reads CODE=Kind/name.namespace (or CODE alone, or
+// CODE=* : every resource).
+func ParseSuppression(s string) (Suppression, error) {
+	code, res, found := strings.Cut(s, "=")
+	if !found {
+		res = "*"
+	}
+	if strings.TrimSpace(code) == "" {
+		return Suppression{}, fmt.Errorf("%q names no code: write CODE=Kind/name.namespace", s)
+	}
+	if _, err := path.Match(res, ""); err != nil {
+		return Suppression{}, fmt.Errorf("%q: %v", s, err)
+	}
+	return Suppression{Code: Code(strings.TrimSpace(code)), Resource: strings.TrimSpace(res)}, nil
+}
+
+// Suppress drops the findings the suppressions match.
+func Suppress(fs []Finding, sups []Suppression) []Finding {
+	return slices.DeleteFunc(fs, func(f Finding) bool {
+		name := f.Resource.Kind + "/" + f.Resource.Name + "." + f.Resource.Namespace
+		for _, s := range sups {
+			if ok, _ := path.Match(s.Resource, name); s.Code == f.Code && (s.Resource == "*" || ok) {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -102,6 +102,7 @@ func TestManifests(t *testing.T) {
 			want: []want{{audit.InjectedByOther, "", "the old sidecar-injector webhook injected this pod"}}},
 		{name: "a collision injection refuses", text: edit(t, deployment, "        image: web:1\n", "        image: web:1\n        ports: [{containerPort: 30101}]\n"),
 			want: []want{{audit.InjectionFails, "spec.template.spec.containers[0].ports[0].containerPort", "already uses port 30101"}}},
+		{name: "a finding the workload suppresses", text: edit(t, deployment, `sidecar.mesher.io/inject: "yes"`, "sidecar.mesher.io/inject: \"yes\"\n        sidecar.mesher.io/audit-suppress: SkippedPod, MissingSidecar")},
 		{name: "up to date, its ConfigMap dropped", text: fresh[:strings.Index(fresh, "---\napiVersion: v1\nkind: ConfigMap")],
 			want: []want{{audit.ConfigMapMissing, "", "ConfigMap mesher-config-sc, which is not among the manifests"}}},
 	}
@@ -153,4 +154,39 @@ func parse(t *testing.T, text string) []*yaml.Node {
 		t.Fatal(err)
 	}
 	return objs
+}
+
+func TestSuppress(t *testing.T) {
+	web := audit.Finding{Code: audit.MissingSidecar, Resource: engine.Resource{Kind: "Deployment", Name: "web", Namespace: "shop"}}
+	for _, c := range []struct {
+		flag string
+		gone bool
+		err  string
+	}{
+		{flag: "MissingSidecar=Deployment/web.shop", gone: true},
+		{flag: "MissingSidecar=Deployment/*.shop", gone: true},
+		{flag: "MissingSidecar", gone: true},
+		{flag: "MissingSidecar=*", gone: true},
+		{flag: "MissingSidecar=Deployment/web.prod"},
+		{flag: "OutdatedSidecar=Deployment/web.shop"},
+		{flag: "=Deployment/web.shop", err: "names no code"},
+		{flag: "MissingSidecar=Deployment/[web", err: "syntax error in pattern"},
+	} {
+		t.Run(c.flag, func(t *testing.T) {
+			s, err := audit.ParseSuppression(c.flag)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			left := audit.Suppress([]audit.Finding{web}, []audit.Suppression{s})
+			if gone := len(left) == 0; gone != c.gone {
+				t.Errorf("suppressed: %v, want %v", gone, c.gone)
+			}
+		})
+	}
 }

@@ -29,13 +29,15 @@ const (
 	Templates = Prefix + "templates"
 	// Status records what the injector added, so a re-run can strip exactly that.
 	Status = Prefix + "status"
+	// AuditSuppress lists audit finding codes not to report for the object.
+	AuditSuppress = Prefix + "audit-suppress"
 )
 
 // Keys lists every sidecar.mesher.io/* annotation inject-mesher reads or
 // writes, for telling a misspelt one from a real one.
 func Keys() []string {
 	return []string{Inject, DiscoveryType, ServicePorts, ServiceName, AppID, ProxyCPU, ProxyMemory,
-		ProxyCPULimit, ProxyMemoryLimit, NativeSidecar, ProxyEnv, Templates, Status, Prefix + "generated-by"}
+		ProxyCPULimit, ProxyMemoryLimit, NativeSidecar, ProxyEnv, Templates, Status, AuditSuppress, Prefix + "generated-by"}
 }
 
 // SeedStatus is the value the original go-mesh webhook wrote into Status.

@@ -28,6 +28,7 @@ type auditOptions struct {
 	*injectOptions
 	output    string
 	threshold string
+	suppress  []string
 }
 
 func newAuditCmd(p Program, streams IOStreams) *cobra.Command {
@@ -59,6 +60,7 @@ a mistake on the command line.`,
 		_ = cmd.Flags().MarkHidden(f)
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json or yaml (a table when not given)")
+	cmd.Flags().StringArrayVar(&o.suppress, "suppress", nil, "drop findings: CODE=Kind/name.namespace, each part a glob (repeatable); an object's sidecar.mesher.io/audit-suppress annotation lists codes too")
 	cmd.Flags().StringVar(&o.threshold, "failure-threshold", string(engine.Warning), "the least severity that makes the exit code 79: info, warning or error")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("failure-threshold", cobra.FixedCompletions([]string{"info", "warning", "error"}, cobra.ShellCompDirectiveNoFileComp))
@@ -70,6 +72,11 @@ func (o *auditOptions) validate() error {
 	case "", "json", "yaml":
 	default:
 		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want json or yaml", o.output)
+	}
+	for _, s := range o.suppress {
+		if _, err := audit.ParseSuppression(s); err != nil {
+			return fmt.Errorf("invalid argument for \"--suppress\" flag: %v", err)
+		}
 	}
 	switch engine.Severity(o.threshold) {
 	case engine.Info, engine.Warning, engine.Error:
@@ -126,7 +133,12 @@ func (o *auditOptions) run(paths []string) error {
 	if err != nil {
 		return o.failAudit(err.Error())
 	}
-	rep := auditReport{Findings: audit.Manifests(inj, objs), NeedsRestart: map[string]int{}}
+	var sups []audit.Suppression
+	for _, s := range o.suppress {
+		sup, _ := audit.ParseSuppression(s) // validate checked it
+		sups = append(sups, sup)
+	}
+	rep := auditReport{Findings: audit.Suppress(audit.Manifests(inj, objs), sups), NeedsRestart: map[string]int{}}
 	if rep.Findings == nil {
 		rep.Findings = []audit.Finding{}
 	}

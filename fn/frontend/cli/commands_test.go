@@ -374,6 +374,8 @@ func TestAuditCommand(t *testing.T) {
 		{"an info finding with --failure-threshold info", []string{"audit", "--failure-threshold", "info", hostNet}, 79, []string{"SkippedPod"}, nil},
 		{"an error finding over --failure-threshold error", []string{"audit", "--failure-threshold=error", annotated}, 79, nil, nil},
 		{"the config the injection would use", []string{"audit", "--require-namespace-label", annotated}, 79, []string{"NamespaceNotEnabled"}, nil},
+		{"a suppressed finding", []string{"audit", "--suppress", "MissingSidecar=Deployment/web.shop", annotated}, 0, []string{"No findings."}, nil},
+		{"a bad suppression", []string{"audit", "--suppress", "=x", annotated}, 2, nil, []string{`invalid argument for "--suppress" flag`}},
 		{"a missing file", []string{"audit", filepath.Join(dir, "missing.yaml")}, 1, nil, []string{"error: stat"}},
 		{"a bad threshold", []string{"audit", "--failure-threshold", "fatal", annotated}, 2, nil, []string{`invalid argument "fatal" for "--failure-threshold"`}},
 		{"no file", []string{"audit"}, 2, nil, []string{"requires at least 1 arg"}},
