@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"text/tabwriter"
 
@@ -59,19 +60,19 @@ a mistake on the command line.`,
 	for _, f := range []string{"report", "quiet"} {
 		_ = cmd.Flags().MarkHidden(f)
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json or yaml (a table when not given)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json, yaml, or policyreport (wgpolicyk8s.io/v1alpha2 PolicyReports, one per namespace); a table when not given")
 	cmd.Flags().StringArrayVar(&o.suppress, "suppress", nil, "drop findings: CODE=Kind/name.namespace, each part a glob (repeatable); an object's sidecar.mesher.io/audit-suppress annotation lists codes too")
 	cmd.Flags().StringVar(&o.threshold, "failure-threshold", string(engine.Warning), "the least severity that makes the exit code 79: info, warning or error")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "policyreport"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("failure-threshold", cobra.FixedCompletions([]string{"info", "warning", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 func (o *auditOptions) validate() error {
 	switch o.output {
-	case "", "json", "yaml":
+	case "", "json", "yaml", "policyreport":
 	default:
-		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want json or yaml", o.output)
+		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want json, yaml or policyreport", o.output)
 	}
 	for _, s := range o.suppress {
 		if _, err := audit.ParseSuppression(s); err != nil {
@@ -180,6 +181,8 @@ func (o *auditOptions) print(rep auditReport) error {
 		}
 		_, err = o.Out.Write(b)
 		return err
+	case "policyreport":
+		return writePolicyReports(o.Out, rep.Findings)
 	}
 	if len(rep.Findings) == 0 {
 		_, err := fmt.Fprintln(o.Out, "No findings.")
@@ -222,4 +225,83 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// policyResult is one result of a wgpolicyk8s.io/v1alpha2 PolicyReport.
+type policyResult struct {
+	Policy    string            `json:"policy"`
+	Rule      string            `json:"rule"`
+	Result    string            `json:"result"`
+	Severity  string            `json:"severity"`
+	Category  string            `json:"category"`
+	Source    string            `json:"source"`
+	Scored    bool              `json:"scored"`
+	Message   string            `json:"message"`
+	Resources []engine.Resource `json:"resources"`
+}
+
+type policyReport struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   map[string]any `json:"metadata"`
+	Summary    map[string]int `json:"summary"`
+	Results    []policyResult `json:"results"`
+}
+
+// policyResultOf is a finding's result and severity in a PolicyReport.
+func policyResultOf(s engine.Severity) (result, severity string) {
+	switch s {
+	case engine.Error:
+		return "fail", "high"
+	case engine.Warning:
+		return "warn", "medium"
+	}
+	return "skip", "info"
+}
+
+// writePolicyReports writes the findings as PolicyReports, one per
+// namespace (a ClusterPolicyReport for objects without one), so that the
+// dashboards that read Kyverno's and other scanners' reports show them: an
+// error fails, a warning warns, an info is skipped. Without a timestamp, so
+// that the same findings give the same text.
+func writePolicyReports(w io.Writer, findings []audit.Finding) error {
+	byNS := map[string][]audit.Finding{}
+	for _, f := range findings {
+		byNS[f.Resource.Namespace] = append(byNS[f.Resource.Namespace], f)
+	}
+	nss := make([]string, 0, len(byNS))
+	for ns := range byNS {
+		nss = append(nss, ns)
+	}
+	slices.Sort(nss)
+	for i, ns := range nss {
+		r := policyReport{APIVersion: "wgpolicyk8s.io/v1alpha2", Kind: "PolicyReport",
+			Metadata: map[string]any{"name": "inject-mesher-audit", "namespace": ns, "labels": map[string]string{"app.kubernetes.io/managed-by": "inject-mesher"}},
+			Summary:  map[string]int{"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0}}
+		if ns == "" {
+			r.Kind = "ClusterPolicyReport"
+			delete(r.Metadata, "namespace")
+		}
+		for _, f := range byNS[ns] {
+			result, sev := policyResultOf(f.Severity)
+			r.Summary[result]++
+			msg := f.Message
+			if f.Field != "" {
+				msg = f.Field + ": " + msg
+			}
+			r.Results = append(r.Results, policyResult{Policy: "inject-mesher", Rule: string(f.Code), Result: result, Severity: sev,
+				Category: "sidecar injection", Source: "inject-mesher", Scored: true, Message: msg, Resources: []engine.Resource{f.Resource}})
+		}
+		b, err := sigsyaml.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b = append([]byte("---\n"), b...)
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }

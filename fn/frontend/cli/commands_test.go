@@ -370,6 +370,8 @@ func TestAuditCommand(t *testing.T) {
 		{"a workload without its sidecar", []string{"audit", annotated}, 79, []string{"shop       deployment/web  MissingSidecar  error"}, nil},
 		{"-o json", []string{"audit", "-o", "json", annotated}, 79, []string{`"code": "MissingSidecar"`, `"kind": "Deployment"`, `"needsRestart": {}`}, nil},
 		{"nothing to find", []string{"audit", plain}, 0, []string{"No findings."}, nil},
+		{"-o policyreport: one per namespace", []string{"audit", "-o", "policyreport", "--failure-threshold", "error", annotated, hostNet}, 79,
+			[]string{"apiVersion: wgpolicyk8s.io/v1alpha2\nkind: PolicyReport\n", "  namespace: ops\n", "---\napiVersion: wgpolicyk8s.io/v1alpha2", "  namespace: shop\n", "  result: fail\n  rule: MissingSidecar", "  result: skip\n  rule: SkippedPod", "  fail: 1\n"}, nil},
 		{"an info finding under the default threshold", []string{"audit", hostNet}, 0, []string{"SkippedPod  info"}, nil},
 		{"an info finding with --failure-threshold info", []string{"audit", "--failure-threshold", "info", hostNet}, 79, []string{"SkippedPod"}, nil},
 		{"an error finding over --failure-threshold error", []string{"audit", "--failure-threshold=error", annotated}, 79, nil, nil},
