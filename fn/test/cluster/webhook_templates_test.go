@@ -243,7 +243,7 @@ func unreadableTemplateDenied(t *testing.T, _ *webhookEnv) {
 		t.Fatalf("the CRD refuses it: %v\n%s", err, out)
 	}
 	cond, _ := waitValid(t, name)
-	if want := "spec.containers[0].imagePullPolcy: unknown field"; cond["status"] != "False" || cond["message"] != want {
+	if want := `spec.containers[0].imagePullPolcy: unknown field: Container has no field "imagePullPolcy"`; cond["status"] != "False" || cond["message"] != want {
 		t.Errorf("Valid is %v, want False with %q", cond, want)
 	}
 	_, _, err := createPod(t, templatesNS, templatesPod("asks-typo", "mesher,"+name), true)
