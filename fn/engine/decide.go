@@ -646,15 +646,18 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 	var parts []string
 	var note string
 	for _, a := range ch.add {
-		verb := "injected"
-		if ours.has(a.name) {
+		verb, why := "injected", ""
+		switch {
+		case slices.Contains(ch.moved, a.name):
+			verb, why = "rewrote", " to keep the selected order"
+		case ours.has(a.name):
 			verb = "upgraded"
 		}
 		if a.name != mesherTemplate {
-			parts = append(parts, verb+" "+a.what())
+			parts = append(parts, verb+" "+a.what()+why)
 			continue
 		}
-		msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)", verb, sc.spec.Backend, placement(sc.spec.Native))
+		msg := fmt.Sprintf("%s the mesher sidecar (%s discovery, %s)%s", verb, sc.spec.Backend, placement(sc.spec.Native), why)
 		if len(sc.fromWorkload) > 0 {
 			note = fmt.Sprintf("%s read from the %s's own metadata.annotations: move them to %s so the pods carry them",
 				strings.Join(sc.fromWorkload, ", "), ref.Kind, w.tmpl.Field("metadata.annotations"))
@@ -671,29 +674,111 @@ func (inj *Injector) processTemplate(w *workload) Outcome {
 
 // compare sorts the selected additions into those whose record is up to
 // date (kept as they are) and those to (re)write, and strips what the pod
-// had of templates it no longer selects (named in removed).
+// had of templates it no longer selects (named in removed). A kept one that
+// stands out of the selected order is written again in its place (named in
+// ch.moved).
 func (inj *Injector) compare(w *workload, ours *Status, adds []*addition) (ch *change, removed []string) {
 	ch = &change{}
 	old := ours.records()
-	for _, a := range adds {
-		i := slices.IndexFunc(old, func(r record) bool { return r.name == a.name })
-		if i >= 0 && old[i].hash == a.hash && intact(w, old[i]) {
-			ch.keep = append(ch.keep, old[i])
-		} else {
-			if i >= 0 {
-				ch.strip = append(ch.strip, old[i])
-			}
-			ch.add = append(ch.add, a)
+	// had[i] is the record of adds[i]'s template, kept[i] the same when it
+	// stays as it is.
+	had, kept := make([]*record, len(adds)), make([]bool, len(adds))
+	for i, a := range adds {
+		j := slices.IndexFunc(old, func(r record) bool { return r.name == a.name })
+		if j < 0 {
+			continue
 		}
-		if i >= 0 {
-			old = slices.Delete(old, i, i+1)
+		r := old[j]
+		had[i], kept[i] = &r, r.hash == a.hash && intact(w, r)
+		old = slices.Delete(old, j, j+1)
+	}
+	upToDate := slices.Clone(kept)
+	inOrder(w, adds, kept)
+	for i, a := range adds {
+		switch {
+		case kept[i]:
+			ch.keep = append(ch.keep, *had[i])
+			continue
+		case upToDate[i]:
+			ch.moved = append(ch.moved, a.name)
 		}
+		if had[i] != nil {
+			ch.strip = append(ch.strip, *had[i])
+		}
+		ch.add = append(ch.add, a)
 	}
 	for _, r := range old {
 		ch.strip = append(ch.strip, r)
 		removed = append(removed, r.name)
 	}
 	return ch, removed
+}
+
+// inOrder unmarks the kept additions that would stand out of the selected
+// order. What is written goes first or last in its list (before every item
+// of an init containers list, or after every item of the others), not where
+// the item it replaces was: a kept addition selected before one written
+// first, or after one written last, or one whose items are out of the
+// selected order (the selection reordered), is written again too. Each
+// list is read as it is in the pod, until no more change.
+func inOrder(w *workload, adds []*addition, kept []bool) {
+	if len(adds) < 2 || !slices.Contains(kept, true) {
+		return // nothing kept, or nothing to keep in order with
+	}
+	spec := w.spec()
+	for changed := true; changed; {
+		changed = false
+		// check orders the additions that have items in one list: items
+		// gives them, key matches them, front says they go first.
+		check := func(seq *yaml.Node, key string, items func(a *addition) []*yaml.Node, front bool) {
+			var members, pos []int
+			for i, a := range adds {
+				its := items(a)
+				if len(its) == 0 {
+					continue
+				}
+				p := -1
+				if kept[i] {
+					v, _ := yamlnode.Scalar(its[0], key)
+					if p = yamlnode.IndexBy(seq, key, v); p < 0 {
+						continue // not in the list (a user's edit): it places nothing
+					}
+				}
+				members, pos = append(members, i), append(pos, p)
+			}
+			// The kept ones that stay: a run in the pod's order, after the
+			// last written first, or before the first written last.
+			var again []int
+			if front {
+				k := len(members)
+				for k > 0 && kept[members[k-1]] && (k == len(members) || pos[k-1] < pos[k]) {
+					k--
+				}
+				again = members[:k]
+			} else {
+				k := 0
+				for k < len(members) && kept[members[k]] && (k == 0 || pos[k-1] < pos[k]) {
+					k++
+				}
+				again = members[k:]
+			}
+			for _, m := range again {
+				if kept[m] {
+					kept[m], changed = false, true
+				}
+			}
+		}
+		inits := yamlnode.Get(spec, "initContainers")
+		check(inits, "name", func(a *addition) []*yaml.Node { return a.first }, true)
+		check(inits, "name", func(a *addition) []*yaml.Node { return a.last }, false)
+		check(yamlnode.Get(spec, "containers"), "name", func(a *addition) []*yaml.Node { return a.containers }, false)
+		check(yamlnode.Get(spec, "volumes"), "name", func(a *addition) []*yaml.Node { return a.volumes }, false)
+		for _, c := range seqOf(spec, "containers") {
+			name, _ := yamlnode.Scalar(c, "name")
+			check(yamlnode.Get(c, "env"), "name", func(a *addition) []*yaml.Node { return a.env[name] }, false)
+			check(yamlnode.Get(c, "volumeMounts"), "mountPath", func(a *addition) []*yaml.Node { return a.mounts[name] }, false)
+		}
+	}
 }
 
 // newStatus is the status after the change: each selected template's

@@ -104,7 +104,8 @@ func New(cfg *config.Config, labelled []string) *Injector {
 
 // Build returns an Injector whose templates are the config's own and those
 // given (read from files, found among the input, watched in the cluster).
-// Two templates of one name are an error naming where each came from.
+// Two templates of one name, or two that generate a ConfigMap of one name,
+// are an error naming where each came from.
 func Build(cfg *config.Config, labelled []string, templates ...*template.Entry) (*Injector, error) {
 	inj := New(cfg, labelled)
 	all := make([]*template.Entry, 0, len(cfg.Templates)+len(templates))
@@ -114,6 +115,22 @@ func Build(cfg *config.Config, labelled []string, templates ...*template.Entry) 
 	set, err := template.NewSet(append(all, templates...)...)
 	if err != nil {
 		return nil, err
+	}
+	// A namespace where pods use both would get two ConfigMaps of that
+	// name, each with its template's data, and only one can exist.
+	generates := map[string]*template.Entry{}
+	for _, name := range set.Names() {
+		e, _ := set.Get(name)
+		if len(e.Problems) > 0 {
+			continue // never rendered: its pods are refused
+		}
+		for _, cm := range e.Template.ConfigMapNames() {
+			if prev, ok := generates[cm]; ok && prev != e {
+				return nil, fmt.Errorf("%s %s (in %s) and %s %s (in %s) both generate ConfigMap %s: rename one of them",
+					template.Kind, prev.Template.Name, prev.Origin, template.Kind, name, e.Origin, cm)
+			}
+			generates[cm] = e
+		}
 	}
 	inj.Templates = set
 	return inj, nil

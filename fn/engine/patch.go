@@ -19,6 +19,10 @@ type change struct {
 	strip, keep []record
 	// add is what comes, in the order the templates are selected.
 	add []*addition
+	// moved names the additions in add whose record was up to date: they
+	// are written again only to stand in the selected order among those
+	// written.
+	moved []string
 	// st is the status to write; nil when nothing stays.
 	st *Status
 }

@@ -92,6 +92,21 @@ func (e *Entry) Render(params map[string]string, w Workload) (*Rendered, error) 
 		r.Env = e.clean.items(yamlnode.Get(app, "env"), values, cp)
 		r.VolumeMounts = e.clean.items(yamlnode.Get(app, "volumeMounts"), values, cp)
 	}
+	// Validate refuses a name or path written twice; placeholders can still
+	// render two as one, which would be added twice and stripped once.
+	for _, l := range [...]struct {
+		items      []*yaml.Node
+		field, key string
+	}{{r.Env, "spec.appContainers.env", "name"}, {r.VolumeMounts, "spec.appContainers.volumeMounts", "mountPath"}} {
+		for i, it := range l.items {
+			value, _ := yamlnode.Scalar(it, l.key)
+			for j := range i {
+				if prev, _ := yamlnode.Scalar(l.items[j], l.key); prev == value {
+					return nil, fmt.Errorf("%s %s: %s[%d].%s and %s[%d].%s both render as %q for this workload: a container can have only one; set the parameters apart", Kind, t.Name, l.field, j, l.key, l.field, i, l.key, value)
+				}
+			}
+		}
+	}
 	r.Hash = e.digest(r, values)
 	return r, nil
 }

@@ -138,6 +138,12 @@ func TestValidate(t *testing.T) {
 			want: []string{"spec.order: \"middle\" is not one of first, last"}},
 		{name: "ConfigMap with a namespace", old: "  volumes:", new: "  configMaps:\n  - metadata: {name: c, namespace: x}\n  volumes:",
 			want: []string{"spec.configMaps[0].metadata.namespace: is set"}},
+		{name: "an app container env var twice: added twice, stripped once", old: "  volumes:", new: "  appContainers:\n    env:\n    - {name: LOG, value: a}\n    - {name: LOG, value: b}\n  volumes:",
+			want: []string{"spec.appContainers.env[1].name: env var LOG is already added at spec.appContainers.env[0].name"}},
+		{name: "an app container mount path twice: a pod refused", old: "  volumes:", new: "  appContainers:\n    volumeMounts:\n    - {name: logs, mountPath: /logs}\n    - {name: logs, mountPath: /logs, readOnly: true}\n  volumes:",
+			want: []string{"spec.appContainers.volumeMounts[1].mountPath: mount path /logs is already added at spec.appContainers.volumeMounts[0].mountPath"}},
+		{name: "an app container env var without a name", old: "  volumes:", new: "  appContainers:\n    env:\n    - {value: a}\n  volumes:",
+			want: []string{"spec.appContainers.env[0].name: is missing"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,6 +199,10 @@ func TestRender(t *testing.T) {
 			want: `["--path=/var/log/app", "--to=Deployment/shop/web"]`},
 		{name: "a value read as a bool is quoted", old: `"--to={{target}}"`, new: `"{{target}}"`, params: map[string]string{"target": "yes"},
 			want: `["--path=/var/log/app", "yes"]`},
+		{name: "two app container mounts rendered at one path are refused", old: "  volumes:", new: "  appContainers:\n    volumeMounts:\n    - {name: logs, mountPath: '{{logPath}}'}\n    - {name: logs, mountPath: /var/log/app}\n  volumes:", params: map[string]string{"target": "x"},
+			want: "SidecarTemplate shipper: spec.appContainers.volumeMounts[0].mountPath and spec.appContainers.volumeMounts[1].mountPath both render as \"/var/log/app\" for this workload", wantErr: true},
+		{name: "app container mounts at paths set apart render", old: "  volumes:", new: "  appContainers:\n    volumeMounts:\n    - {name: logs, mountPath: '{{logPath}}'}\n    - {name: logs, mountPath: /var/log/app}\n  volumes:", params: map[string]string{"target": "loki", "logPath": "/logs"},
+			want: `["--path=/logs", "--to=loki"]`},
 		{name: "invalid template is refused", old: "{{target}}", new: "{{nothing}}", params: map[string]string{"target": "x"},
 			want: "SidecarTemplate shipper is invalid and is not used: spec.containers[0].args[1]: unknown placeholder {{nothing}}", wantErr: true},
 	}

@@ -78,6 +78,7 @@ func Validate(t *Template) []Problem {
 	v.containers("spec.initContainers", s.InitContainers)
 	v.containers("spec.containers", s.Containers)
 	v.volumes()
+	v.appContainers()
 	v.configMaps()
 	v.placeholders()
 	return v.problems
@@ -204,6 +205,33 @@ func (v *validator) volumes() {
 			}
 			seen[vol.Name] = f
 		}
+	}
+}
+
+// appContainers checks what goes into each app container: an env var or a
+// mount path is added by its name or path, and stripped by it, so one
+// written twice would be added twice (a pod with a mount path twice is
+// refused) and stripped once.
+func (v *validator) appContainers() {
+	a := v.t.Spec.AppContainers
+	v.unique("spec.appContainers.env", a.Env, "name", "env var")
+	v.unique("spec.appContainers.volumeMounts", a.VolumeMounts, "mountPath", "mount path")
+}
+
+func (v *validator) unique(field string, items []*yaml.Node, key, what string) {
+	seen := map[string]string{}
+	for i, it := range items {
+		f := fmt.Sprintf("%s[%d].%s", field, i, key)
+		value, _ := yamlnode.Scalar(it, key)
+		if value == "" {
+			v.add(f, "is missing")
+			continue
+		}
+		if prev, ok := seen[value]; ok {
+			v.add(f, "%s %s is already added at %s", what, value, prev)
+			continue
+		}
+		seen[value] = f
 	}
 }
 
