@@ -112,24 +112,15 @@ func Build(cfg *config.Config, labelled []string, templates ...*template.Entry) 
 	for _, t := range cfg.Templates {
 		all = append(all, template.Prepare(t, "the function config's templates"))
 	}
-	set, err := template.NewSet(append(all, templates...)...)
+	entries := append(all, templates...)
+	set, err := template.NewSet(entries...)
 	if err != nil {
 		return nil, err
 	}
-	// A namespace where pods use both would get two ConfigMaps of that
-	// name, each with its template's data, and only one can exist.
-	generates := map[string]*template.Entry{}
-	for _, name := range set.Names() {
-		e, _ := set.Get(name)
-		if len(e.Problems) > 0 {
-			continue // never rendered: its pods are refused
-		}
-		for _, cm := range e.Template.ConfigMapNames() {
-			if prev, ok := generates[cm]; ok && prev != e {
-				return nil, fmt.Errorf("%s %s (in %s) and %s %s (in %s) both generate ConfigMap %s: rename one of them",
-					template.Kind, prev.Template.Name, prev.Origin, template.Kind, name, e.Origin, cm)
-			}
-			generates[cm] = e
+	clashes := template.ConfigMapClashes(entries)
+	for i := range entries {
+		if p, ok := clashes[i]; ok {
+			return nil, fmt.Errorf("%s %s (in %s): %s", template.Kind, p.Template, entries[i].Origin, p.Message)
 		}
 	}
 	inj.Templates = set

@@ -106,6 +106,8 @@ func TestValidate(t *testing.T) {
 			want: []string{"spec.containers[0].args[1]: \"{{target\" opens a placeholder that is never closed"}},
 		{name: "escaped placeholder is text", old: `"--to={{target}}"`, new: `'--to=\{{ .Values.x }}'`},
 		{name: "workload placeholders", old: "{{target}}", new: "{{workload.name}}.{{workload.namespace}}.{{ workload.kind }}"},
+		{name: "one port in two containers of the template", old: "    resources:", new: "    ports: [{containerPort: 2020}, {containerPort: 2020}]\n    resources:",
+			want: []string{"spec.containers[0].ports[1].containerPort: port 2020 is already used at spec.containers[0].ports[0].containerPort"}},
 		{name: "restartPolicy is the template's native setting", old: "    resources:", new: "    restartPolicy: Always\n    resources:",
 			want: []string{"spec.containers[0].restartPolicy: is set: the template's native setting decides"}},
 		{name: "a ConfigMap may name the namespace", old: "  volumes:", new: "  configMaps:\n  - metadata: {name: shipper}\n    data: {ns: '{{workload.namespace}}'}\n  volumes:"},

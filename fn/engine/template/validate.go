@@ -89,8 +89,8 @@ type validator struct {
 	problems []Problem
 	// nameOK: the template name is valid, so annotation keys are worth checking.
 	nameOK bool
-	// containerNames and portNames: names seen so far, and where.
-	containerNames, portNames map[string]string
+	// containerNames, portNames and portNumbers: what is seen so far, and where.
+	containerNames, portNames, portNumbers map[string]string
 }
 
 func (v *validator) add(field, format string, args ...any) {
@@ -133,7 +133,7 @@ func (v *validator) parameters() {
 // requests and limits, and names no other container in the pod has.
 func (v *validator) containers(field string, cs []*yaml.Node) {
 	if v.containerNames == nil {
-		v.containerNames, v.portNames = map[string]string{}, map[string]string{}
+		v.containerNames, v.portNames, v.portNumbers = map[string]string{}, map[string]string{}, map[string]string{}
 		for _, p := range sidecar.Ports() {
 			v.portNames[p.Name] = "the mesher sidecar"
 		}
@@ -171,6 +171,15 @@ func (v *validator) containers(field string, cs []*yaml.Node) {
 			continue
 		}
 		for j, p := range ports.Content {
+			// Containers of a pod share its network: one port, one container.
+			if num, ok := yamlnode.Scalar(p, "containerPort"); ok {
+				pf := fmt.Sprintf("%s.ports[%d].containerPort", f, j)
+				if prev, seen := v.portNumbers[num]; seen {
+					v.add(pf, "port %s is already used at %s", num, prev)
+				} else {
+					v.portNumbers[num] = pf
+				}
+			}
 			pname, _ := yamlnode.Scalar(p, "name")
 			if pname == "" {
 				continue

@@ -294,12 +294,27 @@ func (s *Source) injector(checked map[string]Checked) (*engine.Injector, error) 
 			entries = append(entries, template.Prepare(t, ConfigOrigin))
 		}
 	}
-	for name, c := range checked {
+	names := make([]string, 0, len(checked))
+	for name := range checked {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable order: which clash is reported against which
+	for _, name := range names {
+		c := checked[name]
 		if fromConfig[name] {
 			c.Entry = twice(c.Entry)
 			checked[name] = c
 		}
 		entries = append(entries, c.Entry)
+	}
+	// Two templates that generate one ConfigMap name: both refused, as the
+	// function refuses them, and the cluster's marked not Valid.
+	for i, p := range template.ConfigMapClashes(entries) {
+		entries[i] = entries[i].WithProblem(p)
+		if c, ok := checked[entries[i].Template.Name]; ok && entries[i].Origin == c.Entry.Origin {
+			c.Entry = entries[i]
+			checked[entries[i].Template.Name] = c
+		}
 	}
 	set, err := template.NewSet(entries...)
 	if err != nil {
