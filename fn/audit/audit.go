@@ -47,14 +47,48 @@ const (
 	InjectionFails Code = "InjectionFails"
 )
 
-// Finding is one thing wrong with one object.
+// Finding is one thing wrong with one object, or with Count Pods of one
+// workload.
 type Finding struct {
 	Code     Code            `json:"code"`
 	Severity engine.Severity `json:"severity"`
 	Resource engine.Resource `json:"resource"`
+	// Workload is the workload that owns the Pod (Kind/name), whose
+	// template is what to fix or restart; empty for a workload itself.
+	Workload string `json:"workload,omitempty"`
+	// Count is how many of the workload's Pods have the finding (1 for
+	// an object of its own).
+	Count int `json:"count"`
 	// Field is the path of the field it is about, when there is one.
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+}
+
+// Group folds the findings of the Pods of one workload that say the same
+// into one, with their count: a Deployment of 300 Pods without a sidecar is
+// one finding, named by the Deployment. The first Pod stands for them.
+func Group(fs []Finding) []Finding {
+	type key struct {
+		code                Code
+		ns, workload, field string
+		message             string
+	}
+	at := map[key]int{}
+	var out []Finding
+	for _, f := range fs {
+		if f.Workload == "" {
+			out = append(out, f)
+			continue
+		}
+		k := key{f.Code, f.Resource.Namespace, f.Workload, f.Field, f.Message}
+		if i, ok := at[k]; ok {
+			out[i].Count += f.Count
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, f)
+	}
+	return out
 }
 
 // Object judges one object (each item of a v1 List): what injection would
@@ -74,7 +108,7 @@ func Object(inj *engine.Injector, obj *yaml.Node, ctx engine.Context) []Finding 
 // judge turns one outcome into findings.
 func judge(r engine.Report) []Finding {
 	f := func(code Code, sev engine.Severity, field, msg string) Finding {
-		return Finding{Code: code, Severity: sev, Resource: *r.Resource, Field: field, Message: msg}
+		return Finding{Code: code, Severity: sev, Resource: *r.Resource, Count: 1, Field: field, Message: msg}
 	}
 	text := func() string {
 		var parts []string
@@ -146,7 +180,7 @@ func misspelt(inj *engine.Injector, obj *yaml.Node) []Finding {
 			if s := closest(key, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %s?", s)
 			}
-			fs = append(fs, Finding{Code: InvalidAnnotation, Severity: engine.Warning, Resource: ref, Field: field + "[" + key + "]", Message: msg})
+			fs = append(fs, Finding{Code: InvalidAnnotation, Severity: engine.Warning, Resource: ref, Count: 1, Field: field + "[" + key + "]", Message: msg})
 		}
 	}
 	visit(yamlnode.Get(obj, "metadata"), "metadata.annotations")
@@ -216,15 +250,22 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 			}
 			for _, need := range engine.NeedsFrom(out.ConfigMaps) {
 				if need.Namespace == r.Resource.Namespace && !have[[2]string{need.Namespace, need.ConfigMapName()}] {
-					fs = append(fs, Finding{Code: ConfigMapMissing, Severity: engine.Warning, Resource: *r.Resource,
+					fs = append(fs, Finding{Code: ConfigMapMissing, Severity: engine.Warning, Resource: *r.Resource, Count: 1,
 						Message: fmt.Sprintf("its pods mount ConfigMap %s, which is not among the manifests: render them again with generateConfigMaps on, or add it", need.ConfigMapName())})
 				}
 			}
 		}
 		fs = append(fs, misspelt(inj, obj)...)
 		fs = suppressedByAnnotation(obj, fs, start)
+		if ref := engine.Ref(obj); ref.APIVersion == "v1" && ref.Kind == "Pod" {
+			if name, kind := engine.Owner(obj); name != "" {
+				for i := start; i < len(fs); i++ {
+					fs[i].Workload = kind + "/" + name
+				}
+			}
+		}
 	}
-	return fs
+	return Group(fs)
 }
 
 // suppressedByAnnotation drops the findings from start on whose code the

@@ -190,3 +190,31 @@ func TestSuppress(t *testing.T) {
 		})
 	}
 }
+
+// The Pods of one workload that say the same are one finding, named by the
+// workload, with their count; a Pod of its own is its own finding.
+func TestPodsGroupedByWorkload(t *testing.T) {
+	pod := func(name, owner string) string {
+		refs := ""
+		if owner != "" {
+			refs = "  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: " + owner + ", uid: u, controller: true}]\n"
+		}
+		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: shop\n  labels: {app: web, pod-template-hash: 7d4f}\n" + refs +
+			"  annotations: {sidecar.mesher.io/inject: \"yes\"}\nspec:\n  containers: [{name: web, image: web:1}]\n"
+	}
+	text := pod("web-7d4f-a", "web-7d4f") + "---\n" + pod("web-7d4f-b", "web-7d4f") + "---\n" + pod("lone", "")
+	inj, err := engine.Build(config.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := audit.Manifests(inj, parse(t, text))
+	if len(got) != 2 {
+		t.Fatalf("%d findings, want 2: %+v", len(got), got)
+	}
+	if g := got[0]; g.Code != audit.MissingSidecar || g.Workload != "Deployment/web" || g.Count != 2 || g.Resource.Name != "web-7d4f-a" {
+		t.Errorf("the Deployment's Pods: %+v", g)
+	}
+	if g := got[1]; g.Workload != "" || g.Count != 1 || g.Resource.Name != "lone" {
+		t.Errorf("the Pod of its own: %+v", g)
+	}
+}

@@ -1,11 +1,9 @@
 package admission
 
 import (
-	"strings"
-
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
 )
 
 // WorkloadName is the name of the workload that owns a Pod created by a
@@ -21,28 +19,6 @@ func WorkloadName(pod *yaml.Node) string {
 }
 
 // Workload is the name and kind of the workload that owns a Pod created by
-// a controller (see WorkloadName): a ReplicaSet with the Pod's
+// a controller (engine.Owner): a ReplicaSet with the Pod's
 // pod-template-hash is its Deployment. "" when the Pod has no controller.
-func Workload(pod *yaml.Node) (name, kind string) {
-	refs := yamlnode.GetPath(pod, "metadata", "ownerReferences")
-	if refs == nil || refs.Kind != yaml.SequenceNode {
-		return "", ""
-	}
-	for _, ref := range refs.Content {
-		if c, _ := yamlnode.Scalar(ref, "controller"); c != "true" {
-			continue
-		}
-		kind, _ := yamlnode.Scalar(ref, "kind")
-		name, _ := yamlnode.Scalar(ref, "name")
-		switch kind {
-		case "ReplicaSet":
-			if hash, ok := yamlnode.Scalar(pod, "metadata", "labels", "pod-template-hash"); ok && hash != "" {
-				if base, found := strings.CutSuffix(name, "-"+hash); found {
-					return base, "Deployment"
-				}
-			}
-		}
-		return name, kind
-	}
-	return "", ""
-}
+func Workload(pod *yaml.Node) (name, kind string) { return engine.Owner(pod) }

@@ -87,7 +87,7 @@ func (o *auditOptions) validate() error {
 }
 
 // auditReport is what -o json|yaml writes: the findings, and per
-// namespace how many workloads need a restart.
+// namespace how many Pods or workloads need a restart.
 type auditReport struct {
 	Findings     []audit.Finding `json:"findings"`
 	NeedsRestart map[string]int  `json:"needsRestart"`
@@ -145,7 +145,7 @@ func (o *auditOptions) run(paths []string) error {
 	}
 	for _, f := range rep.Findings {
 		if f.Code == audit.OutdatedSidecar {
-			rep.NeedsRestart[f.Resource.Namespace]++
+			rep.NeedsRestart[f.Resource.Namespace] += f.Count
 		}
 	}
 	if err := o.print(rep); err != nil {
@@ -199,7 +199,11 @@ func (o *auditOptions) print(rep auditReport) error {
 		if f.Field != "" {
 			msg = f.Field + ": " + msg
 		}
-		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s\n", ns, lower(f.Resource.Kind), f.Resource.Name, f.Code, f.Severity, msg)
+		res := lower(f.Resource.Kind) + "/" + f.Resource.Name
+		if f.Workload != "" {
+			res = lower(f.Workload) + fmt.Sprintf(" (%d pods)", f.Count)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ns, res, f.Code, f.Severity, msg)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
