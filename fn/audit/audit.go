@@ -64,6 +64,31 @@ type Finding struct {
 	Message string `json:"message"`
 }
 
+// ParseThreshold reads a failure threshold: info, warning or error.
+func ParseThreshold(v string) (engine.Severity, error) {
+	switch s := engine.Severity(v); s {
+	case engine.Info, engine.Warning, engine.Error:
+		return s, nil
+	}
+	return "", fmt.Errorf("%q is not info, warning or error", v)
+}
+
+// Fails reports whether any finding is at or over the threshold: what
+// makes an audit fail (exit code 79).
+func Fails(fs []Finding, threshold engine.Severity) bool {
+	rank := map[engine.Severity]int{engine.Info: 0, engine.Warning: 1, engine.Error: 2}
+	for _, f := range fs {
+		if rank[f.Severity] >= rank[threshold] {
+			return true
+		}
+	}
+	return false
+}
+
+// ExitFindings is the exit code of an audit whose findings reach its
+// threshold, as istioctl analyze's; a failure of the audit itself is 1.
+const ExitFindings = 79
+
 // Group folds the findings of the Pods of one workload that say the same
 // into one, with their count: a Deployment of 300 Pods without a sidecar is
 // one finding, named by the Deployment. The first Pod stands for them.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -15,15 +16,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 )
-
-// exitFindings is the audit's exit code when it finds something at or over
-// the threshold, as istioctl analyze's: a failure of the audit itself is 1.
-const exitFindings = 79
-
-// severityRank orders severities for --failure-threshold.
-func severityRank(s engine.Severity) int {
-	return map[engine.Severity]int{engine.Info: 0, engine.Warning: 1, engine.Error: 2}[s]
-}
 
 type auditOptions struct {
 	*injectOptions
@@ -79,11 +71,10 @@ func (o *auditOptions) validate() error {
 			return fmt.Errorf("invalid argument for \"--suppress\" flag: %v", err)
 		}
 	}
-	switch engine.Severity(o.threshold) {
-	case engine.Info, engine.Warning, engine.Error:
-		return nil
+	if _, err := audit.ParseThreshold(o.threshold); err != nil {
+		return fmt.Errorf("invalid argument %q for \"--failure-threshold\" flag: want info, warning or error", o.threshold)
 	}
-	return fmt.Errorf("invalid argument %q for \"--failure-threshold\" flag: want info, warning or error", o.threshold)
+	return nil
 }
 
 // auditReport is what -o json|yaml writes: the findings, and per
@@ -151,11 +142,8 @@ func (o *auditOptions) run(paths []string) error {
 	if err := o.print(rep); err != nil {
 		return o.failAudit("writing the findings: " + err.Error())
 	}
-	limit := severityRank(engine.Severity(o.threshold))
-	for _, f := range rep.Findings {
-		if severityRank(f.Severity) >= limit {
-			return exitCode(exitFindings)
-		}
+	if audit.Fails(rep.Findings, engine.Severity(o.threshold)) {
+		return exitCode(audit.ExitFindings)
 	}
 	return nil
 }
@@ -199,9 +187,9 @@ func (o *auditOptions) print(rep auditReport) error {
 		if f.Field != "" {
 			msg = f.Field + ": " + msg
 		}
-		res := lower(f.Resource.Kind) + "/" + f.Resource.Name
+		res := strings.ToLower(f.Resource.Kind) + "/" + f.Resource.Name
 		if f.Workload != "" {
-			res = lower(f.Workload) + fmt.Sprintf(" (%d pods)", f.Count)
+			res = strings.ToLower(f.Workload) + fmt.Sprintf(" (%d pods)", f.Count)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ns, res, f.Code, f.Severity, msg)
 	}
@@ -219,16 +207,6 @@ func (o *auditOptions) print(rep auditReport) error {
 		}
 	}
 	return nil
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // policyResult is one result of a wgpolicyk8s.io/v1alpha2 PolicyReport.

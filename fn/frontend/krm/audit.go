@@ -25,10 +25,6 @@ const (
 	thresholdKey = "failureThreshold"
 )
 
-// exitFindings is the exit code of an audit with findings at or over its
-// threshold, as the command line's.
-const exitFindings = 79
-
 // auditMode reads the audit keys of a ConfigMap function config: whether to
 // audit, at which threshold, and the config without those keys (the rest
 // is the injection's config, which the audit judges by).
@@ -45,11 +41,8 @@ func auditMode(fc *yaml.Node) (on bool, threshold engine.Severity, rest *yaml.No
 		return false, threshold, fc, fmt.Errorf("function config: data.%s: %v", auditKey, err)
 	}
 	if t, ok := yamlnode.Scalar(fc, "data", thresholdKey); ok {
-		switch engine.Severity(t) {
-		case engine.Info, engine.Warning, engine.Error:
-			threshold = engine.Severity(t)
-		default:
-			return false, threshold, fc, fmt.Errorf("function config: data.%s: %q is not info, warning or error", thresholdKey, t)
+		if threshold, err = audit.ParseThreshold(t); err != nil {
+			return false, engine.Warning, fc, fmt.Errorf("function config: data.%s: %v", thresholdKey, err)
 		}
 	}
 	rest = plan.Copy(fc)
@@ -111,12 +104,10 @@ func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stder
 		s.keep(l.functionConfigRaw)
 	}
 	reports := make([]engine.Report, len(findings))
-	failed := false
 	for i, f := range findings {
 		res := f.Resource
 		reports[i] = engine.Report{Resource: &res, File: files[f.Resource],
 			Messages: []engine.Message{{Severity: f.Severity, Text: string(f.Code) + ": " + f.Message, Field: f.Field}}}
-		failed = failed || severityRank(f.Severity) >= severityRank(threshold)
 	}
 	writeResults(s, nil, reports, false)
 	s.finish()
@@ -127,16 +118,12 @@ func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stder
 		fmt.Fprintln(stderr, "error: writing the output:", s.err)
 		return 1
 	}
-	if failed {
+	if audit.Fails(findings, threshold) {
 		fmt.Fprintf(stderr, "error: %d findings, at least one at or over %s\n", len(findings), threshold)
-		return exitFindings
+		return audit.ExitFindings
 	}
 	return 0
 }
 
 // configured builds the injector from what the items hold.
 type configured func(labelled []string, templates []*template.Entry) (*engine.Injector, error)
-
-func severityRank(s engine.Severity) int {
-	return map[engine.Severity]int{engine.Info: 0, engine.Warning: 1, engine.Error: 2}[s]
-}
