@@ -16,6 +16,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
+	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -349,4 +350,29 @@ func Suppress(fs []Finding, sups []Suppression) []Finding {
 		}
 		return false
 	})
+}
+
+// Scope is what decides injection for every object of a set, read from
+// the set itself: the Namespaces labelled to enable it and the
+// SidecarTemplates among the objects (as a render reads them).
+type Scope struct {
+	Labelled  []string
+	Templates []*template.Entry
+}
+
+// Add reads one object into the scope; a SidecarTemplate that does not
+// parse is an error (origin says where it came from).
+func (s *Scope) Add(obj *yaml.Node, origin string) error {
+	if ns, ok := engine.IsEnabledNamespace(obj); ok {
+		s.Labelled = append(s.Labelled, ns)
+	}
+	if !engine.IsSidecarTemplate(obj) {
+		return nil
+	}
+	t, err := template.Parse(obj)
+	if err != nil {
+		return err
+	}
+	s.Templates = append(s.Templates, template.Prepare(t, origin))
+	return nil
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/audit"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
-	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 )
 
 type auditOptions struct {
@@ -99,29 +98,20 @@ func (o *auditOptions) run(paths []string) error {
 	}
 	src := newDocSource(inputs)
 	var objs []*yaml.Node
-	var labelled []string
-	templates := fromFiles
+	scope := audit.Scope{Templates: fromFiles}
 	for i := 0; i < src.Len(); i++ {
 		node, err := src.Parse(i)
+		if err == nil && node != nil {
+			err = scope.Add(node, src.docs[i].file)
+		}
 		if err != nil {
 			return o.failAudit(fmt.Sprintf("%s: %v", src.docs[i].file, err))
 		}
-		if node == nil {
-			continue
+		if node != nil {
+			objs = append(objs, node)
 		}
-		if ns, ok := engine.IsEnabledNamespace(node); ok {
-			labelled = append(labelled, ns)
-		}
-		if engine.IsSidecarTemplate(node) {
-			t, err := template.Parse(node)
-			if err != nil {
-				return o.failAudit(fmt.Sprintf("%s: %v", src.docs[i].file, err))
-			}
-			templates = append(templates, template.Prepare(t, src.docs[i].file))
-		}
-		objs = append(objs, node)
 	}
-	inj, err := engine.Build(cfg, labelled, templates...)
+	inj, err := engine.Build(cfg, scope.Labelled, scope.Templates...)
 	if err != nil {
 		return o.failAudit(err.Error())
 	}

@@ -60,8 +60,7 @@ func auditMode(fc *yaml.Node) (on bool, threshold engine.Severity, rest *yaml.No
 // items as they came and the findings as results.
 func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stderr io.Writer) int {
 	var objs []*yaml.Node
-	var labelled []string
-	var templates []*template.Entry
+	var scope audit.Scope
 	files := map[engine.Resource]*engine.File{}
 	for i := 0; i < l.source.Len(); i++ {
 		node, err := l.source.Parse(i)
@@ -72,21 +71,14 @@ func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stder
 		if node == nil {
 			continue
 		}
-		if ns, ok := engine.IsEnabledNamespace(node); ok {
-			labelled = append(labelled, ns)
-		}
-		if engine.IsSidecarTemplate(node) {
-			t, err := template.Parse(node)
-			if err != nil {
-				ref := engine.Ref(node)
-				return writeFailure(s, stderr, l.apiVersion, []engine.Report{{Resource: &ref, File: locate(node), Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
-			}
-			templates = append(templates, template.Prepare(t, "the input"))
+		if err := scope.Add(node, "the input"); err != nil {
+			ref := engine.Ref(node)
+			return writeFailure(s, stderr, l.apiVersion, []engine.Report{{Resource: &ref, File: locate(node), Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
 		}
 		files[engine.Ref(node)] = locate(node)
 		objs = append(objs, node)
 	}
-	inj, err := cfg(labelled, templates)
+	inj, err := cfg(scope.Labelled, scope.Templates)
 	if err != nil {
 		return writeFailure(s, stderr, l.apiVersion, []engine.Report{{Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
 	}
