@@ -16,7 +16,6 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
-	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
 
@@ -128,7 +127,7 @@ func Object(inj *engine.Injector, obj *yaml.Node, ctx engine.Context) []Finding 
 		}
 		fs = append(fs, judge(r)...)
 	}
-	return append(fs, misspelt(inj, obj)...)
+	return append(fs, misspelt(knownKeys(inj), obj)...)
 }
 
 // judge turns one outcome into findings.
@@ -181,15 +180,7 @@ func judge(r engine.Report) []Finding {
 // misspelt finds sidecar.mesher.io/* annotation keys inject-mesher does not
 // know, on the object and on its pod template, each with the closest key
 // it does know: a typo'd key is read by nothing and silently does nothing.
-func misspelt(inj *engine.Injector, obj *yaml.Node) []Finding {
-	known := annotations.Keys()
-	for _, t := range inj.Templates.Names() {
-		if e, ok := inj.Templates.Get(t); ok {
-			for _, p := range e.Template.Spec.Parameters {
-				known = append(known, t+"."+annotations.Prefix+p.Name)
-			}
-		}
-	}
+func misspelt(known []string, obj *yaml.Node) []Finding {
 	var fs []Finding
 	ref := engine.Ref(obj)
 	visit := func(meta *yaml.Node, field string) {
@@ -216,6 +207,21 @@ func misspelt(inj *engine.Injector, obj *yaml.Node) []Finding {
 		}
 	}
 	return fs
+}
+
+// knownKeys are the annotation keys inject-mesher reads with these
+// templates loaded: its own, and each template's parameters. Built once a
+// run, not once an object.
+func knownKeys(inj *engine.Injector) []string {
+	known := annotations.Keys()
+	for _, t := range inj.Templates.Names() {
+		if e, ok := inj.Templates.Get(t); ok {
+			for _, p := range e.Template.Spec.Parameters {
+				known = append(known, t+"."+annotations.Prefix+p.Name)
+			}
+		}
+	}
+	return known
 }
 
 // closest is the known key nearest to key (edit distance, case ignored),
@@ -262,6 +268,7 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 			have[[2]string{ns, name}] = true
 		}
 	}
+	known := knownKeys(inj)
 	var fs []Finding
 	for _, obj := range objs {
 		start := len(fs)
@@ -281,7 +288,7 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 				}
 			}
 		}
-		fs = append(fs, misspelt(inj, obj)...)
+		fs = append(fs, misspelt(known, obj)...)
 		fs = suppressedByAnnotation(obj, fs, start)
 		if ref := engine.Ref(obj); ref.APIVersion == "v1" && ref.Kind == "Pod" {
 			if name, kind := engine.Owner(obj); name != "" {
@@ -350,29 +357,4 @@ func Suppress(fs []Finding, sups []Suppression) []Finding {
 		}
 		return false
 	})
-}
-
-// Scope is what decides injection for every object of a set, read from
-// the set itself: the Namespaces labelled to enable it and the
-// SidecarTemplates among the objects (as a render reads them).
-type Scope struct {
-	Labelled  []string
-	Templates []*template.Entry
-}
-
-// Add reads one object into the scope; a SidecarTemplate that does not
-// parse is an error (origin says where it came from).
-func (s *Scope) Add(obj *yaml.Node, origin string) error {
-	if ns, ok := engine.IsEnabledNamespace(obj); ok {
-		s.Labelled = append(s.Labelled, ns)
-	}
-	if !engine.IsSidecarTemplate(obj) {
-		return nil
-	}
-	t, err := template.Parse(obj)
-	if err != nil {
-		return err
-	}
-	s.Templates = append(s.Templates, template.Prepare(t, origin))
-	return nil
 }

@@ -59,27 +59,18 @@ func goldenCase(t *testing.T, dir string) int {
 		t.Skipf("the case's config is refused (the webhook would not start): %v", err)
 	}
 	input := objects(t, filepath.Join(dir, "input.yaml"))
-	var labelled []string
+	// The case's Namespaces, and its templates (the config's, and those
+	// among the input): what the webhook would have from the cluster.
+	var scope engine.Scope
 	for _, obj := range input {
-		if ns, ok := engine.IsEnabledNamespace(obj); ok {
-			labelled = append(labelled, ns)
+		if err := scope.Add(obj, func() string { return "the input" }); err != nil {
+			t.Fatal(err)
 		}
 	}
+	labelled, templates := scope.Labelled, scope.Templates
 	enabled := map[string]bool{}
 	for _, ns := range append(labelled, cfg.EnabledNamespaces...) {
 		enabled[ns] = true
-	}
-	// The case's templates (the config's, and those among the input) are
-	// what the webhook would have from SidecarTemplate objects in the cluster.
-	var templates []*template.Entry
-	for _, obj := range input {
-		if engine.IsSidecarTemplate(obj) {
-			tp, err := template.Parse(obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			templates = append(templates, template.Prepare(tp, "the input"))
-		}
 	}
 	in, err := engine.Build(cfg, labelled, templates...)
 	if err != nil {

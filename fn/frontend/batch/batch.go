@@ -163,7 +163,7 @@ func Run(src Source, newInjector NewInjector, w Writer) *Output {
 	if out.Failed() {
 		return out
 	}
-	in, err := newInjector(sc.labelled, sc.templates)
+	in, err := newInjector(sc.scope.Labelled, sc.scope.Templates)
 	if err != nil {
 		out.note(engine.Error, nil, nil, err.Error())
 		return out
@@ -182,8 +182,7 @@ func Run(src Source, newInjector NewInjector, w Writer) *Output {
 // ConfigMaps present that the function generates or the user wrote in
 // their place.
 type scanned struct {
-	labelled  []string
-	templates []*template.Entry
+	scope engine.Scope
 	// configMaps are the input's ConfigMaps, sorted into the two maps below
 	// once the injector knows which names it generates.
 	configMaps []foundConfigMap
@@ -215,21 +214,14 @@ func (out *Output) scan(src Objects) scanned {
 			continue
 		}
 		visit(node, func(obj *yaml.Node) {
-			if ns, ok := engine.IsEnabledNamespace(obj); ok {
-				sc.labelled = append(sc.labelled, ns)
-			}
-			if engine.IsSidecarTemplate(obj) {
-				file := src.Locate(i, obj)
-				t, err := template.Parse(obj)
-				if err != nil {
-					out.fail(file, engine.Ref(obj).Named(), err.Error())
-					return
+			if err := sc.scope.Add(obj, func() string {
+				if file := src.Locate(i, obj); file != nil && file.Path != "" {
+					return file.Path
 				}
-				origin := "the input"
-				if file != nil && file.Path != "" {
-					origin = file.Path
-				}
-				sc.templates = append(sc.templates, template.Prepare(t, origin))
+				return "the input"
+			}); err != nil {
+				out.fail(src.Locate(i, obj), engine.Ref(obj).Named(), err.Error())
+				return
 			}
 			if ns, name, gen, ok := engine.AConfigMap(obj); ok {
 				// One inside a List cannot be regenerated alone: the user's.

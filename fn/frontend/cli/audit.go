@@ -98,11 +98,12 @@ func (o *auditOptions) run(paths []string) error {
 	}
 	src := newDocSource(inputs)
 	var objs []*yaml.Node
-	scope := audit.Scope{Templates: fromFiles}
+	scope := engine.Scope{Templates: fromFiles}
 	for i := 0; i < src.Len(); i++ {
 		node, err := src.Parse(i)
 		if err == nil && node != nil {
-			err = scope.Add(node, src.docs[i].file)
+			file := src.docs[i].file
+			err = scope.Add(node, func() string { return file })
 		}
 		if err != nil {
 			return o.failAudit(fmt.Sprintf("%s: %v", src.docs[i].file, err))

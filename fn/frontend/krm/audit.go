@@ -60,7 +60,7 @@ func auditMode(fc *yaml.Node) (on bool, threshold engine.Severity, rest *yaml.No
 // items as they came and the findings as results.
 func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stderr io.Writer) int {
 	var objs []*yaml.Node
-	var scope audit.Scope
+	var scope engine.Scope
 	files := map[engine.Resource]*engine.File{}
 	for i := 0; i < l.source.Len(); i++ {
 		node, err := l.source.Parse(i)
@@ -71,7 +71,7 @@ func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stder
 		if node == nil {
 			continue
 		}
-		if err := scope.Add(node, "the input"); err != nil {
+		if err := scope.Add(node, func() string { return "the input" }); err != nil {
 			ref := engine.Ref(node)
 			return writeFailure(s, stderr, l.apiVersion, []engine.Report{{Resource: &ref, File: locate(node), Messages: []engine.Message{{Severity: engine.Error, Text: err.Error()}}}})
 		}
@@ -92,23 +92,14 @@ func runAudit(l *list, cfg configured, threshold engine.Severity, s *sink, stder
 			s.keep(l.source.Raw(i))
 		}
 	}
-	if l.functionConfigRaw != nil {
-		s.keep(l.functionConfigRaw)
-	}
 	reports := make([]engine.Report, len(findings))
 	for i, f := range findings {
 		res := f.Resource
 		reports[i] = engine.Report{Resource: &res, File: files[f.Resource],
 			Messages: []engine.Message{{Severity: f.Severity, Text: string(f.Code) + ": " + f.Message, Field: f.Field}}}
 	}
-	writeResults(s, nil, reports, false)
-	s.finish()
-	if !s.streaming {
-		s.spill()
-	}
-	if s.err != nil {
-		fmt.Fprintln(stderr, "error: writing the output:", s.err)
-		return 1
+	if code := s.end(l, reports, stderr); code != 0 {
+		return code
 	}
 	if audit.Fails(findings, threshold) {
 		fmt.Fprintf(stderr, "error: %d findings, at least one at or over %s\n", len(findings), threshold)

@@ -133,10 +133,16 @@ func Run(data []byte, w, stderr io.Writer) int {
 		s.finish()
 		return 1
 	}
+	return s.end(l, res.Reports, stderr)
+}
+
+// end writes what follows the items of a run that succeeded: the function
+// config, as it came, and the results; 1 when writing failed.
+func (s *sink) end(l *list, reports []engine.Report, stderr io.Writer) int {
 	if l.functionConfigRaw != nil {
 		s.keep(l.functionConfigRaw)
 	}
-	writeResults(s, nil, res.Reports, false)
+	writeResults(s, nil, reports, false)
 	s.finish()
 	if !s.streaming {
 		s.spill()
