@@ -17,7 +17,6 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/podtemplate"
-	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
