@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/inject-mesher/inject-mesher/fn/engine/template"
@@ -19,38 +17,24 @@ type templateDoc struct {
 }
 
 // templateDocs reads the documents of SidecarTemplate files, and of the
-// .yaml and .yml files of folders (not descending), in the order given.
+// files of folders (not descending), in the order given: the paths are
+// read as the manifests are (readPaths), less stdin, which holds them.
 func templateDocs(paths []string) ([]templateDoc, error) {
+	if slices.Contains(paths, "-") {
+		return nil, fmt.Errorf("templates: \"-\" is not a file: stdin is for the manifests")
+	}
+	inputs, err := readPaths(paths, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %v", err)
+	}
 	var out []templateDoc
-	for _, p := range paths {
-		files := []string{p}
-		if fi, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("templates: %v", err)
-		} else if fi.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return nil, fmt.Errorf("templates: %v", err)
+	for _, in := range inputs {
+		lines := manifest.NewLineCounter(in.data)
+		for _, d := range manifest.SplitDocuments(in.data) {
+			if manifest.IsBlank(d.Body) || manifest.OnlyDocumentEnds(d.Body) {
+				continue
 			}
-			files = files[:0]
-			for _, e := range entries {
-				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
-			slices.Sort(files)
-		}
-		for _, f := range files {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("templates: %v", err)
-			}
-			lines := manifest.NewLineCounter(body)
-			for _, d := range manifest.SplitDocuments(body) {
-				if manifest.IsBlank(d.Body) || manifest.OnlyDocumentEnds(d.Body) {
-					continue
-				}
-				out = append(out, templateDoc{file: f, line: lines.Before(d.Body) + 1, body: d.Body})
-			}
+			out = append(out, templateDoc{file: in.name, line: lines.Before(d.Body) + 1, body: d.Body})
 		}
 	}
 	return out, nil
