@@ -7,10 +7,12 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -114,20 +116,6 @@ func Group(fs []Finding) []Finding {
 		out = append(out, f)
 	}
 	return out
-}
-
-// Object judges one object (each item of a v1 List): what injection would
-// do with it now, against what it has.
-func Object(inj *engine.Injector, obj *yaml.Node, ctx engine.Context) []Finding {
-	out := inj.Decide(obj, ctx)
-	var fs []Finding
-	for _, r := range out.Reports {
-		if r.Resource == nil {
-			continue
-		}
-		fs = append(fs, judge(r)...)
-	}
-	return append(fs, misspelt(knownKeys(inj), obj)...)
 }
 
 // judge turns one outcome into findings.
@@ -268,37 +256,71 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 			have[[2]string{ns, name}] = true
 		}
 	}
-	known := knownKeys(inj)
+	j := Judge{Injector: inj, HasConfigMap: func(ns, name string) bool { return have[[2]string{ns, name}] },
+		missingConfigMap: "its pods mount ConfigMap %s, which is not among the manifests: render them again with generateConfigMaps on, or add it"}
 	var fs []Finding
 	for _, obj := range objs {
-		start := len(fs)
-		out := inj.Decide(obj, engine.Context{})
-		for _, r := range out.Reports {
-			if r.Resource == nil {
-				continue
-			}
-			fs = append(fs, judge(r)...)
-			if r.Action != engine.Unchanged {
-				continue
-			}
-			for _, need := range engine.NeedsFrom(out.ConfigMaps) {
-				if need.Namespace == r.Resource.Namespace && !have[[2]string{need.Namespace, need.ConfigMapName()}] {
-					fs = append(fs, Finding{Code: ConfigMapMissing, Severity: engine.Warning, Resource: *r.Resource, Count: 1,
-						Message: fmt.Sprintf("its pods mount ConfigMap %s, which is not among the manifests: render them again with generateConfigMaps on, or add it", need.ConfigMapName())})
-				}
-			}
+		fs = append(fs, j.Object(obj)...)
+	}
+	return Group(fs)
+}
+
+// Judge judges objects one at a time against one Injector: the manifests
+// of a render, or the Pods of a cluster as the live audit lists them and
+// the webhook's informers see them. Safe for concurrent use once made.
+type Judge struct {
+	Injector *engine.Injector
+	// NamespaceEnabled says a namespace is labelled to inject (the
+	// webhook's view); nil when the objects carry their Namespaces.
+	NamespaceEnabled func(namespace string) bool
+	// HasConfigMap says a ConfigMap is there; nil: not checked.
+	HasConfigMap func(namespace, name string) bool
+
+	// missingConfigMap is ConfigMapMissing's message (%s: the name).
+	missingConfigMap string
+	once             sync.Once
+	known            []string
+}
+
+// Object is the findings of one object (a Pod, a workload, each item of a
+// v1 List), less those its audit-suppress annotation lists, each naming
+// the workload that owns it when it is a controller's Pod.
+func (j *Judge) Object(obj *yaml.Node) []Finding {
+	j.once.Do(func() { j.known = knownKeys(j.Injector) })
+	ctx := engine.Context{}
+	ref := engine.Ref(obj)
+	isPod := ref.APIVersion == "v1" && ref.Kind == "Pod"
+	if isPod {
+		ctx.Workload, ctx.WorkloadKind = engine.Owner(obj)
+	}
+	if j.NamespaceEnabled != nil {
+		ctx.NamespaceEnabled = j.NamespaceEnabled(ref.Namespace)
+	}
+	out := j.Injector.Decide(obj, ctx)
+	var fs []Finding
+	for _, r := range out.Reports {
+		if r.Resource == nil {
+			continue
 		}
-		fs = append(fs, misspelt(known, obj)...)
-		fs = suppressedByAnnotation(obj, fs, start)
-		if ref := engine.Ref(obj); ref.APIVersion == "v1" && ref.Kind == "Pod" {
-			if name, kind := engine.Owner(obj); name != "" {
-				for i := start; i < len(fs); i++ {
-					fs[i].Workload = kind + "/" + name
-				}
+		fs = append(fs, judge(r)...)
+		if r.Action != engine.Unchanged || j.HasConfigMap == nil {
+			continue
+		}
+		for _, need := range engine.NeedsFrom(out.ConfigMaps) {
+			if need.Namespace == r.Resource.Namespace && !j.HasConfigMap(need.Namespace, need.ConfigMapName()) {
+				fs = append(fs, Finding{Code: ConfigMapMissing, Severity: engine.Warning, Resource: *r.Resource, Count: 1,
+					Message: fmt.Sprintf(cmp.Or(j.missingConfigMap, "its pods mount ConfigMap %s, which is not in the namespace: their sidecars cannot start until it is; the webhook's ConfigMap controller writes it again, or apply it"), need.ConfigMapName())})
 			}
 		}
 	}
-	return Group(fs)
+	fs = append(fs, misspelt(j.known, obj)...)
+	fs = suppressedByAnnotation(obj, fs, 0)
+	if isPod && ctx.Workload != "" {
+		for i := range fs {
+			fs[i].Workload = ctx.WorkloadKind + "/" + ctx.Workload
+		}
+	}
+	return fs
 }
 
 // suppressedByAnnotation drops the findings from start on whose code the

@@ -281,14 +281,20 @@ func invalid(checked map[string]Checked) int {
 	return n
 }
 
-// injector is the config's Injector with its templates and the cluster's.
-// A cluster template named as one of the config's makes that name an entry
-// whose problem says so: a Pod asking for it is denied, as the function
-// refuses two templates of one name, rather than given one of them.
 func (s *Source) injector(checked map[string]Checked) (*engine.Injector, error) {
+	return Injector(s.Config, checked)
+}
+
+// Injector is cfg's Injector with its templates and the cluster's (checked
+// is updated where a cluster template is refused): what the webhook admits
+// with, and what the live audit judges with. A cluster template named as
+// one of the config's makes that name an entry whose problem says so: a Pod
+// asking for it is denied, as the function refuses two templates of one
+// name, rather than given one of them.
+func Injector(cfg *config.Config, checked map[string]Checked) (*engine.Injector, error) {
 	var entries []*template.Entry
 	fromConfig := map[string]bool{}
-	for _, t := range s.Config.Templates {
+	for _, t := range cfg.Templates {
 		fromConfig[t.Name] = true
 		if _, clash := checked[t.Name]; !clash {
 			entries = append(entries, template.Prepare(t, ConfigOrigin))
@@ -320,7 +326,7 @@ func (s *Source) injector(checked map[string]Checked) (*engine.Injector, error) 
 	if err != nil {
 		return nil, err
 	}
-	inj := engine.New(s.Config, nil)
+	inj := engine.New(cfg, nil)
 	inj.Templates = set
 	return inj, nil
 }
