@@ -27,9 +27,10 @@ KUBE_VERSION_OLDEST ?= 1.29.15
 
 all: build
 
-## build: the function binary at bin/inject-mesher and the admission webhook at bin/inject-mesher-webhook, statically linked
+## build: the function binary at bin/inject-mesher, the cluster audit it hands over to at bin/inject-mesher-audit, and the admission webhook at bin/inject-mesher-webhook, statically linked
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/inject-mesher ./fn/cmd/inject-mesher
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/inject-mesher-audit ./fn/cmd/inject-mesher-audit
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/inject-mesher-webhook ./fn/cmd/inject-mesher-webhook
 
 ## image: the function's container image (static binary on scratch, user nobody); prints its size

@@ -93,29 +93,13 @@ const ExitFindings = 79
 
 // Group folds the findings of the Pods of one workload that say the same
 // into one, with their count: a Deployment of 300 Pods without a sidecar is
-// one finding, named by the Deployment. The first Pod stands for them.
+// one finding, named by the Deployment (see Tally).
 func Group(fs []Finding) []Finding {
-	type key struct {
-		code                Code
-		ns, workload, field string
-		message             string
-	}
-	at := map[key]int{}
-	var out []Finding
+	var t Tally
 	for _, f := range fs {
-		if f.Workload == "" {
-			out = append(out, f)
-			continue
-		}
-		k := key{f.Code, f.Resource.Namespace, f.Workload, f.Field, f.Message}
-		if i, ok := at[k]; ok {
-			out[i].Count += f.Count
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, f)
+		t.Add(f)
 	}
-	return out
+	return t.Findings()
 }
 
 // judge turns one outcome into findings.

@@ -618,22 +618,31 @@ func podTemplatePathsNode(c *Config, v *yaml.Node, path string) Errors {
 // checks the result: what the command line's --config and the webhook's
 // --config both read, with the same keys and the same validation.
 func LoadFile(file string, sets [][2]string) (*Config, error) {
+	if file == "" {
+		return Load("", nil, sets)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return Load(file, data, sets)
+}
+
+// Load is LoadFile on a config's text, named name in messages (the live
+// audit reads the webhook's from its ConfigMap); no text is the defaults.
+func Load(name string, data []byte, sets [][2]string) (*Config, error) {
 	cfg := Default()
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
+	if data != nil {
 		root, err := yamlnode.ParseDocument(data)
 		if err == nil && root != nil {
 			err = yamlnode.CheckDuplicates(root)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: not valid YAML: %v", file, err)
+			return nil, fmt.Errorf("%s: not valid YAML: %v", name, err)
 		}
 		c, errs := FromObject(root)
 		if len(errs) > 0 {
-			return nil, fmt.Errorf("%s: %v", file, errs)
+			return nil, fmt.Errorf("%s: %v", name, errs)
 		}
 		cfg = c
 	}

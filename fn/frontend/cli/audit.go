@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -21,15 +26,24 @@ type auditOptions struct {
 	output    string
 	threshold string
 	suppress  []string
+	// The cluster's, as kubectl's flags: with no files the audit reads it.
+	kubeconfig, kubeContext, namespace, selector string
+	allNamespaces                                bool
+	cluster                                      audit.ClusterAuditor
+	args                                         []string
 }
 
 func newAuditCmd(p Program, streams IOStreams) *cobra.Command {
-	o := &auditOptions{injectOptions: newInjectOptions(p, streams)}
+	o := &auditOptions{injectOptions: newInjectOptions(p, streams), cluster: p.AuditCluster, args: p.args}
 	cmd := &cobra.Command{
-		Use:   "audit FILE|DIR|-...",
+		Use:   "audit [FILE|DIR|-...]",
 		Short: "Find the workloads that miss their sidecar, run an outdated one, or are annotated in a way that does nothing",
-		Long: `Judge manifests against what injection would give them now, with the same
-config, templates and flags as inject: each finding has a stable code
+		Long: `Judge manifests, or with no files the Pods of the cluster, against what
+injection would give them now, with the same config, templates and flags as
+inject. In a cluster the config is the webhook's install's when one is
+found (--config overrides it), its SidecarTemplates are loaded, and Pods are
+grouped under their workloads (-n NAMESPACE, or -A for all; -l selects).
+Each finding has a stable code
 (MissingSidecar, OutdatedSidecar, UnknownTemplate, InvalidAnnotation,
 NamespaceNotEnabled, ConfigMapMissing, SkippedPod, InjectedByOther,
 InjectionFails), a severity, the resource and what to do. Nothing is written
@@ -37,11 +51,15 @@ but the findings. The exit code is 79 when a finding is at or over
 --failure-threshold, 0 when none is, 1 when the audit itself failed, 2 for
 a mistake on the command line.`,
 		Example: `  inject-mesher audit k8s/
-  helm template ./chart | inject-mesher audit --config mesher-injection.yaml -o json -`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := o.validate(); err != nil {
+  helm template ./chart | inject-mesher audit --config mesher-injection.yaml -o json -
+  inject-mesher audit -A
+  inject-mesher audit -n shop -l app=web --failure-threshold error`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(cmd, args); err != nil {
 				return err
+			}
+			if len(args) == 0 {
+				return o.runCluster(cmd.Context())
 			}
 			return o.run(args)
 		},
@@ -54,12 +72,27 @@ a mistake on the command line.`,
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json, yaml, or policyreport (wgpolicyk8s.io/v1alpha2 PolicyReports, one per namespace); a table when not given")
 	cmd.Flags().StringArrayVar(&o.suppress, "suppress", nil, "drop findings: CODE=Kind/name.namespace, each part a glob (repeatable); an object's sidecar.mesher.io/audit-suppress annotation lists codes too")
 	cmd.Flags().StringVar(&o.threshold, "failure-threshold", string(engine.Warning), "the least severity that makes the exit code 79: info, warning or error")
+	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "with no files: the kubeconfig of the cluster to audit ($KUBECONFIG or ~/.kube/config when not given)")
+	cmd.Flags().StringVar(&o.kubeContext, "context", "", "with no files: the kubeconfig context to use (its current one when not given)")
+	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "with no files: the namespace whose Pods to audit (the context's when not given)")
+	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "with no files: audit the Pods of every namespace")
+	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "with no files: audit only the Pods this label selector matches (e.g. app=web)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "policyreport"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("failure-threshold", cobra.FixedCompletions([]string{"info", "warning", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-func (o *auditOptions) validate() error {
+func (o *auditOptions) validate(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		for _, f := range clusterFlags {
+			if cmd.Flags().Changed(f) {
+				return fmt.Errorf("--%s chooses what to audit in a cluster: give it no files, or leave it out", f)
+			}
+		}
+	}
+	if o.allNamespaces && o.namespace != "" {
+		return errors.New("--namespace and --all-namespaces cannot both be given")
+	}
 	switch o.output {
 	case "", "json", "yaml", "policyreport":
 	default:
@@ -116,12 +149,18 @@ func (o *auditOptions) run(paths []string) error {
 	if err != nil {
 		return o.failAudit(err.Error())
 	}
+	return o.finish(audit.Manifests(inj, objs))
+}
+
+// finish drops the suppressed findings, writes the rest and says by the
+// exit code whether they reach the threshold.
+func (o *auditOptions) finish(findings []audit.Finding) error {
 	var sups []audit.Suppression
 	for _, s := range o.suppress {
 		sup, _ := audit.ParseSuppression(s) // validate checked it
 		sups = append(sups, sup)
 	}
-	rep := auditReport{Findings: audit.Suppress(audit.Manifests(inj, objs), sups), NeedsRestart: map[string]int{}}
+	rep := auditReport{Findings: audit.Suppress(findings, sups), NeedsRestart: map[string]int{}}
 	if rep.Findings == nil {
 		rep.Findings = []audit.Finding{}
 	}
@@ -137,6 +176,33 @@ func (o *auditOptions) run(paths []string) error {
 		return exitCode(audit.ExitFindings)
 	}
 	return nil
+}
+
+// clusterFlags choose the cluster and its Pods: no file is audited with them.
+var clusterFlags = []string{"kubeconfig", "context", "namespace", "all-namespaces", "selector"}
+
+// runCluster audits the cluster: in this binary when it links a Kubernetes
+// client, else in inject-mesher-audit, handed the same arguments.
+func (o *auditOptions) runCluster(ctx context.Context) error {
+	if o.cluster == nil {
+		return o.handOver()
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// ^C stops the lists in flight: nothing is written but what failed.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fromFiles, err := readTemplates(o.templates)
+	if err != nil {
+		return o.failAudit(err.Error())
+	}
+	findings, err := o.cluster(ctx, audit.Cluster{Kubeconfig: o.kubeconfig, Context: o.kubeContext, Namespace: o.namespace,
+		AllNamespaces: o.allNamespaces, Selector: o.selector, ConfigFile: o.configFile, Sets: o.sets, Templates: fromFiles, Notes: o.ErrOut})
+	if err != nil {
+		return o.failAudit(err.Error())
+	}
+	return o.finish(findings)
 }
 
 func (o *auditOptions) failAudit(msg string) error {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
+	"github.com/inject-mesher/inject-mesher/fn/audit"
 	"github.com/inject-mesher/inject-mesher/fn/config"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/template"
@@ -33,6 +34,12 @@ type Program struct {
 	// the footprint near what is live rather than doubling it. The binary sets
 	// it; tests that call Main in-process leave their runtime alone.
 	LimitMemory bool
+	// AuditCluster audits a cluster (audit with no files); without it the
+	// audit is handed to AuditBinary.
+	AuditCluster audit.ClusterAuditor
+
+	// args are the arguments Main was given, for the hand-over.
+	args []string
 }
 
 // memoryMargin is what the function needs beyond its input: one object's

@@ -1,7 +1,10 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,7 +13,10 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/audit"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
+	"github.com/inject-mesher/inject-mesher/fn/frontend/cli"
 )
 
 // Exit codes: 0 done, 1 a failure on the input or the config (nothing on
@@ -357,6 +363,7 @@ func TestTemplatesCommands(t *testing.T) {
 // 1 when the audit itself fails, 2 for a usage mistake.
 func TestAuditCommand(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("PATH", dir) // no inject-mesher-audit
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -386,7 +393,10 @@ func TestAuditCommand(t *testing.T) {
 		{"a bad suppression", []string{"audit", "--suppress", "=x", annotated}, 2, nil, []string{`invalid argument for "--suppress" flag`}},
 		{"a missing file", []string{"audit", filepath.Join(dir, "missing.yaml")}, 1, nil, []string{"error: stat"}},
 		{"a bad threshold", []string{"audit", "--failure-threshold", "fatal", annotated}, 2, nil, []string{`invalid argument "fatal" for "--failure-threshold"`}},
-		{"no file", []string{"audit"}, 2, nil, []string{"requires at least 1 arg"}},
+		{"a cluster's flag with files", []string{"audit", "-A", annotated}, 2, nil, []string{"--all-namespaces chooses what to audit in a cluster: give it no files"}},
+		{"-n with -A", []string{"audit", "-n", "shop", "-A"}, 2, nil, []string{"--namespace and --all-namespaces cannot both be given"}},
+		// The function's binary hands a cluster's audit over; here there is none to hand it to.
+		{"no file and no inject-mesher-audit", []string{"audit", "-A"}, 1, nil, []string{"auditing a cluster needs inject-mesher-audit, beside inject-mesher or on PATH"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runStdin("", c.args...)
@@ -404,5 +414,33 @@ func TestAuditCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With no files the audit asks the cluster auditor, with kubectl's flags
+// and inject's config as they were given, and reports what it finds as
+// it reports a manifest's findings.
+func TestAuditClusterCommand(t *testing.T) {
+	var asked audit.Cluster
+	found := []audit.Finding{{Code: audit.OutdatedSidecar, Severity: engine.Warning, Count: 3, Workload: "Deployment/web",
+		Resource: engine.Resource{APIVersion: "v1", Kind: "Pod", Name: "web-7d9c-abcde", Namespace: "shop"}, Message: "needs a restart"}}
+	p := cli.Program{AuditCluster: func(_ context.Context, c audit.Cluster) ([]audit.Finding, error) {
+		asked = c
+		return found, nil
+	}}
+	var out, errs bytes.Buffer
+	code := p.Main([]string{"audit", "--kubeconfig", "kc", "--context", "prod", "-n", "shop", "-l", "app=web", "--image", "mesher:2"}, strings.NewReader(""), &out, &errs)
+	if code != audit.ExitFindings {
+		t.Fatalf("exit %d, want %d\n%s", code, audit.ExitFindings, errs.String())
+	}
+	want := audit.Cluster{Kubeconfig: "kc", Context: "prod", Namespace: "shop", Selector: "app=web", Sets: [][2]string{{"image", "mesher:2"}}}
+	if asked.Kubeconfig != want.Kubeconfig || asked.Context != want.Context || asked.Namespace != want.Namespace || asked.AllNamespaces ||
+		asked.Selector != want.Selector || fmt.Sprint(asked.Sets) != fmt.Sprint(want.Sets) || asked.Notes == nil {
+		t.Errorf("asked %+v, want %+v", asked, want)
+	}
+	for _, s := range []string{"shop       deployment/web (3 pods)  OutdatedSidecar  warning", "namespace shop: NEEDS RESTART: 3"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("stdout lacks %q:\n%s", s, out.String())
+		}
 	}
 }

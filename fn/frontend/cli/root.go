@@ -40,6 +40,7 @@ func (p Program) Main(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			code = 1
 		}
 	}()
+	p.args = args
 	root := newRootCmd(p, IOStreams{In: stdin, Out: stdout, ErrOut: stderr})
 	root.SetArgs(currentSpellings(args, stderr))
 	cmd, err := root.ExecuteC()
