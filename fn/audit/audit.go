@@ -352,13 +352,23 @@ func ParseSuppression(s string) (Suppression, error) {
 	return Suppression{Code: Code(strings.TrimSpace(code)), Resource: strings.TrimSpace(res)}, nil
 }
 
-// Suppress drops the findings the suppressions match.
+// Suppress drops the findings the suppressions match: by the resource, or
+// for Pods by the workload that owns them (Deployment/web.shop matches the
+// finding of web's Pods).
 func Suppress(fs []Finding, sups []Suppression) []Finding {
 	return slices.DeleteFunc(fs, func(f Finding) bool {
-		name := f.Resource.Kind + "/" + f.Resource.Name + "." + f.Resource.Namespace
+		names := []string{f.Resource.Kind + "/" + f.Resource.Name + "." + f.Resource.Namespace}
+		if f.Workload != "" {
+			names = append(names, f.Workload+"."+f.Resource.Namespace)
+		}
 		for _, s := range sups {
-			if ok, _ := path.Match(s.Resource, name); s.Code == f.Code && (s.Resource == "*" || ok) {
-				return true
+			if s.Code != f.Code {
+				continue
+			}
+			for _, name := range names {
+				if ok, _ := path.Match(s.Resource, name); s.Resource == "*" || ok {
+					return true
+				}
 			}
 		}
 		return false

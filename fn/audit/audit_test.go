@@ -158,10 +158,12 @@ func parse(t *testing.T, text string) []*yaml.Node {
 
 func TestSuppress(t *testing.T) {
 	web := audit.Finding{Code: audit.MissingSidecar, Resource: engine.Resource{Kind: "Deployment", Name: "web", Namespace: "shop"}}
+	apiPods := audit.Finding{Code: audit.OutdatedSidecar, Workload: "Deployment/api", Count: 3, Resource: engine.Resource{Kind: "Pod", Name: "api-7d9c-x2x", Namespace: "shop"}}
 	for _, c := range []struct {
 		flag string
 		gone bool
 		err  string
+		pods bool // the finding is apiPods, not web
 	}{
 		{flag: "MissingSidecar=Deployment/web.shop", gone: true},
 		{flag: "MissingSidecar=Deployment/*.shop", gone: true},
@@ -171,6 +173,10 @@ func TestSuppress(t *testing.T) {
 		{flag: "OutdatedSidecar=Deployment/web.shop"},
 		{flag: "=Deployment/web.shop", err: "names no code"},
 		{flag: "MissingSidecar=Deployment/[web", err: "syntax error in pattern"},
+		// A workload's Pods, by the workload or by a Pod's own name.
+		{flag: "OutdatedSidecar=Deployment/api.shop", gone: true, pods: true},
+		{flag: "OutdatedSidecar=Pod/api-*.shop", gone: true, pods: true},
+		{flag: "OutdatedSidecar=Deployment/web.shop", pods: true},
 	} {
 		t.Run(c.flag, func(t *testing.T) {
 			s, err := audit.ParseSuppression(c.flag)
@@ -183,7 +189,11 @@ func TestSuppress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			left := audit.Suppress([]audit.Finding{web}, []audit.Suppression{s})
+			f := web
+			if c.pods {
+				f = apiPods
+			}
+			left := audit.Suppress([]audit.Finding{f}, []audit.Suppression{s})
 			if gone := len(left) == 0; gone != c.gone {
 				t.Errorf("suppressed: %v, want %v", gone, c.gone)
 			}

@@ -69,7 +69,7 @@ a mistake on the command line.`,
 	for _, f := range []string{"report", "quiet"} {
 		_ = cmd.Flags().MarkHidden(f)
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json, yaml, or policyreport (wgpolicyk8s.io/v1alpha2 PolicyReports, one per namespace); a table when not given")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: table (the default), json, yaml, or policyreport (wgpolicyk8s.io/v1alpha2 PolicyReports, one per namespace)")
 	cmd.Flags().StringArrayVar(&o.suppress, "suppress", nil, "drop findings: CODE=Kind/name.namespace, each part a glob (repeatable); an object's sidecar.mesher.io/audit-suppress annotation lists codes too")
 	cmd.Flags().StringVar(&o.threshold, "failure-threshold", string(engine.Warning), "the least severity that makes the exit code 79: info, warning or error")
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "with no files: the kubeconfig of the cluster to audit ($KUBECONFIG or ~/.kube/config when not given)")
@@ -77,7 +77,7 @@ a mistake on the command line.`,
 	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "with no files: the namespace whose Pods to audit (the context's when not given)")
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "with no files: audit the Pods of every namespace")
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "with no files: audit only the Pods this label selector matches (e.g. app=web)")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml", "policyreport"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "policyreport"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("failure-threshold", cobra.FixedCompletions([]string{"info", "warning", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -94,9 +94,9 @@ func (o *auditOptions) validate(cmd *cobra.Command, args []string) error {
 		return errors.New("--namespace and --all-namespaces cannot both be given")
 	}
 	switch o.output {
-	case "", "json", "yaml", "policyreport":
+	case "", "table", "json", "yaml", "policyreport":
 	default:
-		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want json, yaml or policyreport", o.output)
+		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want table, json, yaml or policyreport", o.output)
 	}
 	for _, s := range o.suppress {
 		if _, err := audit.ParseSuppression(s); err != nil {
