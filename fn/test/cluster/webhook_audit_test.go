@@ -44,6 +44,7 @@ func TestWebhookAudit(t *testing.T) {
 		{"TemplateChanged", auditTemplateChanged},
 		{"WebhookDownAndConfigMapDeleted", auditWebhookDownAndConfigMapDeleted},
 		{"Fixed", auditFixed},
+		{"UnderItsClusterRole", auditUnderItsClusterRole},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(t, env) }) {
 			t.FailNow() // each step stands on the one before it
@@ -419,5 +420,56 @@ func writeFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Under the read-only ClusterRole of config/audit (and nothing else) the
+// audit finds what it finds as an administrator; without list on pods it
+// fails, exit 1, and says which verb on which resource it lacks.
+func auditUnderItsClusterRole(t *testing.T, env *auditEnv) {
+	role := kustomizeBuild(t, "../../../config/audit")
+	if out, err := kubectl(t, role, "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("applying config/audit: %v\n%s", err, out)
+	}
+	// A role like it, less the Pods.
+	partial := bytes.Replace(bytes.Replace(role, []byte("\n  name: inject-mesher-audit\n"), []byte("\n  name: inject-mesher-audit-no-pods\n"), 1),
+		[]byte("resources:\n  - pods\n  - namespaces"), []byte("resources:\n  - namespaces"), 1)
+	if bytes.Equal(partial, role) || bytes.Contains(partial, []byte("- pods")) {
+		t.Fatalf("config/audit is not shaped as the test expects:\n%s", role)
+	}
+	if out, err := kubectl(t, partial, "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("applying the role without pods: %v\n%s", err, out)
+	}
+	for _, c := range []struct{ account, role string }{{"auditor", "inject-mesher-audit"}, {"half-auditor", "inject-mesher-audit-no-pods"}} {
+		if out, err := kubectl(t, nil, "create", "serviceaccount", c.account, "-n", auditShopNS); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if out, err := kubectl(t, nil, "create", "clusterrolebinding", c.account, "--clusterrole", c.role, "--serviceaccount", auditShopNS+":"+c.account); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		t.Cleanup(func() { _, _ = kubectl(t, nil, "delete", "clusterrolebinding", c.account) })
+	}
+	t.Cleanup(func() { _, _ = kubectl(t, partial, "delete", "-f", "-") })
+	for _, verb := range []string{"create", "update", "patch", "delete"} {
+		if answer, out := canI(t, "system:serviceaccount:"+auditShopNS+":auditor", verb, "pods", auditShopNS); answer != "no" {
+			t.Errorf("the audit's ClusterRole may %s pods: %s", verb, out)
+		}
+	}
+
+	auditor := serviceAccountKubeconfig(t, env.client, auditShopNS, "auditor", "auditor.kubeconfig")
+	expectAudit(t, runAudit(t, "--kubeconfig", auditor, "--config", env.configFile), 0)
+	// Without --config it may look for the webhook's install too (here
+	// there is none: the defaults, another image, so findings).
+	if r := runAudit(t, "--kubeconfig", auditor); r.code != 79 || !strings.Contains(r.stderr, "judging with the default config (no inject-mesher webhook is installed") {
+		t.Errorf("without --config: exit %d, want 79 (the default image is another)\n%s", r.code, r.stderr)
+	}
+
+	half := serviceAccountKubeconfig(t, env.client, auditShopNS, "half-auditor", "half-auditor.kubeconfig")
+	r := runAudit(t, "--kubeconfig", half, "--config", env.configFile)
+	if r.code != 1 || r.stdout != "" {
+		t.Errorf("without list on pods: exit %d, stdout %q; want exit 1 and nothing on stdout", r.code, r.stdout)
+	}
+	if want := `forbidden to list pods in all namespaces: the audit needs the verb "list" on "pods"`; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 	}
 }
