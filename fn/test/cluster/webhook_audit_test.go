@@ -114,9 +114,9 @@ func applyAuditTemplate(t *testing.T, tag string) {
 	t.Helper()
 	text := string(exampleTemplate(t, "log-collector"))
 	for old, repl := range map[string]string{
-		"  name: log-collector\n":        "  name: " + auditTemplate + "\n",
-		"name: log-collector-config":     "name: " + auditTemplate + "-config",
-		"fluent-bit:3.2.10":              "fluent-bit:" + tag,
+		"  name: log-collector\n":          "  name: " + auditTemplate + "\n",
+		"name: log-collector-config":       "name: " + auditTemplate + "-config",
+		"fluent-bit:3.2.10":                "fluent-bit:" + tag,
 		"- name: log-collector\n    image": "- name: " + auditTemplate + "\n    image",
 	} {
 		if !strings.Contains(text, old) {
