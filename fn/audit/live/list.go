@@ -79,13 +79,14 @@ func PodItems(l *corev1.PodList) []*corev1.Pod {
 }
 
 // PodNode is a Pod as the engine reads it: its JSON, as the API server
-// sends it to the webhook, read by jsonnode, less managedFields (nothing
-// the injection reads). A listed Pod has no apiVersion and kind: they are
-// set.
+// sends it to the webhook, read by jsonnode, less managedFields and status
+// (nothing the injection reads, and most of a running Pod's bytes). A
+// listed Pod has no apiVersion and kind: they are set.
 func PodNode(pod *corev1.Pod) (*yaml.Node, error) {
 	p := *pod
 	p.APIVersion, p.Kind = "v1", "Pod"
 	p.ManagedFields = nil
+	p.Status = corev1.PodStatus{}
 	raw, err := json.Marshal(&p)
 	if err != nil {
 		return nil, err

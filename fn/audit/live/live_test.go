@@ -3,6 +3,8 @@ package live
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +16,8 @@ import (
 	metadatafake "k8s.io/client-go/metadata/fake"
 
 	"github.com/inject-mesher/inject-mesher/fn/audit"
+	"github.com/inject-mesher/inject-mesher/fn/config"
+	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube/kubetest"
 )
 
@@ -104,5 +108,27 @@ func TestAuditJudgesWithTheWebhooksConfig(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Code != audit.MissingSidecar || got[0].Resource.Name != "web-1" || got[0].Severity != "error" {
 		t.Errorf("findings %+v, want web-1's MissingSidecar only", got)
+	}
+}
+
+// BenchmarkJudgePod is what the live audit spends on one listed Pod: read
+// as the engine reads it, then judged.
+func BenchmarkJudgePod(b *testing.B) {
+	raw, err := os.ReadFile("../../read/jsonnode/testdata/deployment-pod.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(raw, &pod); err != nil {
+		b.Fatal(err)
+	}
+	judge := &audit.Judge{Injector: engine.New(config.Default(), nil), NamespaceEnabled: func(string) bool { return true }}
+	b.ReportAllocs()
+	for b.Loop() {
+		node, err := PodNode(&pod)
+		if err != nil {
+			b.Fatal(err)
+		}
+		judge.Object(node)
 	}
 }
