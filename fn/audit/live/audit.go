@@ -201,9 +201,6 @@ func (c Cluster) injector(ctx context.Context, req audit.Cluster, notes io.Write
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range req.Templates {
-		cfg.Templates = append(cfg.Templates, e.Template)
-	}
 	list, err := c.Client.SidecarTemplates().List(ctx, metav1.ListOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -217,7 +214,7 @@ func (c Cluster) injector(ctx context.Context, req audit.Cluster, notes io.Write
 		o := &list.Items[i]
 		checked[o.GetName()] = templates.Checked{Entry: templates.Entry(o), UID: o.GetUID(), Generation: o.GetGeneration()}
 	}
-	return templates.Injector(cfg, checked)
+	return templates.Injector(cfg, checked, req.Templates...)
 }
 
 // config is the config given, or else the webhook install's, or else the

@@ -285,19 +285,26 @@ func (s *Source) injector(checked map[string]Checked) (*engine.Injector, error) 
 	return Injector(s.Config, checked)
 }
 
-// Injector is cfg's Injector with its templates and the cluster's (checked
-// is updated where a cluster template is refused): what the webhook admits
-// with, and what the live audit judges with. A cluster template named as
-// one of the config's makes that name an entry whose problem says so: a Pod
+// Injector is cfg's Injector with its templates, those of files (the live
+// audit's --templates) and the cluster's (checked is updated where a
+// cluster template is refused): what the webhook admits with, and what the
+// live audit judges with. A cluster template named as one of the config's
+// or the files' makes that name an entry whose problem says so: a Pod
 // asking for it is denied, as the function refuses two templates of one
 // name, rather than given one of them.
-func Injector(cfg *config.Config, checked map[string]Checked) (*engine.Injector, error) {
+func Injector(cfg *config.Config, checked map[string]Checked, files ...*template.Entry) (*engine.Injector, error) {
 	var entries []*template.Entry
-	fromConfig := map[string]bool{}
+	fromConfig := map[string]string{} // a name to where the config's or a file's template is
 	for _, t := range cfg.Templates {
-		fromConfig[t.Name] = true
+		fromConfig[t.Name] = ConfigOrigin
 		if _, clash := checked[t.Name]; !clash {
 			entries = append(entries, template.Prepare(t, ConfigOrigin))
+		}
+	}
+	for _, e := range files {
+		fromConfig[e.Template.Name] = e.Origin
+		if _, clash := checked[e.Template.Name]; !clash {
+			entries = append(entries, e)
 		}
 	}
 	names := make([]string, 0, len(checked))
@@ -307,8 +314,8 @@ func Injector(cfg *config.Config, checked map[string]Checked) (*engine.Injector,
 	slices.Sort(names) // a stable order: which clash is reported against which
 	for _, name := range names {
 		c := checked[name]
-		if fromConfig[name] {
-			c.Entry = twice(c.Entry)
+		if origin, ok := fromConfig[name]; ok {
+			c.Entry = twice(c.Entry, origin)
 			checked[name] = c
 		}
 		entries = append(entries, c.Entry)
@@ -331,11 +338,12 @@ func Injector(cfg *config.Config, checked map[string]Checked) (*engine.Injector,
 	return inj, nil
 }
 
-// twice is a cluster template's entry when the config has one of its name.
-func twice(e *template.Entry) *template.Entry {
+// twice is a cluster template's entry when the config (or a file, origin)
+// has one of its name.
+func twice(e *template.Entry, origin string) *template.Entry {
 	name := e.Template.Name
 	return &template.Entry{Template: e.Template, Origin: e.Origin, Problems: []template.Problem{{Template: name, Field: "metadata.name",
-		Message: fmt.Sprintf("%s is also the name of a template in %s: a Pod that asks for it gets neither; rename one of them", name, ConfigOrigin)}}}
+		Message: fmt.Sprintf("%s is also the name of a template in %s: a Pod that asks for it gets neither; rename one of them", name, origin)}}}
 }
 
 // Entry is the template a SidecarTemplate object holds, validated as the
