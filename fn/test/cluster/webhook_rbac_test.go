@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
@@ -119,6 +121,24 @@ func TestWebhookRunsUnderItsOwnRBAC(t *testing.T) {
 	}
 	createCart(t, client, ns)
 	waitGeneratedConfigMap(t, client, ns, "the install's RBAC")
+	// The leader's audit lists and watches every Pod and ConfigMap under the
+	// same rules: cart's Pods (injected, their ConfigMap made) are in no
+	// series; a hostNetwork Pod that asked is skipped, and counted.
+	agent := plainPod("agent")
+	agent.Annotations = map[string]string{"sidecar.mesher.io/inject": "yes"}
+	agent.Spec.HostNetwork = true
+	if _, _, err := createPod(t, ns, agent, false); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{metrics.AuditPodsMetric + `{code="SkippedPod",namespace="` + ns + `",severity="info"} 1`}
+	var got []string
+	took, ok = poll(60*time.Second, func() bool {
+		got = wh.metricLines(t, metrics.AuditPodsMetric+`{`, `namespace="`+ns+`"`)
+		return slices.Equal(got, want)
+	})
+	if !ok {
+		t.Errorf("the audit's series of %s after %v: %q, want %q; the webhook's log ends:\n%s", ns, took.Round(time.Second), got, want, logTail(server.dir, "webhook"))
+	}
 	if log := logTail(server.dir, "webhook"); strings.Contains(log, "forbidden") {
 		t.Errorf("the webhook was refused something under its own RBAC; its log ends:\n%s", log)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,6 +165,30 @@ func (w *webhookServer) admissions(t *testing.T) (float64, map[string]float64) {
 		t.Fatal(err)
 	}
 	return total, by
+}
+
+// metricLines are the lines of the webhook's /metrics that start with
+// prefix and hold each of parts, sorted.
+func (w *webhookServer) metricLines(t *testing.T, prefix string, parts ...string) []string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + w.probes + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, prefix) && !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
+			lines = append(lines, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(lines)
+	return lines
 }
 
 // registerWebhook applies the install's MutatingWebhookConfiguration

@@ -175,6 +175,13 @@ func (c *client) MutatingWebhookConfigurations() Resource[*admissionregistration
 // Informer keeps the objects of r that select chooses (a field selector,
 // say; nil for all) in a cache, as client-go's informer factory would.
 func Informer[T, L runtime.Object](r Resource[T, L], example T, selectBy func(*metav1.ListOptions)) cache.SharedIndexInformer {
+	return cache.NewSharedIndexInformer(ListWatch(r, selectBy), example, 10*time.Minute, cache.Indexers{})
+}
+
+// ListWatch lists and watches the objects of r that selectBy chooses (nil
+// for all): the source of an informer, or of a reflector that fills a
+// store of its own.
+func ListWatch[T, L runtime.Object](r Resource[T, L], selectBy func(*metav1.ListOptions)) cache.ListerWatcher {
 	if selectBy == nil {
 		selectBy = func(*metav1.ListOptions) {}
 	}
@@ -189,5 +196,5 @@ func Informer[T, L runtime.Object](r Resource[T, L], example T, selectBy func(*m
 		},
 	}
 	// r may say it cannot stream a list as watch events (a fake cannot).
-	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, r), example, 10*time.Minute, cache.Indexers{})
+	return cache.ToListWatcherWithWatchListSemantics(lw, r)
 }

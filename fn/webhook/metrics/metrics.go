@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,8 @@ type Metrics struct {
 	latency                       prometheus.Histogram
 	certExpiry                    prometheus.Gauge
 	tlsHandshakeErrors            prometheus.Counter
+	auditJudgements               prometheus.Counter
+	audit                         *auditCollector
 }
 
 // New registers the webhook's metrics and the Go runtime's.
@@ -46,8 +49,20 @@ func New() *Metrics {
 			Name: "inject_mesher_tls_handshake_errors_total",
 			Help: "Failed TLS handshakes on the admission port (an API server that does not trust the certificate, or a client that is not an API server).",
 		}),
+		auditJudgements: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "inject_mesher_audit_judgements_total",
+			Help: "Pods the leader's audit judged: each Pod as it is created or changed, and each again when the templates, its namespace's label or its ConfigMaps change.",
+		}),
+		audit: &auditCollector{
+			pods: prometheus.NewDesc(AuditPodsMetric,
+				"Pods of the namespace with at least one audit finding of the code, at the highest severity they have it; only the leader replica exports it, once it has judged every Pod.",
+				[]string{"namespace", "code", "severity"}, nil),
+			lastFull: prometheus.NewDesc(AuditLastFullMetric,
+				"When the leader last finished judging every Pod of the cluster (when it began to lead, and after each change of the config's or the cluster's templates), in seconds since the epoch.",
+				nil, nil),
+		},
 	}
-	m.Registry.MustRegister(m.admissions, m.latency, m.certExpiry, m.configMapsWritten, m.tlsHandshakeErrors,
+	m.Registry.MustRegister(m.admissions, m.latency, m.certExpiry, m.configMapsWritten, m.tlsHandshakeErrors, m.auditJudgements, m.audit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -84,4 +99,69 @@ func (m *Metrics) HandshakeFailed() {
 	if m != nil {
 		m.tlsHandshakeErrors.Inc()
 	}
+}
+
+// The audit's gauges, by name: the live audit's cluster test reads them.
+const (
+	AuditPodsMetric     = "inject_mesher_audit_pods"
+	AuditLastFullMetric = "inject_mesher_audit_last_full_judgement_timestamp_seconds"
+)
+
+// AuditSeries is one series of the audit's Pod gauge: a namespace, a
+// finding's code and its severity.
+type AuditSeries struct{ Namespace, Code, Severity string }
+
+// Audit is the leader's audit of the cluster's Pods at one moment.
+type Audit struct {
+	// Pods is how many Pods each series counts; none is zero.
+	Pods map[AuditSeries]int
+	// LastFull is when every Pod was last judged.
+	LastFull time.Time
+}
+
+// ExportAudit has each scrape read the audit's gauges from view, until
+// ExportAudit(nil): the leader exports them while it leads, and a replica
+// that does not lead exports none, so that the sum over the replicas
+// counts each Pod once.
+func (m *Metrics) ExportAudit(view func() Audit) {
+	if m == nil {
+		return
+	}
+	if view == nil {
+		m.audit.view.Store(nil)
+		return
+	}
+	m.audit.view.Store(&view)
+}
+
+// AuditJudged counts one Pod the audit judged.
+func (m *Metrics) AuditJudged() {
+	if m != nil {
+		m.auditJudgements.Inc()
+	}
+}
+
+// auditCollector reads the audit's gauges at each scrape: a series whose
+// count fell to zero (its namespace deleted, its Pods fixed) is gone, not
+// left at zero.
+type auditCollector struct {
+	pods, lastFull *prometheus.Desc
+	view           atomic.Pointer[func() Audit]
+}
+
+func (c *auditCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pods
+	ch <- c.lastFull
+}
+
+func (c *auditCollector) Collect(ch chan<- prometheus.Metric) {
+	view := c.view.Load()
+	if view == nil {
+		return
+	}
+	a := (*view)()
+	for s, n := range a.Pods {
+		ch <- prometheus.MustNewConstMetric(c.pods, prometheus.GaugeValue, float64(n), s.Namespace, s.Code, s.Severity)
+	}
+	ch <- prometheus.MustNewConstMetric(c.lastFull, prometheus.GaugeValue, float64(a.LastFull.UnixMilli())/1000)
 }

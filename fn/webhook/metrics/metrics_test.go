@@ -16,6 +16,9 @@ import (
 // dashboards use; the Go runtime's metrics are on the same registry.
 func TestEachMethodMovesItsMetric(t *testing.T) {
 	notAfter := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	audit := func() metrics.Audit {
+		return metrics.Audit{Pods: map[metrics.AuditSeries]int{{Namespace: "shop", Code: "MissingSidecar", Severity: "error"}: 3}, LastFull: notAfter}
+	}
 	for _, tc := range []struct {
 		name string
 		call func(m *metrics.Metrics)
@@ -31,6 +34,12 @@ func TestEachMethodMovesItsMetric(t *testing.T) {
 			`inject_mesher_configmaps_written_total{operation="create"} 1`},
 		{"HandshakeFailed", func(m *metrics.Metrics) { m.HandshakeFailed() },
 			`inject_mesher_tls_handshake_errors_total 1`},
+		{"AuditJudged", func(m *metrics.Metrics) { m.AuditJudged() },
+			`inject_mesher_audit_judgements_total 1`},
+		{"ExportAudit's Pods", func(m *metrics.Metrics) { m.ExportAudit(audit) },
+			`inject_mesher_audit_pods{code="MissingSidecar",namespace="shop",severity="error"} 3`},
+		{"ExportAudit's last full judgement", func(m *metrics.Metrics) { m.ExportAudit(audit) },
+			`inject_mesher_audit_last_full_judgement_timestamp_seconds 1.893456e+09`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := metrics.New()
@@ -46,6 +55,29 @@ func TestEachMethodMovesItsMetric(t *testing.T) {
 	}
 }
 
+// The audit's gauges are exported from ExportAudit(view) to
+// ExportAudit(nil) (while the replica leads), and not before or after.
+func TestTheAuditIsExportedWhileItsViewIsGiven(t *testing.T) {
+	m := metrics.New()
+	before := scrape(m)
+	m.ExportAudit(func() metrics.Audit {
+		return metrics.Audit{Pods: map[metrics.AuditSeries]int{{Namespace: "shop", Code: "OutdatedSidecar", Severity: "warning"}: 1}}
+	})
+	during := scrape(m)
+	m.ExportAudit(nil)
+	after := scrape(m)
+	for _, name := range []string{metrics.AuditPodsMetric, metrics.AuditLastFullMetric} {
+		for _, s := range []struct {
+			when, text string
+			want       bool
+		}{{"before", before, false}, {"during", during, true}, {"after", after, false}} {
+			if got := strings.Contains(s.text, "\n"+name); got != s.want {
+				t.Errorf("%s %s: exported %v, want %v", name, s.when, got, s.want)
+			}
+		}
+	}
+}
+
 // A nil *Metrics counts nothing and does not panic: handlers and
 // controllers built without metrics call it as they are.
 func TestNilCountsNothing(t *testing.T) {
@@ -54,6 +86,8 @@ func TestNilCountsNothing(t *testing.T) {
 	m.CertificateExpires(time.Now())
 	m.ConfigMapWritten("update")
 	m.HandshakeFailed()
+	m.AuditJudged()
+	m.ExportAudit(func() metrics.Audit { return metrics.Audit{} })
 }
 
 // scrape renders m's registry in the Prometheus text format.

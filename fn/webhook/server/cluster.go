@@ -60,28 +60,69 @@ func connect(kubeconfig string) (*cluster, error) {
 	return &cluster{client: client, namespace: cmp.Or(os.Getenv("POD_NAMESPACE"), DefaultNamespace)}, nil
 }
 
-// namespaceLabels watches Namespaces and answers whether one is labelled
-// sidecar-injector=enabled, once it has the first list.
-func namespaceLabels(ctx context.Context, client kube.Client) (func(string) bool, error) {
-	namespaces := kube.Informer(client.Namespaces(), &corev1.Namespace{}, nil)
-	_ = namespaces.SetTransform(func(obj any) (any, error) {
+// namespaces is every replica's view of the Namespaces' labels: admission
+// reads it, and the leader's audit judges a namespace's Pods again when
+// it changes.
+type namespaces struct{ informer cache.SharedIndexInformer }
+
+// watchNamespaces starts watching the Namespaces, kept slimmed to their
+// labels.
+func watchNamespaces(ctx context.Context, client kube.Client) *namespaces {
+	informer := kube.Informer(client.Namespaces(), &corev1.Namespace{}, nil)
+	_ = informer.SetTransform(func(obj any) (any, error) {
 		if ns, ok := obj.(*corev1.Namespace); ok {
 			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, ResourceVersion: ns.ResourceVersion, Labels: ns.Labels}}, nil
 		}
 		return obj, nil
 	})
-	go namespaces.RunWithContext(ctx)
-	enabled := func(name string) bool {
-		obj, ok, _ := namespaces.GetStore().GetByKey(name)
-		ns, isNamespace := obj.(*corev1.Namespace)
-		return ok && isNamespace && ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled
-	}
+	go informer.RunWithContext(ctx)
+	return &namespaces{informer}
+}
+
+// wait waits for the first list, at most a minute.
+func (n *namespaces) wait(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if !cache.WaitForCacheSync(wctx.Done(), namespaces.HasSynced) {
-		return nil, errors.New("the namespaces could not be read from the cluster")
+	if !cache.WaitForCacheSync(wctx.Done(), n.informer.HasSynced) {
+		return errors.New("the namespaces could not be read from the cluster")
 	}
-	return enabled, nil
+	return nil
+}
+
+// Enabled says a namespace is labelled sidecar-injector=enabled.
+func (n *namespaces) Enabled(name string) bool {
+	obj, _, _ := n.informer.GetStore().GetByKey(name)
+	return enabled(obj)
+}
+
+func enabled(obj any) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled
+}
+
+// HasSynced: the Namespaces have been listed.
+func (n *namespaces) HasSynced() bool { return n.informer.HasSynced() }
+
+// OnChange calls changed with the name of a namespace created after the
+// first list (its Pods may have been seen before it), or whose Enabled
+// answer changed, until stop.
+func (n *namespaces) OnChange(changed func(namespace string)) (stop func()) {
+	reg, err := n.informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if ns, ok := obj.(*corev1.Namespace); ok && !initial {
+				changed(ns.Name)
+			}
+		},
+		UpdateFunc: func(old, obj any) {
+			if ns, ok := obj.(*corev1.Namespace); ok && enabled(old) != enabled(obj) {
+				changed(ns.Name)
+			}
+		},
+	})
+	if err != nil {
+		return func() {} // the informer has stopped: no more changes
+	}
+	return func() { _ = n.informer.RemoveEventHandler(reg) }
 }
 
 // hostname names this candidate when POD_NAME is not set.

@@ -34,7 +34,7 @@ func lead(ctx context.Context, cl *cluster, name, identity string, log *slog.Log
 	e := &election{leases: cl.client.Leases(cl.namespace), name: name, namespace: cl.namespace, identity: identity}
 	defer e.release()
 	for e.acquire(ctx) {
-		log.Info("leading: the ConfigMap controller runs", "identity", identity)
+		log.Info("leading: the ConfigMap controller and the audit of the Pods run", "identity", identity)
 		leading, stop := context.WithCancel(ctx)
 		var running sync.WaitGroup
 		for _, job := range jobs {

@@ -27,6 +27,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/configmaps"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
+	"github.com/inject-mesher/inject-mesher/fn/webhook/podaudit"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/templates"
 )
 
@@ -70,13 +71,18 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			return err
 		}
 	}
-	leading := leaderElected(ctx, opts, cl, sources, cert, m, log)
+	var nss *namespaces
 	if cl != nil {
 		// Namespace labels, as the function reads Namespace objects: every
 		// replica keeps them (read only), and is ready once it has them.
-		if h.NamespaceEnabled, err = namespaceLabels(ctx, cl.client); err != nil {
+		nss = watchNamespaces(ctx, cl.client)
+	}
+	leading := leaderElected(ctx, opts, cl, sources, nss, cert, m, log)
+	if cl != nil {
+		if err := nss.wait(ctx); err != nil {
 			return err
 		}
+		h.NamespaceEnabled = nss.Enabled
 	}
 	admission, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
@@ -93,9 +99,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 // leaderElected campaigns, in a cluster, for the Lease and, while this
 // replica leads, runs the ConfigMap controller, the SidecarTemplates'
-// status and the certificate's lead; the channel is closed once that has
-// stopped, at once outside a cluster.
-func leaderElected(ctx context.Context, opts Options, cl *cluster, sources *templates.Source, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
+// status, the audit of the Pods its metrics show and the certificate's
+// lead; the channel is closed once that has stopped, at once outside a
+// cluster.
+func leaderElected(ctx context.Context, opts Options, cl *cluster, sources *templates.Source, nss *namespaces, cert certificate, m *metrics.Metrics, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	if cl == nil {
 		log.Info("ConfigMap controller off: not in a cluster and no --kubeconfig; admissions are answered")
@@ -103,7 +110,8 @@ func leaderElected(ctx context.Context, opts Options, cl *cluster, sources *temp
 		return done
 	}
 	controller := &configmaps.Controller{Client: cl.client, Templates: sources, Metrics: m, Log: log}
-	jobs := []func(context.Context){controller.Run, sources.WriteStatus}
+	auditor := &podaudit.Auditor{Client: cl.client, Templates: sources, Namespaces: nss, Metrics: m, Log: log}
+	jobs := []func(context.Context){controller.Run, sources.WriteStatus, auditor.Run}
 	if cert.lead != nil {
 		jobs = append(jobs, cert.lead)
 	}
