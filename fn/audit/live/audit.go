@@ -118,8 +118,8 @@ func (c Cluster) judgePods(ctx context.Context, judge *audit.Judge, namespace, s
 	for w := range workers {
 		wg.Go(func() {
 			for pod := range pods {
-				if errs[w] != nil {
-					continue // drain: the lister stops at the first error
+				if errs[w] != nil || Finished(pod) {
+					continue // an error: drain, the lister stops at the first one
 				}
 				node, err := PodNode(pod)
 				if err != nil {

@@ -94,6 +94,9 @@ func TestAuditJudgesWithTheWebhooksConfig(t *testing.T) {
 			Data: map[string]string{"mesher-injection.yaml": "apiVersion: fn.mesher.io/v1alpha1\nkind: MesherInjection\nmetadata: {name: m}\nimage: mesher:new\n"}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "plain-1", Namespace: "plain"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "p", Image: "p:1"}}}},
+		// Finished: not judged, though it has no sidecar.
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "migrate-1", Namespace: "shop"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "m", Image: "m:1"}}},
+			Status: corev1.PodStatus{Phase: corev1.PodSucceeded}},
 	}
 	scheme := runtime.NewScheme()
 	_ = metav1.AddMetaToScheme(scheme)

@@ -209,6 +209,9 @@ func (v *view) judged(p *corev1.Pod) record {
 	// The epoch first: a change made while p is judged is a newer epoch,
 	// and p is judged again.
 	rec := record{resourceVersion: p.ResourceVersion, epoch: v.epoch.Load()}
+	if live.Finished(p) {
+		return rec // no codes: as the command line's audit, which skips it
+	}
 	j := v.judge.Load()
 	node, err := live.PodNode(p)
 	if err != nil {
