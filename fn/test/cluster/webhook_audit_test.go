@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
 
@@ -30,8 +33,9 @@ import (
 // then the config's image bumped, a template changed, the webhook stopped
 // while another Deployment's Pods are created and a ConfigMap deleted.
 // `audit -A` reports exactly those findings, with counts, and exits 79;
-// once the webhook is back and the Deployments restarted, it exits 0. The
-// steps run in order and share the cluster's state.
+// once the webhook is back and the Deployments restarted, it exits 0. While
+// the webhook runs, its gauges say what the command line finds. The steps
+// run in order and share the cluster's state.
 func TestWebhookAudit(t *testing.T) {
 	env := startAuditEnv(t)
 	for _, step := range []struct {
@@ -304,6 +308,7 @@ func auditImageBumped(t *testing.T, env *auditEnv) {
 	}
 	r := runAudit(t, "--config", env.configFile)
 	expectAudit(t, r, 79, auditShopNS+" Deployment/web OutdatedSidecar 2")
+	metricsAgree(t, env, r)
 	if r.report.NeedsRestart[auditShopNS] != 2 {
 		t.Errorf("needsRestart %v, want %s: 2", r.report.NeedsRestart, auditShopNS)
 	}
@@ -321,9 +326,40 @@ func auditTemplateChanged(t *testing.T, env *auditEnv) {
 	if !ok {
 		t.Fatalf("the webhook does not inject the changed template after %v", took.Round(time.Second))
 	}
-	expectAudit(t, runAudit(t, "--config", env.configFile), 79,
+	r := runAudit(t, "--config", env.configFile)
+	expectAudit(t, r, 79,
 		auditShopNS+" Deployment/api OutdatedSidecar 2",
 		auditShopNS+" Deployment/web OutdatedSidecar 2")
+	metricsAgree(t, env, r)
+}
+
+// metricsAgree waits (a minute at most: the leader judges a change a moment
+// after it is made) until the webhook's gauges of the audit's namespaces
+// say what the command line's audit r found: Pods by namespace and code.
+func metricsAgree(t *testing.T, env *auditEnv, r auditRun) {
+	t.Helper()
+	want := map[string]int{}
+	for _, f := range r.report.Findings {
+		want[fmt.Sprintf(`%s{code="%s",namespace="%s",severity="%s"}`, metrics.AuditPodsMetric, f.Code, f.Resource.Namespace, f.Severity)] += f.Count
+	}
+	var got map[string]int
+	took, ok := poll(60*time.Second, func() bool {
+		got = map[string]int{}
+		for _, ns := range []string{auditShopNS, auditCartNS} {
+			for _, line := range env.wh.metricLines(t, metrics.AuditPodsMetric+"{", `namespace="`+ns+`"`) {
+				series, value, _ := strings.Cut(line, " ")
+				n, err := strconv.ParseFloat(value, 64)
+				if err != nil {
+					t.Fatalf("metric line %q: %v", line, err)
+				}
+				got[series] = int(n)
+			}
+		}
+		return maps.Equal(got, want)
+	})
+	if !ok {
+		t.Errorf("after %v the webhook's gauges say\n%v\nthe audit found\n%v", took.Round(time.Second), got, want)
+	}
 }
 
 func imagesOf(p *corev1.Pod) string {
@@ -400,7 +436,9 @@ func auditFixed(t *testing.T, env *auditEnv) {
 			t.Fatalf("%s's Pods were not replaced by injected ones after %v:\n%s", app, took.Round(time.Second), out)
 		}
 	}
-	expectAudit(t, runAudit(t, "--config", env.configFile), 0)
+	r := runAudit(t, "--config", env.configFile)
+	expectAudit(t, r, 0)
+	metricsAgree(t, env, r)
 	if r := runAudit(t, "--config", env.configFile, "-o", "table"); !strings.Contains(r.stdout, "No findings.") {
 		t.Errorf("the table says:\n%s", r.stdout)
 	}
