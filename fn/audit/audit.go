@@ -102,28 +102,43 @@ func Group(fs []Finding) []Finding {
 	return t.Findings()
 }
 
-// judge turns one outcome into findings.
+// judge turns one outcome into findings. What to do differs between a Pod
+// (it runs: restart it) and a workload in manifests (render it).
 func judge(r engine.Report) []Finding {
 	f := func(code Code, sev engine.Severity, field, msg string) Finding {
 		return Finding{Code: code, Severity: sev, Resource: *r.Resource, Count: 1, Field: field, Message: msg}
 	}
-	text := func() string {
+	// text is what injection reports it would do, each message less its verb
+	// ("injected the mesher sidecar (...)": "the mesher sidecar (...)").
+	text := func(verbs ...string) string {
 		var parts []string
 		for _, m := range r.Messages {
-			parts = append(parts, m.Text)
+			t := m.Text
+			for _, v := range verbs {
+				t = strings.TrimPrefix(t, v+" ")
+			}
+			parts = append(parts, t)
 		}
 		return strings.Join(parts, "; ")
 	}
+	pod := r.Resource.APIVersion == "v1" && r.Resource.Kind == "Pod"
 	switch r.Action {
 	case engine.Injected:
-		return []Finding{f(MissingSidecar, engine.Error, "",
-			"injection would add its sidecars and it has none: render it with inject-mesher, or restart its pods with the webhook in place ("+text()+")")}
-	case engine.Upgraded:
-		return []Finding{f(OutdatedSidecar, engine.Warning, "",
-			"needs a restart: its sidecars are not what injection gives now ("+text()+")")}
-	case engine.Uninjected:
-		return []Finding{f(OutdatedSidecar, engine.Warning, "",
-			"needs a restart: it has sidecars that injection no longer gives it ("+text()+")")}
+		do := "render it with inject-mesher before it is applied"
+		if pod {
+			do = "it was created without the webhook (down under failurePolicy Ignore, or before its namespace was labelled): restart it with the webhook in place"
+		}
+		return []Finding{f(MissingSidecar, engine.Error, "", "it has none of the sidecars injection gives it: "+do+". Injection adds: "+text("injected"))}
+	case engine.Upgraded, engine.Uninjected:
+		why, what := "its sidecars are not what injection gives now", "Injection changes: "+text("upgraded")
+		if r.Action == engine.Uninjected {
+			why, what = "it has sidecars that injection no longer gives it", "Injection removes: "+text("removed")
+		}
+		msg := why + ": render it again (applying it restarts its Pods). " + what
+		if pod {
+			msg = "needs a restart: " + why + ". " + what
+		}
+		return []Finding{f(OutdatedSidecar, engine.Warning, "", msg)}
 	case engine.Skipped:
 		switch r.Reason {
 		case engine.SkipNamespaceNotEnabled:
@@ -241,7 +256,7 @@ func Manifests(inj *engine.Injector, objs []*yaml.Node) []Finding {
 		}
 	}
 	j := Judge{Injector: inj, HasConfigMap: func(ns, name string) bool { return have[[2]string{ns, name}] },
-		missingConfigMap: "its pods mount ConfigMap %s, which is not among the manifests: render them again with generateConfigMaps on, or add it"}
+		missingConfigMap: "%s ConfigMap %s, which is not among the manifests: render them again with generateConfigMaps on, or add it"}
 	var fs []Finding
 	for _, obj := range objs {
 		fs = append(fs, j.Object(obj)...)
@@ -260,7 +275,8 @@ type Judge struct {
 	// HasConfigMap says a ConfigMap is there; nil: not checked.
 	HasConfigMap func(namespace, name string) bool
 
-	// missingConfigMap is ConfigMapMissing's message (%s: the name).
+	// missingConfigMap is ConfigMapMissing's message (%s: who mounts it,
+	// then its name).
 	missingConfigMap string
 	once             sync.Once
 	known            []string
@@ -280,6 +296,9 @@ func (j *Judge) Object(obj *yaml.Node) []Finding {
 	if j.NamespaceEnabled != nil {
 		ctx.NamespaceEnabled = j.NamespaceEnabled(ref.Namespace)
 	}
+	if isPod && finished(obj) {
+		return nil
+	}
 	out := j.Injector.Decide(obj, ctx)
 	var fs []Finding
 	for _, r := range out.Reports {
@@ -292,8 +311,12 @@ func (j *Judge) Object(obj *yaml.Node) []Finding {
 		}
 		for _, need := range engine.NeedsFrom(out.ConfigMaps) {
 			if need.Namespace == r.Resource.Namespace && !j.HasConfigMap(need.Namespace, need.ConfigMapName()) {
+				who := "its pods mount"
+				if isPod {
+					who = "it mounts"
+				}
 				fs = append(fs, Finding{Code: ConfigMapMissing, Severity: engine.Warning, Resource: *r.Resource, Count: 1,
-					Message: fmt.Sprintf(cmp.Or(j.missingConfigMap, "its pods mount ConfigMap %s, which is not in the namespace: their sidecars cannot start until it is; the webhook's ConfigMap controller writes it again, or apply it"), need.ConfigMapName())})
+					Message: fmt.Sprintf(cmp.Or(j.missingConfigMap, "%s ConfigMap %s, which is not in the namespace: its sidecars cannot start until it is; the webhook's ConfigMap controller writes it again, or apply it"), who, need.ConfigMapName())})
 			}
 		}
 	}
@@ -373,4 +396,12 @@ func Suppress(fs []Finding, sups []Suppression) []Finding {
 		}
 		return false
 	})
+}
+
+// finished says a Pod has run to its end (status.phase Succeeded or
+// Failed): nothing of it runs to restart or to miss a sidecar, and a Job's
+// finished Pods would otherwise count against every later config.
+func finished(pod *yaml.Node) bool {
+	phase, _ := yamlnode.Scalar(pod, "status", "phase")
+	return phase == "Succeeded" || phase == "Failed"
 }

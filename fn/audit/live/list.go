@@ -94,9 +94,9 @@ func PodNode(pod *corev1.Pod) (*yaml.Node, error) {
 	return jsonnode.Parse(raw)
 }
 
-// Finished says the Pod has run to its end (Succeeded or Failed): nothing
-// of it runs to restart or to miss a sidecar, and a Job's finished Pods
-// would otherwise count against every later config.
+// Finished says the Pod has run to its end (Succeeded or Failed), which
+// audit.Judge does not judge either: asked before the Pod is read for it,
+// it spares the reading.
 func Finished(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }

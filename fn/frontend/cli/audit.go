@@ -246,7 +246,11 @@ func (o *auditOptions) print(rep auditReport) error {
 		}
 		res := strings.ToLower(f.Resource.Kind) + "/" + f.Resource.Name
 		if f.Workload != "" {
-			res = strings.ToLower(f.Workload) + fmt.Sprintf(" (%d pods)", f.Count)
+			pods := "pods"
+			if f.Count == 1 {
+				pods = "pod"
+			}
+			res = strings.ToLower(f.Workload) + fmt.Sprintf(" (%d %s)", f.Count, pods)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ns, res, f.Code, f.Severity, msg)
 	}
