@@ -382,9 +382,10 @@ func newAuditFleet(t *testing.T, pods int) *auditFleet {
 // real ones: an application container with ports, environment (values and
 // the downward API), resources and two probes; the sidecar, once
 // injected, is the second container. Stored, a Pod is a few KB of JSON
-// with its managedFields. kubectl's memory grows with the bytes it reads,
-// and the audit's time with the Pods it judges: bigger Pods would only
-// make kubectl slower beside it. It asks for the sidecar when annotated.
+// with its managedFields. Small on purpose: kubectl's memory grows with
+// the bytes it reads, and small Pods let its copy of them fit beside the
+// API server's on the bench machine. It asks for the sidecar when
+// annotated.
 func benchPodTemplate(app, version string, annotated bool) corev1.PodTemplateSpec {
 	annotations := map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "9090"}
 	if annotated {
