@@ -181,6 +181,22 @@ bench-webhook: etcd tools
 
 .PHONY: bench-webhook
 
+## bench-audit: the live audit of $(BENCH_AUDIT_PODS) generated Pods stored in kube-apiserver $(KUBE_VERSION) beside `kubectl get pods -A -o json > /dev/null` on the same server (wall, peak RSS, ratios; the audit's binary from make build); prints, asserts no timing, only the findings
+BENCH_AUDIT_PODS ?= 100000
+BENCH_AUDIT_BIN ?= $(CURDIR)/bin/inject-mesher-audit
+# The Go memory limit of etcd and kube-apiserver (they inherit the test's
+# environment): the API server's copy of the Pods and kubectl's must fit in
+# the machine together. kubectl and the audit run without it.
+BENCH_AUDIT_SERVER_GOMEMLIMIT ?= 4GiB
+bench-audit: etcd build
+	bins=$$(./hack/build-kube.sh $(KUBE_VERSION)) || { echo "building Kubernetes $(KUBE_VERSION) failed"; exit 1; }; \
+	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); \
+	test -x "$$apiserver" || { echo "building Kubernetes $(KUBE_VERSION) failed: got '$$bins'"; exit 1; }; \
+	GOMEMLIMIT=$(BENCH_AUDIT_SERVER_GOMEMLIMIT) KUBE_APISERVER=$$apiserver REQUIRE_CLUSTER=1 BENCH_AUDIT=1 BENCH_AUDIT_PODS=$(BENCH_AUDIT_PODS) BENCH_AUDIT_BIN=$(BENCH_AUDIT_BIN) \
+		$(GO) test -tags cluster -count=1 -timeout 90m -v -run '^TestBenchAudit$$' ./fn/test/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+.PHONY: bench-audit
+
 # As cluster-tests, only the webhook's tests (-run Webhook); the binaries
 # come from hack/build-kube.sh, a failed build fails the target.
 define webhook-tests
