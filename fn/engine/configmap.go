@@ -27,14 +27,11 @@ func (inj *Injector) ConfigMap(need ConfigMapRef) (*yaml.Node, error) {
 	if need.Template != "" {
 		return inj.templateConfigMap(need)
 	}
-	address := inj.cfg.ServiceCenterAddress
-	if need.Backend == sidecar.Pilot {
-		address = inj.cfg.PilotAddress
+	files := inj.files(need.Backend)
+	if files.err != nil {
+		return nil, files.err
 	}
-	chassis, mesher, err := sidecar.ConfigFiles(need.Backend, address)
-	if err != nil {
-		return nil, err
-	}
+	chassis, mesher := files.chassis, files.mesher
 	meta := yamlnode.Map("name", need.Backend.ConfigMapName())
 	if need.Namespace != "" {
 		yamlnode.Set(meta, "namespace", yamlnode.Str(need.Namespace))
@@ -43,6 +40,27 @@ func (inj *Injector) ConfigMap(need ConfigMapRef) (*yaml.Node, error) {
 	yamlnode.Set(meta, "annotations", yamlnode.Map(GeneratedBy, GeneratedByValue))
 	data := yamlnode.Map("chassis.yaml", literal(chassis), "mesher.yaml", literal(mesher))
 	return yamlnode.Map("apiVersion", "v1", "kind", "ConfigMap", "metadata", meta, "data", data), nil
+}
+
+// configFiles are the files of a backend's mesher ConfigMap.
+type configFiles struct {
+	chassis, mesher string
+	err             error
+}
+
+// files are the backend's ConfigMap files, rendered on first use.
+func (inj *Injector) files(b sidecar.Backend) configFiles {
+	if f, ok := inj.configFiles.Load(b); ok {
+		return f.(configFiles)
+	}
+	address := inj.cfg.ServiceCenterAddress
+	if b == sidecar.Pilot {
+		address = inj.cfg.PilotAddress
+	}
+	var f configFiles
+	f.chassis, f.mesher, f.err = sidecar.ConfigFiles(b, address)
+	inj.configFiles.Store(b, f)
+	return f
 }
 
 // templateConfigMap renders a SidecarTemplate's ConfigMap for a namespace,

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -84,6 +85,11 @@ type Injector struct {
 	// Injector is used). No config key sets it: the config says how to
 	// inject, the command says whether.
 	Uninject bool
+
+	// configFiles are the mesher ConfigMap's files by backend (a
+	// configFiles), rendered once: every namespace's ConfigMap of a
+	// backend holds the same.
+	configFiles sync.Map
 }
 
 // NamespaceLabel is the label that turns injection on for a whole namespace.

@@ -169,7 +169,7 @@ func Run(src Source, newInjector NewInjector, w Writer) *Output {
 		return out
 	}
 	sc.classify(in)
-	r := &run{src: src, w: w, out: out, in: in, scanned: sc}
+	r := &run{src: src, w: w, out: out, in: in, scanned: sc, encoder: configMapEncoder{encode: w.Encode}}
 	if !r.objects() || !r.in.Config().GenerateConfigMaps {
 		return out
 	}
@@ -268,6 +268,7 @@ type run struct {
 	in      *engine.Injector
 	scanned scanned
 	needs   []engine.ConfigMapRef
+	encoder configMapEncoder
 }
 
 func (r *run) write(b []byte) bool {
@@ -330,7 +331,7 @@ func (r *run) configMaps(src Priors) {
 		if p, ok := generated[need]; ok && len(p.copies) == 0 && engine.SameData(p.node, cm) {
 			g.Unchanged, text = true, src.Moved(p.index)
 		} else {
-			if text, err = r.w.Encode(cm); err != nil {
+			if text, err = r.encoder.Encode(need, cm); err != nil {
 				out.note(engine.Error, nil, nil, fmt.Sprintf("cannot write ConfigMap %s: %v", need.ConfigMapName(), err))
 				continue
 			}
