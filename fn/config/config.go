@@ -254,6 +254,25 @@ func Keys() [][2]string {
 	return out
 }
 
+// Flag is a scalar key as the command line offers it.
+type Flag struct {
+	Key, Usage string
+	// Boolean keys take yes/no values; a bare --key means yes.
+	Boolean bool
+}
+
+// Flags are the scalar keys with their usage and kind, in one pass over the
+// keys (each command of the command line makes a flag of each).
+func Flags() []Flag {
+	var out []Flag
+	for _, k := range keys() {
+		if k.set != nil {
+			out = append(out, Flag{Key: k.name, Usage: k.usage, Boolean: k.boolean})
+		}
+	}
+	return out
+}
+
 // TypedKeys lists the top-level keys of the typed MesherInjection object.
 func TypedKeys() []string {
 	var out []string

@@ -48,9 +48,9 @@ func oldSpellings() map[string]string {
 // valueFlags are the flags whose value may be the next argument.
 func valueFlags() map[string]bool {
 	takes := map[string]bool{"--config": true, "--report": true, "--output": true, "-o": true}
-	for _, k := range config.Keys() {
-		if !config.IsBool(k[0]) {
-			takes["--"+config.FlagName(k[0])] = true
+	for _, k := range config.Flags() {
+		if !k.Boolean {
+			takes["--"+config.FlagName(k.Key)] = true
 		}
 	}
 	return takes

@@ -69,9 +69,9 @@ func (o *injectOptions) addFlags(cmd *cobra.Command) {
 	fs.BoolVarP(&o.recursive, "recursive", "R", false, "descend into sub-folders of folder arguments")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "the same as --report none")
 	fs.StringVar(&o.report, "report", reportText, "the report on stderr: text (a line per resource), json (the KRM function's results) or none (errors only)")
-	for _, k := range config.Keys() {
-		f := fs.VarPF(keyFlag{key: k[0], boolean: config.IsBool(k[0]), sets: &o.sets}, config.FlagName(k[0]), "", k[1])
-		if config.IsBool(k[0]) {
+	for _, k := range config.Flags() {
+		f := fs.VarPF(keyFlag{key: k.Key, boolean: k.Boolean, sets: &o.sets}, config.FlagName(k.Key), "", k.Usage)
+		if k.Boolean {
 			// A bare --proxy-env means yes, as proxyEnv: "true" would.
 			f.NoOptDefVal = "true"
 		}
