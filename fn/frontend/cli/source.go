@@ -31,8 +31,10 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 	// would hold (and copy) up to twice the input, and the input is most of
 	// what the function keeps in memory. A file (`< list.yaml`) says its
 	// size: the first block holds all of it, and nothing is joined (every
-	// fresh page costs: the join showed in profiles of a large input).
-	first := 1 << 20
+	// fresh page costs: the join showed in profiles of a large input). A
+	// pipe says nothing: its first block is small, as most renders are (a
+	// zeroed mebibyte showed in profiles of a small one), the next ones large.
+	first := 64 << 10
 	if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() < MaxInputBytes {
 			first = int(st.Size()) + 1 // +1: the read that finds the end
