@@ -166,8 +166,9 @@ e2e-argocd: image-argocd-plugin
 
 .PHONY: image-argocd-plugin e2e-argocd
 
-## bench-webhook: the webhook under load: the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios), per-pod Go benchmarks, and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION) with and without it; prints, asserts no timing
+## bench-webhook: the webhook under load: the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios), per-pod Go benchmarks (mean and p50), and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION), $(BENCH_CONCURRENCY) at a time, with it beside a static-patch webhook and the other floors; prints, asserts no timing
 BENCH_CREATES ?= 1000
+BENCH_CONCURRENCY ?= 8
 # BENCH_PIN=1: kube-apiserver and etcd on CPU 0, the bench's process (clients and webhooks) on the others
 BENCH_PIN ?=
 bench-webhook: etcd tools
@@ -176,7 +177,7 @@ bench-webhook: etcd tools
 	bins=$$(./hack/build-kube.sh $(KUBE_VERSION)) || { echo "building Kubernetes $(KUBE_VERSION) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
 	test -x "$$apiserver" && test -x "$$controller_manager" || { echo "building Kubernetes $(KUBE_VERSION) failed: got '$$bins'"; exit 1; }; \
-	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager KUSTOMIZE=$(KUSTOMIZE) REQUIRE_CLUSTER=1 BENCH_WEBHOOK=1 BENCH_CREATES=$(BENCH_CREATES) BENCH_PIN=$(BENCH_PIN) \
+	KUBE_APISERVER=$$apiserver KUBE_CONTROLLER_MANAGER=$$controller_manager KUSTOMIZE=$(KUSTOMIZE) REQUIRE_CLUSTER=1 BENCH_WEBHOOK=1 BENCH_CREATES=$(BENCH_CREATES) BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_PIN=$(BENCH_PIN) \
 		$(GO) test -tags cluster -count=1 -timeout 30m -v -run TestBenchAPIServerCreates ./fn/test/cluster/ 2>&1 | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 .PHONY: bench-webhook

@@ -1,10 +1,11 @@
 // Package reviews is what the webhook benchmarks send and the floors they
 // measure the handler against: a typical Deployment's Pod (as its
 // ReplicaSet creates it, and as the API server sends it to a mutating
-// webhook, defaulted), the AdmissionReview that wraps it, and two servers
-// that do less than the webhook must: a no-op (decode the review, allow)
-// and a parse floor (decode the review, read the Pod into a YAML node tree
-// as the engine must, allow). The load bench (webhookbench), the per-pod Go
+// webhook, defaulted), the AdmissionReview that wraps it, and servers that
+// do less than the webhook must: a no-op (decode the review, allow), the
+// no-op answering a fixed patch (a label, or a sidecar's patch computed
+// once), and a parse floor (decode the review, read the Pod into a YAML
+// node tree as the engine must, allow). The load bench (webhookbench), the per-pod Go
 // benchmarks (webhookbench's bench_test.go) and the API-server bench
 // (fn/test/cluster) share them, so all three measure the same Pod.
 package reviews
@@ -253,6 +254,15 @@ func Noop() http.Handler {
 func MutatingNoop() http.Handler {
 	return reviewHandlerPatching(func(*admissionv1.AdmissionRequest) error { return nil },
 		[]byte(`[{"op":"add","path":"/metadata/labels/bench-mutated","value":"true"}]`))
+}
+
+// StaticPatch is the no-op answering every review with patch (a JSON
+// patch), made once by the caller: a webhook whose answer costs nothing to
+// compute. Given the patch inject-mesher answers for a Pod, it is the floor
+// of any webhook that injects that sidecar: the API server calls it,
+// applies the same patch and stores the same Pod.
+func StaticPatch(patch []byte) http.Handler {
+	return reviewHandlerPatching(func(*admissionv1.AdmissionRequest) error { return nil }, patch)
 }
 
 // ParseFloor decodes the review and reads the Pod into a YAML node tree
