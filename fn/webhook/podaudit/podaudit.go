@@ -17,6 +17,7 @@ package podaudit
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -166,6 +167,9 @@ type view struct {
 type record struct {
 	resourceVersion string
 	epoch           uint64
+	// shape is a hash of what the judgement read (see shapeOf): a Pod's
+	// events that change only its status keep it, and its judgement.
+	shape uint64
 	// findings are its codes, each once, at the highest severity it has
 	// it; nil for most Pods.
 	findings []finding
@@ -208,9 +212,19 @@ func (v *view) hasConfigMap(namespace, name string) bool {
 func (v *view) judged(p *corev1.Pod) record {
 	// The epoch first: a change made while p is judged is a newer epoch,
 	// and p is judged again.
-	rec := record{resourceVersion: p.ResourceVersion, epoch: v.epoch.Load()}
+	rec := record{resourceVersion: p.ResourceVersion, epoch: v.epoch.Load(), shape: shapeOf(p)}
 	if live.Finished(p) {
 		return rec // no codes: as the command line's audit, which skips it
+	}
+	// A Pod's later events are mostly its status (scheduled, started,
+	// ready): what was judged has not changed, and judging is most of what
+	// the leader spends on a Pod.
+	v.mu.Lock()
+	old, ok := v.pods[p.Namespace+"/"+p.Name]
+	v.mu.Unlock()
+	if ok && rec.shape != 0 && old.shape == rec.shape && old.epoch == rec.epoch {
+		rec.findings = old.findings
+		return rec
 	}
 	j := v.judge.Load()
 	node, err := live.PodNode(p)
@@ -434,4 +448,27 @@ func (v *view) relist(ctx context.Context, ns string) error {
 func split(key string) (namespace, name string) {
 	namespace, name, _ = strings.Cut(key, "/")
 	return namespace, name
+}
+
+// shapeOf hashes what judging a Pod reads: its name, namespace, labels,
+// annotations, owners, whether it finished, and its spec but for the node
+// it was bound to. Protobuf, as the types marshal themselves: maps in key
+// order, so equal Pods hash equal.
+func shapeOf(p *corev1.Pod) uint64 {
+	h := fnv.New64a()
+	meta := metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Annotations: p.Annotations, OwnerReferences: p.OwnerReferences}
+	spec := p.Spec
+	spec.NodeName = ""
+	for _, m := range []interface{ Marshal() ([]byte, error) }{&meta, &spec} {
+		b, err := m.Marshal()
+		if err != nil {
+			return 0 // unknown: judged again
+		}
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	if live.Finished(p) {
+		h.Write([]byte{1})
+	}
+	return h.Sum64()
 }

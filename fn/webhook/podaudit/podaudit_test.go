@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +70,54 @@ func TestADeletedPodIsNoLongerCounted(t *testing.T) {
 		f.delete(t, "pay", "late")
 		f.want(t, series("shop", "MissingSidecar", "error", 1))
 	})
+}
+
+// A Pod's status changes (scheduled, started) keep its judgement without
+// judging it again; a change of what was judged (an annotation) judges it
+// again.
+func TestAStatusChangeIsNotJudgedAgain(t *testing.T) {
+	inj := injector(t, nil)
+	f := start(t, inj, pod("shop", "late-1", yes))
+	f.want(t, series("shop", "MissingSidecar", "error", 1))
+	judged := func() float64 {
+		families, err := f.metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range families {
+			if m.GetName() == "inject_mesher_audit_judgements_total" {
+				return m.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("no inject_mesher_audit_judgements_total")
+		return 0
+	}
+	before := judged()
+	version := 100
+	update := func(edit func(*corev1.Pod)) {
+		t.Helper()
+		p, err := f.client.CoreV1().Pods("shop").Get(context.Background(), "late-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(p)
+		// The fake keeps the version it is given; the API server would set it.
+		version++
+		p.ResourceVersion = strconv.Itoa(version)
+		if _, err := f.client.CoreV1().Pods("shop").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(p *corev1.Pod) { p.Spec.NodeName, p.Status.Phase = "node-1", corev1.PodRunning })
+	update(func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	})
+	// The update after them is judged: once it is counted, they were seen.
+	update(func(p *corev1.Pod) { p.Annotations["sidecar.mesher.io/inject"] = "no" })
+	f.want(t)
+	if n := judged() - before; n != 1 {
+		t.Errorf("%v judgements for two status changes and an annotation's, want 1", n)
+	}
 }
 
 // The config's image changed (the Injector admission answers with is new):
