@@ -89,6 +89,18 @@ func startAuditEnv(t *testing.T) *auditEnv {
 		createNamespace(t, env.client, ns, map[string]string{"sidecar-injector": "enabled"})
 	}
 	applyAuditTemplate(t, "3.2.10")
+	// The tests after this one read every Pod of the cluster; no garbage
+	// collector or namespace controller runs: each kind goes, in order.
+	t.Cleanup(func() {
+		for _, ns := range []string{auditShopNS, auditCartNS} {
+			if out, err := kubectl(t, nil, "delete", "deployments,replicasets,pods", "--all", "-n", ns, "--wait=false"); err != nil {
+				t.Errorf("cleaning up %s: %v\n%s", ns, err, out)
+			}
+		}
+		if out, err := kubectl(t, nil, "delete", "sidecartemplate", auditTemplate, "--ignore-not-found"); err != nil {
+			t.Errorf("deleting SidecarTemplate %s: %v\n%s", auditTemplate, err, out)
+		}
+	})
 	env.wh.start(t)
 	registerWebhookFrom(t, env.client, "../../../config/webhook-overlays/failure-ignore", "https://"+env.wh.admission+"/inject", env.wh.ca)
 	took, ok := poll(60*time.Second, func() bool {
@@ -270,6 +282,10 @@ func auditInstallsConfigFound(t *testing.T, env *auditEnv) {
 	t.Cleanup(func() {
 		if out, err := kubectl(t, install, "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
 			t.Errorf("deleting the install: %v\n%s", err, out)
+		}
+		// Its ReplicaSet and Pods too: no garbage collector runs.
+		if out, err := kubectl(t, nil, "delete", "replicasets,pods", "-n", webhookserver.DefaultNamespace, "-l", "app.kubernetes.io/name=inject-mesher-webhook", "--wait=false"); err != nil {
+			t.Errorf("deleting the install's Pods: %v\n%s", err, out)
 		}
 	})
 	// Its Deployment's Pods carry the config's volume.
