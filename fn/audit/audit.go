@@ -78,13 +78,23 @@ func ParseThreshold(v string) (engine.Severity, error) {
 // Fails reports whether any finding is at or over the threshold: what
 // makes an audit fail (exit code 79).
 func Fails(fs []Finding, threshold engine.Severity) bool {
-	rank := map[engine.Severity]int{engine.Info: 0, engine.Warning: 1, engine.Error: 2}
 	for _, f := range fs {
-		if rank[f.Severity] >= rank[threshold] {
+		if Rank(f.Severity) >= Rank(threshold) {
 			return true
 		}
 	}
 	return false
+}
+
+// Rank orders severities: info 0, warning 1, error 2.
+func Rank(s engine.Severity) int {
+	switch s {
+	case engine.Error:
+		return 2
+	case engine.Warning:
+		return 1
+	}
+	return 0
 }
 
 // ExitFindings is the exit code of an audit whose findings reach its
@@ -187,13 +197,28 @@ func misspelt(known []string, obj *yaml.Node) []Finding {
 			fs = append(fs, Finding{Code: InvalidAnnotation, Severity: engine.Warning, Resource: ref, Count: 1, Field: field + "[" + key + "]", Message: msg})
 		}
 	}
-	visit(yamlnode.Get(obj, "metadata"), "metadata.annotations")
-	for _, path := range [][]string{{"spec", "template"}, {"spec", "jobTemplate", "spec", "template"}} {
-		if tmpl := yamlnode.GetPath(obj, path...); tmpl != nil {
-			visit(yamlnode.Get(tmpl, "metadata"), strings.Join(path, ".")+".metadata.annotations")
-		}
+	for _, m := range metadatas(obj) {
+		visit(m.node, m.field+".annotations")
 	}
 	return fs
+}
+
+// metadata is an object's or its pod template's metadata, and its path.
+type metadata struct {
+	node  *yaml.Node
+	field string
+}
+
+// metadatas are where the audit reads annotations: the object's metadata,
+// and its pod template's (a workload's, or a CronJob's job's).
+func metadatas(obj *yaml.Node) []metadata {
+	ms := []metadata{{yamlnode.Get(obj, "metadata"), "metadata"}}
+	for _, path := range [][]string{{"spec", "template", "metadata"}, {"spec", "jobTemplate", "spec", "template", "metadata"}} {
+		if m := yamlnode.GetPath(obj, path...); m != nil {
+			ms = append(ms, metadata{m, strings.Join(path, ".")})
+		}
+	}
+	return ms
 }
 
 // knownKeys are the annotation keys inject-mesher reads with these
@@ -287,17 +312,17 @@ type Judge struct {
 // the workload that owns it when it is a controller's Pod.
 func (j *Judge) Object(obj *yaml.Node) []Finding {
 	j.once.Do(func() { j.known = knownKeys(j.Injector) })
-	ctx := engine.Context{}
 	ref := engine.Ref(obj)
 	isPod := ref.APIVersion == "v1" && ref.Kind == "Pod"
+	if isPod && finished(obj) {
+		return nil
+	}
+	ctx := engine.Context{}
 	if isPod {
 		ctx.Workload, ctx.WorkloadKind = engine.Owner(obj)
 	}
 	if j.NamespaceEnabled != nil {
 		ctx.NamespaceEnabled = j.NamespaceEnabled(ref.Namespace)
-	}
-	if isPod && finished(obj) {
-		return nil
 	}
 	out := j.Injector.Decide(obj, ctx)
 	var fs []Finding
@@ -321,7 +346,7 @@ func (j *Judge) Object(obj *yaml.Node) []Finding {
 		}
 	}
 	fs = append(fs, misspelt(j.known, obj)...)
-	fs = suppressedByAnnotation(obj, fs, 0)
+	fs = suppressedByAnnotation(obj, fs)
 	if isPod && ctx.Workload != "" {
 		for i := range fs {
 			fs[i].Workload = ctx.WorkloadKind + "/" + ctx.Workload
@@ -330,26 +355,22 @@ func (j *Judge) Object(obj *yaml.Node) []Finding {
 	return fs
 }
 
-// suppressedByAnnotation drops the findings from start on whose code the
-// object's sidecar.mesher.io/audit-suppress annotation lists (on the
-// object or on its pod template): a team's "we know, leave it".
-func suppressedByAnnotation(obj *yaml.Node, fs []Finding, start int) []Finding {
+// suppressedByAnnotation drops the findings whose code the object's
+// sidecar.mesher.io/audit-suppress annotation lists (on the object or on
+// its pod template): a team's "we know, leave it".
+func suppressedByAnnotation(obj *yaml.Node, fs []Finding) []Finding {
 	var codes []string
-	read := func(meta *yaml.Node) {
-		if v, ok := yamlnode.Scalar(meta, "annotations", annotations.AuditSuppress); ok {
+	for _, m := range metadatas(obj) {
+		if v, ok := yamlnode.Scalar(m.node, "annotations", annotations.AuditSuppress); ok {
 			for _, c := range strings.Split(v, ",") {
 				codes = append(codes, strings.TrimSpace(c))
 			}
 		}
 	}
-	read(yamlnode.Get(obj, "metadata"))
-	for _, path := range [][]string{{"spec", "template", "metadata"}, {"spec", "jobTemplate", "spec", "template", "metadata"}} {
-		read(yamlnode.GetPath(obj, path...))
-	}
 	if len(codes) == 0 {
 		return fs
 	}
-	return append(fs[:start], slices.DeleteFunc(fs[start:], func(f Finding) bool { return slices.Contains(codes, string(f.Code)) })...)
+	return slices.DeleteFunc(fs, func(f Finding) bool { return slices.Contains(codes, string(f.Code)) })
 }
 
 // Suppression drops the findings of one code for the resources a pattern

@@ -243,23 +243,13 @@ func (v *view) judged(p *corev1.Pod) record {
 func (r *record) add(code audit.Code, sev engine.Severity) {
 	for i, f := range r.findings {
 		if f.code == code {
-			if rank(sev) > rank(f.severity) {
+			if audit.Rank(sev) > audit.Rank(f.severity) {
 				r.findings[i].severity = sev
 			}
 			return
 		}
 	}
 	r.findings = append(r.findings, finding{code, sev})
-}
-
-func rank(s engine.Severity) int {
-	switch s {
-	case engine.Error:
-		return 2
-	case engine.Warning:
-		return 1
-	}
-	return 0
 }
 
 // observe takes the watch's judgement of a Pod: its version is current.
