@@ -159,13 +159,7 @@ func (c Cluster) judgePods(ctx context.Context, judge *audit.Judge, namespace, s
 // knows them.
 func (c Cluster) enabledNamespaces(ctx context.Context) (map[string]bool, error) {
 	enabled := map[string]bool{}
-	err := Each(ctx, c.Client.Namespaces(), "", func(l *corev1.NamespaceList) []*corev1.Namespace {
-		out := make([]*corev1.Namespace, len(l.Items))
-		for i := range l.Items {
-			out[i] = &l.Items[i]
-		}
-		return out
-	}, func(ns *corev1.Namespace) error {
+	err := Each(ctx, c.Client.Namespaces(), "", func(l *corev1.NamespaceList) []*corev1.Namespace { return pointers(l.Items) }, func(ns *corev1.Namespace) error {
 		if ns.Labels[engine.NamespaceLabel] == engine.NamespaceLabelEnabled {
 			enabled[ns.Name] = true
 		}
@@ -179,19 +173,11 @@ func (c Cluster) enabledNamespaces(ctx context.Context) (map[string]bool, error)
 func (c Cluster) configMaps(ctx context.Context, namespace string) (map[[2]string]bool, error) {
 	have := map[[2]string]bool{}
 	r := c.Metadata.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(namespace)
-	opts := metav1.ListOptions{Limit: PageSize}
-	for {
-		l, err := r.List(ctx, opts)
-		if err != nil {
-			return nil, c.explain(err, "list", "configmaps", namespace)
-		}
-		for _, m := range l.Items {
-			have[[2]string{m.Namespace, m.Name}] = true
-		}
-		if opts.Continue = l.Continue; opts.Continue == "" {
-			return have, nil
-		}
-	}
+	err := Each(ctx, r, "", func(l *metav1.PartialObjectMetadataList) []*metav1.PartialObjectMetadata { return pointers(l.Items) }, func(m *metav1.PartialObjectMetadata) error {
+		have[[2]string{m.Namespace, m.Name}] = true
+		return nil
+	})
+	return have, c.explain(err, "list", "configmaps", namespace)
 }
 
 // injector is what the webhook admits with: the config (the webhook's

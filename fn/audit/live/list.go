@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/read/jsonnode"
-	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 )
 
 // PageSize is how many objects one list call asks for: memory holds one
@@ -24,11 +23,17 @@ import (
 // cluster's size; kubectl asks for 500 too.
 const PageSize = 500
 
+// Lister lists a resource: a kube.Resource, or a metadata client's
+// resource (names and labels without the objects' data).
+type Lister[L runtime.Object] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+}
+
 // Each lists r's objects a page at a time (limit and continue), matching
 // selector (a label selector; "" for all), and calls each with every item
 // of a page before asking for the next. A page is read while the one
 // before it is being handled.
-func Each[T, L runtime.Object](ctx context.Context, r kube.Resource[T, L], selector string, items func(L) []T, each func(T) error) error {
+func Each[T any, L runtime.Object](ctx context.Context, r Lister[L], selector string, items func(L) []T, each func(T) error) error {
 	type page struct {
 		list L
 		err  error
@@ -70,10 +75,13 @@ func Each[T, L runtime.Object](ctx context.Context, r kube.Resource[T, L], selec
 }
 
 // PodItems are a PodList's Pods.
-func PodItems(l *corev1.PodList) []*corev1.Pod {
-	out := make([]*corev1.Pod, len(l.Items))
-	for i := range l.Items {
-		out[i] = &l.Items[i]
+func PodItems(l *corev1.PodList) []*corev1.Pod { return pointers(l.Items) }
+
+// pointers are the items of a list, in place.
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
 	}
 	return out
 }
