@@ -26,6 +26,8 @@ type auditOptions struct {
 	output    string
 	threshold string
 	suppress  []string
+	// sups are suppress parsed (by validate).
+	sups []audit.Suppression
 	// The cluster's, as kubectl's flags: with no files the audit reads it.
 	kubeconfig, kubeContext, namespace, selector string
 	allNamespaces                                bool
@@ -99,9 +101,11 @@ func (o *auditOptions) validate(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("invalid argument %q for \"-o, --output\" flag: want table, json, yaml or policyreport", o.output)
 	}
 	for _, s := range o.suppress {
-		if _, err := audit.ParseSuppression(s); err != nil {
+		sup, err := audit.ParseSuppression(s)
+		if err != nil {
 			return fmt.Errorf("invalid argument for \"--suppress\" flag: %v", err)
 		}
+		o.sups = append(o.sups, sup)
 	}
 	if _, err := audit.ParseThreshold(o.threshold); err != nil {
 		return fmt.Errorf("invalid argument %q for \"--failure-threshold\" flag: want info, warning or error", o.threshold)
@@ -155,12 +159,7 @@ func (o *auditOptions) run(paths []string) error {
 // finish drops the suppressed findings, writes the rest and says by the
 // exit code whether they reach the threshold.
 func (o *auditOptions) finish(findings []audit.Finding) error {
-	var sups []audit.Suppression
-	for _, s := range o.suppress {
-		sup, _ := audit.ParseSuppression(s) // validate checked it
-		sups = append(sups, sup)
-	}
-	rep := auditReport{Findings: audit.Suppress(findings, sups), NeedsRestart: map[string]int{}}
+	rep := auditReport{Findings: audit.Suppress(findings, o.sups), NeedsRestart: map[string]int{}}
 	if rep.Findings == nil {
 		rep.Findings = []audit.Finding{}
 	}
