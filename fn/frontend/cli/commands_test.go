@@ -341,20 +341,7 @@ func TestTemplatesCommands(t *testing.T) {
 			if c.name == "--templates with a ResourceList on stdin" {
 				stdin = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n"
 			}
-			r := runStdin(stdin, c.args...)
-			if r.code != c.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.code, r.stdout, r.stderr)
-			}
-			for _, s := range c.stdout {
-				if !strings.Contains(r.stdout, s) {
-					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
-				}
-			}
-			for _, s := range c.stderr {
-				if !strings.Contains(r.stderr, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
-				}
-			}
+			runStdin(stdin, c.args...).expect(t, c.code, c.stdout, c.stderr)
 		})
 	}
 }
@@ -399,20 +386,7 @@ func TestAuditCommand(t *testing.T) {
 		{"no file and no inject-mesher-audit", []string{"audit", "-A"}, 1, nil, []string{"auditing a cluster needs inject-mesher-audit, beside inject-mesher or on PATH"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := runStdin("", c.args...)
-			if r.code != c.code {
-				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.code, r.stdout, r.stderr)
-			}
-			for _, s := range c.stdout {
-				if !strings.Contains(r.stdout, s) {
-					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
-				}
-			}
-			for _, s := range c.stderr {
-				if !strings.Contains(r.stderr, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
-				}
-			}
+			runStdin("", c.args...).expect(t, c.code, c.stdout, c.stderr)
 		})
 	}
 }

@@ -20,6 +20,25 @@ type answer struct {
 
 func runMain(args ...string) answer { return runStdin("", args...) }
 
+// expect checks the exit code, then that stdout and stderr hold each of
+// the texts given.
+func (r answer) expect(t *testing.T, code int, stdout, stderr []string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+	for _, s := range stdout {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	for _, s := range stderr {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+}
+
 func runStdin(stdin string, args ...string) answer {
 	var out, errs bytes.Buffer
 	code := cli.Main(args, strings.NewReader(stdin), &out, &errs)
