@@ -47,15 +47,23 @@ func inCI() bool {
 	return set && ci != "" && (err != nil || b)
 }
 
-func TestGolden(t *testing.T) {
+// caseDirs are the case folders of testdata/<set>, once UPDATE_GOLDEN is
+// known not to be set with CI (a CI run checks the files, it never
+// rewrites them).
+func caseDirs(t *testing.T, set string) []string {
+	t.Helper()
 	if update && inCI() {
-		t.Fatal("UPDATE_GOLDEN is set together with CI: a CI run checks the golden files and must never rewrite them")
+		t.Fatalf("UPDATE_GOLDEN is set together with CI: a CI run checks the %s files and must never rewrite them", set)
 	}
-	dirs, err := filepath.Glob("../../../testdata/golden/*")
+	dirs, err := filepath.Glob("../../../testdata/" + set + "/*")
 	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no golden cases found: %v", err)
+		t.Fatalf("no %s cases found: %v", set, err)
 	}
-	for _, dir := range dirs {
+	return dirs
+}
+
+func TestGolden(t *testing.T) {
+	for _, dir := range caseDirs(t, "golden") {
 		t.Run(filepath.Base(dir), func(t *testing.T) { runCase(t, dir) })
 	}
 }
