@@ -218,20 +218,25 @@ func (inj *Injector) process(obj *yaml.Node, base plan.Path, ctx Context) Outcom
 		}
 		return out
 	}
-	unchanged := Outcome{Reports: []Report{{Resource: &ref, Action: Unchanged}}}
-	loc, ok := inj.table.Lookup(ref.APIVersion, ref.Kind)
+	tmpl, ok := inj.podTemplate(ref, obj)
 	if !ok || IsLocalConfig(obj) {
-		return unchanged
-	}
-	tmpl, ok := loc.Find(obj)
-	if !ok {
-		return unchanged
+		return Outcome{Reports: []Report{{Resource: &ref, Action: Unchanged}}}
 	}
 	path := base
 	if tmpl.Path != "" {
 		path = base.Child(plan.Keys(strings.Split(tmpl.Path, ".")...)...)
 	}
 	return inj.processTemplate(&workload{obj: obj, ref: ref, tmpl: tmpl, base: base, path: path, ctx: ctx})
+}
+
+// podTemplate is where an object of ref's kind keeps its pod template, when
+// the kind has one and the object has it.
+func (inj *Injector) podTemplate(ref Resource, obj *yaml.Node) (podtemplate.Template, bool) {
+	loc, ok := inj.table.Lookup(ref.APIVersion, ref.Kind)
+	if !ok {
+		return podtemplate.Template{}, false
+	}
+	return loc.Find(obj)
 }
 
 // atLine says what was found where an object was expected, and on which

@@ -38,11 +38,7 @@ func (inj *Injector) Preview(obj *yaml.Node, name string) ([]Preview, []Report) 
 			}
 			return
 		}
-		loc, ok := inj.table.Lookup(ref.APIVersion, ref.Kind)
-		if !ok {
-			return
-		}
-		tmpl, ok := loc.Find(obj)
+		tmpl, ok := inj.podTemplate(ref, obj)
 		if !ok {
 			return
 		}
