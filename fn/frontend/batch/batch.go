@@ -58,9 +58,9 @@ type Texts interface {
 	// Wrap makes the text written for object i from its edited body;
 	// encoded says the body was re-encoded rather than edited.
 	Wrap(i int, body []byte, encoded bool) []byte
-	// Encode writes object i's edited node as a new body, when the plan
-	// could not be written into its text.
-	Encode(i int, node *yaml.Node) ([]byte, error)
+	// Encode writes object i as a new body, when the plan could not be
+	// written into its text: node is the object with the plan p applied.
+	Encode(i int, node *yaml.Node, p plan.Plan) ([]byte, error)
 }
 
 // Priors is what the last step needs of the generated ConfigMaps the input
@@ -458,7 +458,7 @@ func edit(src Texts, i int, node *yaml.Node, p plan.Plan) (text []byte, why stri
 		why = "the edited text did not read back as planned (please report it)"
 	}
 	yamlnode.LiteralBlocks(node)
-	encoded, err := src.Encode(i, node)
+	encoded, err := src.Encode(i, node, p)
 	if err != nil {
 		return nil, "", err
 	}

@@ -87,7 +87,7 @@ func (d *docs) Reparse(_ int, body []byte) (*yaml.Node, error) {
 func (d *docs) Wrap(i int, body []byte, _ bool) []byte {
 	return append(append([]byte{}, d.parts[i].Sep...), body...)
 }
-func (d *docs) Encode(i int, _ *yaml.Node) ([]byte, error) {
+func (d *docs) Encode(i int, _ *yaml.Node, _ plan.Plan) ([]byte, error) {
 	if d.curDoc != i {
 		return nil, fmt.Errorf("document %d is not the one parsed last", i)
 	}

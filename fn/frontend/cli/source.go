@@ -13,6 +13,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
@@ -233,7 +234,7 @@ func (s *docSource) Wrap(i int, body []byte, encoded bool) []byte {
 	return append(append(make([]byte, 0, len(sep)+len(body)), sep...), body...)
 }
 
-func (s *docSource) Encode(i int, _ *yaml.Node) ([]byte, error) {
+func (s *docSource) Encode(i int, _ *yaml.Node, _ plan.Plan) ([]byte, error) {
 	if s.curDoc != i {
 		return nil, fmt.Errorf("document %d is not the one being processed", i)
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/template"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/batch"
+	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/blockyaml"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
@@ -294,7 +296,7 @@ func read(data []byte) (*list, error) {
 		return nil, err
 	}
 	l.functionConfigRaw = split.Field("functionConfig")
-	l.source = &splitSource{l: split, lines: manifest.NewLineCounter(data)}
+	l.source = &splitSource{l: split, lines: manifest.NewLineCounter(data), reader: blockyaml.NewReader()}
 	return l, nil
 }
 
@@ -543,10 +545,14 @@ func appendResult(b []byte, r *fn.Result) []byte {
 // parsed, those that pass through too: the split reads only the layout, so a
 // hand-written list with a broken item would otherwise come out broken with
 // exit 0 (found by fuzzing).
-// lines numbers the lines of the whole input, for messages.
+// lines numbers the lines of the whole input, for messages. reader reads
+// the items in the layout tools write (most of them) several times faster
+// than yaml.v3, which reads the rest; it keeps no comments, so an object
+// re-encoded is read again with yaml.v3 first.
 type splitSource struct {
-	l     *manifest.RawList
-	lines *manifest.LineCounter
+	l      *manifest.RawList
+	lines  *manifest.LineCounter
+	reader *blockyaml.Reader
 }
 
 func (s *splitSource) Len() int          { return len(s.l.Items) }
@@ -556,6 +562,9 @@ func (s *splitSource) Kind(i int) string { return s.l.Items[i].Kind }
 // Moved is the item as it was: its "- " line starts an item wherever it goes.
 func (s *splitSource) Moved(i int) []byte { return s.Raw(i) }
 func (s *splitSource) Parse(i int) (*yaml.Node, error) {
+	if node, ok := s.reader.Item(s.l.Items[i].Raw); ok {
+		return node, nil
+	}
 	node, err := manifest.ParseItem(s.l.Items[i].Raw)
 	if err != nil {
 		return nil, fmt.Errorf("item %d: %w", i+1, manifest.ShiftLines(err, s.lines.Before(s.l.Items[i].Raw)))
@@ -572,7 +581,17 @@ func (s *splitSource) Locate(i int, node *yaml.Node) *engine.File {
 	return locateText(s.l.Items[i].Raw)
 }
 func (s *splitSource) ValidateAll() bool { return true }
-func (s *splitSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
+func (s *splitSource) Encode(i int, _ *yaml.Node, p plan.Plan) ([]byte, error) {
+	// Parse may have dropped the item's comments: its text read again by
+	// yaml.v3 keeps them, and takes the same plan.
+	node, err := manifest.ParseItem(s.l.Items[i].Raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.Apply(node, p); err != nil {
+		return nil, err
+	}
+	yamlnode.LiteralBlocks(node)
 	return manifest.EncodeItem(node, max(s.l.ItemsIndent, 0))
 }
 func (s *splitSource) Body(i int) []byte { return s.l.Items[i].Raw }
@@ -595,7 +614,7 @@ func (s *nodeSource) Kind(i int) string                          { return "" }
 func (s *nodeSource) Parse(i int) (*yaml.Node, error)            { return s.items[i], nil }
 func (s *nodeSource) Locate(_ int, node *yaml.Node) *engine.File { return locate(node) }
 func (s *nodeSource) ValidateAll() bool                          { return false }
-func (s *nodeSource) Encode(_ int, node *yaml.Node) ([]byte, error) {
+func (s *nodeSource) Encode(_ int, node *yaml.Node, _ plan.Plan) ([]byte, error) {
 	return manifest.EncodeItem(node, 0)
 }
 func (s *nodeSource) Body(int) []byte { return nil }

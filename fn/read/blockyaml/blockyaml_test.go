@@ -1,0 +1,238 @@
+package blockyaml_test
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/inject-mesher/inject-mesher/fn/read/blockyaml"
+	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/test/bench/corpus"
+)
+
+// The reader's whole promise: where it reads a text, it reads what yaml.v3
+// reads, field for field, comments aside. Each case is an item's text and
+// whether the reader takes it (false: it must leave it to yaml.v3).
+var cases = []struct {
+	name string
+	text string
+	read bool
+}{
+	{"scalars", "- apiVersion: v1\n  kind: Pod\n  replicas: 2\n  ratio: 0.5\n  on: yes\n  t: true\n  n: null\n  s: \"1.0\"\n  q: 'x y'\n", true},
+	{"numbers and dates", "- a: 0777\n  b: 1e3\n  c: 0x1F\n  d: 2001-12-14\n  e: 1_000\n  f: .5\n  g: +1\n  h: -.inf\n  i: 100m\n  j: 128Mi\n  k: -1\n  l: 08\n  m: 12345678901234567890\n", true},
+	{"nested and sequences", "- metadata:\n    name: a\n    labels:\n      app: a\n  spec:\n    containers:\n    - name: c\n      ports:\n      - containerPort: 80\n        protocol: TCP\n      args:\n        - --x=1\n        - \"y\"\n", true},
+	{"a sequence at its key's column", "- spec:\n    containers:\n    - name: a\n    - name: b\n    volumes:\n    - name: v\n", true},
+	{"comments everywhere", "# head\n- a: 1 # one\n  # between\n  b:   # nothing\n    c: d\n\n  e: f#g\n# foot of the next\n", true},
+	{"null before a dedent and at the end", "- a:\n  b:\n    c:\n  d:\n", true},
+	{"null at the end, no newline", "- a: 1\n  b:", true},
+	{"flow", "- selector: {app: web-0}\n  requests: {cpu: 100m, memory: \"128Mi\"}\n  list: [a, b , c]\n  empty: {}\n  none: []\n", true},
+	{"keys with colons and dots", "- sidecar.mesher.io/servicePorts: rest:8000\n  a:b: c\n  image: registry.example/web:1.0\n  url: http://x/y?z=1\n", true},
+	{"words yaml.v3 types", "- a: True\n  b: FALSE\n  c: Null\n  d: no\n  e: off\n  f: y\n  g: NULL\n  true: key\n", true},
+	{"deeper item", "  - a: 1\n    b:\n      - c\n      - d\n", true},
+	{"entry with spaces", "-   a: 1\n    b: 2\n", true},
+
+	{"literal block scalars", "- a: |\n    text\n      deeper\n\n    # not a comment\n\n\n  b: |- # stripped\n    x\n\n  c: 1\n", true},
+	{"literal block scalar at the end", "- data:\n    run.sh: |\n      #!/bin/sh\n      exec \"$@\"\n# a comment after\n", true},
+	{"kept block scalar", "- a: |+\n    text\n", false},
+	{"block scalar with an indentation indicator", "- a: |2\n     text\n", false},
+	{"block scalar with a leading blank line", "- a: |\n\n    text\n", false},
+	{"folded block scalar", "- a: >\n    text\n", false},
+	{"block scalar, unterminated", "- a: |\n    text", false},
+	{"anchor", "- a: &x 1\n  b: *x\n", false},
+	{"tag", "- a: !!str 1\n", false},
+	{"escape", "- a: \"x\\ny\"\n", false},
+	{"single quote escape", "- a: 'it''s'\n", false},
+	{"multi-line plain", "- a: one\n    two\n", false},
+	{"tab", "- a:\t1\n", false},
+	{"crlf", "- a: 1\r\n", false},
+	{"non-ascii", "- a: é\n", false},
+	{"merge key", "- <<: {a: 1}\n", false},
+	{"tilde", "- a: ~\n", false},
+	{"two items", "- a: 1\n- b: 2\n", false},
+	{"a scalar item", "- a\n", false},
+	{"bad indentation", "- a:\n     b: 1\n    c: 2\n", false},
+	{"key after a value, deeper", "- a: 1\n    b: 2\n", false},
+	{"mapping value in a value", "- a: b: c\n", false},
+	{"document marker", "- a: 1\n---\n", false},
+	{"nested flow", "- a: {b: {c: d}}\n", false},
+	{"unclosed flow", "- a: {b: c,\n    d: e}\n", false},
+	{"quoted key", "- \"a\": 1\n", false},
+	{"null entry", "- a:\n  -\n  - b\n", false},
+	{"a key too long for yaml.v3", "- " + strings.Repeat("k", 1100) + ": 1\n", false},
+}
+
+func TestCases(t *testing.T) {
+	r := blockyaml.NewReader()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := r.Item([]byte(c.text))
+			if ok != c.read {
+				t.Fatalf("read %v, want %v", ok, c.read)
+			}
+			if ok {
+				agree(t, c.text, got)
+			}
+		})
+	}
+}
+
+// Every object of the test inputs, of ../shared/corpus and of the bench
+// corpora, written as an item: where the reader takes one, it agrees.
+func TestAgreesWithYAMLv3(t *testing.T) {
+	r := blockyaml.NewReader()
+	var read, all int
+	check := func(where, text string) {
+		all++
+		got, ok := r.Item([]byte(text))
+		if !ok {
+			return
+		}
+		read++
+		t.Run(where, func(t *testing.T) { agree(t, text, got) })
+	}
+	for _, root := range []string{"../../../testdata", "../../../examples", "../../../../shared/corpus"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for i, doc := range manifest.SplitDocuments(data) {
+				check(fmt.Sprintf("%s#%d", path, i), asItem(string(doc.Body)))
+				if l, err := manifest.SplitResourceList(doc.Body); err == nil {
+					for j, it := range l.Items {
+						check(fmt.Sprintf("%s#%d/item%d", path, i, j), string(it.Raw))
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	var list bytes.Buffer
+	if err := corpus.Workloads(&list, 300, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := corpus.Fresh(&list, 50); err != nil {
+		t.Fatal(err)
+	}
+	for i, doc := range manifest.SplitDocuments(list.Bytes()) {
+		l, err := manifest.SplitResourceList(doc.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, it := range l.Items {
+			check(fmt.Sprintf("bench#%d/item%d", i, j), string(it.Raw))
+		}
+	}
+	t.Logf("read %d of %d objects; yaml.v3 read the rest", read, all)
+	if read < all/2 {
+		t.Errorf("read only %d of %d objects: the fast path has stopped serving", read, all)
+	}
+}
+
+// The bench corpora are the layout a first render reads: all of it is read
+// here, or the speed it was measured at is gone.
+func TestReadsTheBenchCorpora(t *testing.T) {
+	r := blockyaml.NewReader()
+	var list bytes.Buffer
+	if err := corpus.Fresh(&list, 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := corpus.Workloads(&list, 100, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range manifest.SplitDocuments(list.Bytes()) {
+		l, err := manifest.SplitResourceList(doc.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range l.Items {
+			if _, ok := r.Item(it.Raw); !ok {
+				t.Errorf("not read:\n%s", it.Raw)
+			}
+		}
+	}
+}
+
+func FuzzItem(f *testing.F) {
+	for _, c := range cases {
+		f.Add(c.text)
+	}
+	r := blockyaml.NewReader()
+	f.Fuzz(func(t *testing.T, text string) {
+		got, ok := r.Item([]byte(text))
+		if ok {
+			agree(t, text, got)
+		}
+	})
+}
+
+// asItem writes a document as a list item, each line indented under "- ".
+func asItem(doc string) string {
+	var b strings.Builder
+	for i, l := range strings.SplitAfter(doc, "\n") {
+		switch {
+		case l == "":
+		case i == 0:
+			b.WriteString("- " + l)
+		default:
+			b.WriteString("  " + l)
+		}
+	}
+	return b.String()
+}
+
+// agree fails unless yaml.v3 reads text into the same tree, comments aside.
+func agree(t *testing.T, text string, got *yaml.Node) {
+	t.Helper()
+	want, err := manifest.ParseItem([]byte(text))
+	if err != nil {
+		t.Fatalf("read a text yaml.v3 refuses (%v):\n%s", err, text)
+	}
+	if diff := compare(want, got, "item"); diff != "" {
+		t.Fatalf("%s\ntext:\n%s", diff, text)
+	}
+}
+
+func compare(want, got *yaml.Node, path string) string {
+	if (want == nil) != (got == nil) {
+		return fmt.Sprintf("%s: node %v, want %v", path, got != nil, want != nil)
+	}
+	if want == nil {
+		return ""
+	}
+	type fields struct {
+		Kind          yaml.Kind
+		Style         yaml.Style
+		Tag, Value    string
+		Anchor        string
+		Alias         bool
+		Line, Column  int
+		ContentLength int
+	}
+	w := fields{want.Kind, want.Style, want.Tag, want.Value, want.Anchor, want.Alias != nil, want.Line, want.Column, len(want.Content)}
+	g := fields{got.Kind, got.Style, got.Tag, got.Value, got.Anchor, got.Alias != nil, got.Line, got.Column, len(got.Content)}
+	if w != g {
+		return fmt.Sprintf("%s: got %+v, want %+v", path, g, w)
+	}
+	if got.HeadComment != "" || got.LineComment != "" || got.FootComment != "" {
+		return path + ": a comment was kept"
+	}
+	for i := range want.Content {
+		if d := compare(want.Content[i], got.Content[i], fmt.Sprintf("%s/%d", path, i)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
