@@ -14,6 +14,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/apply/textpatch"
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/plan"
+	"github.com/inject-mesher/inject-mesher/fn/read/blockyaml"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
 	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 )
@@ -143,11 +144,15 @@ func readPaths(paths []string, recursive bool, stdin io.Reader) ([]input, error)
 
 // docSource serves the documents of the input files. It holds the parsed
 // tree of the document being processed only: the batch runner parses,
-// processes and encodes one document at a time.
+// processes and encodes one document at a time. reader reads documents in
+// the layout tools write (most of them) several times faster than yaml.v3,
+// which reads the rest; it keeps no comments, so a document re-encoded is
+// read again with yaml.v3 first (cur is nil until then).
 type docSource struct {
 	docs   []doc
 	cur    *yaml.Node
 	curDoc int
+	reader *blockyaml.Reader
 }
 
 type doc struct {
@@ -162,7 +167,7 @@ type doc struct {
 }
 
 func newDocSource(inputs []input) *docSource {
-	s := &docSource{curDoc: -1}
+	s := &docSource{curDoc: -1, reader: blockyaml.NewReader()}
 	for fi, in := range inputs {
 		parts := manifest.SplitDocuments(in.data)
 		lines := manifest.NewLineCounter(in.data)
@@ -210,6 +215,10 @@ func (s *docSource) Parse(i int) (*yaml.Node, error) {
 	if len(s.docs[i].sep) > 0 && manifest.OnlyDocumentEnds(s.docs[i].body) {
 		return nil, nil // "---" then "...": an empty document
 	}
+	if root, ok := s.reader.Document(s.docs[i].body); ok {
+		s.cur, s.curDoc = nil, i
+		return root, nil
+	}
 	docNode, err := yamlnode.ParseDocumentNode(s.docs[i].body)
 	if docNode == nil || err != nil {
 		return nil, manifest.ShiftLines(err, s.docs[i].line)
@@ -234,12 +243,24 @@ func (s *docSource) Wrap(i int, body []byte, encoded bool) []byte {
 	return append(append(make([]byte, 0, len(sep)+len(body)), sep...), body...)
 }
 
-func (s *docSource) Encode(i int, _ *yaml.Node, _ plan.Plan) ([]byte, error) {
+func (s *docSource) Encode(i int, _ *yaml.Node, p plan.Plan) ([]byte, error) {
 	if s.curDoc != i {
 		return nil, fmt.Errorf("document %d is not the one being processed", i)
 	}
 	docNode := s.cur
 	s.cur, s.curDoc = nil, -1
+	if docNode == nil {
+		// Read without its comments: read again by yaml.v3, which keeps
+		// them (the document's own too), and given the same plan.
+		var err error
+		if docNode, err = yamlnode.ParseDocumentNode(s.docs[i].body); err != nil {
+			return nil, err
+		}
+		if err := plan.Apply(docNode.Content[0], p); err != nil {
+			return nil, err
+		}
+		yamlnode.LiteralBlocks(docNode)
+	}
 	return manifest.EncodeDocument(docNode, s.docs[i].body)
 }
 

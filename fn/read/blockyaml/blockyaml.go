@@ -37,26 +37,38 @@ func NewReader() *Reader { return &Reader{tags: map[string]string{}} }
 // The nodes' values point into text: it must not change while they are in
 // use.
 func (r *Reader) Item(text []byte) (item *yaml.Node, ok bool) {
+	return r.read(text, true)
+}
+
+// Document reads a document's body (a block mapping at column 0, without
+// its "---" line) into the mapping node, as Item does an item.
+func (r *Reader) Document(text []byte) (root *yaml.Node, ok bool) {
+	return r.read(text, false)
+}
+
+func (r *Reader) read(text []byte, item bool) (node *yaml.Node, ok bool) {
 	p := parser{r: r}
 	if !p.split(text) || len(p.lines) == 0 {
 		return nil, false
 	}
-	first := p.lines[0]
-	if !first.entry(p.src) {
+	first, col, empty := p.lines[0], 0, false
+	switch {
+	case item && first.entry(p.src):
+		col, empty = first.afterDash(p.src)
+	case item || first.indent != 0:
 		return nil, false
 	}
-	off, rest := first.afterDash(p.src)
-	if rest || !p.keyLine(0, off) {
+	if empty || !p.keyLine(0, col) {
 		return nil, false
 	}
 	defer func() {
 		// A malformed text this package misjudges must not take the run down:
 		// it answers no, and yaml.v3 reads the text.
 		if recover() != nil {
-			item, ok = nil, false
+			node, ok = nil, false
 		}
 	}()
-	m, next, ok := p.mapping(0, off)
+	m, next, ok := p.mapping(0, col)
 	if !ok || next != len(p.lines) {
 		return nil, false
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/read/blockyaml"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
+	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/corpus"
 )
 
@@ -86,7 +87,23 @@ func TestCases(t *testing.T) {
 // corpora, written as an item: where the reader takes one, it agrees.
 func TestAgreesWithYAMLv3(t *testing.T) {
 	r := blockyaml.NewReader()
-	var read, all int
+	var read, all, docs int
+	checkDocument := func(where, text string) {
+		got, ok := r.Document([]byte(text))
+		if !ok {
+			return
+		}
+		docs++
+		t.Run(where, func(t *testing.T) {
+			want, err := yamlnode.ParseDocument([]byte(text))
+			if err != nil {
+				t.Fatalf("read a document yaml.v3 refuses (%v):\n%s", err, text)
+			}
+			if diff := compare(want, got, "document"); diff != "" {
+				t.Fatalf("%s\ntext:\n%s", diff, text)
+			}
+		})
+	}
 	check := func(where, text string) {
 		all++
 		got, ok := r.Item([]byte(text))
@@ -107,6 +124,7 @@ func TestAgreesWithYAMLv3(t *testing.T) {
 			}
 			for i, doc := range manifest.SplitDocuments(data) {
 				check(fmt.Sprintf("%s#%d", path, i), asItem(string(doc.Body)))
+				checkDocument(fmt.Sprintf("%s#%d/document", path, i), string(doc.Body))
 				if l, err := manifest.SplitResourceList(doc.Body); err == nil {
 					for j, it := range l.Items {
 						check(fmt.Sprintf("%s#%d/item%d", path, i, j), string(it.Raw))
@@ -135,7 +153,10 @@ func TestAgreesWithYAMLv3(t *testing.T) {
 			check(fmt.Sprintf("bench#%d/item%d", i, j), string(it.Raw))
 		}
 	}
-	t.Logf("read %d of %d objects; yaml.v3 read the rest", read, all)
+	t.Logf("read %d of %d objects as items, %d as documents; yaml.v3 read the rest", read, all, docs)
+	if docs < read/3 {
+		t.Errorf("read only %d documents: the fast path has stopped serving the command line", docs)
+	}
 	if read < all/2 {
 		t.Errorf("read only %d of %d objects: the fast path has stopped serving", read, all)
 	}
@@ -174,6 +195,18 @@ func FuzzItem(f *testing.F) {
 		got, ok := r.Item([]byte(text))
 		if ok {
 			agree(t, text, got)
+		}
+		// The same text less its "- ": a document.
+		if doc, ok := strings.CutPrefix(text, "- "); ok {
+			if got, ok := r.Document([]byte(doc)); ok {
+				want, err := yamlnode.ParseDocument([]byte(doc))
+				if err != nil {
+					t.Fatalf("read a document yaml.v3 refuses (%v):\n%s", err, doc)
+				}
+				if diff := compare(want, got, "document"); diff != "" {
+					t.Fatalf("%s\ntext:\n%s", diff, doc)
+				}
+			}
 		}
 	})
 }
