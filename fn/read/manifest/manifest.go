@@ -159,18 +159,23 @@ func (l *RawList) Field(key string) []byte {
 var ErrNotSplittable = fmt.Errorf("not a block-style ResourceList")
 
 // SplitResourceList splits a ResourceList document into its fields and items.
+// It walks the lines in place: a slice of them all would hold about as many
+// bytes as the list itself, at the start of a run when memory peaks.
 func SplitResourceList(data []byte) (*RawList, error) {
 	l := &RawList{ItemsIndent: -1}
-	lines := splitLines(data)
-	i := 0
+	pos := 0
 	// Leading comments, blank lines and a "---" may precede the mapping.
-	for i < len(lines) && (isBlankOrComment(lines[i]) || isDocStart(lines[i])) {
-		i++
+	for pos < len(data) {
+		line := lineAt(data, pos)
+		if !isBlankOrComment(line) && !isDocStart(line) {
+			break
+		}
+		pos += len(line)
 	}
-	for i < len(lines) {
-		line := lines[i]
+	for pos < len(data) {
+		line := lineAt(data, pos)
 		if isBlankOrComment(line) {
-			i++
+			pos += len(line)
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' || line[0] == '-' || line[0] == '{' || line[0] == '[' || isDocStart(line) || bytes.HasPrefix(line, []byte("...")) {
@@ -182,70 +187,80 @@ func SplitResourceList(data []byte) (*RawList, error) {
 		}
 		// The field runs to the next line that starts at column 0 and is not a
 		// comment (or, for items, a "-" entry at column 0).
-		j := i + 1
-		for j < len(lines) && !startsTopLevel(lines[j]) {
-			j++
+		body := pos + len(line)
+		end := body
+		for end < len(data) {
+			next := lineAt(data, end)
+			if startsTopLevel(next) {
+				break
+			}
+			end += len(next)
 		}
 		if key != "items" {
-			l.Fields = append(l.Fields, RawField{Key: key, Raw: join(lines[i:j])})
-			i = j
+			l.Fields = append(l.Fields, RawField{Key: key, Raw: data[pos:end]})
+			pos = end
 			continue
 		}
 		rest = strings.TrimSpace(stripComment(rest))
 		if rest == "[]" || rest == "null" || rest == "~" {
-			i = j
+			pos = end
 			continue
 		}
 		if rest != "" {
 			return nil, ErrNotSplittable
 		}
-		if err := l.splitItems(lines[i+1 : j]); err != nil {
+		if err := l.splitItems(data[body:end]); err != nil {
 			return nil, err
 		}
-		i = j
+		pos = end
 	}
 	return l, nil
 }
 
-func (l *RawList) splitItems(lines [][]byte) error {
-	start := -1 // the current item's first line
+// lineAt returns the line of data starting at pos, with its newline.
+func lineAt(data []byte, pos int) []byte {
+	if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
+		return data[pos : pos+i+1]
+	}
+	return data[pos:]
+}
+
+func (l *RawList) splitItems(block []byte) error {
+	start := -1 // the current item's first byte
 	flush := func(end int) {
 		if start >= 0 {
-			cur := lines[start:end]
-			l.Items = append(l.Items, RawItem{Raw: join(cur), Kind: sniffKind(cur, l.ItemsIndent)})
+			raw := block[start:end]
+			l.Items = append(l.Items, RawItem{Raw: raw, Kind: sniffKind(raw, l.ItemsIndent)})
 		}
 	}
-	for i, line := range lines {
+	for pos := 0; pos < len(block); {
+		line := lineAt(block, pos)
 		indent := indentOf(line)
 		if !isBlankOrComment(line) && isEntry(line[indent:]) && (l.ItemsIndent < 0 || indent == l.ItemsIndent) {
 			if l.ItemsIndent < 0 {
 				l.ItemsIndent = indent
 			}
-			flush(i)
-			start = i
-			continue
-		}
-		if start < 0 {
-			if isBlankOrComment(line) {
-				continue
-			}
+			flush(pos)
+			start = pos
+		} else if start < 0 && !isBlankOrComment(line) {
 			return ErrNotSplittable
 		}
+		pos += len(line)
 	}
-	flush(len(lines))
+	flush(len(block))
 	return nil
 }
 
 // sniffKind reads `kind:` from the item's own mapping level. It only ever
 // saves a parse: an item whose kind it cannot read is parsed to find out.
-func sniffKind(lines [][]byte, seqIndent int) string {
+func sniffKind(raw []byte, seqIndent int) string {
 	kind, found := "", 0
-	first := strings.TrimSpace(string(lines[0][seqIndent+1:]))
-	if v, ok := strings.CutPrefix(first, "kind:"); ok {
+	first := lineAt(raw, 0)
+	if v, ok := strings.CutPrefix(strings.TrimSpace(string(first[seqIndent+1:])), "kind:"); ok {
 		kind, found = scalarText(v), 1
 	}
 	prefix := []byte(strings.Repeat(" ", seqIndent+2) + "kind:")
-	for _, line := range lines[1:] {
+	for line := range bytes.Lines(raw[len(first):]) {
 		if v, ok := bytes.CutPrefix(line, prefix); ok {
 			kind, found = scalarText(string(v)), found+1
 		}
@@ -307,39 +322,13 @@ func EncodeItem(item *yaml.Node, indent int) ([]byte, error) {
 func Indent(b []byte, n int) []byte {
 	pad := bytes.Repeat([]byte(" "), n)
 	var out bytes.Buffer
-	for _, line := range splitLines(b) {
+	for line := range bytes.Lines(b) {
 		if len(bytes.TrimSpace(line)) > 0 {
 			out.Write(pad)
 		}
 		out.Write(line)
 	}
 	return out.Bytes()
-}
-
-func splitLines(data []byte) [][]byte {
-	// Sized once: a list of ten thousand items has hundreds of thousands of
-	// lines, and growing the slice by appending copied it a dozen times.
-	lines := make([][]byte, 0, bytes.Count(data, []byte{'\n'})+1)
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			lines = append(lines, data)
-			break
-		}
-		lines = append(lines, data[:i+1])
-		data = data[i+1:]
-	}
-	return lines
-}
-
-// join returns the bytes spanned by consecutive lines: they are slices of one
-// buffer, so this is a re-slice, not a copy.
-func join(lines [][]byte) []byte {
-	if len(lines) == 0 {
-		return nil
-	}
-	first, last := lines[0], lines[len(lines)-1]
-	return first[:cap(first)-cap(last)+len(last)]
 }
 
 func isBlankOrComment(line []byte) bool {
@@ -382,7 +371,7 @@ func topLevelKey(line []byte) (key, rest string, ok bool) {
 // returns "" when it cannot be read that way.
 func SniffDocumentKind(body []byte) string {
 	kind, found := "", 0
-	for _, line := range splitLines(body) {
+	for line := range bytes.Lines(body) {
 		if v, ok := strings.CutPrefix(string(line), "kind:"); ok {
 			kind, found = scalarText(v), found+1
 		}
