@@ -166,13 +166,15 @@ e2e-argocd: image-argocd-plugin
 
 .PHONY: image-argocd-plugin e2e-argocd
 
-## bench-webhook: the webhook under load: the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios), per-pod Go benchmarks (mean and p50), and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION), $(BENCH_CONCURRENCY) at a time, with it beside a static-patch webhook and the other floors; prints, asserts no timing
+## bench-webhook: the webhook under load: the handler beside the no-op and parse floors over TLS (requests/s, p50/p99, peak RSS, ratios; again with 1,000-env Pods for memory), per-pod Go benchmarks (mean and p50), and $(BENCH_CREATES) Pod creates through kube-apiserver $(KUBE_VERSION), $(BENCH_CONCURRENCY) at a time, with it beside a static-patch webhook and the other floors; prints, asserts no timing
 BENCH_CREATES ?= 1000
 BENCH_CONCURRENCY ?= 8
 # BENCH_PIN=1: kube-apiserver and etcd on CPU 0, the bench's process (clients and webhooks) on the others
 BENCH_PIN ?=
 bench-webhook: etcd tools
 	$(GO) run ./fn/test/bench/cmd/webhookbench
+	# Memory under load: the hostile Pod (1,000 env entries), 16 clients.
+	$(GO) run ./fn/test/bench/cmd/webhookbench -extra-env 1000 -requests 1000 -rounds 3 -warmup 100
 	$(GO) test -run '^$$' -bench . -benchmem ./fn/test/bench/cmd/webhookbench/
 	bins=$$(./hack/build-kube.sh $(KUBE_VERSION)) || { echo "building Kubernetes $(KUBE_VERSION) failed"; exit 1; }; \
 	apiserver=$$(tail -n2 <<<"$$bins" | head -n1); controller_manager=$$(tail -n1 <<<"$$bins"); \
