@@ -86,6 +86,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTextpatch$$' -fuzztime=$(FUZZTIME) ./fn/apply/textpatch
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./fn/frontend/admission
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./fn/read/jsonnode
+	$(GO) test -run='^$$' -fuzz='^FuzzItem$$' -fuzztime=$(FUZZTIME) ./fn/read/blockyaml
 
 vet:
 	@out=$$(gofmt -l fn hack); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
