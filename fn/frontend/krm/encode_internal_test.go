@@ -1,12 +1,13 @@
 package krm
 
 import (
-	"strings"
 	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/inject-mesher/inject-mesher/fn/plan"
 	"github.com/inject-mesher/inject-mesher/fn/read/manifest"
-	"github.com/inject-mesher/inject-mesher/fn/read/yamlnode"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 )
 
 // An item read without its comments (the fast reader) and then re-encoded,
@@ -27,22 +28,6 @@ func TestReencodedItemKeepsItsComments(t *testing.T) {
 	if node.Content[3].LineComment != "" {
 		t.Fatal("the item was read by yaml.v3, not the fast reader: this test no longer tests the re-reading")
 	}
-	p := plan.Plan{{Op: plan.AddItem, Path: plan.Keys("spec", "containers"), Index: plan.Append,
-		Value: yamlnode.Map("name", "sidecar", "image", "side")}}
-	if err := plan.Apply(node, p); err != nil {
-		t.Fatal(err)
-	}
-	b, err := src.Encode(0, node, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"# a pod", "# the app", "name: sidecar"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("no %q in the re-encoded item:\n%s", want, b)
-		}
-	}
-	got, err := manifest.ParseItem(b)
-	if err != nil || !plan.Equal(got, node) {
-		t.Fatalf("the re-encoded item does not hold the planned data (%v):\n%s", err, b)
-	}
+	testutil.ExpectReencodedWithComments(t, node, func(node *yaml.Node, p plan.Plan) ([]byte, error) { return src.Encode(0, node, p) },
+		manifest.ParseItem, "# a pod", "# the app")
 }

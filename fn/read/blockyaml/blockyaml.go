@@ -1,16 +1,18 @@
 // Package blockyaml reads the plain block layout that kubectl, kpt,
 // kustomize and Helm write (one key a line, plain or simply quoted scalars,
-// short flow collections on one line) into the yaml.v3 nodes yaml.v3 itself
-// would build, field for field, except that comments are not kept.
+// literal block scalars, short flow collections on one line) into the nodes
+// yaml.v3 itself would build, field for field, except that comments are not
+// kept.
 //
-// It exists for speed only: a first render is mostly reading YAML, and
-// yaml.v3 reads this layout at a fraction of the rate. It never decides what
-// YAML means on its own: anything outside the layout it knows (anchors, tags,
-// block scalars, escapes, multi-line scalars, tabs, CRs, non-ASCII text, odd
-// indentation, a merge key, a scalar whose type it cannot tell) makes it say
-// no, and the caller parses with yaml.v3, which also writes every error
-// message. Its tests compare its trees with yaml.v3's over every test input,
-// the corpus and fuzzed text.
+// It exists for speed only: a first render was mostly yaml.v3 reading YAML,
+// and this layout is read here several times faster. It never decides what
+// YAML means on its own: anything outside the layout it knows (anchors,
+// tags, escapes, folded or kept block scalars, multi-line plain scalars,
+// tabs, CRs, non-ASCII text, odd indentation, a merge key) makes it say no,
+// and the caller parses with yaml.v3, which also writes every error message.
+// A plain scalar it cannot type by itself is typed by yaml.v3. Its tests
+// compare its trees with yaml.v3's over every test input, the corpus and
+// fuzzed text.
 package blockyaml
 
 import (
@@ -20,8 +22,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// Reader reads items and keeps what it learnt about scalars' types between
-// them. A Reader is not safe for concurrent use.
+// Reader reads items or documents, and keeps what it learnt about scalars'
+// types between them. A Reader is not safe for concurrent use.
 type Reader struct {
 	// tags remembers the tag yaml.v3 gave a plain scalar this package
 	// could not type by itself ("100m", "0.5"): each is asked once a run.

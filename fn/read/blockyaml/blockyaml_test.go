@@ -94,15 +94,7 @@ func TestAgreesWithYAMLv3(t *testing.T) {
 			return
 		}
 		docs++
-		t.Run(where, func(t *testing.T) {
-			want, err := yamlnode.ParseDocument([]byte(text))
-			if err != nil {
-				t.Fatalf("read a document yaml.v3 refuses (%v):\n%s", err, text)
-			}
-			if diff := compare(want, got, "document"); diff != "" {
-				t.Fatalf("%s\ntext:\n%s", diff, text)
-			}
-		})
+		t.Run(where, func(t *testing.T) { agreeDocument(t, text, got) })
 	}
 	check := func(where, text string) {
 		all++
@@ -137,21 +129,8 @@ func TestAgreesWithYAMLv3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var list bytes.Buffer
-	if err := corpus.Workloads(&list, 300, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := corpus.Fresh(&list, 50); err != nil {
-		t.Fatal(err)
-	}
-	for i, doc := range manifest.SplitDocuments(list.Bytes()) {
-		l, err := manifest.SplitResourceList(doc.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, it := range l.Items {
-			check(fmt.Sprintf("bench#%d/item%d", i, j), string(it.Raw))
-		}
+	for i, raw := range benchItems(t, 50, 300) {
+		check(fmt.Sprintf("bench/item%d", i), string(raw))
 	}
 	t.Logf("read %d of %d objects as items, %d as documents; yaml.v3 read the rest", read, all, docs)
 	if docs < read/3 {
@@ -166,24 +145,34 @@ func TestAgreesWithYAMLv3(t *testing.T) {
 // here, or the speed it was measured at is gone.
 func TestReadsTheBenchCorpora(t *testing.T) {
 	r := blockyaml.NewReader()
-	var list bytes.Buffer
-	if err := corpus.Fresh(&list, 20); err != nil {
-		t.Fatal(err)
+	for _, raw := range benchItems(t, 20, 100) {
+		if _, ok := r.Item(raw); !ok {
+			t.Errorf("not read:\n%s", raw)
+		}
 	}
-	if err := corpus.Workloads(&list, 100, 1); err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range manifest.SplitDocuments(list.Bytes()) {
-		l, err := manifest.SplitResourceList(doc.Body)
+}
+
+// benchItems are the items of an all-fresh and a mixed bench corpus.
+func benchItems(t *testing.T, fresh, mixed int) [][]byte {
+	t.Helper()
+	var items [][]byte
+	for _, write := range []func(*bytes.Buffer) error{
+		func(b *bytes.Buffer) error { return corpus.Fresh(b, fresh) },
+		func(b *bytes.Buffer) error { return corpus.Workloads(b, mixed, 1) },
+	} {
+		var list bytes.Buffer
+		if err := write(&list); err != nil {
+			t.Fatal(err)
+		}
+		l, err := manifest.SplitResourceList(list.Bytes())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, it := range l.Items {
-			if _, ok := r.Item(it.Raw); !ok {
-				t.Errorf("not read:\n%s", it.Raw)
-			}
+			items = append(items, it.Raw)
 		}
 	}
+	return items
 }
 
 func FuzzItem(f *testing.F) {
@@ -199,13 +188,7 @@ func FuzzItem(f *testing.F) {
 		// The same text less its "- ": a document.
 		if doc, ok := strings.CutPrefix(text, "- "); ok {
 			if got, ok := r.Document([]byte(doc)); ok {
-				want, err := yamlnode.ParseDocument([]byte(doc))
-				if err != nil {
-					t.Fatalf("read a document yaml.v3 refuses (%v):\n%s", err, doc)
-				}
-				if diff := compare(want, got, "document"); diff != "" {
-					t.Fatalf("%s\ntext:\n%s", diff, doc)
-				}
+				agreeDocument(t, doc, got)
 			}
 		}
 	})
@@ -226,14 +209,25 @@ func asItem(doc string) string {
 	return b.String()
 }
 
-// agree fails unless yaml.v3 reads text into the same tree, comments aside.
+// agree fails unless yaml.v3 reads the item's text into the same tree,
+// comments aside; agreeDocument does the same for a document's.
 func agree(t *testing.T, text string, got *yaml.Node) {
 	t.Helper()
-	want, err := manifest.ParseItem([]byte(text))
+	agreeAs(t, "item", manifest.ParseItem, text, got)
+}
+
+func agreeDocument(t *testing.T, text string, got *yaml.Node) {
+	t.Helper()
+	agreeAs(t, "document", yamlnode.ParseDocument, text, got)
+}
+
+func agreeAs(t *testing.T, what string, parse func([]byte) (*yaml.Node, error), text string, got *yaml.Node) {
+	t.Helper()
+	want, err := parse([]byte(text))
 	if err != nil {
-		t.Fatalf("read a text yaml.v3 refuses (%v):\n%s", err, text)
+		t.Fatalf("read a text yaml.v3 refuses as %s (%v):\n%s", what+"s", err, text)
 	}
-	if diff := compare(want, got, "item"); diff != "" {
+	if diff := compare(want, got, what); diff != "" {
 		t.Fatalf("%s\ntext:\n%s", diff, text)
 	}
 }

@@ -1,6 +1,7 @@
 // Package testutil holds what several packages' tests share: a line diff
 // for failure messages, decoding YAML as the API server reads it, building
-// the binaries, and throwaway TLS certificates. Test code only (internal,
+// the binaries, throwaway TLS certificates, and the check that an object
+// re-encoded keeps its comments. Test code only (internal,
 // imported by _test files).
 package testutil
 
