@@ -473,6 +473,11 @@ func (p *parser) flow(l line, at int) (*yaml.Node, int, bool) {
 	if open == '[' {
 		kind, tag, closer = yaml.SequenceNode, yaml.NodeTagSeq, ']'
 	}
+	if l.end-at > maxKey {
+		// yaml.v3 gives up on a key whose ":" is 1,024 bytes on: no key of
+		// a flow collection this long is read here.
+		return nil, 0, false
+	}
 	n := p.node(kind, tag, "", l.num, at-l.start)
 	n.Style = yaml.FlowStyle
 	var content []*yaml.Node
@@ -537,7 +542,9 @@ func (p *parser) flowScalar(l line, at int) (*yaml.Node, int, bool) {
 		return p.quoted(l, at, l.end)
 	}
 	end := at
-	for end < l.end && !strings.ContainsRune(",[]{}:#", rune(src[end])) {
+	// yaml.v3 ends a plain scalar in a flow collection at ",?[]{}" (and a
+	// ": "); a "#" or any other ":" is left to it.
+	for end < l.end && !strings.ContainsRune(",?[]{}:#", rune(src[end])) {
 		end++
 	}
 	if end < l.end && src[end] == '#' {

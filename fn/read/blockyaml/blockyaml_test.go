@@ -66,6 +66,11 @@ var cases = []struct {
 	{"quoted key", "- \"a\": 1\n", false},
 	{"null entry", "- a:\n  -\n  - b\n", false},
 	{"a key too long for yaml.v3", "- " + strings.Repeat("k", 1100) + ": 1\n", false},
+	{"a question mark in a flow sequence", "- a: [why?]\n", false},
+	{"a question mark in a flow mapping", "- a: {q: why?}\n", false},
+	{"a question mark in a block value", "- a: why?\n  b: a?b\n", true},
+	{"a value starting with a question mark", "- a: ?x\n", false},
+	{"a flow key too long for yaml.v3", "- a: {" + strings.Repeat("k", 1025) + ": v}\n", false},
 }
 
 func TestCases(t *testing.T) {
@@ -175,9 +180,19 @@ func benchItems(t *testing.T, fresh, mixed int) [][]byte {
 	return items
 }
 
+// Items as tools write them, for the fuzzer to start from.
+var realistic = []string{
+	"- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: web\n    namespace: prod\n    labels:\n      app.kubernetes.io/name: web\n    annotations:\n      sidecar.mesher.io/inject: \"true\"\n  spec:\n    replicas: 3\n    selector:\n      matchLabels: {app: web}\n    template:\n      metadata:\n        labels:\n          app: web\n      spec:\n        containers:\n        - name: app\n          image: registry.example/web:1.2.3\n          args: [--port=8080, \"--v=2\"]\n          env:\n          - name: A\n            value: '1'\n          ports:\n          - containerPort: 8080\n            protocol: TCP\n          resources:\n            limits: {cpu: 500m, memory: 128Mi}\n          command:\n            - sh\n            - -c\n            - |\n              echo hi\n              exec app\n",
+	"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cfg # the config\n  data:\n    run.sh: |-\n      #!/bin/sh\n\n      exec \"$@\"\n    key: value\n    empty: \"\"\n    n:\n",
+	"  - apiVersion: batch/v1\n    kind: CronJob\n    spec:\n      schedule: \"*/5 * * * *\"\n      jobTemplate:\n        spec:\n          template:\n            spec:\n              restartPolicy: OnFailure\n              containers:\n                - name: c\n                  image: busybox:1.36\n                  args:\n                    - /bin/sh\n                    - -c\n                    - date; echo Hello\n",
+}
+
 func FuzzItem(f *testing.F) {
 	for _, c := range cases {
 		f.Add(c.text)
+	}
+	for _, text := range realistic {
+		f.Add(text)
 	}
 	r := blockyaml.NewReader()
 	f.Fuzz(func(t *testing.T, text string) {
@@ -185,8 +200,8 @@ func FuzzItem(f *testing.F) {
 		if ok {
 			agree(t, text, got)
 		}
-		// The same text less its "- ": a document.
-		if doc, ok := strings.CutPrefix(text, "- "); ok {
+		// The same text as a document: "- " and the item's indentation off.
+		if doc, ok := asDocument(text); ok {
 			if got, ok := r.Document([]byte(doc)); ok {
 				agreeDocument(t, doc, got)
 			}
@@ -207,6 +222,24 @@ func asItem(doc string) string {
 		}
 	}
 	return b.String()
+}
+
+// asDocument undoes asItem: the item's "- " and the two spaces of its
+// other lines taken off, when every line has them.
+func asDocument(item string) (string, bool) {
+	var b strings.Builder
+	for i, l := range strings.SplitAfter(item, "\n") {
+		prefix := "  "
+		if i == 0 {
+			prefix = "- "
+		}
+		rest, ok := strings.CutPrefix(l, prefix)
+		if !ok && strings.TrimSpace(l) != "" {
+			return "", false
+		}
+		b.WriteString(rest)
+	}
+	return b.String(), true
 }
 
 // agree fails unless yaml.v3 reads the item's text into the same tree,
