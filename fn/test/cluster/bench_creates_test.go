@@ -36,6 +36,7 @@ import (
 
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
+	"github.com/inject-mesher/inject-mesher/fn/test/bench/stats"
 	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	webhookserver "github.com/inject-mesher/inject-mesher/fn/webhook/server"
 )
@@ -303,9 +304,8 @@ func TestBenchAPIServerCreates(t *testing.T) {
 		each = append(each, r)
 		eachText = append(eachText, fmt.Sprintf("%.2f", r))
 	}
-	slices.Sort(each)
 	fmt.Fprintf(&table, "- time with the webhook: %.2f x the static patch (target at most 1.1 x); each round %s x, median %.2f x\n",
-		ratio(sumOf(hook.rounds), sumOf(staticPatch.rounds)), strings.Join(eachText, ", "), each[len(each)/2])
+		ratio(sumOf(hook.rounds), sumOf(staticPatch.rounds)), strings.Join(eachText, ", "), stats.Median(each))
 	fmt.Fprintf(&table, "- for context: the webhook %.2f x the no-op adding a label and %.2f x no webhook; the static patch %.2f x the no-op adding a label\n",
 		ratio(sumOf(hook.rounds), sumOf(label.rounds)), ratio(sumOf(hook.rounds), none), ratio(sumOf(staticPatch.rounds), sumOf(label.rounds)))
 	var beyond []string

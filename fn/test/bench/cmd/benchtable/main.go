@@ -15,11 +15,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/corpus"
+	"github.com/inject-mesher/inject-mesher/fn/test/bench/stats"
 )
 
 // program is one row: a binary fed the corpus on stdin (its own corpus,
@@ -241,12 +241,7 @@ func pairRatios(runs, floor []sample) (string, float64) {
 		ratios = append(ratios, r)
 		parts = append(parts, fmt.Sprintf("%.2f", r))
 	}
-	if len(ratios) == 0 {
-		return "", 0
-	}
-	sorted := append([]float64{}, ratios...)
-	sort.Float64s(sorted)
-	return strings.Join(parts, ", "), sorted[len(sorted)/2]
+	return strings.Join(parts, ", "), stats.Median(ratios)
 }
 
 // runOnce runs bin on the corpus (on stdin, or as its argument) and returns
@@ -293,15 +288,10 @@ func runOnce(p *program, input string) (sample, error) {
 
 // median takes each figure's median on its own.
 func median(samples []sample) sample {
-	med := func(less func(a, b sample) bool) sample {
-		s := append([]sample{}, samples...)
-		sort.Slice(s, func(i, j int) bool { return less(s[i], s[j]) })
-		return s[len(s)/2]
-	}
 	return sample{
-		wall:  med(func(a, b sample) bool { return a.wall < b.wall }).wall,
-		cpu:   med(func(a, b sample) bool { return a.cpu < b.cpu }).cpu,
-		rssKB: med(func(a, b sample) bool { return a.rssKB < b.rssKB }).rssKB,
+		wall:  stats.MedianOf(samples, func(s sample) time.Duration { return s.wall }),
+		cpu:   stats.MedianOf(samples, func(s sample) time.Duration { return s.cpu }),
+		rssKB: stats.MedianOf(samples, func(s sample) int64 { return s.rssKB }),
 	}
 }
 
@@ -386,12 +376,7 @@ func smallRenderRow(dir string, fn *program) error {
 			perRun[p] = append(perRun[p], time.Since(start)/runs)
 		}
 	}
-	med := func(d []time.Duration) time.Duration {
-		s := append([]time.Duration{}, d...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return s[len(s)/2]
-	}
-	f, c := med(perRun[fn]), med(perRun[copier])
+	f, c := stats.Median(perRun[fn]), stats.Median(perRun[copier])
 	target := max(8*time.Millisecond, 2*c)
 	fmt.Printf("\nsmall render: %d Deployments in %d namespaces (KRM function, the ResourceList on stdin), %d runs a program, %d interleaved pairs:\n", workloads, workloads, runs, pairs)
 	fmt.Printf("- inject-mesher: %s a run (pairs: %s)\n", f.Round(10*time.Microsecond), durations(perRun[fn]))

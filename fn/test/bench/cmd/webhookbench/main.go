@@ -50,6 +50,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
 	"github.com/inject-mesher/inject-mesher/fn/test/bench/cmd/webhookbench/reviews"
+	"github.com/inject-mesher/inject-mesher/fn/test/bench/stats"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
 
@@ -495,14 +496,7 @@ type summary struct {
 }
 
 func (s *server) median() summary {
-	med := func(v func(round) float64) float64 {
-		var vs []float64
-		for _, r := range s.rounds {
-			vs = append(vs, v(r))
-		}
-		slices.Sort(vs)
-		return vs[len(vs)/2]
-	}
+	med := func(v func(round) float64) float64 { return stats.MedianOf(s.rounds, v) }
 	return summary{
 		perSecond: med(round.perSecond),
 		p50:       time.Duration(med(func(r round) float64 { return float64(r.p50) })),
