@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine/annotations"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/engine/template"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube/kubetest"
 )
 
@@ -210,42 +210,23 @@ func templatePod(name string, status bool) *corev1.Pod {
 	return p
 }
 
-// templates is a Templates whose Injector a test changes.
-type templates struct {
-	mu      sync.Mutex
-	inj     *engine.Injector
-	changed chan struct{}
+// templates is the Controller's Templates, its Injector built from the
+// entries (mesher and those), swapped by set.
+type templates struct{ *testutil.Injectors }
+
+func newTemplates(t *testing.T, entries ...*template.Entry) templates {
+	return templates{testutil.NewInjectors(build(t, entries...))}
 }
 
-func newTemplates(t *testing.T, entries ...*template.Entry) *templates {
-	s := &templates{changed: make(chan struct{})}
-	s.set(t, entries...)
-	return s
-}
+func (s templates) set(t *testing.T, entries ...*template.Entry) { s.Set(build(t, entries...)) }
 
-func (s *templates) set(t *testing.T, entries ...*template.Entry) {
+func build(t *testing.T, entries ...*template.Entry) *engine.Injector {
 	t.Helper()
 	inj, err := engine.Build(config.Default(), nil, entries...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inj = inj
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-func (s *templates) Injector() *engine.Injector {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inj
-}
-
-func (s *templates) Changed() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
+	return inj
 }
 
 // templateCM is log-collector-config in shop, with the generated-by mark

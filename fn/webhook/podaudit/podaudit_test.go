@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +22,7 @@ import (
 	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/engine/sidecar"
 	"github.com/inject-mesher/inject-mesher/fn/frontend/admission"
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube/kubetest"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/podaudit"
@@ -50,7 +51,7 @@ func TestEachPodIsCountedOncePerCodeInItsNamespace(t *testing.T) {
 		series("shop", "MissingSidecar", "error", 2),
 		series("shop", "SkippedPod", "info", 1),
 	)
-	if n, err := testutil.GatherAndCount(f.metrics.Registry, metrics.AuditLastFullMetric); err != nil || n != 1 {
+	if n, err := promtest.GatherAndCount(f.metrics.Registry, metrics.AuditLastFullMetric); err != nil || n != 1 {
 		t.Errorf("%s: %d series (%v), want 1 once every Pod is judged", metrics.AuditLastFullMetric, n, err)
 	}
 }
@@ -130,7 +131,7 @@ func TestTheInjectorChangedEveryPodIsJudgedAgain(t *testing.T) {
 	f.want(t, series("shop", "MissingSidecar", "error", 1))
 
 	bumped := injector(t, func(c *config.Config) { c.Image = "servicecomb/mesher-sidecar:9.9.9" })
-	f.templates.set(bumped)
+	f.templates.Set(bumped)
 	f.want(t, series("shop", "MissingSidecar", "error", 1), series("shop", "OutdatedSidecar", "warning", 2))
 
 	t.Run("a Pod injected since: up to date", func(t *testing.T) {
@@ -186,7 +187,7 @@ func TestLeadershipLostTheSeriesAreGone(t *testing.T) {
 
 	f.stop(t)
 	for _, name := range []string{metrics.AuditPodsMetric, metrics.AuditLastFullMetric} {
-		if n, err := testutil.GatherAndCount(f.metrics.Registry, name); err != nil || n != 0 {
+		if n, err := promtest.GatherAndCount(f.metrics.Registry, name); err != nil || n != 0 {
 			t.Errorf("%s after leading: %d series (%v), want none", name, n, err)
 		}
 	}
@@ -282,7 +283,7 @@ func series(ns, code, severity string, n int) string {
 // fixture is an Auditor on the fake API server, as its leader runs it.
 type fixture struct {
 	client     *fake.Clientset
-	templates  *templates
+	templates  *testutil.Injectors
 	namespaces *namespaces
 	metrics    *metrics.Metrics
 	auditor    *podaudit.Auditor
@@ -294,7 +295,7 @@ type fixture struct {
 // with inj, until the test ends, once it exports its view.
 func start(t *testing.T, inj *engine.Injector, objects ...any) *fixture {
 	t.Helper()
-	f := &fixture{client: fake.NewClientset(), templates: &templates{inj: inj, changed: make(chan struct{})},
+	f := &fixture{client: fake.NewClientset(), templates: testutil.NewInjectors(inj),
 		namespaces: &namespaces{enabled: map[string]bool{}}, metrics: metrics.New()}
 	for _, o := range objects {
 		switch o := o.(type) {
@@ -323,7 +324,7 @@ func (f *fixture) run(t *testing.T) {
 		f.auditor.Run(ctx)
 	}()
 	poll(t, func() error {
-		if n, err := testutil.GatherAndCount(f.metrics.Registry, metrics.AuditLastFullMetric); err != nil || n != 1 {
+		if n, err := promtest.GatherAndCount(f.metrics.Registry, metrics.AuditLastFullMetric); err != nil || n != 1 {
 			return fmt.Errorf("the audit is not exported: %d series of %s (%v)", n, metrics.AuditLastFullMetric, err)
 		}
 		return nil
@@ -368,7 +369,7 @@ func (f *fixture) want(t *testing.T, lines ...string) {
 		if len(lines) > 0 {
 			expected = "# HELP " + metrics.AuditPodsMetric + " " + f.help(t) + "\n# TYPE " + metrics.AuditPodsMetric + " gauge\n" + strings.Join(lines, "\n") + "\n"
 		}
-		return testutil.GatherAndCompare(f.metrics.Registry, strings.NewReader(expected), metrics.AuditPodsMetric)
+		return promtest.GatherAndCompare(f.metrics.Registry, strings.NewReader(expected), metrics.AuditPodsMetric)
 	})
 }
 
@@ -403,33 +404,6 @@ func poll(t *testing.T, check func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// templates is a Templates whose Injector the test changes.
-type templates struct {
-	mu      sync.Mutex
-	inj     *engine.Injector
-	changed chan struct{}
-}
-
-func (s *templates) Injector() *engine.Injector {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inj
-}
-
-func (s *templates) Changed() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
-}
-
-func (s *templates) set(inj *engine.Injector) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inj = inj
-	close(s.changed)
-	s.changed = make(chan struct{})
 }
 
 // namespaces is a Namespaces whose labels the test changes.
