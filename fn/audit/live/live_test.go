@@ -114,21 +114,29 @@ func TestAuditJudgesWithTheWebhooksConfig(t *testing.T) {
 	}
 }
 
-// BenchmarkJudgePod is what the live audit spends on one listed Pod: read
-// as the engine reads it, then judged.
-func BenchmarkJudgePod(b *testing.B) {
+// deploymentPod is a Deployment's Pod that needs its sidecar, as the API
+// server stores it, and a judge with the default config in a namespace
+// enabled to inject.
+func deploymentPod(tb testing.TB) (*corev1.Pod, *audit.Judge) {
+	tb.Helper()
 	raw, err := os.ReadFile("../../read/jsonnode/testdata/deployment-pod.json")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var pod corev1.Pod
 	if err := json.Unmarshal(raw, &pod); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	judge := &audit.Judge{Injector: engine.New(config.Default(), nil), NamespaceEnabled: func(string) bool { return true }}
+	return &pod, &audit.Judge{Injector: engine.New(config.Default(), nil), NamespaceEnabled: func(string) bool { return true }}
+}
+
+// BenchmarkJudgePod is what the live audit spends on one listed Pod: read
+// as the engine reads it, then judged.
+func BenchmarkJudgePod(b *testing.B) {
+	pod, judge := deploymentPod(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		node, err := PodNode(&pod)
+		node, err := PodNode(pod)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,9 +2,7 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -14,9 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/inject-mesher/inject-mesher/fn/audit"
-	"github.com/inject-mesher/inject-mesher/fn/config"
-	"github.com/inject-mesher/inject-mesher/fn/engine"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube"
 )
 
@@ -57,15 +52,7 @@ func (c podsOnly) Pods(string) kube.Resource[*corev1.Pod, *corev1.PodList] { ret
 // The audit's memory does not grow with the Pods: it holds a few pages and
 // one finding a workload, whatever the cluster's size.
 func TestMemoryBoundedByPages(t *testing.T) {
-	raw, err := os.ReadFile("../../read/jsonnode/testdata/deployment-pod.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pod corev1.Pod
-	if err := json.Unmarshal(raw, &pod); err != nil {
-		t.Fatal(err)
-	}
-	judge := &audit.Judge{Injector: engine.New(config.Default(), nil), NamespaceEnabled: func(string) bool { return true }}
+	pod, judge := deploymentPod(t)
 	peak := func(n int) uint64 {
 		runtime.GC()
 		var top atomic.Uint64
@@ -84,7 +71,7 @@ func TestMemoryBoundedByPages(t *testing.T) {
 				}
 			}
 		}()
-		c := Cluster{Client: podsOnly{pods: generatedPods{pod: pod, n: n}}}
+		c := Cluster{Client: podsOnly{pods: generatedPods{pod: *pod, n: n}}}
 		tally, err := c.judgePods(context.Background(), judge, "", "")
 		close(done)
 		if err != nil {
