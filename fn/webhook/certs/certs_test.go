@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/inject-mesher/inject-mesher/fn/test/testutil"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/kube/kubetest"
 	"github.com/inject-mesher/inject-mesher/fn/webhook/metrics"
 )
@@ -72,17 +73,7 @@ func newCertFixture(t *testing.T) *certFixture {
 // expiry is the value of the certificate expiry gauge.
 func (f *certFixture) expiry(t *testing.T) float64 {
 	t.Helper()
-	families, err := f.metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, family := range families {
-		if family.GetName() == "inject_mesher_certificate_expiry_timestamp_seconds" {
-			return family.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatal("no certificate expiry gauge")
-	return 0
+	return testutil.MetricValue(t, f.metrics.Registry, "inject_mesher_certificate_expiry_timestamp_seconds")
 }
 
 func (f *certFixture) reconcile(t *testing.T) time.Time {

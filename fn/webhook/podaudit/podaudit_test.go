@@ -81,17 +81,7 @@ func TestAStatusChangeIsNotJudgedAgain(t *testing.T) {
 	f := start(t, inj, pod("shop", "late-1", yes))
 	f.want(t, series("shop", "MissingSidecar", "error", 1))
 	judged := func() float64 {
-		families, err := f.metrics.Registry.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range families {
-			if m.GetName() == "inject_mesher_audit_judgements_total" {
-				return m.GetMetric()[0].GetCounter().GetValue()
-			}
-		}
-		t.Fatal("no inject_mesher_audit_judgements_total")
-		return 0
+		return testutil.MetricValue(t, f.metrics.Registry, "inject_mesher_audit_judgements_total")
 	}
 	before := judged()
 	version := 100
