@@ -60,7 +60,7 @@ func (r *Reader) read(text []byte, item bool) (node *yaml.Node, ok bool) {
 	case item || first.indent != 0:
 		return nil, false
 	}
-	if empty || !p.keyLine(0, col) {
+	if empty {
 		return nil, false
 	}
 	defer func() {
@@ -182,13 +182,6 @@ func (p *parser) node(kind yaml.Kind, tag, value string, line, col int) *yaml.No
 	return &p.nodes[len(p.nodes)-1]
 }
 
-// keyLine reports whether line i from column off starts a "key:" entry.
-func (p *parser) keyLine(i, off int) bool {
-	l := p.lines[i]
-	_, _, ok := p.key(l.start+off, l.end)
-	return ok
-}
-
 // key reads a plain key from offset at up to end: its text and the offset
 // after its ":" and blanks (-1 when nothing but its ":" and maybe a comment
 // follows on the line).
@@ -279,9 +272,6 @@ func (p *parser) nested(i, col, num, after int) (*yaml.Node, int, bool) {
 		case l.indent > col && l.entry(p.src):
 			return p.sequence(i, l.indent)
 		case l.indent > col:
-			if !p.keyLine(i, l.indent) {
-				return nil, 0, false
-			}
 			return p.mapping(i, l.indent)
 		case l.indent == col && l.entry(p.src):
 			// A sequence may sit at its key's own column.
@@ -303,37 +293,24 @@ func (p *parser) sequence(i, col int) (*yaml.Node, int, bool) {
 		if empty {
 			return nil, 0, false // an entry continued below, or null: rare
 		}
+		if rest := p.src[l.start+off : l.end]; rest[0] == '-' && (len(rest) == 1 || rest[1] == ' ') {
+			return nil, 0, false // a sequence in a sequence
+		}
 		var v *yaml.Node
 		var ok bool
-		rest := p.src[l.start+off : l.end]
-		switch {
-		case rest[0] == '-':
-			if len(rest) == 1 || rest[1] == ' ' {
-				return nil, 0, false // a sequence in a sequence
-			}
-			fallthrough
-		default:
-			if _, _, isKey := p.key(l.start+off, l.end); isKey {
-				v, i, ok = p.mapping(i, off)
-				if !ok {
-					return nil, 0, false
-				}
-				content = append(content, v)
-				continue
-			}
+		if _, _, isKey := p.key(l.start+off, l.end); isKey {
+			v, i, ok = p.mapping(i, off)
+		} else {
 			v, ok = p.inline(l, l.start+off)
-			if !ok {
-				return nil, 0, false
-			}
 			i++
-			if i < len(p.lines) && p.lines[i].indent > col {
-				return nil, 0, false
-			}
+		}
+		if !ok {
+			return nil, 0, false
 		}
 		content = append(content, v)
 	}
 	if i < len(p.lines) && p.lines[i].indent > col {
-		return nil, 0, false
+		return nil, 0, false // a continuation, or an entry's mapping ended at another column
 	}
 	s.Content = content
 	return s, i, true
